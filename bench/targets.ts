@@ -1,0 +1,106 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface Target {
+  name: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+const root = resolve(import.meta.dirname, '..');
+
+/** Starts a child and resolves with the first match of `pattern` in its output. */
+function startChild(
+  command: string,
+  args: string[],
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return new Promise((res, rej) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`timed out starting ${args.join(' ')}:\n${output}`));
+    }, 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = output.match(pattern);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
+        // Keep draining so a chatty child never blocks on a full pipe.
+        child.stdout!.resume();
+        child.stderr!.resume();
+        res({ child, match });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${args.join(' ')} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      res();
+    });
+    child.kill(signal);
+  });
+}
+
+/** Bare node:http hello world: the limit for one Node process (BASELINES.md). */
+export async function bareNode(): Promise<Target> {
+  const script = `
+    const http = require('node:http');
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 13 });
+      res.end('Hello, World!');
+    });
+    server.keepAliveTimeout = 65000;
+    server.listen(0, '127.0.0.1', () => console.log('listening on ' + server.address().port));
+  `;
+  const { child, match } = await startChild(process.execPath, ['-e', script], /listening on (\d+)/);
+  return { name: 'bare node:http', url: `http://127.0.0.1:${match[1]}/`, stop: () => stopChild(child) };
+}
+
+/** `hangar dev examples/hello --no-watch`, as a user runs it. */
+export async function hangarDev(): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hangar-bench-'));
+  const { child, match } = await startChild(
+    process.execPath,
+    [
+      join(root, 'dist/cli/main.js'),
+      'dev',
+      join(root, 'examples/hello'),
+      '--no-watch',
+      '--port',
+      '0',
+      '--admin-port',
+      '0',
+      '--data-dir',
+      dataDir,
+    ],
+    /default \(version [^)]+\): (http:\/\/\S+)/,
+  );
+  return {
+    name: 'hangar dev',
+    url: `${match[1]}/`,
+    stop: async () => {
+      await stopChild(child, 'SIGINT');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

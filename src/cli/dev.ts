@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { loadAppConfig, loadPlatformConfig } from '../config/index.js';
+import type { AppConfig } from '../config/types.js';
+import { startDevPlatform } from '../platform/platform.js';
+import { HangarError } from '../shared/errors.js';
+import { createLogger, paint } from '../shared/logger.js';
+import { devServerSoftware } from '../shared/version.js';
+
+export interface DevOptions {
+  port: number;
+  adminPort: number;
+  host: string;
+  dataDir: string;
+  config?: string;
+  application?: string;
+  watch: boolean;
+}
+
+/** `hangar dev [PATH ...]` (SPEC S2): the local development server. */
+export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
+  const logger = createLogger(process.stdout);
+  const dataDir = resolve(opts.dataDir);
+  const services = await loadServices(paths);
+  const configFile =
+    opts.config ??
+    (existsSync(join(dataDir, 'hangar.config.yaml')) ? join(dataDir, 'hangar.config.yaml') : undefined);
+  const platformConfig = await loadPlatformConfig(configFile);
+  const application = opts.application ?? services[0]!.application ?? applicationFromDir(services[0]!.dir);
+
+  const platform = await startDevPlatform({
+    services,
+    application,
+    platformConfig,
+    host: opts.host,
+    port: opts.port,
+    adminPort: opts.adminPort,
+    dataDir,
+    watch: opts.watch,
+    logger,
+    reloadConfig: (file) => loadAppConfig(file),
+  });
+  const c = logger.color;
+  logger.info(`${paint(c, 'bold', 'Hangar dev server')} for ${application} (${devServerSoftware})`);
+  for (const runtime of platform.services) {
+    const host =
+      runtime.service === 'default' ? platform.url : platform.url.replace('://', `://${runtime.service}.`);
+    logger.info(`  ${runtime.service} (version ${runtime.version}): ${paint(c, 'cyan', host)}`);
+  }
+  logger.info(`  admin API: ${platform.adminUrl} (token in ${join(dataDir, 'admin-token')})`);
+  logger.info(
+    opts.watch
+      ? '  watching app files for changes; Ctrl-C stops'
+      : '  not watching files (--no-watch); Ctrl-C stops',
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second Ctrl-C: stop waiting for requests to drain.
+      for (const runtime of platform.services) for (const instance of runtime.pool.instances) instance.kill();
+      return;
+    }
+    stopping = true;
+    logger.info(`${signal}: stopping instances`);
+    platform.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error(String(err));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+async function loadServices(paths: string[]): Promise<AppConfig[]> {
+  const services: AppConfig[] = [];
+  const problems: string[] = [];
+  for (const path of paths) {
+    try {
+      services.push(await loadAppConfig(path));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (problems.length) throw new HangarError('CONFIG_INVALID', problems.join('\n'));
+  const seen = new Map<string, string>();
+  for (const config of services) {
+    const other = seen.get(config.service);
+    if (other) {
+      throw new HangarError(
+        'CONFIG_INVALID',
+        `service ${config.service} is defined twice: ${other} and ${config.file}; give each app.yaml its own service:`,
+      );
+    }
+    seen.set(config.service, config.file);
+  }
+  if (services.length > 1 && !seen.has('default')) {
+    throw new HangarError(
+      'CONFIG_INVALID',
+      `none of the ${services.length} services is 'default'; one app.yaml must leave service: unset or set it to default`,
+    );
+  }
+  services.sort((a, b) => (a.service === 'default' ? -1 : b.service === 'default' ? 1 : 0));
+  return services;
+}
+
+/** Without `application:` or `--application`, the app is named after its folder, as App Engine names need. */
+function applicationFromDir(dir: string): string {
+  const name = basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return /^[a-z]/.test(name) ? name : `app-${name || 'dev'}`;
+}

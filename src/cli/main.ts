@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The `hangar` command (SPEC S2). One file per verb under src/cli; this file only wires them.
+ * Exit codes: 0 ok, 1 user error (message only, no stack), 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { isHangarError } from '../shared/errors.js';
+import { version } from '../shared/version.js';
+import { parsePort } from './options.js';
+
+const program = new Command('hangar')
+  .description('A self-hostable application platform in the mould of the App Engine standard environment')
+  .version(version)
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+program
+  .command('dev')
+  .description('run the local development server for one or more services')
+  .argument('[paths...]', 'app directories or app.yaml files (several = several services)', ['.'])
+  .addOption(
+    new Option('--port <port>', 'port for app traffic (0 = any free port)')
+      .default(8080)
+      .argParser((v) => parsePort(v, '--port')),
+  )
+  .addOption(
+    new Option('--admin-port <port>', 'port for the admin API (0 = any free port)')
+      .default(8000)
+      .argParser((v) => parsePort(v, '--admin-port')),
+  )
+  .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
+  .addOption(new Option('--data-dir <dir>', 'where logs, caches and sockets live').default('.hangar'))
+  .addOption(new Option('--config <file>', 'platform config file (S15)'))
+  .addOption(new Option('--application <id>', 'application id when app.yaml has none'))
+  .option('--no-watch', 'do not restart instances when app files change')
+  .action(async (paths: string[], opts) => {
+    const { runDev } = await import('./dev.js');
+    await runDev(paths, opts);
+  });
+
+program
+  .command('validate')
+  .description('check app.yaml and the deploy file limits')
+  .argument('[path]', 'app directory or app.yaml', '.')
+  .addOption(new Option('--config <file>', 'also validate this platform config file (S15)'))
+  .action(async (path: string, opts: { config?: string }) => {
+    const { runValidate } = await import('./validate.js');
+    process.exitCode = await runValidate(path, opts);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (isHangarError(err)) {
+    process.stderr.write(`hangar: ${err.message}\n`);
+    process.exitCode = 1;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,206 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConfigIssue } from './issues.js';
+import { defaultPlatformConfig, loadPlatformConfig, PLATFORM_CONFIG_FILE } from './platform-config.js';
+
+let root: string;
+let counter = 0;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'hangar-platform-config-'));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const y = (...lines: string[]) => `${lines.join('\n')}\n`;
+
+async function write(yaml: string): Promise<string> {
+  const file = join(root, `config-${counter++}.yaml`);
+  await writeFile(file, yaml);
+  return file;
+}
+
+async function issuesOf(yaml: string): Promise<ConfigIssue[]> {
+  const err = await loadPlatformConfig(await write(yaml)).then(
+    () => undefined,
+    (e: unknown) => e as { code: string; issues: ConfigIssue[] },
+  );
+  expect(err?.code).toBe('HANGAR_E_CONFIG_INVALID');
+  return [...(err?.issues ?? [])];
+}
+
+describe('defaultPlatformConfig', () => {
+  it('holds the S15 defaults in ms and bytes', () => {
+    expect(defaultPlatformConfig).toEqual({
+      limits: {
+        requestDeadlineMs: 60_000,
+        deadlineGraceMs: 1_000,
+        maxRequestBytes: 33_554_432,
+        maxResponseBytes: 33_554_432,
+        maxPendingLatencyMs: 10_000,
+        drainTimeoutMs: 30_000,
+        maxHeaderBytes: 16_384,
+        maxHeaderCount: 100,
+      },
+      sockets: { idleTimeoutMs: 600_000, allow: [], blocked: [], strict: false, maxOpenPerApp: 1000 },
+      urlfetch: {
+        defaultDeadlineMs: 5_000,
+        maxDeadlineMs: 60_000,
+        maxRequestBytes: 10_485_760,
+        maxResponseBytes: 33_554_432,
+      },
+      logs: { retentionMs: 7 * 24 * 3_600_000, maxBytes: 1_073_741_824 },
+      authDomain: 'gmail.com',
+      quotas: { daily: {} },
+    });
+  });
+
+  it('is deeply frozen', () => {
+    expect(Object.isFrozen(defaultPlatformConfig)).toBe(true);
+    expect(Object.isFrozen(defaultPlatformConfig.limits)).toBe(true);
+    expect(Object.isFrozen(defaultPlatformConfig.sockets.allow)).toBe(true);
+  });
+});
+
+describe('loadPlatformConfig', () => {
+  it('returns the defaults without a file', async () => {
+    expect(await loadPlatformConfig()).toBe(defaultPlatformConfig);
+    expect(await loadPlatformConfig(undefined, { dataDir: root })).toBe(defaultPlatformConfig);
+  });
+
+  it('reads the S15 example file back as the defaults', async () => {
+    const file = await write(
+      y(
+        'limits:',
+        '  request_deadline: 60s',
+        '  deadline_grace: 1s',
+        '  max_request_bytes: 33554432',
+        '  max_response_bytes: 33554432',
+        '  max_pending_latency: 10s',
+        '  drain_timeout: 30s',
+        '  max_header_bytes: 16384',
+        '  max_header_count: 100',
+        'sockets:',
+        '  idle_timeout: 10m',
+        '  allow: []',
+        '  blocked: []',
+        '  strict: false',
+        '  max_open_per_app: 1000',
+        'urlfetch: { default_deadline: 5s, max_deadline: 60s, max_request_bytes: 10485760, max_response_bytes: 33554432 }',
+        'logs: { retention: 7d, max_bytes: 1GiB }',
+        'auth_domain: gmail.com',
+        'quotas: { daily: {} }',
+      ),
+    );
+    expect(await loadPlatformConfig(file)).toEqual(defaultPlatformConfig);
+  });
+
+  it('merges a partial file over the defaults, in ms and bytes, frozen', async () => {
+    const config = await loadPlatformConfig(
+      await write(
+        y(
+          '# only what differs',
+          'limits:',
+          '  request_deadline: 2m',
+          '  max_request_bytes: 8MiB',
+          'sockets:',
+          '  allow: ["db.internal:5432", "10.1.0.0/16:443", "[::1]:8080"]',
+          '  blocked: [192.168.0.0/16, "fd00::/8", 203.0.113.7]',
+          '  strict: true',
+          'urlfetch:',
+          '  default_deadline: 1500ms',
+          'auth_domain: example.com',
+          'quotas:',
+          '  daily:',
+          '    requests: 100000',
+          '    outgoing_bytes: 1GiB',
+          '    instance_hours: 28.5',
+        ),
+      ),
+    );
+    expect(config.limits).toEqual({
+      ...defaultPlatformConfig.limits,
+      requestDeadlineMs: 120_000,
+      maxRequestBytes: 8 * 1024 ** 2,
+    });
+    expect(config.sockets).toEqual({
+      ...defaultPlatformConfig.sockets,
+      allow: ['db.internal:5432', '10.1.0.0/16:443', '[::1]:8080'],
+      blocked: ['192.168.0.0/16', 'fd00::/8', '203.0.113.7'],
+      strict: true,
+    });
+    expect(config.urlfetch.defaultDeadlineMs).toBe(1500);
+    expect(config.authDomain).toBe('example.com');
+    expect(config.quotas.daily).toEqual({
+      requests: 100_000,
+      outgoing_bytes: 1024 ** 3,
+      instance_hours: 28.5,
+    });
+    expect(Object.isFrozen(config.sockets.allow)).toBe(true);
+    expect(Object.isFrozen(config.quotas.daily)).toBe(true);
+  });
+
+  it('treats a file of comments as all defaults', async () => {
+    expect(await loadPlatformConfig(await write('# nothing yet\n'))).toEqual(defaultPlatformConfig);
+  });
+
+  it('finds hangar.config.yaml in the data dir', async () => {
+    const dataDir = await mkdtemp(join(root, 'data-'));
+    await writeFile(join(dataDir, PLATFORM_CONFIG_FILE), 'auth_domain: corp.example\n');
+    expect((await loadPlatformConfig(undefined, { dataDir })).authDomain).toBe('corp.example');
+  });
+
+  it('says so when an explicit file is missing', async () => {
+    await expect(loadPlatformConfig(join(root, 'missing.yaml'))).rejects.toMatchObject({
+      code: 'HANGAR_E_CONFIG_NOT_FOUND',
+      message: expect.stringContaining('check the --config path'),
+    });
+  });
+
+  // biome-ignore format: one row per rule reads as a table
+  const invalid: Array<{ rule: string; yaml: string; field: string; line: number; message: string }> = [
+    { rule: 'unknown top-level key', yaml: y('limits: {}', 'limit: {}'), field: 'limit', line: 2, message: "unknown key 'limit' (did you mean 'limits'?)" },
+    { rule: 'unknown section key', yaml: y('limits:', '  request_deadline: 30s', '  request_timeout: 30s'), field: 'limits.request_timeout', line: 3, message: "unknown key 'request_timeout'" },
+    { rule: 'section type', yaml: y('sockets: 5'), field: 'sockets', line: 1, message: 'must be a mapping, not 5' },
+    { rule: 'duration format', yaml: y('limits:', '  drain_timeout: 30 seconds'), field: 'limits.drain_timeout', line: 2, message: 'is not a duration' },
+    { rule: 'zero deadline', yaml: y('limits:', '  request_deadline: 0s'), field: 'limits.request_deadline', line: 2, message: 'must be at least 1ms' },
+    { rule: 'size format', yaml: y('logs:', '  retention: 7d', '  max_bytes: 1 gigabyte'), field: 'logs.max_bytes', line: 3, message: 'is not a size' },
+    { rule: 'zero size', yaml: y('urlfetch:', '  max_request_bytes: 0'), field: 'urlfetch.max_request_bytes', line: 2, message: 'must be greater than 0' },
+    { rule: 'header count', yaml: y('limits:', '  max_header_count: 0'), field: 'limits.max_header_count', line: 2, message: 'must be from 1 to 10000' },
+    { rule: 'strict type', yaml: y('sockets:', '  strict: on'), field: 'sockets.strict', line: 2, message: "must be true or false, not 'on'" },
+    { rule: 'allow entry', yaml: y('sockets:', '  allow:', '  - db.internal:5432', '  - db.internal'), field: 'sockets.allow[1]', line: 4, message: 'does not end in a port' },
+    { rule: 'allow cidr', yaml: y('sockets:', '  allow: ["10.0.0.0/33:443"]'), field: 'sockets.allow[0]', line: 2, message: 'is not a CIDR range' },
+    { rule: 'blocked entry', yaml: y('sockets:', '  blocked: [intranet]'), field: 'sockets.blocked[0]', line: 2, message: 'is not an IP address or CIDR range' },
+    { rule: 'default above max deadline', yaml: y('urlfetch:', '  default_deadline: 90s'), field: 'urlfetch.default_deadline', line: 2, message: 'is longer than max_deadline (60000ms, the default)' },
+    { rule: 'auth_domain', yaml: y('auth_domain: "not a domain"'), field: 'auth_domain', line: 1, message: 'must be a domain name' },
+    { rule: 'unknown quota', yaml: y('quotas:', '  daily:', '    request: 10'), field: 'quotas.daily.request', line: 3, message: "unknown key 'request' (did you mean 'requests'?)" },
+    { rule: 'quota value', yaml: y('quotas:', '  daily:', '    requests: lots'), field: 'quotas.daily.requests', line: 3, message: 'must be a whole number' },
+    { rule: 'YAML syntax', yaml: y('limits:', '  request_deadline: 60s', '\tdrain_timeout: 5s'), field: 'limits.request_deadline', line: 3, message: 'invalid YAML: tabs' },
+    { rule: 'duplicate key', yaml: y('limits:', '  request_deadline: 60s', '  request_deadline: 30s'), field: 'limits.request_deadline', line: 3, message: 'duplicate key' },
+    { rule: 'top level', yaml: y('- limits'), field: '', line: 1, message: 'must be a mapping, not a list' },
+  ];
+
+  it.each(invalid)('rejects: $rule', async ({ yaml, field, line, message }) => {
+    const issues = await issuesOf(yaml);
+    const issue = issues.find((i) => i.field === field);
+    expect(issue, JSON.stringify(issues, null, 2)).toBeDefined();
+    expect(issue?.line).toBe(line);
+    expect(issue?.message).toContain(message);
+    expect(issue?.fix.length).toBeGreaterThan(5);
+  });
+
+  it('reports every problem in one error', async () => {
+    const issues = await issuesOf(
+      y('limits:', '  request_deadline: soon', 'logs:', '  max_bytes: huge', 'extra: 1'),
+    );
+    expect(issues.map((i) => `${i.line}:${i.field}`)).toEqual([
+      '2:limits.request_deadline',
+      '4:logs.max_bytes',
+      '5:extra',
+    ]);
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * The platform config schema (SPEC S15): every key optional, unknown keys rejected, each
+ * value in its unit; the result is merged over `defaults`.
+ */
+import { isIP } from 'node:net';
+import type { z } from 'zod';
+import { parseSize } from './durations.js';
+import {
+  checkWhole,
+  convert,
+  describeValue,
+  duration,
+  everywhere,
+  FieldProblem,
+  flag,
+  isClean,
+  mapping,
+  problem,
+  size,
+  wholeNumber,
+} from './schema-kit.js';
+import type { PlatformConfig } from './types.js';
+
+/** Daily quota names (S10); values ending in `_bytes` are sizes, the rest counts. */
+export const DAILY_QUOTA_NAMES = [
+  'requests',
+  'secure_requests',
+  'incoming_bytes',
+  'outgoing_bytes',
+  'secure_incoming_bytes',
+  'secure_outgoing_bytes',
+  'socket_bytes',
+  'urlfetch_calls',
+  'urlfetch_bytes',
+  'instance_hours',
+] as const;
+
+const DURATION_FIX = 'write a duration such as 500ms, 30s, 10m, 2h or 7d';
+const SIZE_FIX = 'write bytes or a size such as 16KiB, 32MiB or 1GiB';
+
+const positiveDuration = () => duration(DURATION_FIX, { minMs: 1 });
+const anyDuration = () => duration(DURATION_FIX);
+const positiveSize = () =>
+  size(SIZE_FIX).refine((n) => n > 0, { error: problem('must be greater than 0', SIZE_FIX) });
+
+/** `host:port`, `ip:port` or `cidr:port` (IPv6 addresses may be bracketed: `[::1]:443`). */
+export function checkAllowEntry(entry: string): string {
+  const fix =
+    'write host:port, ip:port or cidr:port, e.g. db.internal:5432, 10.0.0.5:6379 or 10.1.0.0/16:443';
+  const match = /^(.+):(\d{1,5})$/.exec(entry);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535)
+    throw new FieldProblem(`'${entry}' does not end in a port 1-65535`, fix);
+  const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+  if (host.includes('/')) checkCidr(host, fix);
+  else if (isIP(host) === 0 && !/^(?=.{1,253}$)([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/.test(host)) {
+    throw new FieldProblem(`'${match[1]}' is not a host name, IP address or CIDR range`, fix);
+  }
+  return entry;
+}
+
+/** A CIDR range (`10.0.0.0/8`, `fd00::/8`) or a single address. */
+export function checkBlockedEntry(entry: string): string {
+  const fix = 'write a CIDR range such as 10.0.0.0/8 or fd00::/8, or a single IP address';
+  if (entry.includes('/')) checkCidr(entry, fix);
+  else if (isIP(entry) === 0) throw new FieldProblem(`'${entry}' is not an IP address or CIDR range`, fix);
+  return entry;
+}
+
+function checkCidr(cidr: string, fix: string): void {
+  const [address = '', prefix = ''] = cidr.split('/');
+  const family = isIP(address);
+  const bits = family === 4 ? 32 : 128;
+  if (family === 0 || !/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) {
+    throw new FieldProblem(`'${cidr}' is not a CIDR range`, fix);
+  }
+}
+
+function stringList(check: (entry: string) => string, fix: string) {
+  return convert((value, report) => {
+    if (!Array.isArray(value)) throw new FieldProblem(`must be a list, not ${describeValue(value)}`, fix);
+    const out: string[] = [];
+    for (const [i, entry] of value.entries()) {
+      try {
+        if (typeof entry !== 'string')
+          throw new FieldProblem(`must be a string, not ${describeValue(entry)}`, fix);
+        out.push(check(entry));
+      } catch (err) {
+        if (!(err instanceof FieldProblem)) throw err;
+        report(err.message, err.fix, [i]);
+      }
+    }
+    return out;
+  });
+}
+
+const quotaValue = (name: string) =>
+  convert((value) => {
+    const fix = name.endsWith('_bytes') ? SIZE_FIX : 'write a count, e.g. 100000';
+    if (name.endsWith('_bytes') && (typeof value === 'string' || typeof value === 'number')) {
+      try {
+        return parseSize(value);
+      } catch (err) {
+        throw new FieldProblem((err as Error).message, fix);
+      }
+    }
+    if (name === 'instance_hours' && typeof value === 'number' && value >= 0) return value;
+    return checkWhole(value, 0, Number.MAX_SAFE_INTEGER, fix);
+  });
+
+const dailyQuotas = mapping(
+  Object.fromEntries(DAILY_QUOTA_NAMES.map((name) => [name, quotaValue(name).optional()])),
+  'quotas.daily',
+  'write quotas.daily as name: limit lines, e.g. requests: 100000',
+);
+
+const section = <S extends z.ZodRawShape>(name: string, shape: S) =>
+  mapping(shape, name, `write ${name} as a mapping of its keys`).optional();
+
+/** The platform config file, merged over `defaults`. */
+export function platformSchema(defaults: PlatformConfig) {
+  return mapping(
+    {
+      limits: section('limits', {
+        request_deadline: positiveDuration().optional(),
+        deadline_grace: anyDuration().optional(),
+        max_request_bytes: positiveSize().optional(),
+        max_response_bytes: positiveSize().optional(),
+        max_pending_latency: positiveDuration().optional(),
+        drain_timeout: anyDuration().optional(),
+        max_header_bytes: positiveSize().optional(),
+        max_header_count: wholeNumber(1, 10_000, 'use a whole number from 1 to 10000').optional(),
+      }),
+      sockets: section('sockets', {
+        idle_timeout: positiveDuration().optional(),
+        allow: stringList(
+          checkAllowEntry,
+          'write allow as a list of host:port, ip:port or cidr:port',
+        ).optional(),
+        blocked: stringList(checkBlockedEntry, 'write blocked as a list of CIDR ranges').optional(),
+        strict: flag('write strict: true or strict: false').optional(),
+        max_open_per_app: wholeNumber(1, 1_000_000, 'use a whole number of at least 1').optional(),
+      }),
+      urlfetch: section('urlfetch', {
+        default_deadline: positiveDuration().optional(),
+        max_deadline: positiveDuration().optional(),
+        max_request_bytes: positiveSize().optional(),
+        max_response_bytes: positiveSize().optional(),
+      }),
+      logs: section('logs', {
+        retention: positiveDuration().optional(),
+        max_bytes: positiveSize().optional(),
+      }),
+      auth_domain: convert((value) => {
+        if (typeof value === 'string' && /^(?=.{1,253}$)([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/.test(value))
+          return value;
+        throw new FieldProblem(
+          `must be a domain name, not ${describeValue(value)}`,
+          'write e.g. auth_domain: example.com',
+        );
+      }).optional(),
+      quotas: section('quotas', { daily: dailyQuotas.optional() }),
+    },
+    'the platform config',
+    'write the platform config as a mapping with limits, sockets, urlfetch, logs, auth_domain, quotas',
+  )
+    .superRefine(
+      (c, ctx) => {
+        const urlfetch = c.urlfetch;
+        if (!urlfetch || !isClean(ctx, ['urlfetch'])) return;
+        const max = urlfetch.max_deadline ?? defaults.urlfetch.maxDeadlineMs;
+        const given = urlfetch.default_deadline;
+        if (given === undefined || given <= max) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['urlfetch', 'default_deadline'],
+          message: problem(
+            `default_deadline (${given}ms) is longer than max_deadline (${max}ms${urlfetch.max_deadline === undefined ? ', the default' : ''})`,
+            'lower default_deadline or raise max_deadline',
+          ),
+        });
+      },
+      { when: everywhere },
+    )
+    .transform((c): PlatformConfig => {
+      const d = defaults;
+      const l = c.limits ?? {};
+      const s = c.sockets ?? {};
+      const u = c.urlfetch ?? {};
+      const g = c.logs ?? {};
+      const daily = Object.fromEntries(
+        Object.entries(c.quotas?.daily ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number'),
+      );
+      return {
+        limits: {
+          requestDeadlineMs: l.request_deadline ?? d.limits.requestDeadlineMs,
+          deadlineGraceMs: l.deadline_grace ?? d.limits.deadlineGraceMs,
+          maxRequestBytes: l.max_request_bytes ?? d.limits.maxRequestBytes,
+          maxResponseBytes: l.max_response_bytes ?? d.limits.maxResponseBytes,
+          maxPendingLatencyMs: l.max_pending_latency ?? d.limits.maxPendingLatencyMs,
+          drainTimeoutMs: l.drain_timeout ?? d.limits.drainTimeoutMs,
+          maxHeaderBytes: l.max_header_bytes ?? d.limits.maxHeaderBytes,
+          maxHeaderCount: l.max_header_count ?? d.limits.maxHeaderCount,
+        },
+        sockets: {
+          idleTimeoutMs: s.idle_timeout ?? d.sockets.idleTimeoutMs,
+          allow: s.allow ?? [...d.sockets.allow],
+          blocked: s.blocked ?? [...d.sockets.blocked],
+          strict: s.strict ?? d.sockets.strict,
+          maxOpenPerApp: s.max_open_per_app ?? d.sockets.maxOpenPerApp,
+        },
+        urlfetch: {
+          defaultDeadlineMs: u.default_deadline ?? d.urlfetch.defaultDeadlineMs,
+          maxDeadlineMs: u.max_deadline ?? d.urlfetch.maxDeadlineMs,
+          maxRequestBytes: u.max_request_bytes ?? d.urlfetch.maxRequestBytes,
+          maxResponseBytes: u.max_response_bytes ?? d.urlfetch.maxResponseBytes,
+        },
+        logs: {
+          retentionMs: g.retention ?? d.logs.retentionMs,
+          maxBytes: g.max_bytes ?? d.logs.maxBytes,
+        },
+        authDomain: c.auth_domain ?? d.authDomain,
+        quotas: { daily: { ...d.quotas.daily, ...daily } },
+      };
+    });
+}

@@ -1,0 +1,150 @@
+/**
+ * The validated, normalised shapes of app.yaml (SPEC S3) and the platform config (S15).
+ * Everything downstream of `src/config` reads these, never raw YAML. Durations are in
+ * milliseconds, sizes in bytes.
+ */
+
+export type InstanceClass = 'F1' | 'F2' | 'F4' | 'F4_1G' | 'B1' | 'B2' | 'B4' | 'B4_1G' | 'B8';
+export type Secure = 'optional' | 'always' | 'never';
+export type Login = 'optional' | 'required' | 'admin';
+export type AuthFailAction = 'redirect' | 'unauthorized';
+
+interface HandlerBase {
+  /** The `url:` as written in app.yaml. */
+  url: string;
+  /** `url:` compiled as an implicitly anchored full match (static_dir: a prefix match, see `static-dir`). */
+  pattern: RegExp;
+  secure: Secure;
+  redirectHttpResponseCode: 301 | 302 | 303 | 307;
+  login: Login;
+  authFailAction: AuthFailAction;
+}
+
+/** `script: path/main.app`: module `path/main` (extension resolved), export `app` (S4.1). */
+export interface ModuleHandler extends HandlerBase {
+  kind: 'module';
+  script: string;
+  /** Module file relative to the app dir, extension resolved, e.g. `path/main.ts`. */
+  module: string;
+  exportName: string;
+}
+
+/** `script:` naming an existing file run under CGI/1.1 (S4.2). */
+export interface CgiHandler extends HandlerBase {
+  kind: 'cgi';
+  script: string;
+}
+
+/** `script: auto`: proxied to the `entrypoint` command (S4.3). */
+export interface EntrypointHandler extends HandlerBase {
+  kind: 'entrypoint';
+  script: 'auto';
+}
+
+interface StaticBase extends HandlerBase {
+  mimeType?: string;
+  /** From `expiration`, else `default_expiration`; undefined when neither is set. */
+  expirationMs?: number;
+  httpHeaders: Record<string, string>;
+}
+
+/** `static_dir: dir`: every file under `dir` at `url/<path>`. */
+export interface StaticDirHandler extends StaticBase {
+  kind: 'static-dir';
+  staticDir: string;
+}
+
+/** `static_files: path/\1` with `upload: regex`. */
+export interface StaticFilesHandler extends StaticBase {
+  kind: 'static-files';
+  staticFiles: string;
+  upload: RegExp;
+}
+
+export type Handler = ModuleHandler | CgiHandler | EntrypointHandler | StaticDirHandler | StaticFilesHandler;
+
+export interface AutomaticScaling {
+  kind: 'automatic';
+  minInstances: number;
+  maxInstances: number;
+  minIdleInstances: number;
+  maxIdleInstances: number;
+  targetThroughputUtilization: number;
+  maxConcurrentRequests: number;
+  minPendingLatencyMs: number;
+  /** Undefined: the platform's `limits.max_pending_latency` applies. Capped at 10 s. */
+  maxPendingLatencyMs?: number;
+}
+
+export interface BasicScaling {
+  kind: 'basic';
+  maxInstances: number;
+  idleTimeoutMs: number;
+}
+
+export interface ManualScaling {
+  kind: 'manual';
+  instances: number;
+}
+
+export type Scaling = AutomaticScaling | BasicScaling | ManualScaling;
+
+export interface ErrorHandler {
+  errorCode: 'default' | 'over_quota' | 'timeout';
+  /** Path relative to the app dir. */
+  file: string;
+  mimeType?: string;
+}
+
+export interface AppConfig {
+  /** Absolute path of the app.yaml this came from. */
+  file: string;
+  /** Absolute app directory (the folder holding app.yaml). */
+  dir: string;
+  /** `application:`; undefined when not set (the CLI then derives one). */
+  application?: string;
+  service: string;
+  /** `version:`; undefined when not set. */
+  version?: string;
+  runtime: 'nodejs' | 'nodejs20' | 'nodejs22' | 'nodejs24';
+  threadsafe: boolean;
+  entrypoint?: string;
+  instanceClass: InstanceClass;
+  scaling: Scaling;
+  envVariables: Record<string, string>;
+  handlers: Handler[];
+  errorHandlers: ErrorHandler[];
+  defaultExpirationMs?: number;
+  skipFiles: RegExp[];
+  inboundServices: Array<'warmup'>;
+  libraries: Array<{ name: string; version: string }>;
+}
+
+export interface PlatformConfig {
+  limits: {
+    requestDeadlineMs: number;
+    deadlineGraceMs: number;
+    maxRequestBytes: number;
+    maxResponseBytes: number;
+    maxPendingLatencyMs: number;
+    drainTimeoutMs: number;
+    maxHeaderBytes: number;
+    maxHeaderCount: number;
+  };
+  sockets: {
+    idleTimeoutMs: number;
+    allow: string[];
+    blocked: string[];
+    strict: boolean;
+    maxOpenPerApp: number;
+  };
+  urlfetch: {
+    defaultDeadlineMs: number;
+    maxDeadlineMs: number;
+    maxRequestBytes: number;
+    maxResponseBytes: number;
+  };
+  logs: { retentionMs: number; maxBytes: number };
+  authDomain: string;
+  quotas: { daily: Record<string, number> };
+}

@@ -1,0 +1,68 @@
+import type { IncomingMessage } from 'node:http';
+import type { Lease } from '../scheduler/version-pool.js';
+import { InternalHeader } from '../shared/messages.js';
+import { connectionScoped } from './hop-by-hop.js';
+
+export interface ForwardMeta {
+  requestId: string;
+  handlerIndex: number;
+  remoteAddr: string;
+  https: boolean;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * SPEC S5 step 5: sends the buffered request to the leased instance over its keep-alive pool
+ * and collects the whole response (no streaming, step 6). The client's own `X-Hangar-*`
+ * headers are dropped so that only the front end can set the internal ones.
+ */
+export async function forward(
+  lease: Lease,
+  req: IncomingMessage,
+  body: Buffer,
+  meta: ForwardMeta,
+): Promise<UpstreamResponse> {
+  const skip = connectionScoped(req.headers.connection);
+  const headers: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (skip.has(name) || name.startsWith('x-hangar-') || name === 'content-length') continue;
+    headers.push(raw[i]!, raw[i + 1]!);
+  }
+  headers.push(
+    InternalHeader.requestId,
+    meta.requestId,
+    InternalHeader.handler,
+    String(meta.handlerIndex),
+    InternalHeader.remoteAddr,
+    meta.remoteAddr,
+    InternalHeader.https,
+    meta.https ? 'on' : 'off',
+  );
+  const hasBody = body.length > 0 || (req.method !== 'GET' && req.method !== 'HEAD');
+  if (hasBody) headers.push('content-length', String(body.length));
+  const response = await lease.instance.dispatcher.request({
+    path: req.url ?? '/',
+    method: (req.method ?? 'GET') as 'GET',
+    headers,
+    body: hasBody ? body : null,
+  });
+  const payload = Buffer.from(await response.body.arrayBuffer());
+  return { status: response.statusCode, headers: response.headers, body: payload };
+}
+
+/** Reads the whole request body (S5 step 5: the front end buffers it before picking an instance). */
+export function readRequestBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

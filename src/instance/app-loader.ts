@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type FetchHandler, type HandlerContext, type NodeHandler, nodeHandlerSymbol } from '../index.js';
+import { HangarError } from '../shared/errors.js';
+
+/** A loaded module handler, in the one shape the instance server calls. */
+export type LoadedHandler =
+  | { kind: 'fetch'; call: (request: Request, ctx: HandlerContext) => Response | Promise<Response> }
+  | { kind: 'node'; call: NodeHandler };
+
+/**
+ * Imports `module` (relative to the app dir) once and returns its `exportName` export as a
+ * handler. Failures name the module, the export and what the module does export, so the fix
+ * is obvious from the message alone.
+ */
+export async function loadModuleHandler(
+  appDir: string,
+  module: string,
+  exportName: string,
+): Promise<LoadedHandler> {
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(pathToFileURL(join(appDir, module)).href)) as Record<string, unknown>;
+  } catch (err) {
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    throw new HangarError('MODULE_LOAD_FAILED', `module ${module} failed to load:\n${detail}`, {
+      cause: err,
+    });
+  }
+  // CommonJS modules arrive as { default: module.exports, ...named exports Node could detect }.
+  const commonjs = namespace.default;
+  const value =
+    namespace[exportName] ??
+    (typeof commonjs === 'object' && commonjs !== null
+      ? (commonjs as Record<string, unknown>)[exportName]
+      : undefined);
+  if (value === undefined) {
+    const exported = Object.keys(namespace).filter((k) => k !== 'module.exports');
+    throw new HangarError(
+      'MODULE_EXPORT_MISSING',
+      `module ${module} has no export '${exportName}'; it exports: ${exported.length ? exported.join(', ') : '(nothing)'}. ` +
+        `Export your handler as \`export const ${exportName} = ...\`, or point script: at the export you have ` +
+        `(e.g. ${module.replace(/\.[^.]+$/, '')}.${exported.find((k) => k !== 'default') ?? 'app'}).`,
+    );
+  }
+  return asHandler(value, module, exportName);
+}
+
+function asHandler(value: unknown, module: string, exportName: string): LoadedHandler {
+  if (typeof value === 'object' && value !== null) {
+    const node = (value as { [nodeHandlerSymbol]?: unknown })[nodeHandlerSymbol];
+    if (typeof node === 'function') return { kind: 'node', call: node as NodeHandler };
+    const fetch = (value as { fetch?: unknown }).fetch;
+    if (typeof fetch === 'function') {
+      return { kind: 'fetch', call: (request, ctx) => fetch.call(value, request, ctx.env, ctx) };
+    }
+  }
+  if (typeof value === 'function') {
+    // Express apps are functions too, but take (req, res): they need the fromNode glue.
+    if ('handle' in value && 'use' in value) {
+      throw new HangarError(
+        'MODULE_EXPORT_MISSING',
+        `module ${module} exports '${exportName}' as a Node (req, res) app; wrap it once: ` +
+          `\`import { fromNode } from 'hangar'; export const ${exportName} = fromNode(server);\``,
+      );
+    }
+    return { kind: 'fetch', call: value as FetchHandler };
+  }
+  throw new HangarError(
+    'MODULE_EXPORT_MISSING',
+    `module ${module} export '${exportName}' is ${value === null ? 'null' : typeof value}, not a handler. ` +
+      'Export a function (request, ctx) => Response, an object with a fetch method (e.g. a Hono app), ' +
+      "or a Node (req, res) app wrapped with fromNode from 'hangar'.",
+  );
+}

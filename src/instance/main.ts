@@ -1,0 +1,60 @@
+/**
+ * Entry point of an instance process (SPEC S6). The platform starts it with
+ * `HANGAR_INSTANCE_INIT` in its environment and an IPC channel; it loads the app's module
+ * handlers once (S7), listens on its Unix socket and reports `ready`, or reports `failed`
+ * with a message that says what to fix, and exits.
+ */
+import { register } from 'node:module';
+import { isHangarError } from '../shared/errors.js';
+import { InstanceInit, type InstanceMessage, PlatformMessage } from '../shared/messages.js';
+import type { LoadedHandler } from './app-loader.js';
+import { installPerRequestEnv } from './request-context.js';
+
+function send(message: InstanceMessage): void {
+  process.send?.(message);
+}
+
+const init = InstanceInit.parse(JSON.parse(process.env.HANGAR_INSTANCE_INIT ?? 'null'));
+delete process.env.HANGAR_INSTANCE_INIT;
+
+// The platform going away (even by SIGKILL) closes the IPC channel; an instance never outlives it.
+process.on('disconnect', () => process.exit(0));
+
+register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
+Object.assign(process.env, init.env);
+installPerRequestEnv();
+process.chdir(init.appDir);
+
+try {
+  const { loadModuleHandler } = await import('./app-loader.js');
+  const handlers: LoadedHandler[] = [];
+  for (const { module, exportName } of init.modules) {
+    handlers.push(await loadModuleHandler(init.appDir, module, exportName));
+  }
+  const { createInstanceServer } = await import('./server.js');
+  const server = createInstanceServer(handlers, init.env);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(init.socketPath, resolve);
+  });
+  process.on('message', (raw) => {
+    const message = PlatformMessage.safeParse(raw);
+    if (message.success && message.data.type === 'stop') {
+      server.close(() => process.exit(0));
+      server.closeIdleConnections();
+    }
+  });
+  send({ type: 'ready' });
+} catch (err) {
+  const error = isHangarError(err)
+    ? { code: err.code, message: err.message }
+    : {
+        code: 'HANGAR_E_INSTANCE_START_FAILED',
+        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      };
+  process.removeAllListeners('disconnect');
+  // Exit only once the message is out, so the platform gets the reason and not just an exit code.
+  if (process.send) process.send({ type: 'failed', error } satisfies InstanceMessage, () => process.exit(1));
+  else process.exit(1);
+}

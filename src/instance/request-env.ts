@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http';
+import { requestIdHash } from '../shared/request-id.js';
+
+/** The per-request S8 variables, from the request as the front end forwarded it. */
+export function requestEnv(
+  base: Readonly<Record<string, string>>,
+  req: IncomingMessage,
+  meta: { requestId: string; remoteAddr: string; https: boolean },
+): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const host = req.headers.host ?? '';
+  const colon = host.lastIndexOf(':');
+  const hasPort = colon > host.lastIndexOf(']');
+  env.REQUEST_LOG_ID = meta.requestId;
+  env.REQUEST_ID_HASH = requestIdHash(meta.requestId);
+  env.HTTPS = meta.https ? 'on' : 'off';
+  env.REQUEST_METHOD = req.method ?? 'GET';
+  env.PATH_INFO = decodePath(q === -1 ? url : url.slice(0, q));
+  env.QUERY_STRING = q === -1 ? '' : url.slice(q + 1);
+  env.SERVER_NAME = hasPort ? host.slice(0, colon) : host;
+  env.SERVER_PORT = hasPort ? host.slice(colon + 1) : meta.https ? '443' : '80';
+  env.SERVER_PROTOCOL = `HTTP/${req.httpVersion}`;
+  env.REMOTE_ADDR = meta.remoteAddr;
+  env.CONTENT_TYPE = req.headers['content-type'] ?? '';
+  env.CONTENT_LENGTH = req.headers['content-length'] ?? '';
+  env.USER_EMAIL = '';
+  env.USER_ID = '';
+  env.USER_NICKNAME = '';
+  env.USER_IS_ADMIN = '0';
+  // CGI/1.1 (RFC 3875 4.1.18): each header as HTTP_<NAME>, except the two above.
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name === 'content-type' || name === 'content-length' || value === undefined) continue;
+    env[`HTTP_${name.toUpperCase().replaceAll('-', '_')}`] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return env;
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}

@@ -1,0 +1,177 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
+import { ensureAdminToken } from '../admin/admin-token.js';
+import type { AppConfig, PlatformConfig } from '../config/types.js';
+import { createFrontend } from '../frontend/frontend.js';
+import { HangarError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { paint } from '../shared/logger.js';
+import { devServerSoftware } from '../shared/version.js';
+import { formatRequestLine } from './request-line.js';
+import { ServiceRuntime } from './service-runtime.js';
+import { TreeWatcher } from './watcher.js';
+
+export interface DevPlatformOptions {
+  /** One config per service; exactly one of them is the `default` service. */
+  services: AppConfig[];
+  application: string;
+  platformConfig: PlatformConfig;
+  host: string;
+  port: number;
+  adminPort: number;
+  dataDir: string;
+  watch: boolean;
+  logger: Logger;
+  /** Re-reads a service's app.yaml after it changed; a rejection keeps the running config. */
+  reloadConfig(file: string): Promise<AppConfig>;
+}
+
+export interface RunningPlatform {
+  url: string;
+  adminUrl: string;
+  services: ServiceRuntime[];
+  close(): Promise<void>;
+}
+
+/**
+ * Wires one `hangar dev` platform process (ARCHITECTURE.md): front end, a pool per service's
+ * version, the admin API and the file watcher.
+ */
+export async function startDevPlatform(options: DevPlatformOptions): Promise<RunningPlatform> {
+  const { logger } = options;
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const token = ensureAdminToken(dataDir);
+
+  let closing = false;
+  const services: ServiceRuntime[] = [];
+  const byName = new Map<string, ServiceRuntime>();
+  const route = (host: string) => {
+    // `<service>.localhost` and `<service>-dot-...` pick a service (S11); anything else the default.
+    const label = host.split(':')[0]!.split('.')[0]!.split('-dot-')[0]!;
+    return byName.get(label) ?? byName.get('default');
+  };
+  const frontend = createFrontend({
+    route,
+    exposeErrors: true,
+    onRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
+  });
+  const server = createServer({ keepAliveTimeout: 65_000 }, frontend);
+  const admin = createAdminServer(token, { instances: () => services.flatMap(instanceViews) });
+  await listen(server, options.port, options.host, '--port');
+  await listen(admin, options.adminPort, options.host, '--admin-port');
+  const url = `http://${hostForUrl(options.host)}:${(server.address() as AddressInfo).port}`;
+  const adminUrl = `http://${hostForUrl(options.host)}:${(admin.address() as AddressInfo).port}`;
+
+  for (const config of options.services) {
+    const runtime = new ServiceRuntime(config, {
+      application: options.application,
+      mode: 'dev',
+      serverSoftware: devServerSoftware,
+      defaultHostname: new URL(url).host,
+      dataDir,
+      platformConfig: options.platformConfig,
+      onOutput: (instance, stream, line) =>
+        logger.raw(
+          `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${instance.spec.service} ${instance.id.slice(0, 8)}]`)} ${line}`,
+        ),
+      pool: {
+        onStartFailed: (error) => logger.error(error.message),
+        onExit: (instance, code, signal) => {
+          if (instance.state !== 'draining' && !closing) {
+            logger.warn(
+              `instance ${instance.id.slice(0, 8)} of ${instance.spec.service} exited (${signal ?? `code ${code}`})`,
+            );
+          }
+        },
+      },
+    });
+    services.push(runtime);
+    byName.set(config.service, runtime);
+    runtime.pool.warm();
+  }
+
+  const watchers = options.watch ? services.map((runtime) => watchService(runtime, dataDir, options)) : [];
+  return {
+    url,
+    adminUrl,
+    services,
+    async close() {
+      closing = true;
+      for (const watcher of watchers) watcher.close();
+      server.close();
+      admin.close();
+      server.closeAllConnections();
+      admin.closeAllConnections();
+      await Promise.all(services.map((runtime) => runtime.pool.close()));
+    },
+  };
+}
+
+function watchService(runtime: ServiceRuntime, dataDir: string, options: DevPlatformOptions): TreeWatcher {
+  const { logger } = options;
+  let reloading = Promise.resolve();
+  return new TreeWatcher(runtime.config.dir, {
+    ignore: [dataDir],
+    debounceMs: 50,
+    onChange: (files) => {
+      reloading = reloading.then(async () => {
+        const configChanged = files.some((file) => resolve(file) === runtime.config.file);
+        let config = runtime.config;
+        if (configChanged) {
+          try {
+            config = await options.reloadConfig(runtime.config.file);
+          } catch (err) {
+            logger.error(`${(err as Error).message}\n(still serving the previous app.yaml)`);
+            return;
+          }
+        }
+        logger.info(
+          paint(
+            logger.color,
+            'cyan',
+            `${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''} changed; reloading ${runtime.service}`,
+          ),
+        );
+        await runtime.reload(config);
+      });
+    },
+  });
+}
+
+function instanceViews(runtime: ServiceRuntime): InstanceView[] {
+  return runtime.pool.instances.map((instance) => ({
+    id: instance.id,
+    app: runtime.app,
+    service: runtime.service,
+    version: runtime.version,
+    state: instance.state,
+    pid: instance.pid,
+    busySlots: instance.inflight,
+    requestsServed: instance.served,
+    started: instance.startedAt.toISOString(),
+  }));
+}
+
+function listen(server: Server, port: number, host: string, flag: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new HangarError(
+              'ADDRESS_IN_USE',
+              `${host}:${port} is already in use; pick another with ${flag} (0 = any free port)`,
+            )
+          : err,
+      );
+    });
+    server.listen(port, host, () => resolvePromise());
+  });
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { HangarError } from '../shared/errors.js';
+import { type InstanceInit, InstanceMessage } from '../shared/messages.js';
+import { newInstanceId } from '../shared/request-id.js';
+
+const instanceMain = fileURLToPath(new URL('../instance/main.js', import.meta.url));
+
+export type InstanceState = 'starting' | 'ready' | 'draining' | 'stopped';
+
+/** What an instance of a version is started with; the pool fills in the instance's own id. */
+export interface InstanceSpec {
+  appDir: string;
+  service: string;
+  version: string;
+  runDir: string;
+  cacheDir: string;
+  modules: InstanceInit['modules'];
+  /** S8 variables common to every request, without INSTANCE_ID. */
+  env: Record<string, string>;
+  /** Most concurrent requests the instance takes; sizes its connection pool. */
+  maxConcurrentRequests: number;
+  startTimeoutMs: number;
+  /** Each line the instance prints (its stdout and stderr). */
+  onOutput?: (instance: InstanceProcess, stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+/**
+ * One instance process and the keep-alive connection pool to it (SPEC S6). Start-up races
+ * "ready" against "failed", "exited" and a timeout, so a crash while loading becomes an
+ * error carrying the instance's own stderr (the miniflare pattern).
+ */
+export class InstanceProcess {
+  readonly id = newInstanceId();
+  readonly spec: InstanceSpec;
+  readonly socketPath: string;
+  readonly startedAt = new Date();
+  state: InstanceState = 'starting';
+  inflight = 0;
+  served = 0;
+  #child: ChildProcess | undefined;
+  #pool: Pool | undefined;
+  #exited: Promise<number | null> | undefined;
+  #stderrTail: string[] = [];
+  #exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
+
+  constructor(spec: InstanceSpec) {
+    this.spec = spec;
+    this.socketPath = socketPathFor(spec.runDir, this.id);
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** The undici pool to this instance; only valid once `start()` resolved. */
+  get dispatcher(): Pool {
+    if (!this.#pool) throw new Error(`instance ${this.id} is not started`);
+    return this.#pool;
+  }
+
+  onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    const { spec } = this;
+    mkdirSync(join(this.socketPath, '..'), { recursive: true });
+    rmSync(this.socketPath, { force: true });
+    const init: InstanceInit = {
+      instanceId: this.id,
+      appDir: spec.appDir,
+      socketPath: this.socketPath,
+      cacheDir: spec.cacheDir,
+      modules: spec.modules,
+      env: { ...spec.env, INSTANCE_ID: this.id },
+    };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...spec.env,
+      TZ: 'UTC',
+      HANGAR_INSTANCE_INIT: JSON.stringify(init),
+    };
+    const child = spawn(process.execPath, ['--enable-source-maps', instanceMain], {
+      cwd: spec.appDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    this.#child = child;
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.state = 'stopped';
+        rmSync(this.socketPath, { force: true });
+        for (const listener of this.#exitListeners) listener(code, signal);
+        resolve(code);
+      });
+    });
+    this.#pipeLines(child, 'stdout');
+    this.#pipeLines(child, 'stderr');
+
+    const started = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
+      const timer = setTimeout(
+        () => resolve({ ok: false, reason: `it did not report ready within ${spec.startTimeoutMs} ms` }),
+        spec.startTimeoutMs,
+      );
+      const finish = (result: { ok: true } | { ok: false; reason: string }) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(result);
+      };
+      const onMessage = (raw: unknown) => {
+        const message = InstanceMessage.safeParse(raw);
+        if (!message.success) return;
+        if (message.data.type === 'ready') finish({ ok: true });
+        else finish({ ok: false, reason: message.data.error.message });
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code, signal) =>
+        finish({ ok: false, reason: `it exited (${signal ?? `code ${code}`}) before it was ready` }),
+      );
+      child.once('error', (err) => finish({ ok: false, reason: err.message }));
+    });
+    if (!started.ok) {
+      this.kill();
+      await this.#exited;
+      const stderr = this.#stderrTail.join('\n');
+      throw new HangarError(
+        'INSTANCE_START_FAILED',
+        `instance of ${spec.service}/${spec.version} failed to start: ${started.reason}` +
+          (stderr && !started.reason.includes(stderr) ? `\n--- instance stderr ---\n${stderr}` : ''),
+      );
+    }
+    this.#pool = new Pool('http://localhost', {
+      socketPath: this.socketPath,
+      connections: spec.maxConcurrentRequests,
+      keepAliveTimeout: 30_000,
+    });
+    this.state = 'ready';
+  }
+
+  /**
+   * Stops routing to the instance, lets its in-flight requests finish (up to `drainTimeoutMs`),
+   * then asks it to exit, and kills it if it does not.
+   */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    if (this.state === 'stopped' || !this.#child) return;
+    this.state = 'draining';
+    const deadline = Date.now() + drainTimeoutMs;
+    while (this.inflight > 0 && Date.now() < deadline) await this.#idle(deadline - Date.now());
+    if (this.#child.connected) this.#child.send({ type: 'stop' });
+    else this.kill();
+    const killer = setTimeout(() => this.kill(), 2_000);
+    await this.#exited;
+    clearTimeout(killer);
+    await this.#pool?.destroy();
+  }
+
+  /** Ends the process at once by its pid. */
+  kill(): void {
+    const child = this.#child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  /** Called by the pool when a request on this instance finished. */
+  requestDone(): void {
+    this.inflight--;
+    this.served++;
+    if (this.inflight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  #idleWaiters: Array<() => void> = [];
+
+  #idle(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #pipeLines(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
+    let rest = '';
+    const source = child[stream];
+    source?.setEncoding('utf8');
+    source?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) this.#line(stream, line);
+    });
+    source?.on('end', () => {
+      if (rest) this.#line(stream, rest);
+    });
+  }
+
+  #line(stream: 'stdout' | 'stderr', line: string): void {
+    if (stream === 'stderr') {
+      this.#stderrTail.push(line);
+      if (this.#stderrTail.length > 40) this.#stderrTail.shift();
+    }
+    this.spec.onOutput?.(this, stream, line);
+  }
+}
+
+/** Unix socket paths are limited to ~107 bytes; deep data dirs fall back to a short temp path. */
+function socketPathFor(runDir: string, id: string): string {
+  const preferred = join(runDir, `${id.slice(0, 12)}.sock`);
+  if (Buffer.byteLength(preferred) <= 100) return preferred;
+  const tag = createHash('sha256').update(runDir).digest('hex').slice(0, 12);
+  return join(tmpdir(), `hangar-${tag}`, `${id.slice(0, 12)}.sock`);
+}

@@ -1,0 +1,44 @@
+/**
+ * Every failure Hangar reports has a stable `code` (`HANGAR_E_...`). Match on `code`, never on
+ * `instanceof`: errors cross process boundaries as plain objects. The table in
+ * docs/errors.md says how to fix each one.
+ */
+export const ErrorCodes = {
+  CONFIG_INVALID: { status: 500, summary: 'app.yaml or the platform config is invalid' },
+  CONFIG_NOT_FOUND: { status: 500, summary: 'no app.yaml where one was expected' },
+  FILE_LIMITS: { status: 500, summary: 'the app exceeds the deploy file limits' },
+  MODULE_LOAD_FAILED: { status: 500, summary: 'a handler module threw while it was imported' },
+  MODULE_EXPORT_MISSING: { status: 500, summary: 'a handler module lacks the export its script names' },
+  MODULE_NOT_FOUND: { status: 500, summary: 'no file for the module a script names' },
+  INSTANCE_START_FAILED: { status: 500, summary: 'an instance process failed to start' },
+  INSTANCE_EXITED: { status: 500, summary: 'the instance serving this request exited unexpectedly' },
+  HANDLER_NOT_FOUND: { status: 404, summary: 'no handler in app.yaml matches the path' },
+  HANDLER_NOT_SUPPORTED: { status: 501, summary: 'this kind of handler is not supported yet' },
+  USAGE: { status: 400, summary: 'the command was called wrongly' },
+  ADDRESS_IN_USE: { status: 500, summary: 'a port the platform needs is taken' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** An error meant for a user: printed without a stack, with a message that says how to fix it. */
+export class HangarError extends Error {
+  readonly code: `HANGAR_E_${ErrorCode}`;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HangarError';
+    this.code = `HANGAR_E_${code}`;
+    this.status = options?.status ?? ErrorCodes[code].status;
+  }
+}
+
+/** True for any error carrying a Hangar code, also one that crossed a process boundary. */
+export function isHangarError(err: unknown): err is { code: string; message: string; status?: number } {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('HANGAR_E_')
+  );
+}

@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const cli = join(repoRoot, 'dist/cli/main.js');
+
+export interface DevServer {
+  url: string;
+  adminUrl: string;
+  token: string;
+  dataDir: string;
+  process: ChildProcess;
+  /** Everything the platform printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves once `pattern` appears in the output (or rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** SIGINT, then wait for exit; SIGKILL by pid if it does not exit within 10 s. */
+  stop(): Promise<number | null>;
+}
+
+const running = new Set<DevServer>();
+
+/** Starts `hangar dev` as a user would (the built CLI, a real process) on free ports. */
+export async function startDev(paths: string[], extraArgs: string[] = []): Promise<DevServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hangar-data-'));
+  const child = spawn(
+    process.execPath,
+    [cli, 'dev', ...paths, '--port', '0', '--admin-port', '0', '--data-dir', dataDir, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let output = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+
+  const waitFor = (pattern: RegExp, timeoutMs = 20_000) =>
+    new Promise<RegExpMatchArray>((res, rej) => {
+      const check = () => {
+        const match = output.match(pattern);
+        if (match) {
+          cleanup();
+          res(match);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        rej(new Error(`timed out waiting for ${pattern} in output:\n${output}`));
+      }, timeoutMs);
+      const onExit = () => {
+        check();
+        cleanup();
+        rej(new Error(`hangar dev exited while waiting for ${pattern}; output:\n${output}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        child.off('exit', onExit);
+      };
+      listeners.add(check);
+      child.once('exit', onExit);
+      check();
+    });
+
+  const [, url] = await waitFor(/^ {2}default \(version [^)]+\): (http:\/\/\S+)$/m);
+  const [, adminUrl] = await waitFor(/admin API: (http:\/\/\S+)/);
+  const server: DevServer = {
+    url: url!,
+    adminUrl: adminUrl!,
+    token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
+    dataDir,
+    process: child,
+    output: () => output,
+    waitFor,
+    async stop() {
+      running.delete(server);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+      return child.exitCode;
+    },
+  };
+  running.add(server);
+  return server;
+}
+
+/** Stops every dev server a test file started and did not stop itself. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop()));
+}
+
+/** A copy of a fixture app in a temp dir, for tests that edit files. Remove it with `rmSync`. */
+export function copyFixture(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `hangar-app-${name}-`));
+  cpSync(join(repoRoot, 'test/fixtures', name), dir, { recursive: true });
+  return dir;
+}
+
+/** Admin API GET with the server's token. */
+export async function adminGet<T>(server: DevServer, path: string): Promise<T> {
+  const res = await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${server.token}` } });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

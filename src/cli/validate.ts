@@ -3,7 +3,6 @@
  * when given, and the deploy file limits. Prints every problem, one per line, to stderr
  * and returns 1; prints one summary line to stdout and returns 0 when all is well.
  */
-import { basename } from 'node:path';
 import {
   type AppConfig,
   type ConfigIssue,
@@ -59,7 +58,7 @@ export async function runValidate(path: string, opts: { config?: string }): Prom
 function describeApp(app: AppConfig, files: number, bytes: number): string {
   const handlers = app.handlers.length;
   return (
-    `${displayPath(app.file) || basename(app.file)}: OK — service ${app.service}, ` +
+    `${displayPath(app.file)}: OK — service ${app.service}, ` +
     `version ${app.version ?? '(unset)'}, ${handlers} handler${handlers === 1 ? '' : 's'}, ` +
     `${files} file${files === 1 ? '' : 's'} (${formatSize(bytes)}) within the deploy limits`
   );

@@ -332,7 +332,7 @@ describe('loadAppConfig normalises', () => {
         ...HANDLERS,
       ),
     );
-    expect(app.envVariables).toEqual({ PORT_HINT: '8080', RATIO: '1.5', DEBUG: 'True', NAME: 'x' });
+    expect(app.envVariables).toEqual({ PORT_HINT: '8080', RATIO: '1.5', DEBUG: 'true', NAME: 'x' });
   });
 
   it('detects the script kind: module, CGI file, entrypoint', async () => {

@@ -1,89 +1,35 @@
 /**
- * The top-level app.yaml fields other than handlers and scaling (SPEC S3): names,
+ * The top-level app.yaml fields other than names, handlers and scaling (SPEC S3):
  * env_variables, skip_files, error_handlers, libraries, inbound_services.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { insideApp } from './app-files.js';
-import { mimeType } from './handler-schema.js';
+import { mimeTypeField } from './handler-fields.js';
 import {
   checkRegex,
   choice,
   convert,
   describeValue,
-  everywhere,
   FieldProblem,
-  isClean,
-  mapping,
   problem,
   text,
   wrongType,
 } from './schema-kit.js';
+import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { ErrorHandler } from './types.js';
-
-const NAME = /^(?!-)[a-z\d-]{0,62}[a-z\d]$/;
-const APPLICATION = /^[a-z][a-z\d-]{0,99}$/;
-
-/**
- * A service (`service`/`module`) or `version` name. Whole numbers are accepted and read as
- * their digits, as App Engine does for `version: 1`.
- */
-export function nameSchema(kind: 'service' | 'version') {
-  return convert((value) => {
-    const name =
-      typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value;
-    if (typeof name !== 'string') {
-      throw new FieldProblem(
-        `must be a ${kind} name, not ${describeValue(value)}`,
-        `write a name such as ${example(kind)}`,
-      );
-    }
-    if (!NAME.test(name)) {
-      throw new FieldProblem(
-        `'${name}' is not a valid ${kind} name: use 1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen`,
-        `rename it, e.g. ${slug(name) || example(kind)}`,
-      );
-    }
-    if (name.includes('-dot-')) {
-      throw new FieldProblem(
-        `'${name}' must not contain '-dot-'`,
-        "pick a name without '-dot-'; it separates the parts of hostnames such as VERSION-dot-SERVICE-dot-APP",
-      );
-    }
-    if (kind === 'version' && name.startsWith('ah-')) {
-      throw new FieldProblem(
-        `'${name}' must not start with 'ah-'`,
-        "rename the version; names starting with 'ah-' are reserved",
-      );
-    }
-    if (kind === 'version' && (name === 'default' || name === 'latest')) {
-      throw new FieldProblem(`'${name}' is a reserved version name`, 'choose another version name, e.g. v1');
-    }
-    return name;
-  });
-}
-
-/** `application:` — lenient: a lowercase letter, then up to 99 lowercase letters, digits, hyphens. */
-export const applicationSchema = convert((value) => {
-  if (typeof value !== 'string' || !APPLICATION.test(value)) {
-    throw new FieldProblem(
-      `${describeValue(value)} is not a valid application id: start with a lowercase letter, then use up to 99 lowercase letters, digits and hyphens`,
-      typeof value === 'string' && slug(value)
-        ? `rename it, e.g. ${slug(value)}`
-        : 'write an id such as my-app',
-    );
-  }
-  return value;
-});
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** App Engine stringifies scalar values with Python's str(): `true` becomes `True`. */
+/**
+ * Scalars become the string a Node app would expect: `3` → `'3'`, `true` → `'true'` (App Engine's
+ * Python runtime gave `'True'`; see docs/configuration.md).
+ */
 const envValue = convert((value) => {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value === null) throw new FieldProblem('has no value', "write NAME: '' for an empty value");
   throw new FieldProblem(
     `must be a single value, not ${describeValue(value)}`,
@@ -159,7 +105,7 @@ export function errorHandlersSchema(appDir: string) {
     {
       error_code: choice(['default', 'over_quota', 'timeout']).optional(),
       file: text('name a file in the app, e.g. errors/quota.html', 'add file: <path of the page to serve>'),
-      mime_type: mimeType.optional(),
+      mime_type: mimeTypeField.optional(),
     },
     'an error handler',
     'write each error handler as a mapping with file and optionally error_code and mime_type',
@@ -260,17 +206,3 @@ export const librariesSchema = z
     },
     { when: everywhere },
   );
-
-function slug(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/[^a-z\d-]+/g, '-')
-    .replace(/-dot-/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/, '');
-}
-
-function example(kind: 'service' | 'version'): string {
-  return kind === 'service' ? 'api' : 'v1';
-}

@@ -4,16 +4,15 @@
  */
 import { z } from 'zod';
 import {
-  applicationSchema,
   compileSkipPattern,
   DEFAULT_SKIP_FILES,
   envVariablesSchema,
   errorHandlersSchema,
   inboundServicesSchema,
   librariesSchema,
-  nameSchema,
   skipFilesSchema,
 } from './app-fields.js';
+import { applicationSchema, nameSchema } from './app-names.js';
 import { handlerSchema } from './handler-schema.js';
 import {
   automaticScalingSchema,
@@ -21,17 +20,8 @@ import {
   defaultAutomaticScaling,
   manualScalingSchema,
 } from './scaling-schema.js';
-import {
-  choice,
-  everywhere,
-  expiration,
-  flag,
-  isClean,
-  mapping,
-  problem,
-  text,
-  wrongType,
-} from './schema-kit.js';
+import { choice, expiration, flag, problem, text, wrongType } from './schema-kit.js';
+import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { AppConfig, Handler, InstanceClass } from './types.js';
 
 /** Runtimes Hangar runs (S3). */

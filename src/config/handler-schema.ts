@@ -1,136 +1,36 @@
 /**
- * One entry of `handlers:` (SPEC S3, S4): field checks, the rules between fields, and the
+ * One entry of `handlers:` (SPEC S3, S4): its keys, the rules between them, and the
  * resolution of what the handler serves against the app directory.
  */
 import { join } from 'node:path';
-import { z } from 'zod';
 import { insideApp, pathKind, resolveScript } from './app-files.js';
 import {
-  checkRegex,
-  choice,
-  convert,
-  describeValue,
-  everywhere,
-  expiration,
-  FieldProblem,
-  isClean,
-  mapping,
-  problem,
-  regex,
-  text,
-  wrongType,
-} from './schema-kit.js';
+  fullMatch,
+  httpHeadersField,
+  mimeTypeField,
+  redirectCodeField,
+  staticDirPattern,
+  urlField,
+} from './handler-fields.js';
+import { checkRegex, choice, expiration, FieldProblem, problem, regex, text } from './schema-kit.js';
+import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { Handler } from './types.js';
-
-/** `url:` and `upload:` are implicitly anchored full matches. */
-export function fullMatch(source: string): RegExp {
-  return new RegExp(`^(?:${source})$`);
-}
-
-/**
- * `static_dir` serves `url/<path>`. The path inside the directory is the named group `path`;
- * it is also group 1 unless `url` has capture groups of its own.
- */
-export function staticDirPattern(url: string): RegExp {
-  return new RegExp(`^(?:${url.replace(/\/+$/, '')})/(?<path>.*)$`);
-}
-
-const url = convert((value) => {
-  if (typeof value !== 'string') {
-    throw new FieldProblem(
-      value === undefined ? 'is required' : `must be a URL pattern, not ${describeValue(value)}`,
-      'add url: /path (a regular expression matched against the whole request path)',
-    );
-  }
-  if (value.startsWith('^')) {
-    throw new FieldProblem("must not start with '^'", "remove the leading '^'; urls are implicitly anchored");
-  }
-  // Request paths start with '/', so any other start (except a group or '.*') never matches.
-  if (!/^[/.(]/.test(value)) {
-    throw new FieldProblem(
-      `'${value}' can never match a request path, which always starts with '/'`,
-      `write it as /${value}, or as a pattern such as .* or (/a|/b)`,
-    );
-  }
-  checkRegex(value, fullMatch);
-  return value;
-});
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-const headerValue = convert((value) => {
-  if (typeof value === 'number') return String(value);
-  if (typeof value !== 'string') {
-    throw new FieldProblem(
-      `must be a header value, not ${describeValue(value)}`,
-      'write the value as a string',
-    );
-  }
-  if (/[\r\n]/.test(value))
-    throw new FieldProblem('must not contain line breaks', 'put the value on one line');
-  return value;
-});
-
-const httpHeaders = z
-  .record(z.string(), headerValue, {
-    error: wrongType('a mapping of header names to values', 'write http_headers as Name: value lines'),
-  })
-  .superRefine((headers, ctx) => {
-    for (const name of Object.keys(headers)) {
-      if (HEADER_NAME.test(name)) continue;
-      ctx.addIssue({
-        code: 'custom',
-        path: [name],
-        message: problem(
-          `'${name}' is not a valid header name`,
-          'use letters, digits and hyphens, e.g. X-Frame-Options',
-        ),
-      });
-    }
-  });
-
-const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
-
-/** `type/subtype`, parameters allowed. */
-export const mimeType = convert((value) => {
-  if (typeof value !== 'string' || !MIME_TYPE.test(value.trim())) {
-    throw new FieldProblem(
-      `must be a MIME type, not ${describeValue(value)}`,
-      'write type/subtype, e.g. text/html or application/json',
-    );
-  }
-  return value.trim();
-});
-
-const REDIRECT_CODES = [301, 302, 303, 307] as const;
-
-const redirectCode = convert((value) => {
-  const code = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  const known = REDIRECT_CODES.find((c) => c === code);
-  if (known === undefined) {
-    throw new FieldProblem(
-      `must be 301, 302, 303 or 307, not ${describeValue(value)}`,
-      'use one of: 301, 302, 303, 307',
-    );
-  }
-  return known;
-});
 
 const KINDS = ['script', 'static_dir', 'static_files'] as const;
 const STATIC_ONLY = ['mime_type', 'expiration', 'http_headers'] as const;
 
 const handlerFields = mapping(
   {
-    url,
+    url: urlField,
     script: text('name a module export (main.app), an existing file, or auto').optional(),
     static_dir: text('name a directory in the app, e.g. static').optional(),
     static_files: text('name the file to serve, e.g. static/\\1').optional(),
     upload: regex(fullMatch, 'write a regular expression of the files static_files may serve').optional(),
-    mime_type: mimeType.optional(),
+    mime_type: mimeTypeField.optional(),
     expiration: expiration('write e.g. expiration: "1d 6h"').optional(),
-    http_headers: httpHeaders.optional(),
+    http_headers: httpHeadersField.optional(),
     secure: choice(['optional', 'always', 'never']).optional(),
-    redirect_http_response_code: redirectCode.optional(),
+    redirect_http_response_code: redirectCodeField.optional(),
     login: choice(['optional', 'required', 'admin']).optional(),
     auth_fail_action: choice(['redirect', 'unauthorized']).optional(),
   },

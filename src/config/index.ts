@@ -22,7 +22,7 @@ export {
   type FileLimits,
   type FileLimitsReport,
 } from './file-limits.js';
-export { fullMatch, staticDirPattern } from './handler-schema.js';
+export { fullMatch, staticDirPattern } from './handler-fields.js';
 export { ConfigError, type ConfigIssue, displayPath, formatIssue } from './issues.js';
 export { defaultPlatformConfig, loadPlatformConfig, PLATFORM_CONFIG_FILE } from './platform-config.js';
 export { DAILY_QUOTA_NAMES } from './platform-schema.js';

@@ -10,15 +10,13 @@ import {
   convert,
   describeValue,
   duration,
-  everywhere,
   FieldProblem,
   flag,
-  isClean,
-  mapping,
   problem,
   size,
   wholeNumber,
 } from './schema-kit.js';
+import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { PlatformConfig } from './types.js';
 
 /** Daily quota names (S10); values ending in `_bytes` are sizes, the rest counts. */

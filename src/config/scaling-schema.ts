@@ -8,13 +8,11 @@ import {
   checkWhole,
   convert,
   duration,
-  everywhere,
-  isClean,
-  mapping,
   numberIn,
   problem,
   wholeNumber,
 } from './schema-kit.js';
+import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { AutomaticScaling, BasicScaling, ManualScaling } from './types.js';
 
 /** S6 defaults for automatic scaling; `maxPendingLatencyMs` unset means the platform limit. */

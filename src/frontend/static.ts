@@ -93,13 +93,13 @@ export async function serveStatic(opts: ServeStaticOptions): Promise<StaticResul
   return sendFile(opened, handler, req, res, target.file);
 }
 
-/** static_dir: `<appDir>/<static_dir>/<decoded match[1]>`. */
+/** static_dir: `<appDir>/<static_dir>/<decoded path group>` (the `url` may have groups of its own). */
 function staticDirTarget(
   handler: StaticDirHandler,
   match: RegExpExecArray,
   appDir: string,
 ): Target | undefined {
-  const segments = decodeSegments(match[1] ?? '');
+  const segments = decodeSegments(match.groups?.path ?? match[1] ?? '');
   if (segments === undefined) return undefined;
   const root = path.resolve(appDir, handler.staticDir);
   // Empty segments (`a//b`) are dropped, as a file system would.

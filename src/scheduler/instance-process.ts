@@ -86,7 +86,9 @@ export class InstanceProcess {
       TZ: 'UTC',
       HANGAR_INSTANCE_INIT: JSON.stringify(init),
     };
-    const child = spawn(process.execPath, ['--enable-source-maps', instanceMain], {
+    // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
+    const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, ['--enable-source-maps', ...execArgv, instanceMain], {
       cwd: spec.appDir,
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -49,6 +49,15 @@ describe('module handlers (S4.1)', () => {
     expect(seen.map((s) => s.served)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('serves a static_dir whose url has a capture group of its own', async () => {
+    for (const prefix of ['assets', 'files']) {
+      const res = await fetch(`${dev.url}/${prefix}/a.txt`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(await res.text()).toBe('plain text asset\n');
+    }
+  });
+
   it('answers 404 naming the path when no handler matches', async () => {
     const res = await fetch(`${dev.url}/not/routed?x=1`);
     expect(res.status).toBe(404);

@@ -4,7 +4,8 @@ import type { AppConfig } from '../config/types.js';
 import type { VersionPool } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import { newRequestId } from '../shared/request-id.js';
-import { forward, readRequestBody } from './forward.js';
+import { dispatchToInstance } from './dispatch.js';
+import { readRequestBody } from './forward.js';
 import { matchHandler } from './handler-match.js';
 import { hopByHop } from './hop-by-hop.js';
 import { serveStatic } from './static.js';
@@ -119,27 +120,20 @@ async function handle(
     return;
   }
 
-  // Step 5: buffer the body, take a slot on an instance, forward.
+  // Step 5: buffer the body, then take a slot on an instance and forward (dispatch.ts).
   const body = await readRequestBody(req);
-  const lease = await route.pool.acquire();
-  record.instanceId = lease.instance.id;
-  let upstream: Awaited<ReturnType<typeof forward>>;
-  try {
-    upstream = await forward(lease, req, body, {
+  const upstream = await dispatchToInstance(
+    route,
+    req,
+    body,
+    {
       requestId: record.requestId,
-      handlerIndex: route.moduleIndex.get(found.index) ?? -1,
+      handlerPosition: found.index,
       remoteAddr: req.socket.remoteAddress ?? '',
       https: options.https ?? false,
-    });
-  } catch (err) {
-    throw lease.instance.state === 'ready' && !isConnectionLoss(err)
-      ? err
-      : new HangarError('INSTANCE_EXITED', 'the instance serving this request exited unexpectedly', {
-          cause: err,
-        });
-  } finally {
-    lease.release();
-  }
+    },
+    record,
+  );
 
   // Step 6: the whole response is here; pass it on without hop-by-hop headers.
   for (const [name, value] of Object.entries(upstream.headers)) {
@@ -151,17 +145,6 @@ async function handle(
   record.status = upstream.status;
   record.bytesOut = upstream.body.length;
   res.end(req.method === 'HEAD' ? undefined : upstream.body);
-}
-
-function isConnectionLoss(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return (
-    code === 'UND_ERR_SOCKET' ||
-    code === 'ECONNRESET' ||
-    code === 'ECONNREFUSED' ||
-    code === 'ENOENT' ||
-    code === 'EPIPE'
-  );
 }
 
 function errorText(err: unknown, expose: boolean): string {

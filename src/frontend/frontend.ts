@@ -19,6 +19,12 @@ export interface ServiceRoute {
   pool: VersionPool;
   /** Index of a module handler among the instance's modules, by its position in `handlers:`. */
   moduleIndex: ReadonlyMap<number, number>;
+  /** Request deadline from arrival (S6); undefined: none (basic/manual scaling by default). */
+  readonly deadlineMs: number | undefined;
+  /** Time the handler has after the deadline to return its own response. */
+  readonly deadlineGraceMs: number;
+  /** How long an instance may fail to answer a ping before it counts as stuck. */
+  readonly heartbeatTimeoutMs: number;
 }
 
 /** What the front end knows about a finished request; the request log grows from it (S9). */
@@ -32,6 +38,10 @@ export interface RequestRecord {
   version?: string;
   instanceId?: string;
   bytesOut: number;
+  /** Time spent in the pending queue waiting for a slot (S9 pendingMs). */
+  pendingMs?: number;
+  /** The instance's first request (S6, S9 loadingRequest). */
+  loadingRequest?: boolean;
   error?: string;
 }
 

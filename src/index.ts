@@ -9,6 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { currentRequest } from './instance/request-context.js';
 
+export { DeadlineExceededError, sleep } from './instance/deadline.js';
+
 /** Levels of app log lines (S9). */
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
 
@@ -29,7 +31,7 @@ export interface HandlerContext {
   readonly requestId: string;
   /** This request's environment (S8); the same values `process.env` shows inside the request. */
   readonly env: Readonly<Record<string, string>>;
-  /** Aborted when the request's deadline passes (S6). */
+  /** Aborted with a DeadlineExceededError when the request's deadline passes (S6), or when the client goes away. */
   readonly signal: AbortSignal;
   readonly log: RequestLog;
 }

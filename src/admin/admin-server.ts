@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { authorized } from './admin-token.js';
 
 /** One instance as the admin API lists it. */
@@ -10,17 +11,23 @@ export interface InstanceView {
   state: string;
   pid: number | undefined;
   busySlots: number;
+  slots: number;
   requestsServed: number;
   started: string;
+  /** Resident memory in bytes at the last heartbeat. */
+  memory: number;
+  memoryLimit: number;
 }
 
 export interface AdminSource {
   instances(): InstanceView[];
+  /** Scaling decisions, oldest first (S6). */
+  decisions(): readonly ScalingDecision[];
 }
 
 /**
- * The admin API (SPEC S14), bearer-token protected. This first cut answers
- * `GET /api/instances`; logs, quotas, versions and sockets join as their issues land.
+ * The admin API (SPEC S14), bearer-token protected. `GET /api/instances` lists instances and
+ * the scaling decisions; logs, quotas, versions and sockets join as their issues land.
  */
 export function createAdminServer(token: string, source: AdminSource): Server {
   return createServer((req, res) => {
@@ -39,7 +46,7 @@ export function createAdminServer(token: string, source: AdminSource): Server {
     }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/api/instances') {
-      send(200, { instances: source.instances() });
+      send(200, { instances: source.instances(), decisions: source.decisions() });
       return;
     }
     send(404, { error: `no admin endpoint ${req.method} ${path}` });

@@ -38,6 +38,7 @@ describe('defaultPlatformConfig', () => {
     expect(defaultPlatformConfig).toEqual({
       limits: {
         requestDeadlineMs: 60_000,
+        requestDeadlineExplicit: false,
         deadlineGraceMs: 1_000,
         maxRequestBytes: 33_554_432,
         maxResponseBytes: 33_554_432,
@@ -54,6 +55,12 @@ describe('defaultPlatformConfig', () => {
         maxResponseBytes: 33_554_432,
       },
       logs: { retentionMs: 7 * 24 * 3_600_000, maxBytes: 1_073_741_824 },
+      scheduler: {
+        idlePeriodMs: 60_000,
+        heartbeatIntervalMs: 1_000,
+        heartbeatTimeoutMs: 3_000,
+        startBackoffMaxMs: 30_000,
+      },
       authDomain: 'gmail.com',
       quotas: { daily: {} },
     });
@@ -96,7 +103,26 @@ describe('loadPlatformConfig', () => {
         'quotas: { daily: {} }',
       ),
     );
-    expect(await loadPlatformConfig(file)).toEqual(defaultPlatformConfig);
+    // The example spells request_deadline out, so it counts as set (basic/manual scaling get it too).
+    expect(await loadPlatformConfig(file)).toEqual({
+      ...defaultPlatformConfig,
+      limits: { ...defaultPlatformConfig.limits, requestDeadlineExplicit: true },
+    });
+  });
+
+  it('reads the scheduler section', async () => {
+    const config = await loadPlatformConfig(
+      await write(
+        y('scheduler:', '  idle_period: 2s', '  heartbeat_timeout: 500ms', '  start_backoff_max: 5s'),
+      ),
+    );
+    expect(config.scheduler).toEqual({
+      idlePeriodMs: 2_000,
+      heartbeatIntervalMs: 1_000,
+      heartbeatTimeoutMs: 500,
+      startBackoffMaxMs: 5_000,
+    });
+    expect(config.limits.requestDeadlineExplicit).toBe(false);
   });
 
   it('merges a partial file over the defaults, in ms and bytes, frozen', async () => {
@@ -125,6 +151,7 @@ describe('loadPlatformConfig', () => {
     expect(config.limits).toEqual({
       ...defaultPlatformConfig.limits,
       requestDeadlineMs: 120_000,
+      requestDeadlineExplicit: true,
       maxRequestBytes: 8 * 1024 ** 2,
     });
     expect(config.sockets).toEqual({

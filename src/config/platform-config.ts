@@ -17,6 +17,7 @@ export const PLATFORM_CONFIG_FILE = 'hangar.config.yaml';
 export const defaultPlatformConfig: PlatformConfig = deepFreeze({
   limits: {
     requestDeadlineMs: 60_000,
+    requestDeadlineExplicit: false,
     deadlineGraceMs: 1_000,
     maxRequestBytes: 33_554_432,
     maxResponseBytes: 33_554_432,
@@ -39,6 +40,12 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     maxResponseBytes: 33_554_432,
   },
   logs: { retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 },
+  scheduler: {
+    idlePeriodMs: 60_000,
+    heartbeatIntervalMs: 1_000,
+    heartbeatTimeoutMs: 3_000,
+    startBackoffMaxMs: 30_000,
+  },
   authDomain: 'gmail.com',
   quotas: { daily: {} },
 });

@@ -149,6 +149,12 @@ export function platformSchema(defaults: PlatformConfig) {
         retention: positiveDuration().optional(),
         max_bytes: positiveSize().optional(),
       }),
+      scheduler: section('scheduler', {
+        idle_period: positiveDuration().optional(),
+        heartbeat_interval: positiveDuration().optional(),
+        heartbeat_timeout: positiveDuration().optional(),
+        start_backoff_max: positiveDuration().optional(),
+      }),
       auth_domain: convert((value) => {
         if (typeof value === 'string' && /^(?=.{1,253}$)([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/.test(value))
           return value;
@@ -160,7 +166,7 @@ export function platformSchema(defaults: PlatformConfig) {
       quotas: section('quotas', { daily: dailyQuotas.optional() }),
     },
     'the platform config',
-    'write the platform config as a mapping with limits, sockets, urlfetch, logs, auth_domain, quotas',
+    'write the platform config as a mapping with limits, sockets, urlfetch, logs, scheduler, auth_domain, quotas',
   )
     .superRefine(
       (c, ctx) => {
@@ -186,12 +192,14 @@ export function platformSchema(defaults: PlatformConfig) {
       const s = c.sockets ?? {};
       const u = c.urlfetch ?? {};
       const g = c.logs ?? {};
+      const k = c.scheduler ?? {};
       const daily = Object.fromEntries(
         Object.entries(c.quotas?.daily ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number'),
       );
       return {
         limits: {
           requestDeadlineMs: l.request_deadline ?? d.limits.requestDeadlineMs,
+          requestDeadlineExplicit: l.request_deadline !== undefined,
           deadlineGraceMs: l.deadline_grace ?? d.limits.deadlineGraceMs,
           maxRequestBytes: l.max_request_bytes ?? d.limits.maxRequestBytes,
           maxResponseBytes: l.max_response_bytes ?? d.limits.maxResponseBytes,
@@ -216,6 +224,12 @@ export function platformSchema(defaults: PlatformConfig) {
         logs: {
           retentionMs: g.retention ?? d.logs.retentionMs,
           maxBytes: g.max_bytes ?? d.logs.maxBytes,
+        },
+        scheduler: {
+          idlePeriodMs: k.idle_period ?? d.scheduler.idlePeriodMs,
+          heartbeatIntervalMs: k.heartbeat_interval ?? d.scheduler.heartbeatIntervalMs,
+          heartbeatTimeoutMs: k.heartbeat_timeout ?? d.scheduler.heartbeatTimeoutMs,
+          startBackoffMaxMs: k.start_backoff_max ?? d.scheduler.startBackoffMaxMs,
         },
         authDomain: c.auth_domain ?? d.authDomain,
         quotas: { daily: { ...d.quotas.daily, ...daily } },

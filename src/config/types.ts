@@ -123,6 +123,8 @@ export interface AppConfig {
 export interface PlatformConfig {
   limits: {
     requestDeadlineMs: number;
+    /** Whether `request_deadline` was set: basic and manual scaling have no deadline unless it is (S6). */
+    requestDeadlineExplicit: boolean;
     deadlineGraceMs: number;
     maxRequestBytes: number;
     maxResponseBytes: number;
@@ -145,6 +147,17 @@ export interface PlatformConfig {
     maxResponseBytes: number;
   };
   logs: { retentionMs: number; maxBytes: number };
+  /** Scheduler timings SPEC leaves open (docs/configuration.md, `scheduler:`). */
+  scheduler: {
+    /** Automatic scaling: an instance above the idle limits stops after being idle this long. */
+    idlePeriodMs: number;
+    /** How often an instance reports its memory and liveness. */
+    heartbeatIntervalMs: number;
+    /** How long an instance may stay unresponsive before it is killed and replaced. */
+    heartbeatTimeoutMs: number;
+    /** Failed instance starts are retried with exponential back-off up to this. */
+    startBackoffMaxMs: number;
+  };
   authDomain: string;
   quotas: { daily: Record<string, number> };
 }

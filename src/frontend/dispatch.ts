@@ -1,39 +1,111 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { HangarError } from '../shared/errors.js';
+import { join } from 'node:path';
+import type { AppConfig } from '../config/types.js';
+import type { Lease } from '../scheduler/version-pool.js';
+import { HangarError, isHangarError } from '../shared/errors.js';
 import { type ForwardMeta, forward, type UpstreamResponse } from './forward.js';
 import type { RequestRecord, ServiceRoute } from './frontend.js';
 
+export interface DispatchMeta extends Pick<ForwardMeta, 'requestId' | 'remoteAddr' | 'https'> {
+  /** Position of the matched handler in `handlers:`. */
+  handlerPosition: number;
+  /** Epoch ms the request arrived; its deadline counts from here (S6). Default: now. */
+  arrivedAt?: number;
+}
+
+/** Seconds a client is told to wait after a 503 from a full pending queue. */
+const retryAfterSeconds = 1;
+
 /**
- * SPEC S5 step 5 from "pick an instance" on: takes a slot on an instance of the route's version
- * (S6), forwards the buffered request, and gives back the whole response. Failures come out as
- * HangarErrors with the status the client should get (500 for a lost instance, 503 for a
- * pending-queue timeout, ...). The scheduler's side of the pipeline lives behind this call.
+ * SPEC S5 step 5 from "pick an instance" on, and the deadline of S6: takes a slot on an instance
+ * of the route's version (waiting in the pending queue if need be), forwards the buffered request
+ * with its deadline, and gives back the whole response.
+ *
+ * - No slot within max_pending_latency: 503 with Retry-After.
+ * - No answer by deadline + grace: 500 with the app's `timeout` page; the instance is checked
+ *   with a ping and, if its event loop is blocked, killed and replaced. A late answer is discarded.
+ * - The instance died: HangarError INSTANCE_EXITED (500).
  */
 export async function dispatchToInstance(
   route: ServiceRoute,
   req: IncomingMessage,
   body: Buffer,
-  meta: Omit<ForwardMeta, 'handlerIndex'> & { handlerPosition: number },
+  meta: DispatchMeta,
   record: RequestRecord,
 ): Promise<UpstreamResponse> {
-  const lease = await route.pool.acquire();
-  record.instanceId = lease.instance.id;
+  const arrivedAt = meta.arrivedAt ?? Date.now();
+  let lease: Lease;
+  try {
+    lease = await route.pool.acquire();
+  } catch (err) {
+    if (!isHangarError(err) || err.code !== 'HANGAR_E_PENDING_TIMEOUT') throw err;
+    record.error = `${err.code}: ${err.message}`;
+    const text = `503 Service Unavailable: ${err.message}. Retry in ${retryAfterSeconds} s.\n`;
+    return {
+      status: 503,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(retryAfterSeconds) },
+      body: Buffer.from(text),
+    };
+  }
+  const { instance } = lease;
+  record.instanceId = instance.id;
+  record.pendingMs = lease.pendingMs;
+  record.loadingRequest = lease.loading;
+
+  const deadlineAt = route.deadlineMs === undefined ? undefined : arrivedAt + route.deadlineMs;
+  const expired = new AbortController();
+  const timer =
+    deadlineAt === undefined
+      ? undefined
+      : setTimeout(() => expired.abort(), Math.max(0, deadlineAt + route.deadlineGraceMs - Date.now()));
   try {
     return await forward(lease, req, body, {
       requestId: meta.requestId,
       handlerIndex: route.moduleIndex.get(meta.handlerPosition) ?? -1,
       remoteAddr: meta.remoteAddr,
       https: meta.https,
+      deadlineAt,
+      signal: timer ? expired.signal : undefined,
     });
   } catch (err) {
-    throw lease.instance.state === 'ready' && !isConnectionLoss(err)
+    if (expired.signal.aborted) {
+      // The client gets its answer now; whether the instance is stuck is found out meanwhile.
+      void route.pool.checkResponsive(
+        instance,
+        route.heartbeatTimeoutMs,
+        `request ${meta.requestId} outlived its deadline and grace period`,
+      );
+      record.error = `HANGAR_E_DEADLINE_EXCEEDED: no response within the ${route.deadlineMs} ms deadline and ${route.deadlineGraceMs} ms grace`;
+      return timeoutResponse(route.config);
+    }
+    throw instance.state === 'ready' && !isConnectionLoss(err)
       ? err
       : new HangarError('INSTANCE_EXITED', 'the instance serving this request exited unexpectedly', {
           cause: err,
         });
   } finally {
+    clearTimeout(timer);
     lease.release();
   }
+}
+
+/** 500 with the app's `timeout` error page when it has one (S3 error_handlers, S6). */
+function timeoutResponse(config: AppConfig): UpstreamResponse {
+  const page = config.errorHandlers.find((h) => h.errorCode === 'timeout');
+  if (page) {
+    try {
+      const body = readFileSync(join(config.dir, page.file));
+      return { status: 500, headers: { 'content-type': page.mimeType ?? 'text/html; charset=utf-8' }, body };
+    } catch {
+      // The page vanished since validation: fall through to the plain answer.
+    }
+  }
+  return {
+    status: 500,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    body: Buffer.from('500 The request did not finish within its deadline.\n'),
+  };
 }
 
 function isConnectionLoss(err: unknown): boolean {

@@ -8,6 +8,10 @@ export interface ForwardMeta {
   handlerIndex: number;
   remoteAddr: string;
   https: boolean;
+  /** Epoch ms of the request's deadline; the instance aborts `ctx.signal` then. */
+  deadlineAt?: number;
+  /** Aborts the forwarded request (deadline plus grace passed). */
+  signal?: AbortSignal;
 }
 
 export interface UpstreamResponse {
@@ -45,6 +49,7 @@ export async function forward(
     InternalHeader.https,
     meta.https ? 'on' : 'off',
   );
+  if (meta.deadlineAt !== undefined) headers.push(InternalHeader.deadline, String(meta.deadlineAt));
   const hasBody = body.length > 0 || (req.method !== 'GET' && req.method !== 'HEAD');
   if (hasBody) headers.push('content-length', String(body.length));
   const response = await lease.instance.dispatcher.request({
@@ -52,6 +57,7 @@ export async function forward(
     method: (req.method ?? 'GET') as 'GET',
     headers,
     body: hasBody ? body : null,
+    signal: meta.signal,
   });
   const payload = Buffer.from(await response.body.arrayBuffer());
   return { status: response.statusCode, headers: response.headers, body: payload };

@@ -40,11 +40,19 @@ try {
   });
   process.on('message', (raw) => {
     const message = PlatformMessage.safeParse(raw);
-    if (message.success && message.data.type === 'stop') {
+    if (!message.success) return;
+    if (message.data.type === 'stop') {
       server.close(() => process.exit(0));
       server.closeIdleConnections();
+    } else if (message.data.type === 'ping') {
+      send({ type: 'pong', id: message.data.id, rss: process.memoryUsage.rss() });
     }
   });
+  // Liveness and memory for the supervisor (S6 memory limits); unref'd so it never keeps the process up.
+  setInterval(
+    () => send({ type: 'heartbeat', rss: process.memoryUsage.rss() }),
+    init.heartbeatIntervalMs,
+  ).unref();
   send({ type: 'ready' });
 } catch (err) {
   const error = isHangarError(err)

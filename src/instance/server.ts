@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InternalHeader } from '../shared/messages.js';
 import type { LoadedHandler } from './app-loader.js';
+import { DeadlineExceededError } from './deadline.js';
 import { type RequestContext, requestStorage } from './request-context.js';
 import { requestEnv } from './request-env.js';
 import { createRequestLog } from './request-log.js';
@@ -30,9 +31,19 @@ export function createInstanceServer(
       return;
     }
     const controller = new AbortController();
+    const deadlineAt = Number(takeHeader(req, InternalHeader.deadline));
+    const timer =
+      deadlineAt > 0
+        ? setTimeout(
+            () => controller.abort(new DeadlineExceededError(deadlineAt - arrivedAt(requestId))),
+            Math.max(0, deadlineAt - Date.now()),
+          )
+        : undefined;
     res.once('close', () => {
-      if (!res.writableFinished)
+      clearTimeout(timer);
+      if (!res.writableFinished && !controller.signal.aborted) {
         controller.abort(new Error('the client went away before the response was sent'));
+      }
     });
     const ctx: RequestContext = {
       requestId,
@@ -146,4 +157,9 @@ function sendError(res: ServerResponse, status: number, message: string): void {
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+/** A request id starts with its arrival in epoch milliseconds (S9), 12 hex digits. */
+function arrivedAt(requestId: string): number {
+  return Number.parseInt(requestId.slice(0, 12), 16) || Date.now();
 }

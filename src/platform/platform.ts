@@ -6,6 +6,7 @@ import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import { createFrontend } from '../frontend/frontend.js';
+import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
@@ -48,6 +49,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
 
   let closing = false;
   const services: ServiceRuntime[] = [];
+  const decisions: ScalingDecision[] = [];
   const byName = new Map<string, ServiceRuntime>();
   const route = (host: string) => {
     // `<service>.localhost` and `<service>-dot-...` pick a service (S11); anything else the default.
@@ -60,7 +62,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     onRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
   });
   const server = createServer({ keepAliveTimeout: 65_000 }, frontend);
-  const admin = createAdminServer(token, { instances: () => services.flatMap(instanceViews) });
+  const admin = createAdminServer(token, {
+    instances: () => services.flatMap(instanceViews),
+    decisions: () => decisions,
+  });
   await listen(server, options.port, options.host, '--port');
   await listen(admin, options.adminPort, options.host, '--admin-port');
   const url = `http://${hostForUrl(options.host)}:${(server.address() as AddressInfo).port}`;
@@ -78,20 +83,26 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
         logger.raw(
           `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${instance.spec.service} ${instance.id.slice(0, 8)}]`)} ${line}`,
         ),
-      pool: {
-        onStartFailed: (error) => logger.error(error.message),
-        onExit: (instance, code, signal) => {
-          if (instance.state !== 'draining' && !closing) {
-            logger.warn(
-              `instance ${instance.id.slice(0, 8)} of ${instance.spec.service} exited (${signal ?? `code ${code}`})`,
-            );
-          }
-        },
+      onStartFailed: (error) => logger.error(error.message),
+      onExit: (instance, code, signal) => {
+        if (!closing) {
+          logger.warn(
+            `instance ${instance.id.slice(0, 8)} of ${instance.spec.service} exited (${signal ?? `code ${code}`})`,
+          );
+        }
       },
+      onDecision: (d) => {
+        decisions.push(d);
+        if (decisions.length > 500) decisions.shift();
+        const who = d.instanceId ? ` ${d.instanceId.slice(0, 8)}` : '';
+        logger.raw(
+          paint(logger.color, 'blue', `[scaling] ${d.service}/${d.version}: ${d.action}${who}: ${d.reason}`),
+        );
+      },
+      onInternalRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
     });
     services.push(runtime);
     byName.set(config.service, runtime);
-    runtime.pool.warm();
   }
 
   const watchers = options.watch ? services.map((runtime) => watchService(runtime, dataDir, options)) : [];
@@ -151,8 +162,11 @@ function instanceViews(runtime: ServiceRuntime): InstanceView[] {
     state: instance.state,
     pid: instance.pid,
     busySlots: instance.inflight,
+    slots: instance.spec.slots,
     requestsServed: instance.served,
     started: instance.startedAt.toISOString(),
+    memory: instance.rss,
+    memoryLimit: instance.spec.memoryLimitBytes,
   }));
 }
 

@@ -1,8 +1,12 @@
 import { join } from 'node:path';
-import type { AppConfig, PlatformConfig } from '../config/types.js';
-import type { ServiceRoute } from '../frontend/frontend.js';
-import type { InstanceSpec } from '../scheduler/instance-process.js';
-import { VersionPool, type VersionPoolOptions } from '../scheduler/version-pool.js';
+import { performance } from 'node:perf_hooks';
+import type { AppConfig, InstanceClass, PlatformConfig } from '../config/types.js';
+import type { RequestRecord, ServiceRoute } from '../frontend/frontend.js';
+import { matchHandler } from '../frontend/handler-match.js';
+import type { InstanceProcess, InstanceSpec } from '../scheduler/instance-process.js';
+import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
+import { InternalHeader } from '../shared/messages.js';
+import { newRequestId } from '../shared/request-id.js';
 
 export interface RuntimeContext {
   application: string;
@@ -14,17 +18,35 @@ export interface RuntimeContext {
   dataDir: string;
   platformConfig: PlatformConfig;
   onOutput: InstanceSpec['onOutput'];
-  pool: Omit<VersionPoolOptions, 'drainTimeoutMs' | 'retryAfterFailureMs'>;
+  onDecision?(decision: ScalingDecision): void;
+  onStartFailed?(error: Error): void;
+  onExit?(instance: InstanceProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  /** Requests the platform makes itself (`/_ah/start`, `/_ah/warmup`), for the request log. */
+  onInternalRequest?(record: RequestRecord): void;
 }
 
 /** Version name under `hangar dev` when app.yaml sets none (see docs/decisions.md). */
 export const defaultDevVersion = 'dev';
 
+const MiB = 2 ** 20;
+/** Memory limit per instance class (S6). */
+export const memoryLimits: Record<InstanceClass, number> = {
+  F1: 384 * MiB,
+  F2: 768 * MiB,
+  F4: 1536 * MiB,
+  F4_1G: 3072 * MiB,
+  B1: 384 * MiB,
+  B2: 768 * MiB,
+  B4: 1536 * MiB,
+  B4_1G: 3072 * MiB,
+  B8: 3072 * MiB,
+};
+
 /** A running service of the platform: its route for the front end and the pool behind it. */
 export class ServiceRuntime implements ServiceRoute {
   config: AppConfig;
   moduleIndex: Map<number, number>;
-  readonly pool: VersionPool;
+  pool: VersionPool;
   readonly #context: RuntimeContext;
 
   constructor(config: AppConfig, context: RuntimeContext) {
@@ -32,11 +54,7 @@ export class ServiceRuntime implements ServiceRoute {
     this.config = config;
     const { spec, moduleIndex } = this.#spec(config);
     this.moduleIndex = moduleIndex;
-    this.pool = new VersionPool(spec, {
-      ...context.pool,
-      drainTimeoutMs: context.platformConfig.limits.drainTimeoutMs,
-      retryAfterFailureMs: 1_000,
-    });
+    this.pool = this.#pool(config, spec);
   }
 
   get app(): string {
@@ -49,12 +67,126 @@ export class ServiceRuntime implements ServiceRoute {
     return this.config.version ?? defaultDevVersion;
   }
 
-  /** New code or a new app.yaml: a fresh instance takes over, the old one drains. */
+  /**
+   * The request deadline (S6): `limits.request_deadline` for automatic scaling; basic and
+   * manual scaling have none unless the platform config sets one.
+   */
+  get deadlineMs(): number | undefined {
+    const { limits } = this.#context.platformConfig;
+    if (this.config.scaling.kind === 'automatic' || limits.requestDeadlineExplicit)
+      return limits.requestDeadlineMs;
+    return undefined;
+  }
+
+  get deadlineGraceMs(): number {
+    return this.#context.platformConfig.limits.deadlineGraceMs;
+  }
+
+  get heartbeatTimeoutMs(): number {
+    return this.#context.platformConfig.scheduler.heartbeatTimeoutMs;
+  }
+
+  /**
+   * New code or a new app.yaml: fresh instances take over and the old ones drain. A changed
+   * app.yaml gets a new pool (scaling settings may differ); new code alone reuses the pool.
+   */
   async reload(config: AppConfig = this.config): Promise<void> {
     const { spec, moduleIndex } = this.#spec(config);
+    const configChanged = config !== this.config;
     this.config = config;
     this.moduleIndex = moduleIndex;
-    await this.pool.reload(spec);
+    if (!configChanged) {
+      this.pool.reload(spec);
+      return;
+    }
+    const old = this.pool;
+    this.pool = this.#pool(config, spec);
+    await old.close();
+  }
+
+  #pool(config: AppConfig, spec: InstanceSpec): VersionPool {
+    const ctx = this.#context;
+    const { limits, scheduler } = ctx.platformConfig;
+    const scaling = config.scaling;
+    return new VersionPool(spec, {
+      service: config.service,
+      version: this.version,
+      scaling,
+      slots: spec.slots,
+      maxPendingLatencyMs: Math.min(
+        (scaling.kind === 'automatic' ? scaling.maxPendingLatencyMs : undefined) ??
+          limits.maxPendingLatencyMs,
+        limits.maxPendingLatencyMs,
+      ),
+      drainTimeoutMs: limits.drainTimeoutMs,
+      idlePeriodMs: scheduler.idlePeriodMs,
+      startBackoffMaxMs: scheduler.startBackoffMaxMs,
+      warm: ctx.mode === 'dev' || scaling.kind === 'manual',
+      prepare: (instance, first) => this.#prepare(instance, first),
+      onDecision: ctx.onDecision,
+      onStartFailed: ctx.onStartFailed,
+      onExit: ctx.onExit,
+    });
+  }
+
+  /**
+   * S6: manual scaling sends `GET /_ah/start` to each new instance (2xx or 404 = started);
+   * with `inbound_services: [warmup]` each new instance after the first gets `GET /_ah/warmup`
+   * before user traffic. Either is then the instance's loading request.
+   */
+  async #prepare(instance: InstanceProcess, first: boolean): Promise<void> {
+    if (this.config.scaling.kind === 'manual') {
+      const status = await this.#internalRequest(instance, '/_ah/start');
+      if (status !== 404 && (status < 200 || status > 299)) {
+        throw new Error(`GET /_ah/start answered ${status}; an instance counts as started on 2xx or 404`);
+      }
+    }
+    if (!first && this.config.inboundServices.includes('warmup'))
+      await this.#internalRequest(instance, '/_ah/warmup');
+  }
+
+  /** A platform-made GET to one instance, through the app's handlers; 404 when none matches. */
+  async #internalRequest(instance: InstanceProcess, path: string): Promise<number> {
+    const started = performance.now();
+    const requestId = newRequestId();
+    const found = matchHandler(this.config.handlers, path);
+    const index = found ? this.moduleIndex.get(found.index) : undefined;
+    let status = 404;
+    let bytesOut = 0;
+    if (index !== undefined) {
+      instance.requestStarted();
+      try {
+        const res = await instance.dispatcher.request({
+          path,
+          method: 'GET',
+          headers: {
+            host: this.#context.defaultHostname,
+            [InternalHeader.requestId]: requestId,
+            [InternalHeader.handler]: String(index),
+            [InternalHeader.remoteAddr]: '0.1.0.3',
+            [InternalHeader.https]: 'off',
+          },
+        });
+        const body = Buffer.from(await res.body.arrayBuffer());
+        status = res.statusCode;
+        bytesOut = body.length;
+      } finally {
+        instance.requestDone();
+        instance.loading = false;
+      }
+    }
+    this.#context.onInternalRequest?.({
+      requestId,
+      method: 'GET',
+      resource: path,
+      status,
+      latencyMs: performance.now() - started,
+      service: this.service,
+      version: this.version,
+      instanceId: instance.id,
+      bytesOut,
+    });
+    return status;
   }
 
   #spec(config: AppConfig): { spec: InstanceSpec; moduleIndex: Map<number, number> } {
@@ -80,7 +212,8 @@ export class ServiceRuntime implements ServiceRoute {
       DATACENTER: ctx.mode === 'dev' ? 'dev' : 'local',
       TZ: 'UTC',
     };
-    const maxConcurrentRequests = !config.threadsafe
+    // S6: one request at a time without threadsafe; else max_concurrent_requests (basic/manual: 10).
+    const slots = !config.threadsafe
       ? 1
       : config.scaling.kind === 'automatic'
         ? config.scaling.maxConcurrentRequests
@@ -95,7 +228,9 @@ export class ServiceRuntime implements ServiceRoute {
         cacheDir: join(ctx.dataDir, 'cache', 'ts'),
         modules,
         env,
-        maxConcurrentRequests,
+        slots,
+        memoryLimitBytes: memoryLimits[config.instanceClass],
+        heartbeatIntervalMs: ctx.platformConfig.scheduler.heartbeatIntervalMs,
         startTimeoutMs: 30_000,
         onOutput: ctx.onOutput,
       },

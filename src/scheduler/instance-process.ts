@@ -23,8 +23,11 @@ export interface InstanceSpec {
   modules: InstanceInit['modules'];
   /** S8 variables common to every request, without INSTANCE_ID. */
   env: Record<string, string>;
-  /** Most concurrent requests the instance takes; sizes its connection pool. */
-  maxConcurrentRequests: number;
+  /** Most concurrent requests the instance takes (1 when threadsafe: false); sizes its connection pool. */
+  slots: number;
+  /** Resident memory above which the instance is replaced (instance_class, S6). */
+  memoryLimitBytes: number;
+  heartbeatIntervalMs: number;
   startTimeoutMs: number;
   /** Each line the instance prints (its stdout and stderr). */
   onOutput?: (instance: InstanceProcess, stream: 'stdout' | 'stderr', line: string) => void;
@@ -43,6 +46,17 @@ export class InstanceProcess {
   state: InstanceState = 'starting';
   inflight = 0;
   served = 0;
+  /** Epoch ms since which no request is in flight; undefined while busy or starting. */
+  idleSince: number | undefined;
+  /** Resident memory from the last heartbeat or pong. */
+  rss = 0;
+  /** The next request it serves is its first: a loading request (S6, S7). */
+  loading = true;
+  /** Set once the instance is over its memory limit; reported once. */
+  overMemory = false;
+  #pingId = 0;
+  readonly #pongs = new Map<number, () => void>();
+  #memoryListener: ((instance: InstanceProcess) => void) | undefined;
   #child: ChildProcess | undefined;
   #pool: Pool | undefined;
   #exited: Promise<number | null> | undefined;
@@ -79,6 +93,7 @@ export class InstanceProcess {
       cacheDir: spec.cacheDir,
       modules: spec.modules,
       env: { ...spec.env, INSTANCE_ID: this.id },
+      heartbeatIntervalMs: spec.heartbeatIntervalMs,
     };
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -119,7 +134,7 @@ export class InstanceProcess {
         const message = InstanceMessage.safeParse(raw);
         if (!message.success) return;
         if (message.data.type === 'ready') finish({ ok: true });
-        else finish({ ok: false, reason: message.data.error.message });
+        else if (message.data.type === 'failed') finish({ ok: false, reason: message.data.error.message });
       };
       child.on('message', onMessage);
       child.once('exit', (code, signal) =>
@@ -139,10 +154,54 @@ export class InstanceProcess {
     }
     this.#pool = new Pool('http://localhost', {
       socketPath: this.socketPath,
-      connections: spec.maxConcurrentRequests,
+      connections: spec.slots,
       keepAliveTimeout: 30_000,
     });
+    child.on('message', (raw) => this.#onMessage(raw));
     this.state = 'ready';
+    this.idleSince = Date.now();
+  }
+
+  /** Called once, when a heartbeat first shows the instance over its memory limit. */
+  onMemoryExceeded(listener: (instance: InstanceProcess) => void): void {
+    this.#memoryListener = listener;
+  }
+
+  /**
+   * Resolves true when the instance answers within `timeoutMs`. A blocked event loop
+   * (`while (true) {}`) cannot answer: that is how the supervisor tells stuck from slow.
+   */
+  ping(timeoutMs: number): Promise<boolean> {
+    const child = this.#child;
+    if (!child?.connected || this.state === 'stopped') return Promise.resolve(false);
+    const id = ++this.#pingId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pongs.delete(id);
+        resolve(false);
+      }, timeoutMs);
+      this.#pongs.set(id, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      child.send({ type: 'ping', id });
+    });
+  }
+
+  #onMessage(raw: unknown): void {
+    const message = InstanceMessage.safeParse(raw);
+    if (!message.success) return;
+    const m = message.data;
+    if (m.type !== 'heartbeat' && m.type !== 'pong') return;
+    this.rss = m.rss;
+    if (m.type === 'pong') {
+      this.#pongs.get(m.id)?.();
+      this.#pongs.delete(m.id);
+    }
+    if (!this.overMemory && m.rss > this.spec.memoryLimitBytes) {
+      this.overMemory = true;
+      this.#memoryListener?.(this);
+    }
   }
 
   /**
@@ -168,11 +227,20 @@ export class InstanceProcess {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
+  /** Called by the pool when a request takes a slot on this instance. */
+  requestStarted(): void {
+    this.inflight++;
+    this.idleSince = undefined;
+  }
+
   /** Called by the pool when a request on this instance finished. */
   requestDone(): void {
     this.inflight--;
     this.served++;
-    if (this.inflight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    if (this.inflight === 0) {
+      this.idleSince = Date.now();
+      for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
   }
 
   #idleWaiters: Array<() => void> = [];

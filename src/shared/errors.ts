@@ -12,6 +12,15 @@ export const ErrorCodes = {
   MODULE_NOT_FOUND: { status: 500, summary: 'no file for the module a script names' },
   INSTANCE_START_FAILED: { status: 500, summary: 'an instance process failed to start' },
   INSTANCE_EXITED: { status: 500, summary: 'the instance serving this request exited unexpectedly' },
+  PENDING_TIMEOUT: { status: 503, summary: 'no instance could take the request within max_pending_latency' },
+  DEADLINE_EXCEEDED: {
+    status: 500,
+    summary: 'the handler did not answer within the request deadline and grace period',
+  },
+  INSTANCE_KILLED: {
+    status: 500,
+    summary: 'the instance serving this request was killed (blocked event loop)',
+  },
   HANDLER_NOT_FOUND: { status: 404, summary: 'no handler in app.yaml matches the path' },
   HANDLER_NOT_SUPPORTED: { status: 501, summary: 'this kind of handler is not supported yet' },
   USAGE: { status: 400, summary: 'the command was called wrongly' },

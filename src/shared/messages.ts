@@ -15,6 +15,8 @@ export const InstanceInit = z.object({
   modules: z.array(z.object({ module: z.string(), exportName: z.string() })),
   /** The S8 variables that are the same for every request of this instance, plus env_variables. */
   env: z.record(z.string(), z.string()),
+  /** How often the instance reports liveness and memory (`heartbeat`). */
+  heartbeatIntervalMs: z.number().int().positive(),
 });
 export type InstanceInit = z.infer<typeof InstanceInit>;
 
@@ -23,10 +25,17 @@ const SerializedError = z.object({ code: z.string(), message: z.string() });
 export const InstanceMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('failed'), error: SerializedError }),
+  /** Periodic: the instance's event loop turns, and its resident memory. */
+  z.object({ type: z.literal('heartbeat'), rss: z.number() }),
+  z.object({ type: z.literal('pong'), id: z.number(), rss: z.number() }),
 ]);
 export type InstanceMessage = z.infer<typeof InstanceMessage>;
 
-export const PlatformMessage = z.discriminatedUnion('type', [z.object({ type: z.literal('stop') })]);
+export const PlatformMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('stop') }),
+  /** Answered with `pong` by a responsive instance; silence means a blocked event loop. */
+  z.object({ type: z.literal('ping'), id: z.number() }),
+]);
 export type PlatformMessage = z.infer<typeof PlatformMessage>;
 
 /**
@@ -38,4 +47,6 @@ export const InternalHeader = {
   handler: 'x-hangar-handler',
   remoteAddr: 'x-hangar-remote-addr',
   https: 'x-hangar-https',
+  /** Epoch milliseconds at which the request's deadline passes (S6); absent: no deadline. */
+  deadline: 'x-hangar-deadline',
 } as const;

@@ -153,6 +153,7 @@ export class ServiceRuntime implements ServiceRoute {
     const index = found ? this.moduleIndex.get(found.index) : undefined;
     let status = 404;
     let bytesOut = 0;
+    const loadingRequest = instance.loading && index !== undefined;
     if (index !== undefined) {
       instance.requestStarted();
       try {
@@ -185,6 +186,7 @@ export class ServiceRuntime implements ServiceRoute {
       version: this.version,
       instanceId: instance.id,
       bytesOut,
+      loadingRequest,
     });
     return status;
   }

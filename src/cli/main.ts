@@ -48,6 +48,20 @@ program
     process.exitCode = await runValidate(path, opts);
   });
 
+const instances = program.command('instances').description('instances of the running platform');
+instances
+  .command('list')
+  .description('list instances (state, busy slots, requests, memory) and the latest scaling decisions')
+  .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
+  .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
+  .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
+  .option('--decisions <n>', 'how many scaling decisions to show', (v) => Number.parseInt(v, 10), 20)
+  .option('--json', 'print the admin API document as JSON')
+  .action(async (opts) => {
+    const { runInstancesList } = await import('./instances.js');
+    await runInstancesList(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -113,13 +113,26 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     async close() {
       closing = true;
       for (const watcher of watchers) watcher.close();
-      server.close();
       admin.close();
-      server.closeAllConnections();
       admin.closeAllConnections();
+      // Drain (S6): no new connections; requests in flight finish on their instances, then
+      // their responses are written before the connections close.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
       await Promise.all(services.map((runtime) => runtime.pool.close()));
+      await closeWhenIdle(server, closed, 1_000);
     },
   };
+}
+
+/** Closes keep-alive connections as their last response goes out; any left after `graceMs` are cut. */
+async function closeWhenIdle(server: Server, closed: Promise<void>, graceMs: number): Promise<void> {
+  const sweep = setInterval(() => server.closeIdleConnections(), 20);
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  server.closeIdleConnections();
+  await closed;
+  clearInterval(sweep);
+  clearTimeout(timer);
 }
 
 function watchService(runtime: ServiceRuntime, dataDir: string, options: DevPlatformOptions): TreeWatcher {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type DevServer, adminGet, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
+import { adminGet, type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
 
 const fixture = (name: string) => join(repoRoot, 'test/fixtures', name);
 const configDir = mkdtempSync(join(tmpdir(), 'hangar-scaling-config-'));
@@ -31,7 +31,8 @@ async function until(dev: DevServer, ms: number, ok: (doc: InstancesDoc) => bool
   for (;;) {
     const doc = await adminGet<InstancesDoc>(dev, '/api/instances');
     if (ok(doc)) return doc;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(doc, null, 1)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(doc, null, 1)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -117,11 +118,19 @@ describe('pools and slots', () => {
       const dev = await startDev([dir], ['--no-watch', ...config('scheduler:\n  idle_period: 1s\n')]);
       const served = await Promise.all(Array.from({ length: 4 }, async () => (await fetch(dev.url)).text()));
       expect(new Set(served).size).toBeGreaterThanOrEqual(2);
-      const after = await until(dev, 10_000, (d) => d.decisions.some((x) => x.action === 'stop') && d.instances.length === 1);
+      const after = await until(
+        dev,
+        10_000,
+        (d) => d.decisions.some((x) => x.action === 'stop') && d.instances.length === 1,
+      );
       const stops = after.decisions.filter((d) => d.action === 'stop');
       expect(stops[0]!.reason).toMatch(/^idle for [\d.]+ s; \d+ idle > max_idle_instances 0$/);
       // min_instances: 1 is kept: still one instance after a further idle period.
-      const kept = await until(dev, 5_000, (d) => Date.now() - Date.parse(d.decisions.at(-1)!.at ?? '') > 1_500);
+      const kept = await until(
+        dev,
+        5_000,
+        (d) => Date.now() - Date.parse(d.decisions.at(-1)!.at ?? '') > 1_500,
+      );
       expect(kept.instances).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -135,7 +144,10 @@ describe('pools and slots', () => {
         join(dir, 'app.yaml'),
         'runtime: nodejs20\nbasic_scaling:\n  max_instances: 2\n  idle_timeout: 1s\nhandlers:\n  - url: /.*\n    script: main.app\n',
       );
-      writeFileSync(join(dir, 'main.ts'), 'export const app = (): Response => new Response(process.env.INSTANCE_ID);\n');
+      writeFileSync(
+        join(dir, 'main.ts'),
+        'export const app = (): Response => new Response(process.env.INSTANCE_ID);\n',
+      );
       const dev = await startDev([dir], ['--no-watch']);
       const first = await (await fetch(dev.url)).text();
       const idle = await until(dev, 10_000, (d) => d.instances.length === 0);
@@ -153,7 +165,9 @@ describe('pools and slots', () => {
 
 describe('deadlines', () => {
   const deadline = () =>
-    config('limits:\n  request_deadline: 1500ms\n  deadline_grace: 700ms\nscheduler:\n  heartbeat_timeout: 1s\n');
+    config(
+      'limits:\n  request_deadline: 1500ms\n  deadline_grace: 700ms\nscheduler:\n  heartbeat_timeout: 1s\n',
+    );
 
   it('aborts ctx.signal with DeadlineExceededError; the handler answers within the grace', async () => {
     const dev = await startDev([fixture('scaling-deadline')], ['--no-watch', ...deadline()]);
@@ -201,7 +215,9 @@ describe('deadlines', () => {
     const next = await fetch(`${dev.url}/`);
     expect(next.status).toBe(200);
     const { decisions } = await adminGet<InstancesDoc>(dev, '/api/instances');
-    expect(decisions.some((d) => d.action === 'exit' && d.reason === 'exited unexpectedly (code 3)')).toBe(true);
+    expect(decisions.some((d) => d.action === 'exit' && d.reason === 'exited unexpectedly (code 3)')).toBe(
+      true,
+    );
   });
 });
 
@@ -209,11 +225,15 @@ describe('warmup, /_ah/start and loading requests', () => {
   it('warmup hits each new instance after the first before user traffic; every start is a logged decision', async () => {
     const dev = await startDev([fixture('scaling-warmup')], ['--no-watch']);
     const results = await Promise.all(
-      Array.from({ length: 4 }, async () => (await (await fetch(`${dev.url}/?ms=500`)).json()) as {
-        instance: string;
-        warmedUp: boolean;
-        userRequests: number;
-      }),
+      Array.from(
+        { length: 4 },
+        async () =>
+          (await (await fetch(`${dev.url}/?ms=500`)).json()) as {
+            instance: string;
+            warmedUp: boolean;
+            userRequests: number;
+          },
+      ),
     );
     const { decisions } = await adminGet<InstancesDoc>(dev, '/api/instances');
     const started = decisions.filter((d) => d.action === 'start');
@@ -252,7 +272,10 @@ describe('warmup, /_ah/start and loading requests', () => {
 
 describe('failures', () => {
   it('an instance over its memory limit is replaced after its current request, logged with the figure', async () => {
-    const dev = await startDev([fixture('scaling-memory')], ['--no-watch', ...config('scheduler:\n  heartbeat_interval: 100ms\n')]);
+    const dev = await startDev(
+      [fixture('scaling-memory')],
+      ['--no-watch', ...config('scheduler:\n  heartbeat_interval: 100ms\n')],
+    );
     const before = (await (await fetch(`${dev.url}/`)).json()) as { instance: string };
     const hog = await fetch(`${dev.url}/hog?ms=1500`);
     expect(hog.status).toBe(200);
@@ -268,7 +291,10 @@ describe('failures', () => {
   it('a failing start gives the instance stderr and is retried with back-off, not in a spin', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hangar-syntax-'));
     try {
-      writeFileSync(join(dir, 'app.yaml'), 'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n');
+      writeFileSync(
+        join(dir, 'app.yaml'),
+        'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n',
+      );
       writeFileSync(join(dir, 'main.ts'), 'export const app = () => { return new Response("x") \n');
       const dev = await startDev([dir], ['--no-watch']);
       const res = await fetch(dev.url);
@@ -288,5 +314,70 @@ describe('failures', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('drain', () => {
+  it('a reload lets the in-flight request finish on the old code while new requests get the new code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-drain-'));
+    try {
+      writeFileSync(
+        join(dir, 'app.yaml'),
+        'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n',
+      );
+      const code = (label: string) =>
+        `import { sleep } from 'hangar';\nexport async function app(request: Request): Promise<Response> {\n  if (new URL(request.url).pathname === '/slow') await sleep(1500);\n  return new Response('${label}');\n}\n`;
+      writeFileSync(join(dir, 'main.ts'), code('old'));
+      const dev = await startDev([dir]);
+      expect(await (await fetch(dev.url)).text()).toBe('old');
+      const slow = fetch(`${dev.url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
+      await dev.waitFor(/GET \/ 200/);
+      writeFileSync(join(dir, 'main.ts'), code('new'));
+      await dev.waitFor(/changed; reloading default/);
+      let fresh = '';
+      const deadline = Date.now() + 5_000;
+      while (fresh !== 'new' && Date.now() < deadline) fresh = await (await fetch(dev.url)).text();
+      expect(fresh).toBe('new');
+      expect(await slow).toEqual({ status: 200, body: 'old' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SIGINT lets an in-flight request finish before the platform exits', async () => {
+    const dev = await startDev([fixture('scaling-serial')], ['--no-watch']);
+    expect((await fetch(`${dev.url}/?ms=1`)).status).toBe(200);
+    const slow = fetch(`${dev.url}/?ms=1000`).then((r) => r.status);
+    // The request is in flight once the instance reports a busy slot.
+    await until(dev, 5_000, (d) => d.instances.some((i) => i.busySlots === 1));
+    const exited = new Promise<number | null>((resolve) => dev.process.once('exit', resolve));
+    dev.process.kill('SIGINT');
+    expect(await slow).toBe(200);
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('hangar instances list', () => {
+  it('prints the instances and the scaling decisions from the admin API', async () => {
+    const { execFile } = await import('node:child_process');
+    const { cli } = await import('../helpers/dev-server.js');
+    const dev = await startDev([fixture('scaling-deadline')], ['--no-watch']);
+    await fetch(dev.url);
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [cli, 'instances', 'list', ...args], (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const out = await run(['--server', dev.adminUrl, '--data-dir', dev.dataDir]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^INSTANCE\s+SERVICE\/VERSION\s+STATE\s+BUSY\s+SERVED\s+MEMORY\s+STARTED$/m);
+    expect(out.stdout).toMatch(/[0-9a-f]{12}\s+default\/dev\s+ready\s+0\/10\s+1\s+\d+ MiB of 384 MiB/);
+    expect(out.stdout).toContain('start');
+    expect(out.stdout).toContain('the dev server starts one instance ahead of traffic');
+    const refused = await run(['--server', dev.adminUrl, '--token', 'wrong']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('refused the token');
+    expect(refused.stderr).not.toMatch(/^\s+at /m);
   });
 });

@@ -1,0 +1,63 @@
+import type { InstanceView } from '../admin/admin-server.js';
+import type { ScalingDecision } from '../scheduler/version-pool.js';
+import { type AdminClientOptions, adminGetJson } from './admin-client.js';
+
+export interface InstancesOptions extends AdminClientOptions {
+  json?: boolean;
+  /** How many of the latest scaling decisions to show. */
+  decisions: number;
+}
+
+/** `hangar instances list` (SPEC S2, S6): instances of every version and the latest scaling decisions. */
+export async function runInstancesList(opts: InstancesOptions): Promise<void> {
+  const doc = await adminGetJson<{ instances: InstanceView[]; decisions: ScalingDecision[] }>(
+    opts,
+    '/api/instances',
+  );
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(formatInstances(doc.instances, doc.decisions.slice(-opts.decisions)));
+}
+
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+/** The table `hangar instances list` prints. */
+export function formatInstances(
+  instances: readonly InstanceView[],
+  decisions: readonly ScalingDecision[],
+): string {
+  const rows = [['INSTANCE', 'SERVICE/VERSION', 'STATE', 'BUSY', 'SERVED', 'MEMORY', 'STARTED']];
+  for (const i of instances) {
+    rows.push([
+      i.id.slice(0, 12),
+      `${i.service}/${i.version}`,
+      i.state,
+      `${i.busySlots}/${i.slots}`,
+      String(i.requestsServed),
+      `${mib(i.memory)} of ${mib(i.memoryLimit)}`,
+      i.started.replace('T', ' ').slice(0, 19),
+    ]);
+  }
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  let out = rows
+    .map((r) =>
+      r
+        .map((cell, col) => cell.padEnd(widths[col]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+  if (instances.length === 0) out += '\n(no instances running)';
+  out += '\n\nScaling decisions (newest last):\n';
+  out += decisions.length
+    ? decisions
+        .map(
+          (d) =>
+            `${d.at.replace('T', ' ').slice(0, 19)}  ${d.service}/${d.version}  ${d.action.padEnd(12)} ${d.instanceId?.slice(0, 12) ?? ''.padEnd(12)}  ${d.reason}`,
+        )
+        .join('\n')
+    : '(none yet)';
+  return `${out}\n`;
+}

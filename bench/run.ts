@@ -1,14 +1,15 @@
 /**
- * `npm run bench`: bare node:http vs `hangar dev examples/hello`, side by side in one run on
- * loopback, alternating targets (A B A B) so drift on a noisy machine hits both alike.
- * Bounded: BENCH_SECONDS per round (default 5), BENCH_ROUNDS rounds per target (default 3).
+ * `npm run bench`: targets side by side in one run on loopback, alternating (A B A B) so drift
+ * on a noisy machine hits them alike. Bounded: BENCH_SECONDS per round (default 5),
+ * BENCH_ROUNDS rounds per target (default 3); BENCH_SCENARIOS picks scenarios by name
+ * (comma-separated; default all).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { bareNode, hangarDev, type Target } from './targets.js';
+import { bareNode, hangarDev, hangarPool, type Target } from './targets.js';
 
 interface Round {
   requests: number;
@@ -18,8 +19,29 @@ interface Round {
   non2xx: number;
 }
 
+interface Scenario {
+  name: string;
+  description: string;
+  /** The first target is the baseline the ratios refer to. */
+  targets: Array<() => Promise<Target>>;
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'hello',
+    description: 'hello world through `hangar dev examples/hello` vs bare node:http',
+    targets: [bareNode, () => hangarDev()],
+  },
+  {
+    name: 'pool',
+    description: 'a CPU-light app (hello) with a pool of 2 instances vs 1 (manual_scaling)',
+    targets: [() => hangarPool(1), () => hangarPool(2)],
+  },
+];
+
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim());
 const connections = 50;
 const root = resolve(import.meta.dirname, '..');
 
@@ -40,11 +62,20 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-async function main(): Promise<void> {
+interface Row {
+  name: string;
+  reqs: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ratio: number;
+}
+
+async function runScenario(scenario: Scenario): Promise<Row[]> {
   const targets: Target[] = [];
   try {
-    targets.push(await bareNode(), await hangarDev());
-    // Warm up: JIT, the instance's first (loading) request, keep-alive pools.
+    for (const start of scenario.targets) targets.push(await start());
+    // Warm up: JIT, each instance's loading request, keep-alive pools.
     for (const target of targets) await load(target.url, 1);
     const results = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < rounds; round++) {
@@ -52,53 +83,63 @@ async function main(): Promise<void> {
         const r = await load(target.url, seconds);
         results.get(target.name)!.push(r);
         console.log(
-          `round ${round + 1} ${target.name}: ${Math.round(r.requests)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`,
+          `${scenario.name} round ${round + 1} ${target.name}: ${Math.round(r.requests)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`,
         );
       }
     }
-    report(results);
+    const base = median(results.get(targets[0]!.name)!.map((r) => r.requests));
+    return [...results].map(([name, rs]) => {
+      const reqs = median(rs.map((r) => r.requests));
+      return {
+        name,
+        reqs: Math.round(reqs),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        errors: rs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+        ratio: reqs / base,
+      };
+    });
   } finally {
     await Promise.all(targets.map((t) => t.stop()));
   }
 }
 
-function report(results: Map<string, Round[]>): void {
-  const bare = median(results.get('bare node:http')!.map((r) => r.requests));
-  const rows = [...results].map(([name, rs]) => {
-    const reqs = median(rs.map((r) => r.requests));
-    return {
-      name,
-      reqs: Math.round(reqs),
-      p50: median(rs.map((r) => r.p50)),
-      p99: median(rs.map((r) => r.p99)),
-      errors: rs.reduce((n, r) => n + r.errors + r.non2xx, 0),
-      ratio: reqs / bare,
-    };
-  });
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const chosen = scenarios.filter((s) => !only || only.includes(s.name));
   const cpu = cpus();
-  const header =
-    `\n## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — hello world, ${connections} connections, ` +
+  const date = new Date();
+  let markdown =
+    `\n## ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC — ${connections} connections, ` +
     `${rounds}×${seconds}s alternating (autocannon)\n\n` +
-    `Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, commit ${commit}\n\n` +
-    '| target | req/s (median) | p50 ms | p99 ms | errors + non-2xx | ratio to bare |\n|---|---|---|---|---|---|\n';
-  const table = rows
-    .map((r) => `| ${r.name} | ${r.reqs} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio.toFixed(2)}× |`)
-    .join('\n');
-  console.log(header + table);
+    `Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, commit ${commit()}\n`;
+  const json: Record<string, Row[]> = {};
+  for (const scenario of chosen) {
+    const rows = await runScenario(scenario);
+    json[scenario.name] = rows;
+    markdown +=
+      `\n**${scenario.name}**: ${scenario.description} (ratio to the first row)\n\n` +
+      '| target | req/s (median) | p50 ms | p99 ms | errors + non-2xx | ratio |\n|---|---|---|---|---|---|\n' +
+      rows
+        .map((r) => `| ${r.name} | ${r.reqs} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio.toFixed(2)}× |`)
+        .join('\n') +
+      '\n';
+  }
+  console.log(markdown);
   const file = join(root, 'bench/RESULTS.md');
   if (!existsSync(file))
     writeFileSync(file, '# Benchmark results\n\nAppended by `npm run bench`; newest last.\n');
-  appendFileSync(file, `${header}${table}\n`);
+  appendFileSync(file, markdown);
   writeFileSync(
     join(root, 'bench/results.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), commit, node: process.version, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: date.toISOString(), commit: commit(), node: process.version, scenarios: json }, null, 2)}\n`,
   );
 }
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -76,15 +76,15 @@ export async function bareNode(): Promise<Target> {
   return { name: 'bare node:http', url: `http://127.0.0.1:${match[1]}/`, stop: () => stopChild(child) };
 }
 
-/** `hangar dev examples/hello --no-watch`, as a user runs it. */
-export async function hangarDev(): Promise<Target> {
+/** `hangar dev <app> --no-watch`, as a user runs it (default: examples/hello). */
+export async function hangarDev(name = 'hangar dev', appDir = join(root, 'examples/hello')): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-bench-'));
   const { child, match } = await startChild(
     process.execPath,
     [
       join(root, 'dist/cli/main.js'),
       'dev',
-      join(root, 'examples/hello'),
+      appDir,
       '--no-watch',
       '--port',
       '0',
@@ -96,11 +96,36 @@ export async function hangarDev(): Promise<Target> {
     /default \(version [^)]+\): (http:\/\/\S+)/,
   );
   return {
-    name: 'hangar dev',
+    name,
     url: `${match[1]}/`,
     stop: async () => {
       await stopChild(child, 'SIGINT');
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** examples/hello copied with `manual_scaling: instances: N`, so the pool has exactly N instances. */
+export async function hangarPool(instances: number): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), `hangar-bench-pool${instances}-`));
+  cpSync(join(root, 'examples/hello'), dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'app.yaml'),
+    `runtime: nodejs20\nmanual_scaling:\n  instances: ${instances}\nhandlers:\n  - url: /.*\n    script: main.app\n`,
+  );
+  const target = await hangarDev(`hangar dev, ${instances} instance${instances > 1 ? 's' : ''}`, dir);
+  // Wait until every instance of the pool takes traffic, so the rounds measure the whole pool.
+  const seen = new Set<string>();
+  const deadline = Date.now() + 30_000;
+  while (seen.size < instances && Date.now() < deadline) {
+    const res = await fetch(`${target.url}env`);
+    seen.add(((await res.json()) as { instance: string }).instance);
+  }
+  return {
+    ...target,
+    stop: async () => {
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
+import { isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
 
 /** One instance as the admin API lists it. */
@@ -23,6 +24,10 @@ export interface AdminSource {
   instances(): InstanceView[];
   /** Scaling decisions, oldest first (S6). */
   decisions(): readonly ScalingDecision[];
+  /** Metering report for `GET /api/quotas` (S10); may throw a HangarError for a bad query. */
+  quotas?(query: URLSearchParams): unknown;
+  /** Prometheus text exposition for `GET /metrics` (S10, S14). */
+  metrics?(): { contentType: string; body: string };
 }
 
 /**
@@ -47,6 +52,21 @@ export function createAdminServer(token: string, source: AdminSource): Server {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/api/instances') {
       send(200, { instances: source.instances(), decisions: source.decisions() });
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/quotas' && source.quotas) {
+      try {
+        send(200, source.quotas(new URL(req.url ?? '/', 'http://admin').searchParams));
+      } catch (err) {
+        if (!isHangarError(err)) throw err;
+        send(err.status ?? 500, { error: err.message });
+      }
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics' && source.metrics) {
+      const { contentType, body } = source.metrics();
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
       return;
     }
     send(404, { error: `no admin endpoint ${req.method} ${path}` });

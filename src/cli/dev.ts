@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { loadAppConfig, loadPlatformConfig } from '../config/index.js';
 import type { AppConfig } from '../config/types.js';
 import { startDevPlatform } from '../platform/platform.js';
+import { certificateSource, loadCertificate } from '../platform/tls.js';
 import { HangarError } from '../shared/errors.js';
 import { createLogger, paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
@@ -15,6 +16,10 @@ export interface DevOptions {
   config?: string;
   application?: string;
   watch: boolean;
+  httpsPort?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelfSigned?: boolean;
 }
 
 /** `hangar dev [PATH ...]` (SPEC S2): the local development server. */
@@ -27,6 +32,11 @@ export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
     (existsSync(join(dataDir, 'hangar.config.yaml')) ? join(dataDir, 'hangar.config.yaml') : undefined);
   const platformConfig = await loadPlatformConfig(configFile);
   const application = opts.application ?? services[0]!.application ?? applicationFromDir(services[0]!.dir);
+  const certificate = certificateSource(opts);
+  const https =
+    certificate && opts.httpsPort !== undefined
+      ? { port: opts.httpsPort, tls: await loadCertificate(certificate, dataDir) }
+      : undefined;
 
   const platform = await startDevPlatform({
     services,
@@ -39,6 +49,7 @@ export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
     watch: opts.watch,
     logger,
     reloadConfig: (file) => loadAppConfig(file),
+    ...(https ? { https } : {}),
   });
   const c = logger.color;
   logger.info(`${paint(c, 'bold', 'Hangar dev server')} for ${application} (${devServerSoftware})`);
@@ -46,6 +57,10 @@ export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
     const host =
       runtime.service === 'default' ? platform.url : platform.url.replace('://', `://${runtime.service}.`);
     logger.info(`  ${runtime.service} (version ${runtime.version}): ${paint(c, 'cyan', host)}`);
+  }
+  if (platform.httpsUrl) {
+    const from = https?.tls.files[0] ?? '';
+    logger.info(`  https: ${paint(c, 'cyan', platform.httpsUrl)} (certificate ${from})`);
   }
   logger.info(`  admin API: ${platform.adminUrl} (token in ${join(dataDir, 'admin-token')})`);
   logger.info(

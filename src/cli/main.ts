@@ -33,6 +33,14 @@ program
   .addOption(new Option('--config <file>', 'platform config file (S15)'))
   .addOption(new Option('--application <id>', 'application id when app.yaml has none'))
   .option('--no-watch', 'do not restart instances when app files change')
+  .addOption(
+    new Option('--https-port <port>', 'also serve HTTPS on this port (0 = any free port)').argParser((v) =>
+      parsePort(v, '--https-port'),
+    ),
+  )
+  .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) for --https-port'))
+  .addOption(new Option('--tls-key <file>', 'PEM private key for --https-port'))
+  .option('--tls-self-signed', 'make (once) and use a self-signed localhost certificate for --https-port')
   .action(async (paths: string[], opts) => {
     const { runDev } = await import('./dev.js');
     await runDev(paths, opts);
@@ -60,6 +68,19 @@ instances
   .action(async (opts) => {
     const { runInstancesList } = await import('./instances.js');
     await runInstancesList(opts);
+  });
+
+program
+  .command('quotas')
+  .description("today's requests, bandwidth and instance-hours per app and version, against the daily quotas")
+  .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
+  .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
+  .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
+  .option('--day <date>', 'a UTC date YYYY-MM-DD instead of today')
+  .option('--json', 'print the admin API document as JSON')
+  .action(async (opts) => {
+    const { runQuotas } = await import('./quotas.js');
+    await runQuotas(opts);
   });
 
 try {

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
-import { createFrontend } from '../frontend/frontend.js';
+import type { TlsFiles } from '../frontend/listener.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -13,6 +13,7 @@ import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { formatRequestLine } from './request-line.js';
 import { ServiceRuntime } from './service-runtime.js';
+import { createTraffic } from './traffic.js';
 import { TreeWatcher } from './watcher.js';
 
 export interface DevPlatformOptions {
@@ -28,10 +29,14 @@ export interface DevPlatformOptions {
   logger: Logger;
   /** Re-reads a service's app.yaml after it changed; a rejection keeps the running config. */
   reloadConfig(file: string): Promise<AppConfig>;
+  /** An HTTPS listener too (`--https-port`), with its certificate. */
+  https?: { port: number; tls: TlsFiles };
 }
 
 export interface RunningPlatform {
   url: string;
+  /** Set when an HTTPS listener runs. */
+  httpsUrl?: string;
   adminUrl: string;
   services: ServiceRuntime[];
   close(): Promise<void>;
@@ -56,19 +61,43 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     const label = host.split(':')[0]!.split('.')[0]!.split('-dot-')[0]!;
     return byName.get(label) ?? byName.get('default');
   };
-  const frontend = createFrontend({
-    route,
+  // Front end (S5) over HTTP and optionally HTTPS, metering (S10) behind it: traffic.ts.
+  const traffic = createTraffic({
+    dataDir,
+    platformConfig: options.platformConfig,
+    serverSoftware: devServerSoftware,
     exposeErrors: true,
+    ...(options.https ? { tls: options.https.tls } : {}),
+    route,
+    instances: () =>
+      services.flatMap((runtime) =>
+        runtime.pool.instances.map((instance) => ({
+          id: instance.id,
+          app: runtime.app,
+          service: runtime.service,
+          version: runtime.version,
+          startedAt: instance.startedAt,
+          state: instance.state,
+        })),
+      ),
+    logger,
     onRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
   });
-  const server = createServer({ keepAliveTimeout: 65_000 }, frontend);
+  const { server, httpsServer } = traffic;
   const admin = createAdminServer(token, {
     instances: () => services.flatMap(instanceViews),
     decisions: () => decisions,
+    quotas: traffic.quotas,
+    metrics: traffic.metrics,
   });
   await listen(server, options.port, options.host, '--port');
+  if (httpsServer && options.https)
+    await listen(httpsServer, options.https.port, options.host, '--https-port');
   await listen(admin, options.adminPort, options.host, '--admin-port');
+  traffic.ports.http = (server.address() as AddressInfo).port;
+  if (httpsServer) traffic.ports.https = (httpsServer.address() as AddressInfo).port;
   const url = `http://${hostForUrl(options.host)}:${(server.address() as AddressInfo).port}`;
+  const httpsUrl = httpsServer ? `https://${hostForUrl(options.host)}:${traffic.ports.https}` : undefined;
   const adminUrl = `http://${hostForUrl(options.host)}:${(admin.address() as AddressInfo).port}`;
 
   for (const config of options.services) {
@@ -108,6 +137,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const watchers = options.watch ? services.map((runtime) => watchService(runtime, dataDir, options)) : [];
   return {
     url,
+    ...(httpsUrl ? { httpsUrl } : {}),
     adminUrl,
     services,
     async close() {
@@ -117,10 +147,12 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       admin.closeAllConnections();
       // Drain (S6): no new connections; requests in flight finish on their instances, then
       // their responses are written before the connections close.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      const frontends = httpsServer ? [server, httpsServer] : [server];
+      const closed = frontends.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      for (const s of frontends) s.closeIdleConnections();
       await Promise.all(services.map((runtime) => runtime.pool.close()));
-      await closeWhenIdle(server, closed, 1_000);
+      await Promise.all(frontends.map((s, i) => closeWhenIdle(s, closed[i]!, 1_000)));
+      traffic.close();
     },
   };
 }

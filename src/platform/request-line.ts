@@ -21,6 +21,7 @@ export function formatRequestLine(r: RequestRecord, color: boolean): string {
     `${latency} ms`,
     paint(color, 'gray', where),
   ];
-  if (r.error) parts.push(paint(color, 'gray', `(${r.error})`));
+  // A failed or rejected request names its id, so its log entry can be found (S5 step 2, S9).
+  if (r.error) parts.push(paint(color, 'gray', `(${r.error}; request ${r.requestId})`));
   return parts.filter(Boolean).join(' ');
 }

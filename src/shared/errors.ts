@@ -25,6 +25,26 @@ export const ErrorCodes = {
   HANDLER_NOT_SUPPORTED: { status: 501, summary: 'this kind of handler is not supported yet' },
   USAGE: { status: 400, summary: 'the command was called wrongly' },
   ADDRESS_IN_USE: { status: 500, summary: 'a port the platform needs is taken' },
+  // The front-end pipeline (S5): each rejection names the rule or limit it hit.
+  SERVICE_NOT_FOUND: { status: 404, summary: "no service answers for the request's host" },
+  REQUEST_MALFORMED: { status: 400, summary: 'the request breaks HTTP/1.1 framing or a front-end rule' },
+  REQUEST_HEADERS_TOO_LARGE: {
+    status: 431,
+    summary: 'more request headers than max_header_count, or more bytes than max_header_bytes',
+  },
+  METHOD_NOT_ALLOWED: { status: 405, summary: 'TRACE, TRACK and CONNECT are not served' },
+  EXPECTATION_FAILED: { status: 417, summary: 'an Expect header other than 100-continue' },
+  REQUEST_TOO_LARGE: { status: 413, summary: 'the request body is larger than max_request_bytes' },
+  REQUEST_TIMEOUT: { status: 408, summary: 'the client did not send the whole request in time' },
+  CLIENT_CLOSED: { status: 499, summary: 'the client closed the connection before the request was complete' },
+  PATH_NOT_NORMALISED: {
+    status: 302,
+    summary: 'the path had . or .. segments; redirected to the normalised path',
+  },
+  RESPONSE_TOO_LARGE: { status: 500, summary: 'the response body is larger than max_response_bytes' },
+  UPSTREAM_INVALID: { status: 502, summary: 'the instance answered with invalid HTTP' },
+  OVER_QUOTA: { status: 503, summary: 'the app used up a daily quota' },
+  TLS_SETUP: { status: 500, summary: 'the HTTPS certificate or key could not be loaded or made' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,0 +1,49 @@
+/**
+ * SPEC S5 step 7, applied: gzips a rewritten response when shouldGzip() says so, and adjusts
+ * the headers that describe the body.
+ */
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { shouldGzip } from './gzip-decision.js';
+import type { ClientResponse } from './response-rewrite.js';
+
+const gzip = promisify(gzipCallback);
+
+/**
+ * Compresses `response` in place (on libuv's thread pool, not the event loop) when the client
+ * takes gzip: sets `Content-Encoding: gzip`, adds `Accept-Encoding` to `Vary`, fixes
+ * Content-Length, and weakens a strong ETag (the gzipped bytes are not the app's bytes).
+ *
+ * @example
+ * await compressResponse(response, { method, acceptEncoding, userAgent });
+ */
+export async function compressResponse(
+  response: ClientResponse,
+  request: { method: string; acceptEncoding: string | undefined; userAgent: string | undefined },
+): Promise<void> {
+  const { headers } = response;
+  const compress = shouldGzip({
+    method: request.method,
+    status: response.status,
+    acceptEncoding: request.acceptEncoding,
+    userAgent: request.userAgent,
+    contentType: single(headers['content-type']),
+    contentEncoding: single(headers['content-encoding']),
+    cacheControl: single(headers['cache-control']),
+    bodyLength: response.body.length,
+  });
+  if (!compress) return;
+  response.body = await gzip(response.body);
+  headers['content-encoding'] = 'gzip';
+  headers['content-length'] = String(response.body.length);
+  const vary = single(headers.vary);
+  if (!vary) headers.vary = 'Accept-Encoding';
+  else if (!/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(vary))
+    headers.vary = `${vary}, Accept-Encoding`;
+  const etag = single(headers.etag);
+  if (etag?.startsWith('"')) headers.etag = `W/${etag}`;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}

@@ -1,0 +1,103 @@
+/**
+ * SPEC S5 step 5, header hygiene for script handlers. What the app receives is what App
+ * Engine's front end would pass: the client cannot forge platform headers, connection-level
+ * headers stay on the client's connection, and the front end adds what it knows (country,
+ * client address, protocol, trace).
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { connectionScoped } from './hop-by-hop.js';
+import { cloudTraceHeader, type TraceContext, traceContext, traceparentHeader } from './trace-context.js';
+
+export interface ForwardedFacts {
+  requestId: string;
+  /** The client's address as the socket saw it. */
+  remoteAddr: string;
+  https: boolean;
+}
+
+// Never forwarded from the client: the body is forwarded with a fresh Content-Length;
+// Accept-Encoding is the front end's business (it gzips, S5 step 7); Expect was answered here;
+// the forwarding and trace headers are replaced by the front end's own below.
+const dropped = new Set([
+  'content-length',
+  'accept-encoding',
+  'expect',
+  'x-forwarded-proto',
+  'x-cloud-trace-context',
+  'traceparent',
+]);
+
+const droppedPrefixes = ['x-appengine-', 'x-google-', 'x-hangar-'];
+
+/**
+ * Rewrites `req.rawHeaders` (and `req.headers`) to the list the instance gets: without
+ * `X-AppEngine-*`, `X-Google-*`, `X-Hangar-*`, hop-by-hop headers, headers named in
+ * `Connection`, `Accept-Encoding` and `Expect`; with `X-AppEngine-Country: ZZ` (no GeoIP
+ * database), `X-Forwarded-For` (the client's list plus the socket's address, as Google's front
+ * end appends), `X-Forwarded-Proto`, `X-Cloud-Trace-Context` and `traceparent`.
+ * dispatch/forward send `req.rawHeaders` on, so this runs right before dispatchToInstance.
+ *
+ * @example
+ * const trace = sanitiseRequestHeaders(req, { requestId, remoteAddr: '127.0.0.1', https: false });
+ */
+export function sanitiseRequestHeaders(req: IncomingMessage, facts: ForwardedFacts): TraceContext {
+  const skip = connectionScoped(req.headers.connection);
+  const raw = req.rawHeaders;
+  const kept: string[] = [];
+  let forwardedFor: string | undefined;
+  let traceparent: string | undefined;
+  let cloudTrace: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!;
+    // Host routes the request and is never connection-scoped, whatever `Connection` lists.
+    if (skip.has(lower) && lower !== 'host') continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      continue;
+    }
+    if (lower === 'traceparent') traceparent ??= value;
+    else if (lower === 'x-cloud-trace-context') cloudTrace ??= value;
+    if (dropped.has(lower) || hasDroppedPrefix(lower)) continue;
+    kept.push(name, value);
+  }
+  const trace = traceContext(traceparent, cloudTrace, facts.requestId);
+  const clientAddr = facts.remoteAddr;
+  kept.push(
+    'X-AppEngine-Country',
+    'ZZ',
+    'X-Forwarded-For',
+    forwardedFor ? `${forwardedFor}, ${clientAddr}` : clientAddr,
+    'X-Forwarded-Proto',
+    facts.https ? 'https' : 'http',
+    'X-Cloud-Trace-Context',
+    cloudTraceHeader(trace),
+    'traceparent',
+    traceparentHeader(trace),
+  );
+  req.rawHeaders = kept;
+  req.headers = headerObject(kept);
+  return trace;
+}
+
+function hasDroppedPrefix(lower: string): boolean {
+  // All three prefixes start with 'x-'; most headers are rejected by the first comparison.
+  if (lower.charCodeAt(0) !== 120 /* x */ || lower.charCodeAt(1) !== 45 /* - */) return false;
+  for (const prefix of droppedPrefixes) if (lower.startsWith(prefix)) return true;
+  return false;
+}
+
+/** `req.headers` for the rewritten list, so nothing downstream reads a header the app must not get. */
+function headerObject(raw: readonly string[]): IncomingHttpHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const prior = headers[name];
+    if (prior === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prior)) prior.push(value);
+    else headers[name] = `${prior}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return headers as IncomingHttpHeaders;
+}

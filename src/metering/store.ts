@@ -1,0 +1,92 @@
+/**
+ * Metering counters in SQLite (`metering_daily` in `<data-dir>/hangar.db`): one row per day,
+ * app, service and version, with one column per counter. Writes add deltas (an upsert), so
+ * rows from earlier runs of the platform on the same day keep growing.
+ */
+import { type Db, migrate } from '../platform/database.js';
+import { COUNTER_NAMES, type Counters, zeroCounters } from './counters.js';
+
+/** Counters of one app version on one day. */
+export interface UsageRow {
+  day: string;
+  app: string;
+  service: string;
+  version: string;
+  counters: Counters;
+}
+
+const migrations = [
+  `CREATE TABLE metering_daily (
+    day TEXT NOT NULL,
+    app TEXT NOT NULL,
+    service TEXT NOT NULL,
+    version TEXT NOT NULL,
+    ${COUNTER_NAMES.map((name) => `${name} ${name === 'instance_hours' ? 'REAL' : 'INTEGER'} NOT NULL DEFAULT 0`).join(',\n    ')},
+    PRIMARY KEY (day, app, service, version)
+  ) WITHOUT ROWID`,
+];
+
+/** The metering tables; statements prepared once. */
+export class MeteringStore {
+  readonly #db: Db;
+  readonly #upsert;
+  readonly #byDay;
+  readonly #allTime;
+
+  constructor(db: Db) {
+    this.#db = db;
+    migrate(db, 'metering', migrations);
+    const columns = COUNTER_NAMES.join(', ');
+    this.#upsert = db.prepare(
+      `INSERT INTO metering_daily (day, app, service, version, ${columns})
+       VALUES (@day, @app, @service, @version, ${COUNTER_NAMES.map((n) => `@${n}`).join(', ')})
+       ON CONFLICT (day, app, service, version) DO UPDATE SET
+       ${COUNTER_NAMES.map((n) => `${n} = ${n} + excluded.${n}`).join(', ')}`,
+    );
+    this.#byDay = db.prepare(
+      `SELECT day, app, service, version, ${columns} FROM metering_daily WHERE day = ? ORDER BY app, service, version`,
+    );
+    this.#allTime = db.prepare(
+      `SELECT '' AS day, app, service, version, ${COUNTER_NAMES.map((n) => `SUM(${n}) AS ${n}`).join(', ')}
+       FROM metering_daily GROUP BY app, service, version ORDER BY app, service, version`,
+    );
+  }
+
+  /** Adds every row's counters to the stored ones, in one transaction. */
+  add(rows: readonly UsageRow[]): void {
+    if (rows.length === 0) return;
+    this.#db.transaction(() => {
+      for (const row of rows) {
+        this.#upsert.run({
+          day: row.day,
+          app: row.app,
+          service: row.service,
+          version: row.version,
+          ...row.counters,
+        });
+      }
+    })();
+  }
+
+  /** Stored counters of one day (`YYYY-MM-DD`). */
+  day(day: string): UsageRow[] {
+    return (this.#byDay.all(day) as Array<Record<string, string | number>>).map(toRow);
+  }
+
+  /** Stored counters summed over all days, per app version (`day` is ''). */
+  allTime(): UsageRow[] {
+    return (this.#allTime.all() as Array<Record<string, string | number>>).map(toRow);
+  }
+}
+
+function toRow(raw: Record<string, string | number>): UsageRow {
+  const counters = zeroCounters();
+  for (const name of COUNTER_NAMES) counters[name] = Number(raw[name] ?? 0);
+  return {
+    day: String(raw.day),
+    app: String(raw.app),
+    service: String(raw.service),
+    version: String(raw.version),
+    counters,
+  };
+}

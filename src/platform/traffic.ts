@@ -1,0 +1,99 @@
+/**
+ * The traffic side of a platform process: the front-end servers (HTTP, and HTTPS when
+ * configured), the meter behind them (S10) with its database, and what the admin API shows of
+ * it (`/api/quotas`, `/metrics`). platform.ts listens and closes; this wires.
+ */
+import type { Server } from 'node:http';
+import type { PlatformConfig } from '../config/types.js';
+import type { FrontendOptions, RequestRecord, ServiceRoute } from '../frontend/frontend.js';
+import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
+import type { ListenPorts } from '../frontend/secure-redirect.js';
+import { type InstanceSample, Meter } from '../metering/meter.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metering/prometheus.js';
+import { MeteringStore } from '../metering/store.js';
+import { HangarError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { openDatabase } from './database.js';
+
+export interface TrafficOptions {
+  dataDir: string;
+  platformConfig: PlatformConfig;
+  serverSoftware: string;
+  exposeErrors: boolean;
+  /** Certificate and key for the HTTPS listener; none: HTTP only. */
+  tls?: TlsFiles;
+  route(host: string): ServiceRoute | undefined;
+  /** The platform's instances, for instance-hours. */
+  instances(): InstanceSample[];
+  logger: Logger;
+  onRequest(record: RequestRecord): void;
+}
+
+export interface Traffic {
+  server: Server;
+  httpsServer?: Server;
+  /** Fill in once the servers listen: `secure:` redirects point at these ports. */
+  ports: ListenPorts;
+  meter: Meter;
+  /** `GET /api/quotas?day=YYYY-MM-DD` (S10, S14). */
+  quotas(query: URLSearchParams): unknown;
+  /** Prometheus text for `/metrics`. */
+  metrics(): { contentType: string; body: string };
+  /** Writes the last counts and closes the database; call after the servers closed. */
+  close(): void;
+}
+
+/**
+ * Builds the front-end servers and the meter. Opens `<data-dir>/hangar.db`.
+ *
+ * @example
+ * const traffic = createTraffic({ dataDir, platformConfig, serverSoftware, exposeErrors: true, route, instances, logger, onRequest });
+ * traffic.server.listen(8080);
+ */
+export function createTraffic(options: TrafficOptions): Traffic {
+  const { logger } = options;
+  const db = openDatabase(options.dataDir);
+  let meterErrorShown = false;
+  const meter = new Meter(new MeteringStore(db), {
+    quotas: options.platformConfig.quotas.daily,
+    instances: options.instances,
+    onError: (err) => {
+      if (meterErrorShown) return;
+      meterErrorShown = true;
+      logger.error(`metering: cannot write counts to ${db.name} (${err.message}); they are kept in memory`);
+    },
+  });
+  const ports: ListenPorts = {};
+  const frontend: FrontendOptions = {
+    route: options.route,
+    exposeErrors: options.exposeErrors,
+    limits: options.platformConfig.limits,
+    serverSoftware: options.serverSoftware,
+    meter,
+    ports: () => ports,
+    warn: (message) => logger.warn(message),
+    onRequest: options.onRequest,
+  };
+  const server = createFrontendServer(frontend);
+  const httpsServer = options.tls
+    ? createFrontendServer({ ...frontend, https: true, tls: options.tls })
+    : undefined;
+  return {
+    server,
+    ...(httpsServer ? { httpsServer } : {}),
+    ports,
+    meter,
+    quotas: (query) => {
+      const day = query.get('day') ?? undefined;
+      if (day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+        throw new HangarError('USAGE', `day must be a UTC date YYYY-MM-DD, not '${day}'`);
+      }
+      return meter.report(day);
+    },
+    metrics: () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: prometheusText(meter) }),
+    close() {
+      meter.close();
+      db.close();
+    },
+  };
+}

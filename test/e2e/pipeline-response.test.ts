@@ -1,0 +1,212 @@
+/**
+ * S5 steps 5-7 against a real `hangar dev`: the headers the app gets, the buffered and
+ * rewritten response the client gets (32 MiB cap, header rules, no streaming, 502 for invalid
+ * upstream answers with the app's default error page), and gzip.
+ */
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevServer, repoRoot, startDev } from '../helpers/dev-server.js';
+import { openSocket, rawRequest, readResponse } from '../helpers/raw-http.js';
+
+const limit = 32 * 1024 * 1024;
+const browser = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
+
+describe('front end: request headers, buffered responses, gzip (S5 steps 5-7)', () => {
+  let dev: DevServer;
+  beforeAll(async () => {
+    dev = await startDev([join(repoRoot, 'test/fixtures/pipeline')], ['--no-watch']);
+  });
+  afterAll(() => dev.stop());
+
+  const get = (path: string, headers = '') =>
+    rawRequest(dev.url, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`);
+
+  it('the app never sees Accept-Encoding, forged platform headers or Connection-named ones; it sees what the front end adds', async () => {
+    const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await get(
+      '/echo',
+      [
+        'Accept-Encoding: gzip, deflate',
+        'X-AppEngine-Country: US',
+        'X-AppEngine-User-Email: admin@example.com',
+        'X-Google-Internal: 1',
+        'X-Hangar-Https: on',
+        'Connection: keep-alive, X-Secret',
+        'X-Secret: only-for-this-hop',
+        'Keep-Alive: timeout=5',
+        'X-Forwarded-For: 203.0.113.9',
+        'X-Forwarded-Proto: https',
+        `traceparent: 00-${clientTrace}-00f067aa0ba902b7-01`,
+        'User-Agent: pipeline-test',
+        'X-Kept: yes',
+        '',
+      ].join('\r\n'),
+    );
+    expect(res.status).toBe(200);
+    const echo = JSON.parse(res.body.toString()) as { headers: Array<[string, string]>; https: string };
+    const seen = new Map(echo.headers);
+    for (const gone of [
+      'accept-encoding',
+      'x-appengine-user-email',
+      'x-google-internal',
+      'x-secret',
+      'keep-alive',
+    ]) {
+      expect(seen.has(gone), gone).toBe(false);
+    }
+    expect(echo.https).toBe('off');
+    expect(seen.get('x-appengine-country')).toBe('ZZ');
+    expect(seen.get('x-forwarded-for')).toBe('203.0.113.9, 127.0.0.1');
+    expect(seen.get('x-forwarded-proto')).toBe('http');
+    expect(seen.get('x-cloud-trace-context')).toMatch(new RegExp(`^${clientTrace}/\\d+;o=1$`));
+    const traceparent = seen.get('traceparent') ?? '';
+    expect(traceparent).toMatch(new RegExp(`^00-${clientTrace}-[0-9a-f]{16}-01$`));
+    expect(traceparent).not.toContain('00f067aa0ba902b7');
+    expect(seen.get('x-kept')).toBe('yes');
+    expect(seen.get('user-agent')).toBe('pipeline-test');
+  });
+
+  it('without a client trace, the request id is the trace id', async () => {
+    const res = await get('/echo');
+    const seen = new Map((JSON.parse(res.body.toString()) as { headers: Array<[string, string]> }).headers);
+    expect(seen.get('x-cloud-trace-context')).toMatch(/^[0-9a-f]{32}\/\d+;o=0$/);
+    expect(seen.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+
+  it('rewrites response headers: Server, Date, non-ASCII, hop-by-hop, Content-Type, Set-Cookie → private', async () => {
+    const res = await get('/headers');
+    expect(res.status).toBe(200);
+    expect(res.headers.server).toEqual(['Development/0.1']);
+    expect(res.headers.date).toHaveLength(1);
+    expect(res.headers.date![0]).not.toContain('1970');
+    expect(res.headers['x-latin']).toBeUndefined();
+    expect(res.headers['x-plain']).toEqual(['kept']);
+    expect(res.headers['x-drop-me']).toBeUndefined();
+    expect(res.headers['keep-alive']).not.toEqual(['timeout=1']);
+    expect(res.headers['content-type']).toEqual(['text/html']);
+    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(res.headers['cache-control']).toEqual(['private, max-age=600']);
+    expect(res.headers['content-length']).toEqual([String(res.body.length)]);
+    expect(res.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('204 goes out without a body or Content-Length; HEAD keeps the Content-Length GET would have', async () => {
+    const noContent = await get('/no-content');
+    expect(noContent.status).toBe(204);
+    expect(noContent.headers['content-length']).toBeUndefined();
+    expect(noContent.headers['x-note']).toEqual(['nothing']);
+    const head = await rawRequest(
+      dev.url,
+      'HEAD /size?n=1234 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      {
+        head: true,
+        untilClose: true,
+      },
+    );
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toEqual(['1234']);
+    // Nothing after the head: the connection closed with no body bytes.
+    expect(head.raw.length).toBe(head.raw.indexOf('\r\n\r\n') + 4);
+  });
+
+  it('a response of exactly 32 MiB passes', async () => {
+    const res = await get(`/size?n=${limit}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toEqual([String(limit)]);
+    expect(res.body.length).toBe(limit);
+  });
+
+  it('a response of 32 MiB + 1 byte becomes an empty 500, logged with its size', async () => {
+    const res = await get(`/size?n=${limit + 1}`);
+    expect(res.status).toBe(500);
+    expect(res.headers['content-length']).toEqual(['0']);
+    expect(res.body.length).toBe(0);
+    await dev.waitFor(
+      /GET \/size\?n=33554433 500 .*HANGAR_E_RESPONSE_TOO_LARGE: the response body has 33554433 bytes/,
+    );
+  });
+
+  for (const path of ['/stream', '/raw/stream']) {
+    it(`a streaming app's response (${path}) arrives whole, with Content-Length, after the body was produced`, async () => {
+      const socket = await openSocket(dev.url);
+      try {
+        let firstByteAt: number | undefined;
+        socket.once('data', () => {
+          firstByteAt = performance.now();
+        });
+        const response = readResponse(socket);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+        // Wait until the app has produced its first chunk and blocks on /release.
+        for (;;) {
+          const { state } = (await (await fetch(`${dev.url}/stream-state`)).json()) as { state: string };
+          if (state === 'waiting') break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        // An observation window, not synchronisation: a streaming front end would have sent the
+        // head and first chunk by now; a buffering one sends nothing.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(firstByteAt).toBeUndefined();
+        const releasedAt = performance.now();
+        expect(await (await fetch(`${dev.url}/release`)).json()).toEqual({ released: true });
+        const res = await response;
+        expect(firstByteAt).toBeGreaterThanOrEqual(releasedAt);
+        expect(res.status).toBe(200);
+        expect(res.body.toString()).toBe('first chunk;second chunk;');
+        expect(res.headers['content-length']).toEqual(['25']);
+        expect(res.headers['transfer-encoding']).toBeUndefined();
+      } finally {
+        socket.destroy();
+      }
+    });
+  }
+
+  it('an upstream status outside 100-599 and invalid upstream framing become 502 with the default error page', async () => {
+    for (const path of ['/raw/status-600', '/raw/bad-framing']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(502);
+      expect(res.headers['content-type']).toEqual(['text/html; charset=utf-8']);
+      expect(res.body.toString()).toContain('pipeline app: default error page');
+    }
+    await dev.waitFor(
+      /GET \/raw\/status-600 502 .*HANGAR_E_UPSTREAM_INVALID: the instance answered with status 600/,
+    );
+    await dev.waitFor(/GET \/raw\/bad-framing 502 .*HANGAR_E_UPSTREAM_INVALID/);
+    // The instance is still serving.
+    expect((await get('/echo')).status).toBe(200);
+  });
+
+  describe('gzip (S5 step 7)', () => {
+    const text = (query: string, headers: string) => get(`/text?${query}`, headers);
+
+    it('compresses text for a browser that accepts gzip, with Vary and a weak ETag', async () => {
+      const res = await text(
+        'n=5000&etag=%22v1%22',
+        `Accept-Encoding: gzip, br\r\nUser-Agent: ${browser}\r\n`,
+      );
+      expect(res.headers['content-encoding']).toEqual(['gzip']);
+      expect(res.headers.vary).toEqual(['Accept-Encoding']);
+      expect(res.headers.etag).toEqual(['W/"v1"']);
+      expect(res.headers['content-length']).toEqual([String(res.body.length)]);
+      expect(res.body.length).toBeLessThan(5000);
+      expect(gunzipSync(res.body).toString()).toBe('hello gzip '.repeat(455).slice(0, 5000));
+    });
+
+    it('compresses for a custom client with gzip in both headers, not for one without it in User-Agent', async () => {
+      const custom = await text('n=5000', 'Accept-Encoding: gzip\r\nUser-Agent: my-client/1.0 (gzip)\r\n');
+      expect(custom.headers['content-encoding']).toEqual(['gzip']);
+      const plain = await text('n=5000', 'Accept-Encoding: gzip\r\nUser-Agent: my-client/1.0\r\n');
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.body.length).toBe(5000);
+    });
+
+    it('leaves tiny bodies, binary types and already-encoded bodies alone', async () => {
+      const headers = `Accept-Encoding: gzip\r\nUser-Agent: ${browser}\r\n`;
+      expect((await text('n=100', headers)).headers['content-encoding']).toBeUndefined();
+      expect((await get('/size?n=5000&type=image/png', headers)).headers['content-encoding']).toBeUndefined();
+      const encoded = await text('n=5000&content-encoding=br', headers);
+      expect(encoded.headers['content-encoding']).toEqual(['br']);
+      expect(encoded.body.length).toBe(5000);
+    });
+  });
+});

@@ -10,6 +10,7 @@ export const ErrorCodes = {
   MODULE_LOAD_FAILED: { status: 500, summary: 'a handler module threw while it was imported' },
   MODULE_EXPORT_MISSING: { status: 500, summary: 'a handler module lacks the export its script names' },
   MODULE_NOT_FOUND: { status: 500, summary: 'no file for the module a script names' },
+  SOCKET_SERVICE_FAILED: { status: 500, summary: 'the socket service process failed to start' },
   INSTANCE_START_FAILED: { status: 500, summary: 'an instance process failed to start' },
   INSTANCE_EXITED: { status: 500, summary: 'the instance serving this request exited unexpectedly' },
   PENDING_TIMEOUT: { status: 503, summary: 'no instance could take the request within max_pending_latency' },

@@ -1,0 +1,142 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SocketBytes, SocketView } from '../ipc.js';
+
+/** What the registry needs of a TCP or UDP session. */
+export interface Session {
+  readonly id: string;
+  readonly app: string;
+  readonly service: string | undefined;
+  readonly version: string | undefined;
+  readonly sent: number;
+  readonly received: number;
+  view(now: number): SocketView;
+  /** Ends the session at once (platform shutdown). */
+  shutdown(): void;
+}
+
+/** A descriptor names its socket and carries a secret only the opener learnt. */
+export interface DescriptorParts {
+  id: string;
+  secret: string;
+}
+
+const descriptorPattern = /^hsk1\.([0-9a-f]{16})\.([0-9a-f]{32})$/;
+
+/** `hsk1.<id>.<secret>`: the string `hangar/sockets` hands out for a socket. */
+export function formatDescriptor(parts: DescriptorParts): string {
+  return `hsk1.${parts.id}.${parts.secret}`;
+}
+
+export function parseDescriptor(text: string): DescriptorParts | undefined {
+  const match = descriptorPattern.exec(text);
+  return match ? { id: match[1]!, secret: match[2]! } : undefined;
+}
+
+export function newDescriptorParts(): DescriptorParts {
+  return { id: randomBytes(8).toString('hex'), secret: randomBytes(16).toString('hex') };
+}
+
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Why a socket is gone, kept so a later `attach` can say so (EPIPE "reclaimed"). */
+export interface Tombstone {
+  app: string;
+  secret: string;
+  message: string;
+}
+
+const MAX_TOMBSTONES = 10_000;
+
+/**
+ * Every open socket of the service, the per-app counts `max_open_per_app` needs, the tombstones
+ * of closed and reclaimed sockets, and the byte totals metering reads (`bytesByApp`).
+ */
+export class Registry {
+  readonly #sessions = new Map<string, Session>();
+  readonly #tombstones = new Map<string, Tombstone>();
+  /** Bytes of sessions that have ended, per app/service/version. */
+  readonly #closedBytes = new Map<string, SocketBytes>();
+  readonly #perApp = new Map<string, number>();
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  add(session: Session): void {
+    this.#sessions.set(session.id, session);
+    this.#perApp.set(session.app, (this.#perApp.get(session.app) ?? 0) + 1);
+  }
+
+  get(id: string): Session | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Open sockets of `app`. */
+  openFor(app: string): number {
+    return this.#perApp.get(app) ?? 0;
+  }
+
+  /** Forgets an ended session, folding its bytes into the totals and leaving a tombstone. */
+  remove(session: Session, tombstone: Tombstone): void {
+    if (this.#sessions.get(session.id) !== session) return;
+    this.#sessions.delete(session.id);
+    const left = (this.#perApp.get(session.app) ?? 1) - 1;
+    if (left > 0) this.#perApp.set(session.app, left);
+    else this.#perApp.delete(session.app);
+    const totals = this.#totalsFor(this.#closedBytes, session);
+    totals.sent += session.sent;
+    totals.received += session.received;
+    this.#tombstones.set(session.id, tombstone);
+    if (this.#tombstones.size > MAX_TOMBSTONES) {
+      const oldest = this.#tombstones.keys().next().value;
+      if (oldest !== undefined) this.#tombstones.delete(oldest);
+    }
+  }
+
+  tombstone(id: string): Tombstone | undefined {
+    return this.#tombstones.get(id);
+  }
+
+  list(now = Date.now()): SocketView[] {
+    return [...this.#sessions.values()].map((session) => session.view(now));
+  }
+
+  /** Socket bytes per app version since the service started, open sockets included. */
+  bytesByApp(): SocketBytes[] {
+    const totals = new Map<string, SocketBytes>();
+    for (const entry of this.#closedBytes.values()) totals.set(key(entry), { ...entry });
+    for (const session of this.#sessions.values()) {
+      const entry = this.#totalsFor(totals, session);
+      entry.sent += session.sent;
+      entry.received += session.received;
+    }
+    return [...totals.values()];
+  }
+
+  /** Ends every session (the service is stopping). */
+  shutdown(): void {
+    for (const session of [...this.#sessions.values()]) session.shutdown();
+  }
+
+  #totalsFor(map: Map<string, SocketBytes>, session: Session): SocketBytes {
+    const entry: SocketBytes = {
+      app: session.app,
+      service: session.service ?? null,
+      version: session.version ?? null,
+      sent: 0,
+      received: 0,
+    };
+    const existing = map.get(key(entry));
+    if (existing) return existing;
+    map.set(key(entry), entry);
+    return entry;
+  }
+}
+
+function key(entry: Pick<SocketBytes, 'app' | 'service' | 'version'>): string {
+  return `${entry.app}\0${entry.service ?? ''}\0${entry.version ?? ''}`;
+}

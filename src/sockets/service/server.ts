@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { errnoError, toWire, type WireError } from '../errno.js';
+import type { ServiceInit } from '../ipc.js';
+import { onLines, parseLine, readFirstLine } from '../lines.js';
+import { normaliseHost, SocketPolicy, vetDestination } from '../policy.js';
+import { Hello, type HelloOf, line, validAppToken } from '../protocol.js';
+import { formatAddress } from '../ranges.js';
+import { dialTcp } from './dial.js';
+import { newDescriptorParts, parseDescriptor, Registry, sameSecret } from './registry.js';
+import { type ServiceResolver, systemResolver } from './resolver.js';
+import { TcpSession } from './tcp-session.js';
+import { UdpSession } from './udp-session.js';
+
+export interface SocketServiceOptions extends ServiceInit {
+  resolver?: ServiceResolver;
+  /** A destination passed with a dev-server warning (loopback/private); printed by the platform. */
+  onWarning?(app: string, message: string): void;
+}
+
+/** A data connection must follow its control reply within this time. */
+const DATA_TOKEN_TTL_MS = 10_000;
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * The socket service (SPEC S12): owns every app socket, behind a Unix socket that instance
+ * shims connect to. Each connection starts with a hello line (protocol.ts) naming the app,
+ * with a token only the platform can mint for it, and what it wants.
+ */
+export class SocketService {
+  readonly registry = new Registry();
+  readonly #options: SocketServiceOptions;
+  readonly #policy: SocketPolicy;
+  readonly #resolver: ServiceResolver;
+  readonly #server: Server;
+  /** Data tokens handed out in control replies and not used yet. */
+  readonly #pendingData = new Map<string, { session: TcpSession; timer: NodeJS.Timeout }>();
+  readonly #warned = new Set<string>();
+  readonly #connecting = new Map<string, number>();
+
+  constructor(options: SocketServiceOptions) {
+    this.#options = options;
+    this.#policy = new SocketPolicy(options);
+    this.#resolver = options.resolver ?? systemResolver();
+    this.#server = createServer({ allowHalfOpen: true }, (conn) => this.#accept(conn));
+  }
+
+  listen(): Promise<void> {
+    rmSync(this.#options.path, { force: true });
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.path, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Closes the listener and every socket. */
+  close(): Promise<void> {
+    this.registry.shutdown();
+    for (const { timer } of this.#pendingData.values()) clearTimeout(timer);
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(conn: Socket): void {
+    conn.on('error', () => {});
+    const timer = setTimeout(() => conn.destroy(), HELLO_TIMEOUT_MS);
+    readFirstLine(conn).then(
+      (text) => {
+        clearTimeout(timer);
+        const hello = Hello.safeParse(parseLine(text));
+        if (!hello.success) {
+          const message = `the socket service did not understand the request (${hello.error.issues[0]?.message ?? 'bad hello'}); is the instance's Hangar the same version as the platform's?`;
+          conn.end(line({ ok: false, error: { code: 'EPROTO', message } }));
+          return;
+        }
+        this.#dispatch(conn, hello.data).catch((err: unknown) => this.#fail(conn, toWire(err)));
+      },
+      () => {
+        clearTimeout(timer);
+        conn.destroy();
+      },
+    );
+  }
+
+  async #dispatch(conn: Socket, hello: Hello): Promise<void> {
+    if (hello.op === 'data') {
+      const pending = this.#pendingData.get(hello.data);
+      this.#pendingData.delete(hello.data);
+      if (pending) clearTimeout(pending.timer);
+      if (!pending?.session.bindData(hello.data, conn)) conn.destroy();
+      return;
+    }
+    if (!validAppToken(this.#options.key, hello.app, hello.token)) {
+      this.#fail(conn, {
+        code: 'EACCES',
+        message: `the instance's socket credentials are not valid for app ${hello.app}`,
+      });
+      return;
+    }
+    switch (hello.op) {
+      case 'connect':
+        return this.#connect(conn, hello);
+      case 'attach':
+        return this.#attach(conn, hello);
+      case 'lookup':
+        return this.#lookup(conn, hello);
+      case 'resolve':
+        conn.end(
+          line({
+            ok: true,
+            value: await this.#resolver.resolve(hello.host, hello.rrtype, hello.ttl ?? false),
+          }),
+        );
+        return;
+      case 'udp':
+        return this.#udp(conn, hello);
+    }
+  }
+
+  async #connect(conn: Socket, hello: HelloOf<'connect'>): Promise<void> {
+    const open = this.registry.openFor(hello.app) + (this.#connecting.get(hello.app) ?? 0);
+    if (open >= this.#options.maxOpenPerApp) {
+      this.#tooMany(conn, hello.app);
+      return;
+    }
+    this.#connecting.set(hello.app, (this.#connecting.get(hello.app) ?? 0) + 1);
+    let dialed: Awaited<ReturnType<typeof dialTcp>>;
+    try {
+      dialed = await dialTcp(
+        { host: hello.host, port: hello.port, family: hello.family },
+        { policy: this.#policy, resolver: this.#resolver },
+      );
+    } finally {
+      this.#connecting.set(hello.app, (this.#connecting.get(hello.app) ?? 1) - 1);
+    }
+    const { socket, vetted, remote } = dialed;
+    for (const warning of vetted.warnings) this.#warn(hello.app, warning);
+    if (conn.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const local = socket.address();
+    const session = new TcpSession({
+      parts: newDescriptorParts(),
+      app: hello.app,
+      service: hello.service,
+      version: hello.version,
+      request: hello.request,
+      destination: `${vetted.host.includes(':') ? `[${vetted.host}]` : vetted.host}:${vetted.port}`,
+      remote: { address: remote.address, port: vetted.port, family: remote.family === 6 ? 'IPv6' : 'IPv4' },
+      local: 'port' in local ? local : { address: '', port: 0, family: 'IPv4' },
+      socket,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      onEnded: (ended, tombstone) => this.registry.remove(ended, tombstone),
+    });
+    this.registry.add(session);
+    this.#reply(conn, session, hello.instance, vetted.warnings[0]);
+  }
+
+  #attach(conn: Socket, hello: HelloOf<'attach'>): void {
+    const found = this.#attachable(hello);
+    if (found instanceof TcpSession) this.#reply(conn, found, hello.instance);
+    else this.#fail(conn, found);
+  }
+
+  /**
+   * The session a descriptor names, if this app may attach it: another app's descriptor (or
+   * a forged secret) is EACCES, a closed or reclaimed socket EPIPE saying so, anything else EBADF.
+   */
+  #attachable(hello: HelloOf<'attach'>): TcpSession | WireError {
+    const badf = (why: string): WireError => ({
+      code: 'EBADF',
+      syscall: 'attach',
+      message: `attach EBADF: ${why}`,
+    });
+    const parts = parseDescriptor(hello.descriptor);
+    if (!parts) return badf(`'${hello.descriptor.slice(0, 60)}' is not a socket descriptor`);
+    const foreign: WireError = {
+      code: 'EACCES',
+      syscall: 'attach',
+      message: `attach EACCES: descriptor ${parts.id} belongs to another app; a descriptor only works in the app that opened the socket`,
+    };
+    const session = this.registry.get(parts.id);
+    if (!session) {
+      const tombstone = this.registry.tombstone(parts.id);
+      if (!tombstone) return badf(`no socket ${parts.id} (never opened here, or forgotten long ago)`);
+      if (tombstone.app !== hello.app || !sameSecret(tombstone.secret, parts.secret)) return foreign;
+      return { code: 'EPIPE', syscall: 'attach', message: tombstone.message };
+    }
+    if (!(session instanceof TcpSession))
+      return badf(`socket ${parts.id} is a UDP socket; only TCP sockets have descriptors`);
+    if (session.app !== hello.app || !sameSecret(session.secret, parts.secret)) return foreign;
+    return session;
+  }
+
+  /** Sends the ok reply for `session` on `conn`, which becomes its control connection. */
+  #reply(conn: Socket, session: TcpSession, instance: string, warning?: string): void {
+    const token = session.attach(conn, instance);
+    const timer = setTimeout(() => this.#pendingData.delete(token), DATA_TOKEN_TTL_MS);
+    timer.unref();
+    this.#pendingData.set(token, { session, timer });
+    conn.write(
+      line({
+        ok: true,
+        id: session.id,
+        descriptor: session.descriptor,
+        data: token,
+        remote: session.remoteEndpoint,
+        local: session.localEndpoint,
+        ...(warning ? { warning } : {}),
+      }),
+    );
+    onLines(conn, (text) => session.controlLine(conn, text));
+  }
+
+  async #lookup(conn: Socket, hello: HelloOf<'lookup'>): Promise<void> {
+    const target = normaliseHost(hello.host);
+    const answers =
+      target.kind === 'ip'
+        ? [{ address: formatAddress(target.address), family: target.address.kind() === 'ipv4' ? 4 : 6 }]
+        : await this.#resolver.lookup(target.name, hello.family);
+    if (answers.length === 0) {
+      throw errnoError({
+        code: 'ENOTFOUND',
+        syscall: 'getaddrinfo',
+        hostname: hello.host,
+        message: `getaddrinfo ENOTFOUND ${hello.host}`,
+      });
+    }
+    conn.end(line({ ok: true, value: answers }));
+  }
+
+  #udp(conn: Socket, hello: HelloOf<'udp'>): void {
+    if (this.registry.openFor(hello.app) >= this.#options.maxOpenPerApp) {
+      this.#tooMany(conn, hello.app);
+      return;
+    }
+    const session = new UdpSession(conn, {
+      id: randomBytes(8).toString('hex'),
+      app: hello.app,
+      service: hello.service,
+      version: hello.version,
+      instance: hello.instance,
+      request: hello.request,
+      type: hello.type,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      vet: async (host, port, syscall) => {
+        const vetted = await vetDestination({ host, port, syscall }, this.#policy, this.#resolver);
+        for (const warning of vetted.warnings) this.#warn(hello.app, warning);
+        return vetted;
+      },
+      onEnded: (ended, tombstone) => this.registry.remove(ended, tombstone),
+    });
+    this.registry.add(session);
+    conn.write(line({ ok: true, value: { id: session.id } }));
+  }
+
+  #tooMany(conn: Socket, app: string): void {
+    this.#fail(conn, {
+      code: 'EMFILE',
+      syscall: 'socket',
+      message: `socket EMFILE: app ${app} has ${this.#options.maxOpenPerApp} sockets open, the most sockets.max_open_per_app allows; close some first`,
+    });
+  }
+
+  #fail(conn: Socket, error: WireError): void {
+    if (!conn.destroyed) conn.end(line({ ok: false, error }));
+  }
+
+  #warn(app: string, message: string): void {
+    const key = `${app}\0${message}`;
+    if (this.#warned.has(key) || this.#warned.size > 10_000) return;
+    this.#warned.add(key);
+    this.#options.onWarning?.(app, message);
+  }
+}

@@ -43,6 +43,7 @@ type NextLoad = (url: string, context?: LoadContext) => Promise<LoadResult>;
 /** Public subpaths of the `hangar` package, mapped to the files that implement them. */
 const hangarModules: Record<string, URL> = {
   hangar: new URL('../index.js', import.meta.url),
+  'hangar/sockets': new URL('../sockets/api.js', import.meta.url),
 };
 
 let cacheDir = '';

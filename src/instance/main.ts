@@ -26,6 +26,8 @@ installPerRequestEnv();
 process.chdir(init.appDir);
 
 try {
+  // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads.
+  if (init.sockets) (await import('../sockets/client/install.js')).installFromInit(init);
   const { loadModuleHandler } = await import('./app-loader.js');
   const handlers: LoadedHandler[] = [];
   for (const { module, exportName } of init.modules) {

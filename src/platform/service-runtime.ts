@@ -18,6 +18,8 @@ export interface RuntimeContext {
   dataDir: string;
   platformConfig: PlatformConfig;
   onOutput: InstanceSpec['onOutput'];
+  /** How instances reach the socket service (S12). */
+  sockets?: InstanceSpec['sockets'];
   onDecision?(decision: ScalingDecision): void;
   onStartFailed?(error: Error): void;
   onExit?(instance: InstanceProcess, code: number | null, signal: NodeJS.Signals | null): void;
@@ -235,6 +237,7 @@ export class ServiceRuntime implements ServiceRoute {
         heartbeatIntervalMs: ctx.platformConfig.scheduler.heartbeatIntervalMs,
         startTimeoutMs: 30_000,
         onOutput: ctx.onOutput,
+        sockets: ctx.sockets,
       },
     };
   }

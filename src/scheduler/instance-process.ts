@@ -28,6 +28,8 @@ export interface InstanceSpec {
   /** Resident memory above which the instance is replaced (instance_class, S6). */
   memoryLimitBytes: number;
   heartbeatIntervalMs: number;
+  /** The socket service, for the in-instance sockets shim (S12). */
+  sockets?: InstanceInit['sockets'];
   startTimeoutMs: number;
   /** Each line the instance prints (its stdout and stderr). */
   onOutput?: (instance: InstanceProcess, stream: 'stdout' | 'stderr', line: string) => void;
@@ -94,6 +96,7 @@ export class InstanceProcess {
       modules: spec.modules,
       env: { ...spec.env, INSTANCE_ID: this.id },
       heartbeatIntervalMs: spec.heartbeatIntervalMs,
+      sockets: spec.sockets,
     };
     const env: NodeJS.ProcessEnv = {
       ...process.env,

@@ -17,6 +17,8 @@ export const InstanceInit = z.object({
   env: z.record(z.string(), z.string()),
   /** How often the instance reports liveness and memory (`heartbeat`). */
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The socket service (S12): its Unix socket, the app, and the app's token for it. */
+  sockets: z.object({ path: z.string(), app: z.string(), token: z.string() }).optional(),
 });
 export type InstanceInit = z.infer<typeof InstanceInit>;
 

@@ -28,6 +28,8 @@ export interface AdminSource {
   quotas?(query: URLSearchParams): unknown;
   /** Prometheus text exposition for `GET /metrics` (S10, S14). */
   metrics?(): { contentType: string; body: string };
+  /** Open sockets of the socket service, for `GET /api/sockets` (S12, S14). */
+  sockets?(): Promise<unknown[]>;
 }
 
 /**
@@ -67,6 +69,13 @@ export function createAdminServer(token: string, source: AdminSource): Server {
       const { contentType, body } = source.metrics();
       res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
       res.end(body);
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/sockets' && source.sockets) {
+      source.sockets().then(
+        (sockets) => send(200, { sockets }),
+        (err: Error) => send(503, { error: `the socket service did not answer: ${err.message}` }),
+      );
       return;
     }
     send(404, { error: `no admin endpoint ${req.method} ${path}` });

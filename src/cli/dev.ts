@@ -20,6 +20,8 @@ export interface DevOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsSelfSigned?: boolean;
+  /** S12: refuse loopback/private socket destinations instead of warning (sockets.strict). */
+  strictSockets?: boolean;
 }
 
 /** `hangar dev [PATH ...]` (SPEC S2): the local development server. */
@@ -30,7 +32,10 @@ export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
   const configFile =
     opts.config ??
     (existsSync(join(dataDir, 'hangar.config.yaml')) ? join(dataDir, 'hangar.config.yaml') : undefined);
-  const platformConfig = await loadPlatformConfig(configFile);
+  const loaded = await loadPlatformConfig(configFile);
+  const platformConfig = opts.strictSockets
+    ? { ...loaded, sockets: { ...loaded.sockets, strict: true } }
+    : loaded;
   const application = opts.application ?? services[0]!.application ?? applicationFromDir(services[0]!.dir);
   const certificate = certificateSource(opts);
   const https =

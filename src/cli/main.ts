@@ -41,6 +41,7 @@ program
   .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) for --https-port'))
   .addOption(new Option('--tls-key <file>', 'PEM private key for --https-port'))
   .option('--tls-self-signed', 'make (once) and use a self-signed localhost certificate for --https-port')
+  .option('--strict-sockets', 'refuse loopback and private socket destinations, as production does (S12)')
   .action(async (paths: string[], opts) => {
     const { runDev } = await import('./dev.js');
     await runDev(paths, opts);
@@ -81,6 +82,19 @@ program
   .action(async (opts) => {
     const { runQuotas } = await import('./quotas.js');
     await runQuotas(opts);
+  });
+
+const sockets = program.command('sockets').description('sockets of the socket service (S12)');
+sockets
+  .command('list')
+  .description('list open sockets: app, destination, bytes each way, age and idle countdown')
+  .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
+  .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
+  .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
+  .option('--json', 'print the admin API document as JSON')
+  .action(async (opts) => {
+    const { runSocketsList } = await import('./sockets.js');
+    await runSocketsList(opts);
   });
 
 try {

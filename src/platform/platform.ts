@@ -11,6 +11,7 @@ import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
+import { startSocketService } from '../sockets/supervisor.js';
 import { formatRequestLine } from './request-line.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { createTraffic } from './traffic.js';
@@ -84,7 +85,19 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     onRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
   });
   const { server, httpsServer } = traffic;
+  // The socket service (S12) owns every app socket; its bytes are outgoing bandwidth (S10).
+  const sockets = await startSocketService({
+    dataDir,
+    config: options.platformConfig.sockets,
+    mode: 'dev',
+    logger,
+    onBytes: ({ app, service, version, sent, received }) => {
+      for (const name of ['socket_bytes', 'outgoing_bytes'] as const)
+        traffic.meter.add(app, service ?? 'default', version ?? 'dev', name, sent + received);
+    },
+  });
   const admin = createAdminServer(token, {
+    sockets: () => sockets.list(),
     instances: () => services.flatMap(instanceViews),
     decisions: () => decisions,
     quotas: traffic.quotas,
@@ -108,6 +121,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       defaultHostname: new URL(url).host,
       dataDir,
       platformConfig: options.platformConfig,
+      sockets: sockets.instanceInit(options.application),
       onOutput: (instance, stream, line) =>
         logger.raw(
           `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${instance.spec.service} ${instance.id.slice(0, 8)}]`)} ${line}`,
@@ -152,6 +166,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       for (const s of frontends) s.closeIdleConnections();
       await Promise.all(services.map((runtime) => runtime.pool.close()));
       await Promise.all(frontends.map((s, i) => closeWhenIdle(s, closed[i]!, 1_000)));
+      // Before the meter's last write: the socket service reports its final bytes as it stops.
+      await sockets.close();
       traffic.close();
     },
   };

@@ -1,0 +1,77 @@
+import type { SocketView } from '../sockets/ipc.js';
+import { type AdminClientOptions, adminGetJson } from './admin-client.js';
+
+export interface SocketsOptions extends AdminClientOptions {
+  json?: boolean;
+}
+
+/** `hangar sockets list` (SPEC S2, S12): the socket service's open sockets. */
+export async function runSocketsList(opts: SocketsOptions): Promise<void> {
+  const doc = await adminGetJson<{ sockets: SocketView[] }>(opts, '/api/sockets');
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(formatSockets(doc.sockets));
+}
+
+/** `1.5 KiB`, `12 B`: bytes for a table cell. */
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** `4m 05s`, `12s`, `850ms`: a duration for a table cell. */
+function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/**
+ * The table `hangar sockets list` prints: one socket per line with its app, destination, bytes
+ * each way, age and the idle countdown until it is reclaimed.
+ */
+export function formatSockets(sockets: readonly SocketView[]): string {
+  const rows = [
+    ['SOCKET', 'APP', 'PROTO', 'DESTINATION', 'SENT', 'RECEIVED', 'AGE', 'RECLAIM IN', 'INSTANCE'],
+  ];
+  for (const s of sockets) {
+    rows.push([
+      s.id,
+      s.service ? `${s.app} (${s.service}/${s.version ?? '?'})` : s.app,
+      s.protocol,
+      s.destination === null
+        ? '-'
+        : s.remote && s.remote !== s.destination
+          ? `${s.destination} (${s.remote})`
+          : s.destination,
+      size(s.bytesSent),
+      size(s.bytesReceived),
+      duration(s.ageMs),
+      duration(s.reclaimInMs),
+      s.instance ? s.instance.slice(0, 8) : '(detached)',
+    ]);
+  }
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  let out = rows
+    .map((r) =>
+      r
+        .map((cell, col) => cell.padEnd(widths[col]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+  if (sockets.length === 0) out += '\n(no open sockets)';
+  return `${out}\n`;
+}

@@ -13,14 +13,17 @@ const gzip = promisify(gzipCallback);
  * Compresses `response` in place (on libuv's thread pool, not the event loop) when the client
  * takes gzip: sets `Content-Encoding: gzip`, adds `Accept-Encoding` to `Vary`, fixes
  * Content-Length, and weakens a strong ETag (the gzipped bytes are not the app's bytes).
+ * Returns undefined, synchronously, when there is nothing to compress: most responses need
+ * no extra turn of the event loop.
  *
  * @example
- * await compressResponse(response, { method, acceptEncoding, userAgent });
+ * const compressing = compressResponse(response, { method, acceptEncoding, userAgent });
+ * if (compressing) await compressing;
  */
-export async function compressResponse(
+export function compressResponse(
   response: ClientResponse,
   request: { method: string; acceptEncoding: string | undefined; userAgent: string | undefined },
-): Promise<void> {
+): Promise<void> | undefined {
   const { headers } = response;
   const compress = shouldGzip({
     method: request.method,
@@ -32,10 +35,16 @@ export async function compressResponse(
     cacheControl: single(headers['cache-control']),
     bodyLength: response.body.length,
   });
-  if (!compress) return;
-  response.body = await gzip(response.body);
+  if (!compress) return undefined;
+  return gzip(response.body).then((body) => {
+    response.body = body;
+    markGzipped(headers, body.length);
+  });
+}
+
+function markGzipped(headers: ClientResponse['headers'], length: number): void {
   headers['content-encoding'] = 'gzip';
-  headers['content-length'] = String(response.body.length);
+  headers['content-length'] = String(length);
   const vary = single(headers.vary);
   if (!vary) headers.vary = 'Accept-Encoding';
   else if (!/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(vary))

@@ -308,7 +308,12 @@ async function handle(options: FrontendOptions, x: Exchange, warned: WeakSet<Han
   });
 
   // Step 7: gzip when the client takes it and it pays.
-  await compressResponse(response, { method: record.method, acceptEncoding, userAgent: record.userAgent });
+  const compressing = compressResponse(response, {
+    method: record.method,
+    acceptEncoding,
+    userAgent: record.userAgent,
+  });
+  if (compressing) await compressing;
 
   record.status = response.status;
   res.writeHead(response.status, response.headers);

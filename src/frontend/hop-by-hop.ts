@@ -13,7 +13,8 @@ export const hopByHop = new Set([
 
 /** Hop-by-hop names plus any header the `Connection` header lists. */
 export function connectionScoped(connection: string | string[] | undefined): Set<string> {
-  if (!connection) return hopByHop;
+  // `keep-alive` and `close` name no other header: the common case needs no new set.
+  if (!connection || connection === 'keep-alive' || connection === 'close') return hopByHop;
   const names = new Set(hopByHop);
   for (const part of (Array.isArray(connection) ? connection.join(',') : connection).split(',')) {
     const name = part.trim().toLowerCase();

@@ -60,6 +60,8 @@ export class Meter implements TrafficMeter {
   /** Today's totals per app (stored + pending), for the quota check. */
   #appTotals = new Map<string, Counters>();
   #today: string;
+  /** Epoch ms at which `#today` ends (next 00:00 UTC): the day is not recomputed per request. */
+  #todayEnds = 0;
   /** Instance id → epoch ms up to which its hours are counted. */
   #sampled = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
@@ -196,7 +198,14 @@ export class Meter implements TrafficMeter {
 
   /** Today's date; at midnight UTC the quota totals start again from zero. */
   #rollDay(): string {
-    const day = utcDay(this.#now());
+    const now = this.#now();
+    if (now < this.#todayEnds) return this.#today;
+    const day = utcDay(now);
+    this.#todayEnds = Date.UTC(
+      Number(day.slice(0, 4)),
+      Number(day.slice(5, 7)) - 1,
+      Number(day.slice(8, 10)) + 1,
+    );
     if (day !== this.#today) {
       this.#today = day;
       this.#appTotals = new Map();

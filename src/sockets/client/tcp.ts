@@ -86,6 +86,8 @@ export function proxiedConnect(
     (socket as unknown as { _handle: null })._handle = null;
     socket._peername = undefined;
   }
+  // A socket reused after it was reclaimed or moved gets its own write back.
+  if (Object.getOwnPropertyDescriptor(socket, 'write')?.get) delete (socket as Partial<Socket>).write;
   const state: ShimState = { phase: 'handshake', held: [] };
   socket[kState] = state;
   socket.connecting = true;
@@ -169,12 +171,15 @@ function listenForEvents(socket: AppSocket, state: ShimState, control: Socket): 
     // Reclaimed, or attached by another instance: reads end as the service closes the
     // stream; writes from now on fail with EPIPE saying why (S12).
     state.gone = error;
-    socket.write = ((_chunk: unknown, encoding?: unknown, callback?: unknown) => {
+    const write = ((_chunk: unknown, encoding?: unknown, callback?: unknown) => {
       const cb = typeof encoding === 'function' ? encoding : callback;
       if (typeof cb === 'function') process.nextTick(cb as Callback, error);
       if (!socket.destroyed) process.nextTick(() => socket.destroy(error));
       return false;
     }) as Socket['write'];
+    // An accessor, because Node assigns its own `write` when the stream ends (writeAfterFIN),
+    // and that message would not say why.
+    Object.defineProperty(socket, 'write', { configurable: true, get: () => write, set: () => {} });
   });
 }
 

@@ -248,7 +248,9 @@ export class SocketService {
       type: hello.type,
       idleTimeoutMs: this.#options.idleTimeoutMs,
       vet: async (host, port, syscall) => {
-        const vetted = await vetDestination({ host, port, syscall }, this.#policy, this.#resolver);
+        // A udp4 socket can only send to IPv4 addresses (and udp6 to IPv6) of what the name answers.
+        const family = hello.type === 'udp4' ? 4 : 6;
+        const vetted = await vetDestination({ host, port, syscall, family }, this.#policy, this.#resolver);
         for (const warning of vetted.warnings) this.#warn(hello.app, warning);
         return vetted;
       },

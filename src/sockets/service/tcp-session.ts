@@ -126,6 +126,9 @@ export class TcpSession implements Session {
     this.#attachment = attachment;
     this.#idle.touch();
     control.on('error', () => {});
+    // The service's connections are half-open capable (for data); a control connection is done
+    // when the instance's side ends, whether by close() or because the instance died.
+    control.on('end', () => control.destroy());
     control.on('close', () => this.#controlClosed(attachment));
     return attachment.token;
   }

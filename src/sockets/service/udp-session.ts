@@ -76,6 +76,8 @@ export class UdpSession implements Session {
       for (const frame of frames) this.#queue = this.#queue.then(() => this.#handle(frame));
     });
     conn.on('error', () => {});
+    // The instance's side ended (close(), or the instance died): the socket goes with it.
+    conn.on('end', () => this.#end('UDP socket closed by the app', false));
     conn.on('close', () => this.#end('UDP socket closed by the app', false));
     conn.resume();
   }

@@ -2,14 +2,14 @@
  * `npm run bench`: targets side by side in one run on loopback, alternating (A B A B) so drift
  * on a noisy machine hits them alike. Bounded: BENCH_SECONDS per round (default 5),
  * BENCH_ROUNDS rounds per target (default 3); BENCH_SCENARIOS picks scenarios by name
- * (comma-separated; default all).
+ * (comma-separated; default all); BENCH_CONNECTIONS sets the concurrency (default 50).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { bareNode, hangarDev, hangarPool, type Target } from './targets.js';
+import { bareNode, hangarDev, hangarDevAt, hangarPool, type Target } from './targets.js';
 
 interface Round {
   requests: number;
@@ -33,6 +33,17 @@ const scenarios: Scenario[] = [
     targets: [bareNode, () => hangarDev()],
   },
   {
+    name: 'pipeline',
+    description:
+      'hello world, one instance (manual_scaling), built from git: the walking skeleton, the commit just before the S5 pipeline, the pipeline, and HEAD',
+    targets: [
+      () => hangarDevAt('bdbedbd', 'skeleton', true),
+      () => hangarDevAt('fd62214', 'before the pipeline', true),
+      () => hangarDevAt('b0adc62', 'with the pipeline', true),
+      () => hangarDevAt('HEAD', 'HEAD', true),
+    ],
+  },
+  {
     name: 'pool',
     description: 'a CPU-light app (hello) with a pool of 2 instances vs 1 (manual_scaling)',
     targets: [() => hangarPool(1), () => hangarPool(2)],
@@ -42,7 +53,7 @@ const scenarios: Scenario[] = [
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim());
-const connections = 50;
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const root = resolve(import.meta.dirname, '..');
 
 async function load(url: string, duration: number): Promise<Round> {

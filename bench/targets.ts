@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -76,13 +76,17 @@ export async function bareNode(): Promise<Target> {
   return { name: 'bare node:http', url: `http://127.0.0.1:${match[1]}/`, stop: () => stopChild(child) };
 }
 
-/** `hangar dev <app> --no-watch`, as a user runs it (default: examples/hello). */
-export async function hangarDev(name = 'hangar dev', appDir = join(root, 'examples/hello')): Promise<Target> {
+/** `hangar dev <app> --no-watch`, as a user runs it (default: examples/hello; `tree`: another build). */
+export async function hangarDev(
+  name = 'hangar dev',
+  appDir = join(root, 'examples/hello'),
+  tree = root,
+): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-bench-'));
   const { child, match } = await startChild(
     process.execPath,
     [
-      join(root, 'dist/cli/main.js'),
+      join(tree, 'dist/cli/main.js'),
       'dev',
       appDir,
       '--no-watch',
@@ -121,6 +125,43 @@ export async function hangarPool(instances: number): Promise<Target> {
     const res = await fetch(`${target.url}env`);
     seen.add(((await res.json()) as { instance: string }).instance);
   }
+  return {
+    ...target,
+    stop: async () => {
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * `hangar dev examples/hello` as built from a commit (git archive into a temp dir, compiled
+ * there), so a change is measured against its predecessor in the same run, and without
+ * uncommitted work in the tree. The target is named `label (short hash)`. With `oneInstance`,
+ * the app runs under `manual_scaling: instances: 1`, so autoscaling (which starts a varying
+ * number of instances on a 2-core machine) does not blur the comparison.
+ */
+export async function hangarDevAt(commit: string, label: string, oneInstance = false): Promise<Target> {
+  const hash = execFileSync('git', ['rev-parse', '--short', commit], { cwd: root, encoding: 'utf8' }).trim();
+  const name = `${label} (${hash})`;
+  const dir = mkdtempSync(join(tmpdir(), `hangar-bench-${hash}-`));
+  execFileSync('git', ['archive', '--format=tar', '-o', join(dir, 'tree.tar'), hash], { cwd: root });
+  execFileSync('tar', ['-xf', join(dir, 'tree.tar'), '-C', dir]);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], {
+      stdio: 'ignore',
+    });
+  } catch {
+    // Type errors at that commit still emit JavaScript; a missing build fails at start below.
+  }
+  if (oneInstance) {
+    writeFileSync(
+      join(dir, 'examples/hello/app.yaml'),
+      'runtime: nodejs20\nmanual_scaling:\n  instances: 1\nhandlers:\n  - url: /.*\n    script: main.app\n',
+    );
+  }
+  const target = await hangarDev(name, join(dir, 'examples/hello'), dir);
   return {
     ...target,
     stop: async () => {

@@ -25,7 +25,7 @@ describe('formatRequestLine', () => {
     const { instanceId: _, ...static_ } = record;
     expect(
       formatRequestLine({ ...static_, status: 404, error: 'HANGAR_E_HANDLER_NOT_FOUND: no' }, false),
-    ).toBe('GET /hello?x=1 404 3.1 ms front end (HANGAR_E_HANDLER_NOT_FOUND: no)');
+    ).toBe(`GET /hello?x=1 404 3.1 ms front end (HANGAR_E_HANDLER_NOT_FOUND: no; request ${'0'.repeat(32)})`);
   });
 
   it('colours only when asked (a TTY)', () => {

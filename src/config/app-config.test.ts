@@ -231,6 +231,7 @@ describe('loadAppConfig normalises', () => {
         kind: 'automatic',
         minInstances: 0,
         maxInstances: 20,
+        maxInstancesExplicit: false,
         minIdleInstances: 0,
         maxIdleInstances: 1,
         targetThroughputUtilization: 0.6,

@@ -31,7 +31,7 @@ export const MAX_PENDING_LATENCY_CAP_MS = 10_000;
 
 /** Automatic scaling with nothing set. */
 export function defaultAutomaticScaling(): AutomaticScaling {
-  return { kind: 'automatic', ...AUTOMATIC_DEFAULTS };
+  return { kind: 'automatic', ...AUTOMATIC_DEFAULTS, maxInstancesExplicit: false };
 }
 
 const INSTANCE_LIMIT = 1000;
@@ -115,6 +115,7 @@ export const automaticScalingSchema = mapping(
       minInstances,
       // An unset maximum follows a larger minimum: the default is not a choice the user made.
       maxInstances: s.max_instances ?? Math.max(d.maxInstances, minInstances),
+      maxInstancesExplicit: s.max_instances !== undefined,
       minIdleInstances: minIdle,
       maxIdleInstances: numberOr(s.max_idle_instances, Math.max(d.maxIdleInstances, minIdle)),
       targetThroughputUtilization: s.target_throughput_utilization ?? d.targetThroughputUtilization,

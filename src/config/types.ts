@@ -67,6 +67,8 @@ export interface AutomaticScaling {
   kind: 'automatic';
   minInstances: number;
   maxInstances: number;
+  /** Whether app.yaml set max_instances; the platform caps an unset one (docs/scaling.md). */
+  maxInstancesExplicit: boolean;
   minIdleInstances: number;
   maxIdleInstances: number;
   targetThroughputUtilization: number;

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import type { AppConfig } from '../config/types.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
+import { errorPage } from './error-pages.js';
 import { type ForwardMeta, forward, type UpstreamResponse } from './forward.js';
 import type { RequestRecord, ServiceRoute } from './frontend.js';
 
-export interface DispatchMeta extends Pick<ForwardMeta, 'requestId' | 'remoteAddr' | 'https'> {
+export interface DispatchMeta
+  extends Pick<ForwardMeta, 'requestId' | 'remoteAddr' | 'https' | 'maxResponseBytes'> {
   /** Position of the matched handler in `handlers:`. */
   handlerPosition: number;
   /** Epoch ms the request arrived; its deadline counts from here (S6). Default: now. */
@@ -67,6 +67,7 @@ export async function dispatchToInstance(
       https: meta.https,
       deadlineAt,
       signal: timer ? expired.signal : undefined,
+      maxResponseBytes: meta.maxResponseBytes,
     });
   } catch (err) {
     if (expired.signal.aborted) {
@@ -92,15 +93,8 @@ export async function dispatchToInstance(
 
 /** 500 with the app's `timeout` error page when it has one (S3 error_handlers, S6). */
 function timeoutResponse(config: AppConfig): UpstreamResponse {
-  const page = config.errorHandlers.find((h) => h.errorCode === 'timeout');
-  if (page) {
-    try {
-      const body = readFileSync(join(config.dir, page.file));
-      return { status: 500, headers: { 'content-type': page.mimeType ?? 'text/html; charset=utf-8' }, body };
-    } catch {
-      // The page vanished since validation: fall through to the plain answer.
-    }
-  }
+  const page = errorPage(config, 'timeout');
+  if (page) return { status: 500, headers: { 'content-type': page.contentType }, body: page.body };
   return {
     status: 500,
     headers: { 'content-type': 'text/plain; charset=utf-8' },

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Lease } from '../scheduler/version-pool.js';
+import { HangarError } from '../shared/errors.js';
 import { InternalHeader } from '../shared/messages.js';
 import { connectionScoped } from './hop-by-hop.js';
 
@@ -12,6 +13,11 @@ export interface ForwardMeta {
   deadlineAt?: number;
   /** Aborts the forwarded request (deadline plus grace passed). */
   signal?: AbortSignal;
+  /**
+   * Reading stops past this many body bytes (S5 step 6): an endless or huge answer is never
+   * held in memory whole. Throws HangarError RESPONSE_TOO_LARGE (an empty 500 for the client).
+   */
+  maxResponseBytes?: number;
 }
 
 export interface UpstreamResponse {
@@ -59,8 +65,31 @@ export async function forward(
     body: hasBody ? body : null,
     signal: meta.signal,
   });
-  const payload = Buffer.from(await response.body.arrayBuffer());
+  const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
+  const declared = Number(response.headers['content-length']);
+  if (req.method !== 'HEAD' && declared > limit) {
+    response.body.destroy();
+    throw tooLarge(String(declared), limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      response.body.destroy();
+      throw tooLarge(`more than ${limit}`, limit);
+    }
+    chunks.push(chunk);
+  }
+  const payload = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
   return { status: response.statusCode, headers: response.headers, body: payload };
+}
+
+function tooLarge(size: string, limit: number): HangarError {
+  return new HangarError(
+    'RESPONSE_TOO_LARGE',
+    `the response body has ${size} bytes, more than limits.max_response_bytes (${limit}); the client got an empty 500`,
+  );
 }
 
 /** Reads the whole request body (S5 step 5: the front end buffers it before picking an instance). */

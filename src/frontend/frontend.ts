@@ -286,6 +286,7 @@ async function handle(options: FrontendOptions, x: Exchange, warned: WeakSet<Han
         remoteAddr,
         https,
         arrivedAt: record.startTime,
+        maxResponseBytes: options.limits.maxResponseBytes,
       },
       record,
     );

@@ -7,7 +7,7 @@ const record: RequestRecord = {
   method: 'GET',
   resource: '/hello?x=1',
   status: 200,
-  latencyMs: 3.14159,
+  latencyMs: 3.12,
   service: 'default',
   instanceId: '3f2a1b9c'.padEnd(32, '0'),
   bytesOut: 5,

@@ -6,6 +6,7 @@ const automatic = (over: Partial<AutomaticScaling> = {}): AutomaticScaling => ({
   kind: 'automatic',
   minInstances: 0,
   maxInstances: 20,
+  maxInstancesExplicit: true,
   minIdleInstances: 0,
   maxIdleInstances: 1,
   targetThroughputUtilization: 0.6,

@@ -16,6 +16,7 @@ function config(yaml: string): string[] {
 }
 
 interface Decision {
+  at: string;
   action: string;
   instanceId?: string;
   reason: string;
@@ -126,11 +127,7 @@ describe('pools and slots', () => {
       const stops = after.decisions.filter((d) => d.action === 'stop');
       expect(stops[0]!.reason).toMatch(/^idle for [\d.]+ s; \d+ idle > max_idle_instances 0$/);
       // min_instances: 1 is kept: still one instance after a further idle period.
-      const kept = await until(
-        dev,
-        5_000,
-        (d) => Date.now() - Date.parse(d.decisions.at(-1)!.at ?? '') > 1_500,
-      );
+      const kept = await until(dev, 5_000, (d) => Date.now() - Date.parse(d.decisions.at(-1)!.at) > 1_500);
       expect(kept.instances).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });

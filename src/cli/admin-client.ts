@@ -38,16 +38,16 @@ export async function adminGetJson<T>(opts: AdminClientOptions, path: string): P
     res = await fetch(server + path, { headers: { authorization: `Bearer ${token}` } });
   } catch (err) {
     throw new HangarError(
-      'USAGE',
+      'ADMIN_API',
       `cannot reach the admin API at ${server} (${(err as Error).cause ?? (err as Error).message}); is hangar running, and is --server right?`,
     );
   }
   if (res.status === 401) {
     throw new HangarError(
-      'USAGE',
+      'ADMIN_API',
       `the admin API at ${server} refused the token; check --token, HANGAR_TOKEN or --data-dir`,
     );
   }
-  if (!res.ok) throw new HangarError('USAGE', `${path} answered ${res.status}: ${await res.text()}`);
+  if (!res.ok) throw new HangarError('ADMIN_API', `${path} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
 }

@@ -105,7 +105,8 @@ try {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (isHangarError(err)) {
     process.stderr.write(`hangar: ${err.message}\n`);
-    process.exitCode = 1;
+    // S2: 2 for a command called wrongly (flags that do not go together), 1 for other user errors.
+    process.exitCode = err.code === 'HANGAR_E_USAGE' ? 2 : 1;
   } else {
     throw err;
   }

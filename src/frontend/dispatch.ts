@@ -25,7 +25,8 @@ const retryAfterSeconds = 1;
  * - No slot within max_pending_latency: 503 with Retry-After.
  * - No answer by deadline + grace: 500 with the app's `timeout` page; the instance is checked
  *   with a ping and, if its event loop is blocked, killed and replaced. A late answer is discarded.
- * - The instance died: HangarError INSTANCE_EXITED (500).
+ * - The instance died: HangarError INSTANCE_EXITED (500), or INSTANCE_KILLED when the platform
+ *   killed it for a blocked event loop.
  */
 export async function dispatchToInstance(
   route: ServiceRoute,
@@ -80,8 +81,15 @@ export async function dispatchToInstance(
       record.error = `HANGAR_E_DEADLINE_EXCEEDED: no response within the ${route.deadlineMs} ms deadline and ${route.deadlineGraceMs} ms grace`;
       return timeoutResponse(route.config);
     }
-    throw instance.state === 'ready' && !isConnectionLoss(err)
-      ? err
+    if (instance.state === 'ready' && !isConnectionLoss(err)) throw err;
+    throw instance.killedBecause
+      ? new HangarError(
+          'INSTANCE_KILLED',
+          `the instance serving this request was killed: ${instance.killedBecause}`,
+          {
+            cause: err,
+          },
+        )
       : new HangarError('INSTANCE_EXITED', 'the instance serving this request exited unexpectedly', {
           cause: err,
         });

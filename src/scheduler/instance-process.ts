@@ -56,6 +56,8 @@ export class InstanceProcess {
   loading = true;
   /** Set once the instance is over its memory limit; reported once. */
   overMemory = false;
+  /** Why the platform killed it (a blocked event loop), for the requests that were on it. */
+  killedBecause: string | undefined;
   #pingId = 0;
   readonly #pongs = new Map<number, () => void>();
   #memoryListener: ((instance: InstanceProcess) => void) | undefined;

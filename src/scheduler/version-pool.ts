@@ -173,6 +173,7 @@ export class VersionPool {
     this.#serving.delete(instance);
     this.#retiring.add(instance);
     this.#record('kill', reason, instance);
+    instance.killedBecause = reason;
     instance.kill();
     this.#start(`replacing ${instance.id.slice(0, 8)}, which was killed`);
   }

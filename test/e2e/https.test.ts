@@ -191,7 +191,8 @@ describe('hangar dev --https-port with --tls-cert and --tls-key', () => {
         (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
       );
     const noCert = await attempt(['--https-port', '0']);
-    expect(noCert.code).toBe(1);
+    // Flags that do not go together are a usage error (S2: exit 2); an unusable key file is a user error (1).
+    expect(noCert.code).toBe(2);
     expect(noCert.stderr).toMatch(
       /--https-port needs a certificate: pass --tls-cert FILE and --tls-key FILE, or --tls-self-signed/,
     );

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { type NetConnectOpts, connect as netConnect, type Socket } from 'node:net';
 import { errnoError } from '../errno.js';
 import {
   type ResolvedAddress,
@@ -27,7 +27,15 @@ export interface Dialed {
 
 const defaultConnector: Connector = (address, port, family) =>
   // allowHalfOpen: the service decides when to end each side, after the app said so.
-  netConnect({ host: address, port, family, allowHalfOpen: true, noDelay: true });
+  // 1 MiB stream buffers (as the service's side): fewer pause/resume turns in the splice.
+  netConnect({
+    host: address,
+    port,
+    family,
+    allowHalfOpen: true,
+    noDelay: true,
+    highWaterMark: 1 << 20,
+  } as NetConnectOpts);
 
 /**
  * Vets `host:port` (one lookup, every answer checked) and connects to the vetted addresses in

@@ -1,18 +1,23 @@
 /**
  * The idle countdown of one socket (S12: reclaimed after `sockets.idle_timeout` without
- * activity, every operation extends it). Activity only stamps a time, which is cheap enough
- * to do for every chunk; the timer looks at the stamp when it fires and re-arms for the rest.
+ * activity, every operation extends it). Bytes are not stamped one chunk at a time: the clock
+ * asks a `probe` (a counter that grows with traffic) whenever it needs to know, and counts a
+ * changed value as activity at that moment. Control operations call `touch()`.
  */
 export class IdleClock {
   lastActive = Date.now();
   readonly timeoutMs: number;
   #timer: NodeJS.Timeout | undefined;
   readonly #onIdle: () => void;
+  readonly #probe: (() => number) | undefined;
+  #lastProbe = 0;
 
-  constructor(timeoutMs: number, onIdle: () => void) {
+  constructor(timeoutMs: number, onIdle: () => void, probe?: () => number) {
     this.timeoutMs = timeoutMs;
     this.#onIdle = onIdle;
-    this.#arm(timeoutMs);
+    this.#probe = probe;
+    this.#lastProbe = probe?.() ?? 0;
+    this.#arm(Math.min(timeoutMs, this.#probeInterval()));
   }
 
   touch(): void {
@@ -21,7 +26,14 @@ export class IdleClock {
 
   /** Milliseconds left before the socket is reclaimed. */
   remaining(now = Date.now()): number {
+    this.#sample(now);
     return Math.max(0, this.timeoutMs - (now - this.lastActive));
+  }
+
+  /** Milliseconds since the last activity. */
+  idle(now = Date.now()): number {
+    this.#sample(now);
+    return now - this.lastActive;
   }
 
   stop(): void {
@@ -29,10 +41,27 @@ export class IdleClock {
     this.#timer = undefined;
   }
 
+  #sample(now: number): void {
+    if (!this.#probe) return;
+    const value = this.#probe();
+    if (value !== this.#lastProbe) {
+      this.#lastProbe = value;
+      this.lastActive = now;
+    }
+  }
+
+  /**
+   * With a probe, traffic is only seen when the clock looks, so it looks at least every tenth
+   * of the timeout: a socket busy moving bytes is never reclaimed as idle.
+   */
+  #probeInterval(): number {
+    return this.#probe ? Math.max(10, Math.floor(this.timeoutMs / 10)) : this.timeoutMs;
+  }
+
   #arm(ms: number): void {
     this.#timer = setTimeout(() => {
       const left = this.remaining();
-      if (left > 0) this.#arm(left);
+      if (left > 0) this.#arm(Math.min(left, this.#probeInterval()));
       else {
         this.#timer = undefined;
         this.#onIdle();

@@ -51,8 +51,6 @@ export class TcpSession implements Session {
   readonly descriptor: string;
   readonly remoteEndpoint: Endpoint;
   readonly localEndpoint: Endpoint;
-  sent = 0;
-  received = 0;
   readonly #init: TcpSessionInit;
   readonly #remote: Socket;
   readonly #openedAt = Date.now();
@@ -75,14 +73,14 @@ export class TcpSession implements Session {
     this.remoteEndpoint = init.remote;
     this.localEndpoint = init.local;
     this.#remote = init.socket;
-    this.#idle = new IdleClock(init.idleTimeoutMs, () => this.#reclaim());
+    this.#idle = new IdleClock(
+      init.idleTimeoutMs,
+      () => this.#reclaim(),
+      () => this.sent + this.received,
+    );
     const remote = this.#remote;
-    // Paused until a data connection is piped in; a 'data' listener alone must not start the flow.
+    // Paused until a data connection is piped in.
     remote.pause();
-    remote.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      this.#idle.lastActive = Date.now();
-    });
     remote.on('end', () => {
       this.#remoteEnded = true;
       this.#attachment?.data?.end();
@@ -91,6 +89,19 @@ export class TcpSession implements Session {
       this.#remoteError = err;
     });
     remote.on('close', () => this.#end());
+  }
+
+  /**
+   * Bytes the app sent through this socket: Node's own counter on the remote connection, so
+   * the splice needs no listener of its own per chunk (it survives destroy, too).
+   */
+  get sent(): number {
+    return this.#remote.bytesWritten ?? 0;
+  }
+
+  /** Bytes the remote side sent to the app. */
+  get received(): number {
+    return this.#remote.bytesRead;
   }
 
   get secret(): string {
@@ -163,10 +174,6 @@ export class TcpSession implements Session {
     if (this.#ended || !attachment || attachment.token !== token || attachment.data) return false;
     attachment.data = data;
     data.on('error', () => {});
-    data.on('data', (chunk: Buffer) => {
-      this.sent += chunk.length;
-      this.#idle.lastActive = Date.now();
-    });
     data.on('end', () => {
       attachment.dataEnded = true;
       this.#settle(attachment);
@@ -194,7 +201,7 @@ export class TcpSession implements Session {
       bytesReceived: this.received,
       openedAt: new Date(this.#openedAt).toISOString(),
       ageMs: now - this.#openedAt,
-      idleMs: now - this.#idle.lastActive,
+      idleMs: this.#idle.idle(now),
       reclaimInMs: this.#idle.remaining(now),
     };
   }

@@ -99,7 +99,7 @@ export class UdpSession implements Session {
       bytesReceived: this.received,
       openedAt: new Date(this.#openedAt).toISOString(),
       ageMs: now - this.#openedAt,
-      idleMs: now - this.#idle.lastActive,
+      idleMs: this.#idle.idle(now),
       reclaimInMs: this.#idle.remaining(now),
     };
   }

@@ -69,14 +69,50 @@ export class ServiceLink {
     }
   }
 
-  /** One question, one answer: the `value` of an ok reply, or the reply's error thrown. */
+  /**
+   * One question, one answer: the `value` of an ok reply, or the reply's error thrown. Inside
+   * a request it rejects with the request's DeadlineExceededError when the deadline passes
+   * first (S6: platform calls in flight reject at the deadline).
+   */
   async call(hello: Hello): Promise<unknown> {
-    const { conn, reply } = await this.open(hello);
+    const { conn, reply } = await untilDeadline(this.open(hello));
     conn.destroy();
     const answer = reply as { ok?: boolean; value?: unknown; error?: unknown };
     if (answer.ok === true) return answer.value;
     throw replyError(answer.error);
   }
+}
+
+/**
+ * Calls `onAbort` with the reason when the current request's signal aborts (its deadline, or
+ * the client going away); returns the function that stops listening. Outside a request: no-op.
+ */
+export function onRequestAbort(onAbort: (reason: unknown) => void): () => void {
+  const signal = currentRequest()?.signal;
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    queueMicrotask(() => onAbort(signal.reason));
+    return () => {};
+  }
+  const listener = () => onAbort(signal.reason);
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+function untilDeadline<T>(work: Promise<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const stop = onRequestAbort(reject);
+    work.then(
+      (value) => {
+        stop();
+        resolve(value);
+      },
+      (err: unknown) => {
+        stop();
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The error of a failed reply, shaped like Node's own. */

@@ -16,7 +16,7 @@ import { Socket } from 'node:net';
 import { type ErrnoError, errnoError } from '../errno.js';
 import { onLines, parseLine } from '../lines.js';
 import { ControlEvent, type Endpoint, type Hello, line, PROTOCOL_VERSION, SocketReply } from '../protocol.js';
-import { rawConnect, replyError, type ServiceLink } from './link.js';
+import { onRequestAbort, rawConnect, replyError, type ServiceLink } from './link.js';
 
 const kState = Symbol('hangar.socket');
 const bytesWrittenGetter = Object.getOwnPropertyDescriptor(Socket.prototype, 'bytesWritten')?.get;
@@ -94,6 +94,13 @@ export function proxiedConnect(
   if (request.op === 'connect') socket._host = request.host;
   installHooks(socket);
 
+  // A connect still in flight at the request's deadline fails with the deadline's error (S6);
+  // a socket that is up belongs to no request and outlives it.
+  const stopWatching = onRequestAbort((reason) => {
+    if (socket[kState] === state && socket.connecting && !socket.destroyed) socket.destroy(reason as Error);
+  });
+  socket.once('connect', stopWatching);
+  socket.once('close', stopWatching);
   const hello: Hello = { ...link.identity(), ...request, v: PROTOCOL_VERSION };
   link.open(hello).then(
     ({ conn, reply }) => {

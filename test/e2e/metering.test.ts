@@ -136,7 +136,8 @@ describe('metering: exact counts, SQLite, /metrics, hangar quotas', () => {
       (err: { code: number; stderr: string }) => err,
     );
     expect(badDay).toMatchObject({
-      code: 1,
+      // A flag value of the wrong form is a usage error: exit 2 (S2).
+      code: 2,
       stderr: expect.stringMatching(/--day must be a UTC date YYYY-MM-DD/),
     });
   });

@@ -7,6 +7,7 @@
 import { domainToASCII } from 'node:url';
 import { inspect } from 'node:util';
 import { type ErrnoError, errnoError } from './errno.js';
+import { normalisePort } from './ports.js';
 import {
   type Address,
   builtinRange,
@@ -15,6 +16,8 @@ import {
   parseAddress,
   type RangeHit,
 } from './ranges.js';
+
+export { normalisePort };
 
 /** The `sockets:` settings the policy reads (S15), plus whether this is the dev server. */
 export interface PolicyConfig {
@@ -45,28 +48,6 @@ export interface VettedDestination {
   port: number;
   addresses: ResolvedAddress[];
   warnings: string[];
-}
-
-/**
- * Normalises a port the way Node's `net` coerces it (`validatePort`): numbers and numeric
- * strings (`'25'`, `' 25 '`, `'0x19'`, `'2.5e1'`, `'+25'` are all 25); anything that is not a
- * whole number from 1 to 65535 throws `ERR_SOCKET_BAD_PORT` (port 0 is no destination).
- */
-export function normalisePort(value: unknown): number {
-  const bad =
-    (typeof value !== 'number' && typeof value !== 'string') ||
-    (typeof value === 'string' && value.trim().length === 0) ||
-    +value !== +value >>> 0 ||
-    +value > 0xffff ||
-    +value === 0;
-  if (bad) {
-    const err = new RangeError(
-      `Port should be > 0 and < 65536. Received ${typeof value === 'string' ? `type string (${inspect(value)})` : inspect(value)}.`,
-    ) as RangeError & { code: string };
-    err.code = 'ERR_SOCKET_BAD_PORT';
-    throw err;
-  }
-  return +value;
 }
 
 export type HostTarget = { kind: 'ip'; address: Address; text: string } | { kind: 'name'; name: string };

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { type ErrnoError, errnoError } from '../errno.js';
-import { normalisePort } from '../policy.js';
+import { normalisePort } from '../ports.js';
 import { RawSocket, type ServiceLink } from './link.js';
 import { proxiedConnect } from './tcp.js';
 

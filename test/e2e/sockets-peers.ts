@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ export interface Peers {
   /** Greets each connection with `hello N`; answers the line `whoami` with `conn N`, echoes other lines. */
   id: number;
   http: number;
+  /** HTTPS with the same certificate as `tls`. */
+  https: number;
   tls: number;
   udp: number;
   /** The TLS server's certificate (PEM file): the CA apps pass to trust it. */
@@ -77,11 +80,14 @@ export async function startPeers(): Promise<Peers> {
       }
     });
   });
-  const http = createHttpServer((req, res) => {
+  const answer: RequestListener = (req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => res.end(`got ${req.method} ${req.url} ${body}`));
-  });
+  };
+  const http = createHttpServer(answer);
+  const https = createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, answer);
+  https.on('connection', track);
   http.on('connection', track);
   const tls = createTlsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (socket) => {
     socket.on('error', () => {});
@@ -99,6 +105,7 @@ export async function startPeers(): Promise<Peers> {
     echo: await listen(echo),
     id: await listen(id),
     http: await listen(http),
+    https: await listen(https),
     tls: await listen(tls),
     udp: await new Promise<number>((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port))),
   };
@@ -108,7 +115,7 @@ export async function startPeers(): Promise<Peers> {
     async close() {
       for (const socket of sockets) socket.destroy();
       await Promise.all(
-        [echo, id, http, tls].map(
+        [echo, id, http, https, tls].map(
           (server) => new Promise((resolve) => server.close(() => resolve(undefined))),
         ),
       );

@@ -144,13 +144,16 @@ describe('sockets through the shim (dev server, test policy)', () => {
     }
   });
 
-  it('an unmodified npm client (undici) and node:http work over the shim', async () => {
+  it('an unmodified npm client (undici, plain and TLS) and node:http work over the shim', async () => {
     expect(
       await get(`/undici?url=${encodeURIComponent(`http://127.0.0.1:${peers.http}/u`)}&body=hi`),
     ).toEqual({
       status: 200,
       body: 'got POST /u hi',
     });
+    const ca = encodeURIComponent(peers.certFile);
+    const https = encodeURIComponent(`https://localhost:${peers.https}/s`);
+    expect(await get(`/undiciTls?url=${https}&ca=${ca}`)).toEqual({ status: 200, body: 'got GET /s ' });
     expect(await get(`/http?url=${encodeURIComponent(`http://localhost:${peers.http}/h`)}`)).toEqual({
       body: 'got GET /h ',
     });

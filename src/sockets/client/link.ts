@@ -1,4 +1,4 @@
-import { type IpcSocketConnectOpts, Socket } from 'node:net';
+import { type IpcSocketConnectOpts, Socket, type TcpSocketConnectOpts } from 'node:net';
 import { currentRequest } from '../../instance/request-context.js';
 import { type ErrnoError, errnoError } from '../errno.js';
 import { readFirstLine } from '../lines.js';
@@ -23,6 +23,21 @@ type Identity = Pick<
 export const rawConnect = Socket.prototype.connect as (this: Socket, options: IpcSocketConnectOpts) => Socket;
 /** The unpatched `Socket` class (the shim wraps `net.Socket` to refuse `{fd}`). */
 export const RawSocket = Socket;
+
+/**
+ * For platform code that runs inside an instance (not app code): a connection that bypasses
+ * the sockets shim, e.g. to another platform service's Unix socket or to an entrypoint
+ * process on loopback. App sockets never use this.
+ *
+ * @example const conn = platformConnect({ path: '/path/to/urlfetch.sock' });
+ */
+export function platformConnect(options: IpcSocketConnectOpts | TcpSocketConnectOpts): Socket {
+  const connect = rawConnect as (
+    this: Socket,
+    options: IpcSocketConnectOpts | TcpSocketConnectOpts,
+  ) => Socket;
+  return connect.call(new RawSocket(), options);
+}
 
 /**
  * The shim's connection to the socket service. It dials with the functions the shim captured

@@ -29,7 +29,7 @@ const mib = Number(process.env.BENCH_SOCKET_MIB ?? 256);
 const bytes = mib * 2 ** 20;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connects = Number(process.env.BENCH_CONNECTS ?? 300);
-const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, color: false };
+const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, flush() {}, color: false };
 
 /** Receives `bytes` per connection and acks with one byte. */
 function sink(): Server {

@@ -1,7 +1,8 @@
 /**
  * One benchmark client run (spawned by bench/sockets.ts): with HANGAR_BENCH_SHIM set it first
  * installs the instance sockets shim, exactly as an instance does, so `net.connect` goes
- * through the socket service; without it, plain loopback TCP. Prints one JSON line.
+ * through the socket service; without it, plain loopback TCP (or PORT names a relay's Unix
+ * socket). Prints one JSON line.
  *
  * Modes: upload (send BYTES, wait for the sink's 1-byte ack), download (read BYTES from the
  * source), connect (COUNT sequential connects, each until 'connect', then destroy).
@@ -10,10 +11,10 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 const { HANGAR_BENCH_SHIM, MODE, PORT, BYTES, COUNT } = process.env;
-if (HANGAR_BENCH_SHIM) {
-  const { installSocketShim } = await import('../dist/sockets/client/install.js');
-  installSocketShim(JSON.parse(HANGAR_BENCH_SHIM));
-}
+// Every mode loads the shim's modules, so the three clients have the same heap (an instance
+// has them loaded either way); only the shim mode installs it.
+const { installSocketShim } = await import('../dist/sockets/client/install.js');
+if (HANGAR_BENCH_SHIM) installSocketShim(JSON.parse(HANGAR_BENCH_SHIM));
 const port = Number(PORT);
 const total = Number(BYTES);
 

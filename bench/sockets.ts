@@ -168,7 +168,7 @@ appendFileSync(
       'the Unix connection to TCP): the extra process and the extra copy each way are what any relay costs ' +
       'on two shared cores. The rest of the gap to it is heap size: the socket service has zod, the policy ' +
       'and the protocol loaded (~8 MB heap vs ~3 MB), so the garbage collection that 256 MiB of read buffers ' +
-      'triggers costs it more; a relay that loads the same modules measures the same as the service. Its ' +
+      'triggers costs it more; a relay that loads the same modules measured within noise of the service. Its ' +
       'connect latency is the Unix connect alone (it dials TCP after accepting), not comparable with the others. ' +
       'All three clients load the shim modules (an instance has them loaded either way); only the shim one installs them.',
     '',

@@ -44,12 +44,16 @@ export function patchNet(link: ServiceLink, options: NetPatchOptions): void {
         ),
       );
     }
-    if ((opts.localAddress ?? undefined) !== undefined || (opts.localPort ?? undefined) !== undefined) {
+    const local = [
+      opts.localAddress == null ? '' : `localAddress ${String(opts.localAddress)}`,
+      opts.localPort == null ? '' : `localPort ${String(opts.localPort)}`,
+    ].filter(Boolean);
+    if (local.length) {
       return refuseLater(
         this,
         refusal(
           'connect',
-          `choosing the local address or port (localAddress ${String(opts.localAddress)}, localPort ${String(opts.localPort)}) is refused; leave both unset`,
+          `choosing the local side of an outgoing socket (${local.join(', ')}) is refused; leave it unset`,
         ),
       );
     }

@@ -84,9 +84,13 @@ export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
     stopping = true;
     logger.info(`${signal}: stopping instances`);
     platform.close().then(
-      () => process.exit(0),
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error(String(err));
+        logger.flush();
         process.exit(1);
       },
     );

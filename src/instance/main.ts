@@ -34,7 +34,7 @@ try {
     handlers.push(await loadModuleHandler(init.appDir, module, exportName));
   }
   const { createInstanceServer } = await import('./server.js');
-  const server = createInstanceServer(handlers, init.env);
+  const server = createInstanceServer(handlers);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

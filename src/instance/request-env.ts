@@ -1,13 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { requestIdHash } from '../shared/request-id.js';
+import { instanceEnvironment } from './request-context.js';
 
-/** The per-request S8 variables, from the request as the front end forwarded it. */
+/**
+ * The per-request S8 variables, from the request as the front end forwarded it, layered over
+ * the instance's environment (see RequestContext.env): only these are set per request.
+ */
 export function requestEnv(
-  base: Readonly<Record<string, string>>,
   req: IncomingMessage,
   meta: { requestId: string; remoteAddr: string; https: boolean },
-): Record<string, string> {
-  const env: Record<string, string> = { ...base };
+): Record<string, string | undefined> {
+  const env = Object.create(instanceEnvironment()) as Record<string, string | undefined>;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const host = req.headers.host ?? '';

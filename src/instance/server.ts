@@ -1,19 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { HandlerContext } from '../index.js';
 import { InternalHeader } from '../shared/messages.js';
 import type { LoadedHandler } from './app-loader.js';
 import { DeadlineExceededError } from './deadline.js';
-import { type RequestContext, requestStorage } from './request-context.js';
+import { LazySignal } from './lazy-signal.js';
+import { materializeEnv, type RequestContext, requestStorage } from './request-context.js';
 import { requestEnv } from './request-env.js';
-import { createRequestLog } from './request-log.js';
+import { requestLog } from './request-log.js';
+import { responseBytes } from './response-body.js';
 
 /**
  * The instance's own HTTP server (SPEC S6), listening on a Unix socket for the front end.
  * Each request runs inside its RequestContext, so `process.env` and `ctx` are its own.
  */
-export function createInstanceServer(
-  handlers: readonly LoadedHandler[],
-  baseEnv: Readonly<Record<string, string>>,
-): Server {
+export function createInstanceServer(handlers: readonly LoadedHandler[]): Server {
   return createServer((req, res) => {
     const requestId = takeHeader(req, InternalHeader.requestId) ?? '';
     const handlerIndex = Number(takeHeader(req, InternalHeader.handler));
@@ -30,25 +30,25 @@ export function createInstanceServer(
       );
       return;
     }
-    const controller = new AbortController();
+    const abort = new LazySignal();
     const deadlineAt = Number(takeHeader(req, InternalHeader.deadline));
     const timer =
       deadlineAt > 0
         ? setTimeout(
-            () => controller.abort(new DeadlineExceededError(deadlineAt - arrivedAt(requestId))),
+            () => abort.abort(new DeadlineExceededError(deadlineAt - arrivedAt(requestId))),
             Math.max(0, deadlineAt - Date.now()),
           )
         : undefined;
     res.once('close', () => {
       clearTimeout(timer);
-      if (!res.writableFinished && !controller.signal.aborted) {
-        controller.abort(new Error('the client went away before the response was sent'));
-      }
+      if (!res.writableFinished) abort.abort(new Error('the client went away before the response was sent'));
     });
     const ctx: RequestContext = {
       requestId,
-      env: requestEnv(baseEnv, req, { requestId, remoteAddr, https }),
-      signal: controller.signal,
+      env: requestEnv(req, { requestId, remoteAddr, https }),
+      get signal() {
+        return abort.signal;
+      },
     };
     requestStorage.run(ctx, () => {
       if (handler.kind === 'node') {
@@ -82,17 +82,16 @@ async function serveFetch(
       method,
       headers,
       body,
-      signal: ctx.signal,
     },
   );
-  const response: unknown = await handler.call(request, { ...ctx, env: ctx.env, log: createRequestLog() });
+  const response: unknown = await handler.call(request, handlerContext(ctx));
   if (!isResponse(response)) {
     throw new TypeError(
       `the handler returned ${response === null ? 'null' : typeof response}, not a Response; return new Response(body, init)`,
     );
   }
   // The front end buffers the whole response anyway (S5 step 6), so collect it here too.
-  const payload = Buffer.from(await response.arrayBuffer());
+  const payload = await responseBytes(response);
   const out: string[] = [];
   for (const [name, value] of response.headers) {
     if (name !== 'set-cookie') out.push(name, value);
@@ -162,4 +161,20 @@ function sendError(res: ServerResponse, status: number, message: string): void {
 /** A request id starts with its arrival in epoch milliseconds (S9), 12 hex digits. */
 function arrivedAt(requestId: string): number {
   return Number.parseInt(requestId.slice(0, 12), 16) || Date.now();
+}
+
+/** The `ctx` a fetch handler gets; its `env` is made a plain object only if the handler reads it. */
+function handlerContext(ctx: RequestContext): HandlerContext {
+  let env: Record<string, string> | undefined;
+  return {
+    requestId: ctx.requestId,
+    get signal() {
+      return ctx.signal;
+    },
+    log: requestLog,
+    get env() {
+      env ??= materializeEnv(ctx.env);
+      return env;
+    },
+  };
 }

@@ -7,22 +7,47 @@ export interface Logger {
   error(message: string): void;
   /** A line as is, e.g. the per-request line of the dev terminal. */
   raw(line: string): void;
+  /** Writes what is buffered now (before exiting). */
+  flush(): void;
   readonly color: boolean;
 }
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const;
 export type Color = keyof typeof codes;
 
-/** Colours only when writing to a terminal (and NO_COLOR is unset), never into files or pipes. */
+/**
+ * Colours only when writing to a terminal (and NO_COLOR is unset), never into files or pipes.
+ *
+ * Lines are coalesced into one write per event-loop turn: stdout to a terminal, file or pipe is
+ * a synchronous write on Linux, and one syscall per request line (blocking whenever the reader
+ * lags) cost the dev server a large share of its throughput.
+ */
 export function createLogger(stream: Writable & { isTTY?: boolean } = process.stderr): Logger {
   const color = Boolean(stream.isTTY) && !process.env.NO_COLOR;
   const paint = (c: Color, text: string) => (color ? `\x1b[${codes[c]}m${text}\x1b[0m` : text);
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (!pending) return;
+    const out = pending;
+    pending = '';
+    stream.write(out);
+  };
+  const line = (text: string) => {
+    pending += `${text}\n`;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
   return {
     color,
-    info: (m) => stream.write(`${m}\n`),
-    warn: (m) => stream.write(`${paint('yellow', 'warning:')} ${m}\n`),
-    error: (m) => stream.write(`${paint('red', 'error:')} ${m}\n`),
-    raw: (line) => stream.write(`${line}\n`),
+    info: (m) => line(m),
+    warn: (m) => line(`${paint('yellow', 'warning:')} ${m}`),
+    error: (m) => line(`${paint('red', 'error:')} ${m}`),
+    raw: line,
+    flush,
   };
 }
 

@@ -81,7 +81,7 @@ describe('module errors name the module, the export and what it has', () => {
     expect(res.status).toBe(500);
     const body = await res.text();
     expect(body).toContain("module main.ts has no export 'app'; it exports: default, handler");
-    expect(dev.output()).toContain("module main.ts has no export 'app'");
+    await dev.waitFor(/module main\.ts has no export 'app'/);
     await dev.stop();
   });
 

@@ -1,6 +1,7 @@
 import type { InstanceView } from '../admin/admin-server.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { type AdminClientOptions, adminGetJson } from './admin-client.js';
+import { formatTable } from './table.js';
 
 export interface InstancesOptions extends AdminClientOptions {
   json?: boolean;
@@ -40,15 +41,7 @@ export function formatInstances(
       i.started.replace('T', ' ').slice(0, 19),
     ]);
   }
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  let out = rows
-    .map((r) =>
-      r
-        .map((cell, col) => cell.padEnd(widths[col]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  let out = formatTable(rows);
   if (instances.length === 0) out += '\n(no instances running)';
   out += '\n\nScaling decisions (newest last):\n';
   out += decisions.length

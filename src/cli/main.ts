@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isHangarError } from '../shared/errors.js';
 import { version } from '../shared/version.js';
+import { withAdminOptions } from './admin-options.js';
 import { parsePort } from './options.js';
 
 const program = new Command('hangar')
@@ -58,44 +59,39 @@ program
   });
 
 const instances = program.command('instances').description('instances of the running platform');
-instances
-  .command('list')
-  .description('list instances (state, busy slots, requests, memory) and the latest scaling decisions')
-  .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
-  .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
-  .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
+withAdminOptions(
+  instances
+    .command('list')
+    .description('list instances (state, busy slots, requests, memory) and the latest scaling decisions'),
+)
   .option('--decisions <n>', 'how many scaling decisions to show', (v) => Number.parseInt(v, 10), 20)
-  .option('--json', 'print the admin API document as JSON')
   .action(async (opts) => {
     const { runInstancesList } = await import('./instances.js');
     await runInstancesList(opts);
   });
 
-program
-  .command('quotas')
-  .description("today's requests, bandwidth and instance-hours per app and version, against the daily quotas")
-  .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
-  .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
-  .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
+withAdminOptions(
+  program
+    .command('quotas')
+    .description(
+      "today's requests, bandwidth and instance-hours per app and version, against the daily quotas",
+    ),
+)
   .option('--day <date>', 'a UTC date YYYY-MM-DD instead of today')
-  .option('--json', 'print the admin API document as JSON')
   .action(async (opts) => {
     const { runQuotas } = await import('./quotas.js');
     await runQuotas(opts);
   });
 
 const sockets = program.command('sockets').description('sockets of the socket service (S12)');
-sockets
-  .command('list')
-  .description('list open sockets: app, destination, bytes each way, age and idle countdown')
-  .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
-  .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
-  .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
-  .option('--json', 'print the admin API document as JSON')
-  .action(async (opts) => {
-    const { runSocketsList } = await import('./sockets.js');
-    await runSocketsList(opts);
-  });
+withAdminOptions(
+  sockets
+    .command('list')
+    .description('list open sockets: app, destination, bytes each way, age and idle countdown'),
+).action(async (opts) => {
+  const { runSocketsList } = await import('./sockets.js');
+  await runSocketsList(opts);
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,7 @@
+import { formatSize } from '../config/durations.js';
 import type { SocketView } from '../sockets/ipc.js';
 import { type AdminClientOptions, adminGetJson } from './admin-client.js';
+import { formatTable } from './table.js';
 
 export interface SocketsOptions extends AdminClientOptions {
   json?: boolean;
@@ -13,19 +15,6 @@ export async function runSocketsList(opts: SocketsOptions): Promise<void> {
     return;
   }
   process.stdout.write(formatSockets(doc.sockets));
-}
-
-/** `1.5 KiB`, `12 B`: bytes for a table cell. */
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /** `4m 05s`, `12s`, `850ms`: a duration for a table cell. */
@@ -56,22 +45,14 @@ export function formatSockets(sockets: readonly SocketView[]): string {
         : s.remote && s.remote !== s.destination
           ? `${s.destination} (${s.remote})`
           : s.destination,
-      size(s.bytesSent),
-      size(s.bytesReceived),
+      formatSize(s.bytesSent),
+      formatSize(s.bytesReceived),
       duration(s.ageMs),
       duration(s.reclaimInMs),
       s.instance ? s.instance.slice(0, 8) : '(detached)',
     ]);
   }
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  let out = rows
-    .map((r) =>
-      r
-        .map((cell, col) => cell.padEnd(widths[col]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  let out = formatTable(rows);
   if (sockets.length === 0) out += '\n(no open sockets)';
   return `${out}\n`;
 }

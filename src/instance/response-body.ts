@@ -22,6 +22,6 @@ function bodySource(response: Response): unknown {
     response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>
   )[stateSymbol];
   const body = state?.body;
-  if (!body || !body.stream || body.stream.locked || response.bodyUsed) return undefined;
+  if (!body?.stream || body.stream.locked || response.bodyUsed) return undefined;
   return body.source;
 }

@@ -89,6 +89,34 @@ export async function loadCertificate(
   return selfSigned(join(resolve(dataDir), 'tls'));
 }
 
+/**
+ * Writes a self-signed certificate for localhost (`*.localhost`, 127.0.0.1, ::1) and its key as
+ * PEM files, with the `openssl` command; tests use it for their own TLS peers too.
+ */
+export async function makeSelfSignedCertificate(
+  certFile: string,
+  keyFile: string,
+  days: number,
+): Promise<void> {
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    String(days),
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1,IP:::1',
+  ]);
+}
+
 /** Reuses `<dir>/self-signed.{crt,key}` while valid for another day, else makes a new pair. */
 async function selfSigned(dir: string): Promise<LoadedCertificate> {
   const certFile = join(dir, 'self-signed.crt');
@@ -104,23 +132,7 @@ async function selfSigned(dir: string): Promise<LoadedCertificate> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   rmSync(keyFile, { force: true });
   try {
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '825',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1,IP:::1',
-    ]);
+    await makeSelfSignedCertificate(certFile, keyFile, 825);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     throw new HangarError(

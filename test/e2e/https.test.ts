@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeSelfSignedCertificate } from '../../src/platform/tls.js';
 import { adminGet, cli, type DevServer, repoRoot, startDev } from '../helpers/dev-server.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
@@ -129,23 +130,7 @@ describe('hangar dev --https-port with --tls-cert and --tls-key', () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hangar-tls-'));
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
+    await makeSelfSignedCertificate(join(dir, 'cert.pem'), join(dir, 'key.pem'), 2);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

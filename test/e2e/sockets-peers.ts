@@ -3,7 +3,6 @@
  * echo, a TCP "id" server that numbers its connections, an HTTP server, a TLS echo with a
  * self-signed certificate made by openssl for this run, and a UDP echo.
  */
-import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener } from 'node:http';
@@ -12,6 +11,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
+import { makeSelfSignedCertificate } from '../../src/platform/tls.js';
 
 export interface Peers {
   echo: number;
@@ -31,27 +31,7 @@ export async function startPeers(): Promise<Peers> {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-sockets-peers-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  await makeSelfSignedCertificate(certFile, keyFile, 1);
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);

@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { matchesQuery, parseLogQuery } from '../logs/query-params.js';
+import type { LogEntry, LogPage, LogQuery } from '../logs/types.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
@@ -30,6 +32,11 @@ export interface AdminSource {
   metrics?(): { contentType: string; body: string };
   /** Open sockets of the socket service, for `GET /api/sockets` (S12, S14). */
   sockets?(): Promise<unknown[]>;
+  /** The request log (S9): `GET /api/logs` and `GET /api/logs/stream`. */
+  logs?: {
+    query(query: LogQuery): Promise<LogPage>;
+    subscribe(listener: (entry: LogEntry) => void): () => void;
+  };
 }
 
 /**
@@ -78,6 +85,51 @@ export function createAdminServer(token: string, source: AdminSource): Server {
       );
       return;
     }
+    const logs = source.logs;
+    if (req.method === 'GET' && (path === '/api/logs' || path === '/api/logs/stream') && logs) {
+      let query: LogQuery;
+      try {
+        query = parseLogQuery(new URL(req.url ?? '/', 'http://admin').searchParams);
+      } catch (err) {
+        if (!isHangarError(err)) throw err;
+        send(err.status ?? 400, { error: err.message });
+        return;
+      }
+      if (path === '/api/logs') {
+        logs.query(query).then(
+          (page) => send(200, page),
+          (err: Error) => send(500, { error: `the request log could not be read: ${err.message}` }),
+        );
+      } else {
+        streamLogs(res, logs.subscribe, query);
+      }
+      return;
+    }
     send(404, { error: `no admin endpoint ${req.method} ${path}` });
+  });
+}
+
+/**
+ * `GET /api/logs/stream`: Server-Sent Events, one `data:` event per finished request matching
+ * the filters (each a `--json` object). A comment every 15 s keeps proxies from closing it.
+ */
+function streamLogs(
+  res: ServerResponse,
+  subscribe: (listener: (entry: LogEntry) => void) => () => void,
+  query: LogQuery,
+): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+  });
+  res.write(': hangar request log\n\n');
+  const unsubscribe = subscribe((entry) => {
+    if (matchesQuery(entry, query)) res.write(`data: ${JSON.stringify(entry)}\n\n`);
+  });
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  res.once('close', () => {
+    clearInterval(keepAlive);
+    unsubscribe();
   });
 }

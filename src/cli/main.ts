@@ -83,6 +83,29 @@ withAdminOptions(
     await runQuotas(opts);
   });
 
+withAdminOptions(
+  program
+    .command('logs')
+    .description('request logs with their app lines (S9): a table, --json objects, or --tail to follow'),
+)
+  .option('--service <name>', 'only this service')
+  .option('--version <version>', 'only this version')
+  .option('--request-id <id>', 'only this request (its REQUEST_LOG_ID)')
+  .option(
+    '--min-level <level>',
+    'requests with a line at this level or above: debug, info, warning, error, critical',
+  )
+  .option('--since <time>', 'started at or after: ISO 8601 time, epoch ms, or a duration ago (15m, 2h)')
+  .option('--until <time>', 'started before: ISO 8601 time, epoch ms, or a duration ago')
+  .option('--status <code>', 'only this HTTP status')
+  .option('--grep <text>', 'the resource or a line contains this text (case-sensitive)')
+  .option('--limit <n>', 'the newest n requests (default 100; 10 with --tail)')
+  .option('--tail', 'keep following: print each new request as it finishes')
+  .action(async (opts) => {
+    const { runLogs } = await import('./logs.js');
+    await runLogs(opts);
+  });
+
 const sockets = program.command('sockets').description('sockets of the socket service (S12)');
 withAdminOptions(
   sockets

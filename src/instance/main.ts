@@ -8,6 +8,7 @@ import { register } from 'node:module';
 import { isHangarError } from '../shared/errors.js';
 import { InstanceInit, type InstanceMessage, PlatformMessage } from '../shared/messages.js';
 import type { LoadedHandler } from './app-loader.js';
+import { captureConsole, flushLogs } from './log-capture.js';
 import { installPerRequestEnv } from './request-context.js';
 
 function send(message: InstanceMessage): void {
@@ -23,6 +24,8 @@ process.on('disconnect', () => process.exit(0));
 register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
 Object.assign(process.env, init.env);
 installPerRequestEnv();
+// App log lines (S9) go to the platform with their request's id, from the app's first line on.
+captureConsole();
 process.chdir(init.appDir);
 
 try {
@@ -44,7 +47,8 @@ try {
     const message = PlatformMessage.safeParse(raw);
     if (!message.success) return;
     if (message.data.type === 'stop') {
-      server.close(() => process.exit(0));
+      // The last app lines leave before the process does.
+      server.close(() => void flushLogs().then(() => process.exit(0)));
       server.closeIdleConnections();
     } else if (message.data.type === 'ping') {
       send({ type: 'pong', id: message.data.id, rss: process.memoryUsage.rss() });

@@ -6,13 +6,16 @@ import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
+import { createRequestLogs } from '../logs/request-logs.js';
+import { SqliteLogStore } from '../logs/sqlite-store.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { startSocketService } from '../sockets/supervisor.js';
-import { formatRequestLine } from './request-line.js';
+import { openDatabase } from './database.js';
+import { formatAppLine, formatRequestEntry } from './request-line.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { createTraffic } from './traffic.js';
 import { TreeWatcher } from './watcher.js';
@@ -52,6 +55,31 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const token = ensureAdminToken(dataDir);
+  // The request log (S9): its own connection to hangar.db; the dev terminal shows each request
+  // with its app lines once they are in (about 50 ms after the response).
+  const logsDb = openDatabase(dataDir);
+  const logErrorsShown = new Set<string>();
+  const requestLogs = createRequestLogs({
+    store: new SqliteLogStore(logsDb),
+    retention: {
+      maxAgeMs: options.platformConfig.logs.retentionMs,
+      maxBytes: options.platformConfig.logs.maxBytes,
+    },
+    onEntry: (entry) => logger.raw(formatRequestEntry(entry, logger.color)),
+    onLateLine: (requestId, line) =>
+      logger.raw(
+        `${formatAppLine(line, logger.color, '  ')} ${paint(logger.color, 'gray', `(request ${requestId})`)}`,
+      ),
+    onInstanceLine: (instanceId, line) =>
+      logger.raw(
+        `${paint(logger.color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, logger.color, ' ')}`,
+      ),
+    onError: (err) => {
+      if (logErrorsShown.has(err.message)) return;
+      logErrorsShown.add(err.message);
+      logger.error(`request log: ${err.message} (in ${logsDb.name}); lines are kept in memory and retried`);
+    },
+  });
 
   let closing = false;
   const services: ServiceRuntime[] = [];
@@ -82,7 +110,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
         })),
       ),
     logger,
-    onRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
+    onRequest: (record) => requestLogs.request(record),
   });
   const { server, httpsServer } = traffic;
   // The socket service (S12) owns every app socket; its bytes are outgoing bandwidth (S10).
@@ -102,6 +130,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     decisions: () => decisions,
     quotas: traffic.quotas,
     metrics: traffic.metrics,
+    logs: requestLogs,
   });
   await listen(server, options.port, options.host, '--port');
   if (httpsServer && options.https)
@@ -126,6 +155,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
         logger.raw(
           `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${instance.spec.service} ${instance.id.slice(0, 8)}]`)} ${line}`,
         ),
+      onLogs: (instance, lines) => requestLogs.lines(instance.id, lines),
       onStartFailed: (error) => logger.error(error.message),
       onExit: (instance, code, signal) => {
         if (!closing) {
@@ -142,7 +172,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
           paint(logger.color, 'blue', `[scaling] ${d.service}/${d.version}: ${d.action}${who}: ${d.reason}`),
         );
       },
-      onInternalRequest: (record) => logger.raw(formatRequestLine(record, logger.color)),
+      onInternalRequest: (record) => requestLogs.request(record),
     });
     services.push(runtime);
     byName.set(config.service, runtime);
@@ -169,6 +199,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       // Before the meter's last write: the socket service reports its final bytes as it stops.
       await sockets.close();
       traffic.close();
+      await requestLogs.close();
+      logsDb.close();
     },
   };
 }

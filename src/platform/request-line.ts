@@ -1,4 +1,5 @@
 import type { RequestRecord } from '../frontend/frontend.js';
+import type { LogEntry, LogLine } from '../logs/types.js';
 import { paint } from '../shared/logger.js';
 
 /**
@@ -24,4 +25,39 @@ export function formatRequestLine(r: RequestRecord, color: boolean): string {
   // A failed or rejected request names its id, so its log entry can be found (S5 step 2, S9).
   if (r.error) parts.push(paint(color, 'gray', `(${r.error}; request ${r.requestId})`));
   return parts.filter(Boolean).join(' ');
+}
+
+const levelColor = {
+  debug: 'gray',
+  info: 'cyan',
+  warning: 'yellow',
+  error: 'red',
+  critical: 'magenta',
+} as const;
+
+/** One app line as the dev terminal shows it under its request: `    12:00:01.250 warning disk almost full`. */
+export function formatAppLine(line: LogLine, color: boolean, indent = '    '): string {
+  const time = line.time.slice(11, 23);
+  const message = line.message.replaceAll('\n', `\n${indent}${' '.repeat(21)}`);
+  return `${indent}${paint(color, 'gray', time)} ${paint(color, levelColor[line.level], line.level.padEnd(8))} ${message}`;
+}
+
+/** A request's line with its app lines under it (S9 "one colourised line per request with its lines"). */
+export function formatRequestEntry(entry: LogEntry, color: boolean): string {
+  const head = formatRequestLine(
+    {
+      requestId: entry.requestId,
+      method: entry.method,
+      resource: entry.resource,
+      status: entry.status,
+      latencyMs: entry.latencyMs,
+      bytesOut: entry.bytesOut,
+      ...(entry.service ? { service: entry.service } : {}),
+      ...(entry.instanceId ? { instanceId: entry.instanceId } : {}),
+      ...(entry.loadingRequest ? { loadingRequest: true } : {}),
+      ...(entry.error ? { error: entry.error } : {}),
+    },
+    color,
+  );
+  return [head, ...entry.lines.map((line) => formatAppLine(line, color))].join('\n');
 }

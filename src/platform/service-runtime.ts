@@ -19,6 +19,8 @@ export interface RuntimeContext {
   dataDir: string;
   platformConfig: PlatformConfig;
   onOutput: InstanceSpec['onOutput'];
+  /** App log lines from instances (S9). */
+  onLogs?: InstanceSpec['onLogs'];
   /** How instances reach the socket service (S12). */
   sockets?: InstanceSpec['sockets'];
   onDecision?(decision: ScalingDecision): void;
@@ -251,6 +253,7 @@ export class ServiceRuntime implements ServiceRoute {
         heartbeatIntervalMs: ctx.platformConfig.scheduler.heartbeatIntervalMs,
         startTimeoutMs: 30_000,
         onOutput: ctx.onOutput,
+        ...(ctx.onLogs ? { onLogs: ctx.onLogs } : {}),
         sockets: ctx.sockets,
       },
     };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { HangarError } from '../shared/errors.js';
-import { type InstanceInit, InstanceMessage } from '../shared/messages.js';
+import { type AppLogLine, type InstanceInit, InstanceMessage } from '../shared/messages.js';
 import { newInstanceId } from '../shared/request-id.js';
 
 const instanceMain = fileURLToPath(new URL('../instance/main.js', import.meta.url));
@@ -33,6 +33,8 @@ export interface InstanceSpec {
   startTimeoutMs: number;
   /** Each line the instance prints (its stdout and stderr). */
   onOutput?: (instance: InstanceProcess, stream: 'stdout' | 'stderr', line: string) => void;
+  /** App log lines (S9) the instance shipped, in the order it wrote them. */
+  onLogs?: (instance: InstanceProcess, lines: AppLogLine[]) => void;
 }
 
 /**
@@ -124,6 +126,12 @@ export class InstanceProcess {
     });
     this.#pipeLines(child, 'stdout');
     this.#pipeLines(child, 'stderr');
+    // From spawn on, not only once ready: lines of the app's module top level count too.
+    child.on('message', (raw: { type?: unknown }) => {
+      if (raw?.type !== 'logs') return;
+      const message = InstanceMessage.safeParse(raw);
+      if (message.success && message.data.type === 'logs') spec.onLogs?.(this, message.data.lines);
+    });
 
     const started = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
       const timer = setTimeout(
@@ -194,6 +202,8 @@ export class InstanceProcess {
   }
 
   #onMessage(raw: unknown): void {
+    // Log batches have their own listener; parsing them twice would cost on the busy path.
+    if ((raw as { type?: unknown } | null)?.type === 'logs') return;
     const message = InstanceMessage.safeParse(raw);
     if (!message.success) return;
     const m = message.data;

@@ -24,12 +24,29 @@ export type InstanceInit = z.infer<typeof InstanceInit>;
 
 const SerializedError = z.object({ code: z.string(), message: z.string() });
 
+/** Log levels of S9, lowest first; stored and compared by their index. */
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export const LogLevel = z.enum(LOG_LEVELS);
+export type LogLevel = z.infer<typeof LogLevel>;
+
+/** One app log line as an instance ships it (S9); no requestId: an instance line. */
+export const AppLogLine = z.object({
+  requestId: z.string().optional(),
+  /** Epoch ms. */
+  time: z.number(),
+  level: LogLevel,
+  message: z.string(),
+});
+export type AppLogLine = z.infer<typeof AppLogLine>;
+
 export const InstanceMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('failed'), error: SerializedError }),
   /** Periodic: the instance's event loop turns, and its resident memory. */
   z.object({ type: z.literal('heartbeat'), rss: z.number() }),
   z.object({ type: z.literal('pong'), id: z.number(), rss: z.number() }),
+  /** App log lines in the order they were written, batched off the request path (S9). */
+  z.object({ type: z.literal('logs'), lines: z.array(AppLogLine) }),
 ]);
 export type InstanceMessage = z.infer<typeof InstanceMessage>;
 

@@ -1,0 +1,153 @@
+/**
+ * `hangar logs` (SPEC S2, S9): request log entries with their app lines, from the admin API.
+ * A table by default (one line per request, its lines indented, levels coloured on a TTY),
+ * `--json` one S9 object per line, newest last; `--tail` keeps following over SSE.
+ */
+import type { LogEntry, LogPage } from '../logs/types.js';
+import { formatAppLine } from '../platform/request-line.js';
+import { HangarError } from '../shared/errors.js';
+import { paint } from '../shared/logger.js';
+import { type AdminClientOptions, adminGetJson, adminTarget } from './admin-client.js';
+
+export interface LogsOptions extends AdminClientOptions {
+  service?: string;
+  version?: string;
+  requestId?: string;
+  minLevel?: string;
+  since?: string;
+  until?: string;
+  status?: string;
+  grep?: string;
+  limit?: string;
+  json?: boolean;
+  tail?: boolean;
+}
+
+/** The API's page size limit; `--limit` above it is fetched in pages. */
+const PAGE = 1000;
+
+/** The filter flags as `GET /api/logs` parameters. */
+export function logsParams(opts: LogsOptions): URLSearchParams {
+  const params = new URLSearchParams();
+  const pairs: Array<[string, string | undefined]> = [
+    ['service', opts.service],
+    ['version', opts.version],
+    ['requestId', opts.requestId],
+    ['minLevel', opts.minLevel],
+    ['since', opts.since],
+    ['until', opts.until],
+    ['status', opts.status],
+    ['text', opts.grep],
+  ];
+  for (const [name, value] of pairs) if (value !== undefined) params.set(name, value);
+  return params;
+}
+
+/** Runs `hangar logs`; with `--tail` it returns only when the stream ends. */
+export async function runLogs(opts: LogsOptions): Promise<void> {
+  const limit = Number(opts.limit ?? (opts.tail ? 10 : 100));
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new HangarError(
+      'USAGE',
+      `--limit must be a whole number of requests, at least 1, not '${opts.limit}'`,
+    );
+  }
+  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  const print = (entry: LogEntry) =>
+    process.stdout.write(`${opts.json ? JSON.stringify(entry) : formatEntry(entry, color)}\n`);
+  const params = logsParams(opts);
+  // Follow first, then read the history: nothing that finishes in between is missed.
+  const stream = opts.tail ? await openStream(opts, params) : undefined;
+  const entries = await fetchNewest(opts, params, limit);
+  if (!opts.json && !opts.tail && entries.length === 0) process.stderr.write('(no matching requests)\n');
+  for (const entry of entries) print(entry);
+  if (!stream) return;
+  let last = entries.at(-1)?.requestId ?? '';
+  for await (const entry of stream) {
+    // Ids sort by start time; an entry already printed from the history is skipped.
+    if (entries.length > 0 && entry.requestId <= last && entries.some((e) => e.requestId === entry.requestId))
+      continue;
+    if (entry.requestId > last) last = entry.requestId;
+    print(entry);
+  }
+}
+
+/** The newest `limit` entries, newest last, paging back through the API as needed. */
+async function fetchNewest(opts: LogsOptions, params: URLSearchParams, limit: number): Promise<LogEntry[]> {
+  const pages: LogEntry[][] = [];
+  let got = 0;
+  let cursor: string | null = null;
+  do {
+    const p = new URLSearchParams(params);
+    p.set('limit', String(Math.min(PAGE, limit - got)));
+    if (cursor) p.set('cursor', cursor);
+    const page: LogPage = await adminGetJson<LogPage>(opts, `/api/logs?${p}`);
+    pages.unshift(page.entries);
+    got += page.entries.length;
+    cursor = page.next;
+  } while (cursor && got < limit);
+  return pages.flat();
+}
+
+/** Entries from `GET /api/logs/stream` as they come. */
+async function openStream(
+  opts: AdminClientOptions,
+  params: URLSearchParams,
+): Promise<AsyncIterable<LogEntry>> {
+  const { server, token } = adminTarget(opts);
+  let res: Response;
+  try {
+    res = await fetch(`${server}/api/logs/stream?${params}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+  } catch (err) {
+    throw new HangarError(
+      'ADMIN_API',
+      `cannot reach the admin API at ${server} (${(err as Error).cause ?? (err as Error).message}); is hangar running, and is --server right?`,
+    );
+  }
+  if (!res.ok || !res.body) {
+    throw new HangarError('ADMIN_API', `/api/logs/stream answered ${res.status}: ${await res.text()}`);
+  }
+  const body = res.body;
+  return {
+    async *[Symbol.asyncIterator]() {
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of body) {
+        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+        let end = buffered.indexOf('\n\n');
+        while (end >= 0) {
+          const event = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          end = buffered.indexOf('\n\n');
+          const data = event
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (data) yield JSON.parse(data) as LogEntry;
+        }
+      }
+    },
+  };
+}
+
+/** One request as the table shows it, its app lines indented under it. */
+export function formatEntry(e: LogEntry, color: boolean): string {
+  const statusColor =
+    e.status >= 500 ? 'red' : e.status >= 400 ? 'yellow' : e.status >= 300 ? 'cyan' : 'green';
+  const head = [
+    paint(color, 'gray', e.startTime.replace('T', ' ').slice(0, 23)),
+    paint(color, statusColor, String(e.status)),
+    paint(color, 'bold', e.method),
+    e.resource,
+    `${e.latencyMs < 10 ? e.latencyMs.toFixed(1) : Math.round(e.latencyMs)} ms`,
+    e.service ? `${e.service}/${e.version ?? '?'}` : '',
+    paint(color, 'gray', e.requestId),
+    e.error ? paint(color, 'red', e.error) : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+  return [head, ...e.lines.map((line) => formatAppLine(line, color))].join('\n');
+}

@@ -1,0 +1,99 @@
+/**
+ * App log lines inside an instance (SPEC S9): `console.*` and `ctx.log.*` become lines with a
+ * level and the id of the request they were written under (AsyncLocalStorage), batched and
+ * sent to the platform over the IPC channel. Nothing here is awaited by a request: a line is
+ * pushed onto an array and the batch leaves on a timer, after N lines, or when the instance
+ * stops. While a batch is still being written (IPC back-pressure) new lines keep collecting,
+ * so none is dropped and no request waits.
+ */
+import { format } from 'node:util';
+import type { AppLogLine, InstanceMessage, LogLevel } from '../shared/messages.js';
+import { requestStorage } from './request-context.js';
+
+/** How long a line may wait for its batch; the platform holds a request's terminal line about as long. */
+const FLUSH_MS = 20;
+/** A batch this big leaves at once rather than waiting for the timer. */
+const MAX_BATCH = 500;
+/** Longer messages are cut; one runaway line must not make an IPC message of many megabytes. */
+const MAX_MESSAGE_CHARS = 64 * 1024;
+
+let buffer: AppLogLine[] = [];
+let timer: NodeJS.Timeout | undefined;
+let sending = false;
+const drained: Array<() => void> = [];
+/** The console as it was before capture: used when there is no platform to ship to. */
+const original = {
+  debug: console.debug.bind(console),
+  info: console.info.bind(console),
+  warn: console.warn.bind(console),
+  error: console.error.bind(console),
+};
+
+/**
+ * Records one line at `level`, under the current request if there is one.
+ *
+ * @example
+ * logLine('warning', 'disk almost full');
+ */
+export function logLine(level: LogLevel, message: string): void {
+  if (!process.send) {
+    // Not started by a platform (e.g. a unit test importing the app): print as before.
+    (level === 'debug' ? original.debug : level === 'info' ? original.info : original.error)(message);
+    return;
+  }
+  const text =
+    message.length > MAX_MESSAGE_CHARS
+      ? `${message.slice(0, MAX_MESSAGE_CHARS)}... (${message.length - MAX_MESSAGE_CHARS} more characters cut)`
+      : message;
+  const requestId = requestStorage.getStore()?.requestId;
+  buffer.push(
+    requestId
+      ? { requestId, time: Date.now(), level, message: text }
+      : { time: Date.now(), level, message: text },
+  );
+  if (buffer.length >= MAX_BATCH) ship();
+  else timer ??= setTimeout(ship, FLUSH_MS);
+}
+
+/** Makes `console.debug/log/info/warn/error` log lines (log → info, warn → warning). */
+export function captureConsole(): void {
+  const levels: Array<[keyof typeof console & ('debug' | 'log' | 'info' | 'warn' | 'error'), LogLevel]> = [
+    ['debug', 'debug'],
+    ['log', 'info'],
+    ['info', 'info'],
+    ['warn', 'warning'],
+    ['error', 'error'],
+  ];
+  for (const [method, level] of levels) {
+    console[method] = (...args: unknown[]) => logLine(level, format(...args));
+  }
+}
+
+/** Sends what is buffered and resolves once every line is handed to the IPC channel (before exit). */
+export function flushLogs(): Promise<void> {
+  if (buffer.length === 0 && !sending) return Promise.resolve();
+  return new Promise((resolve) => {
+    drained.push(resolve);
+    ship();
+  });
+}
+
+function ship(): void {
+  clearTimeout(timer);
+  timer = undefined;
+  if (sending) return;
+  if (buffer.length === 0 || !process.send || !process.connected) {
+    if (!process.connected) buffer = [];
+    for (const resolve of drained.splice(0)) resolve();
+    return;
+  }
+  const message: InstanceMessage = { type: 'logs', lines: buffer };
+  buffer = [];
+  sending = true;
+  process.send(message, undefined, {}, () => {
+    sending = false;
+    // One batch in flight at a time: lines written meanwhile form the next one.
+    if (buffer.length >= MAX_BATCH || drained.length > 0) ship();
+    else if (buffer.length > 0) timer ??= setTimeout(ship, FLUSH_MS);
+  });
+}

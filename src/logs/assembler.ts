@@ -1,0 +1,100 @@
+/**
+ * Puts a request's app lines under its record for the live views (the dev terminal and
+ * `GET /api/logs/stream`). Lines travel from the instance over IPC and the record comes from
+ * the front end once the response is out, so either may come first: a record is held for
+ * `holdMs` (longer than an instance's batch interval) to collect its lines, then emitted whole.
+ * A line for a request already emitted is emitted on its own (`late`). The store does not
+ * depend on this: it joins lines and records by id whatever their order.
+ */
+import type { LogEntry, LogLine, RequestLogRecord } from './types.js';
+
+interface Pending {
+  record?: RequestLogRecord;
+  lines: LogLine[];
+  /** When the first thing for this id arrived (epoch ms), to sweep ids whose record never comes. */
+  since: number;
+}
+
+export interface AssemblerOptions {
+  /** How long a record waits for its lines. */
+  holdMs?: number;
+  /** A request with the lines that came for it. */
+  onEntry(entry: LogEntry): void;
+  /** A line that came after its request was emitted. */
+  onLateLine?(requestId: string, line: LogLine): void;
+}
+
+/** Lines whose record has not come after this long are let go (they are in the store). */
+const ORPHAN_MS = 10 * 60_000;
+/** Ids emitted recently, so a late line is told from an early one. */
+const EMITTED_KEEP = 10_000;
+
+export class LogAssembler {
+  readonly #options: AssemblerOptions;
+  readonly #holdMs: number;
+  readonly #pending = new Map<string, Pending>();
+  /** Records waiting to be emitted, in arrival order (= due order: the hold is the same for all). */
+  readonly #due: Array<{ id: string; at: number }> = [];
+  readonly #emitted = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #lastSweep = Date.now();
+
+  /**
+   * @example
+   * const assembler = new LogAssembler({ holdMs: 50, onEntry: (e) => print(e) });
+   */
+  constructor(options: AssemblerOptions) {
+    this.#options = options;
+    this.#holdMs = options.holdMs ?? 50;
+  }
+
+  record(record: RequestLogRecord): void {
+    const now = Date.now();
+    const pending = this.#pending.get(record.requestId);
+    if (pending) pending.record = record;
+    else this.#pending.set(record.requestId, { record, lines: [], since: now });
+    this.#due.push({ id: record.requestId, at: now + this.#holdMs });
+    this.#timer ??= setTimeout(() => this.#emitDue(), this.#holdMs);
+  }
+
+  line(requestId: string, line: LogLine): void {
+    if (this.#emitted.has(requestId)) {
+      this.#options.onLateLine?.(requestId, line);
+      return;
+    }
+    const pending = this.#pending.get(requestId);
+    if (pending) pending.lines.push(line);
+    else this.#pending.set(requestId, { lines: [line], since: Date.now() });
+  }
+
+  /** Emits everything held now (the platform is closing). */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#emitDue(Number.POSITIVE_INFINITY);
+  }
+
+  #emitDue(now = Date.now()): void {
+    this.#timer = undefined;
+    while (this.#due.length > 0 && this.#due[0]!.at <= now) {
+      const { id } = this.#due.shift()!;
+      const pending = this.#pending.get(id);
+      this.#pending.delete(id);
+      if (!pending?.record) continue;
+      this.#emitted.add(id);
+      if (this.#emitted.size > EMITTED_KEEP) {
+        const oldest = this.#emitted.values().next().value;
+        if (oldest !== undefined) this.#emitted.delete(oldest);
+      }
+      this.#options.onEntry({ ...pending.record, lines: pending.lines });
+    }
+    if (now - this.#lastSweep > ORPHAN_MS && Number.isFinite(now)) {
+      this.#lastSweep = now;
+      for (const [id, p] of this.#pending)
+        if (!p.record && now - p.since > ORPHAN_MS) this.#pending.delete(id);
+    }
+    const next = this.#due[0];
+    if (next && Number.isFinite(now))
+      this.#timer = setTimeout(() => this.#emitDue(), Math.max(0, next.at - Date.now()));
+  }
+}

@@ -1,0 +1,41 @@
+import type { RequestRecord } from '../frontend/frontend.js';
+import type { AppLogLine } from '../shared/messages.js';
+import type { LogLine, RequestLogRecord, StoredLine } from './types.js';
+
+/**
+ * The S9 record of what the front end (or the platform, for /_ah/ requests) knows about a
+ * finished request. Unknown fields are null, never missing, so `--json` has every key.
+ */
+export function toLogRecord(r: RequestRecord): RequestLogRecord {
+  return {
+    requestId: r.requestId,
+    appId: r.app ?? null,
+    service: r.service ?? null,
+    version: r.version ?? null,
+    instanceId: r.instanceId ?? null,
+    startTime: new Date(r.startTime ?? Date.now() - r.latencyMs).toISOString(),
+    latencyMs: r.latencyMs,
+    pendingMs: r.pendingMs ?? 0,
+    method: r.method,
+    resource: r.resource,
+    httpVersion: r.httpVersion ?? null,
+    status: r.status,
+    bytesIn: r.bytesIn ?? 0,
+    bytesOut: r.bytesOut,
+    userAgent: r.userAgent ?? null,
+    ip: r.ip ?? null,
+    host: r.host ?? null,
+    loadingRequest: r.loadingRequest === true,
+    secure: r.secure === true,
+    error: r.error ?? null,
+  };
+}
+
+/** An instance's line as the store keeps it; only lines written under a request have one. */
+export function toStoredLine(line: AppLogLine & { requestId: string }): StoredLine {
+  return { requestId: line.requestId, ...toLogLine(line) };
+}
+
+export function toLogLine(line: AppLogLine): LogLine {
+  return { time: new Date(line.time).toISOString(), level: line.level, message: line.message };
+}

@@ -1,0 +1,107 @@
+/**
+ * The platform's request log (SPEC S9), wired: front-end records and instance lines go to the
+ * store through the batched writer, and to the live views (dev terminal, SSE tail) through the
+ * assembler; retention runs on a timer. platform.ts owns one of these.
+ */
+import type { RequestRecord } from '../frontend/frontend.js';
+import type { AppLogLine } from '../shared/messages.js';
+import { LogAssembler } from './assembler.js';
+import { toLogLine, toLogRecord, toStoredLine } from './record.js';
+import type { LogStore, RetentionPolicy } from './store.js';
+import type { LogEntry, LogLine, LogPage, LogQuery, StoredLine } from './types.js';
+import { LogWriter } from './writer.js';
+
+export interface RequestLogsOptions {
+  store: LogStore;
+  retention: RetentionPolicy;
+  /** A request with its lines, about 50 ms after it finished (dev terminal). */
+  onEntry?(entry: LogEntry): void;
+  /** A line that came after its request was shown. */
+  onLateLine?(requestId: string, line: LogLine): void;
+  /** A line written outside any request (module top level, timers): an instance line. */
+  onInstanceLine?(instanceId: string, line: LogLine): void;
+  /** The store failed to write or prune; said once per kind by the caller. */
+  onError?(err: Error): void;
+}
+
+export interface RequestLogs {
+  /** A finished request (front end or the platform's own /_ah/ requests). */
+  request(record: RequestRecord): void;
+  /** A batch of an instance's lines. */
+  lines(instanceId: string, lines: readonly AppLogLine[]): void;
+  query(query: LogQuery): Promise<LogPage>;
+  /** Live entries (for `GET /api/logs/stream`); returns the unsubscribe function. */
+  subscribe(listener: (entry: LogEntry) => void): () => void;
+  /** Shows what is held, writes what is queued; call before the database closes. */
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * const logs = createRequestLogs({ store: new SqliteLogStore(db), retention: { maxAgeMs, maxBytes } });
+ * frontend.onRequest = (record) => logs.request(record);
+ */
+export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
+  const { store } = options;
+  const writer = new LogWriter(store, {
+    flushMs: 100,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+  const listeners = new Set<(entry: LogEntry) => void>();
+  const assembler = new LogAssembler({
+    holdMs: 50,
+    onEntry: (entry) => {
+      options.onEntry?.(entry);
+      for (const listener of listeners) listener(entry);
+    },
+    ...(options.onLateLine ? { onLateLine: options.onLateLine } : {}),
+  });
+  // Often enough that a short retention (tests) is kept to within a quarter of it; at most every minute.
+  const pruneEvery = Math.min(60_000, Math.max(250, options.retention.maxAgeMs / 4));
+  let pruning = false;
+  const prune = () => {
+    if (pruning) return;
+    pruning = true;
+    store
+      .prune(options.retention)
+      .catch((err: Error) => options.onError?.(err))
+      .finally(() => {
+        pruning = false;
+      });
+  };
+  prune();
+  const pruneTimer = setInterval(prune, pruneEvery);
+  pruneTimer.unref();
+
+  return {
+    request(record) {
+      const logRecord = toLogRecord(record);
+      writer.record(logRecord);
+      assembler.record(logRecord);
+    },
+    lines(instanceId, lines) {
+      const stored: StoredLine[] = [];
+      for (const line of lines) {
+        if (line.requestId === undefined) {
+          options.onInstanceLine?.(instanceId, toLogLine(line));
+          continue;
+        }
+        const s = toStoredLine({ ...line, requestId: line.requestId });
+        stored.push(s);
+        assembler.line(line.requestId, { time: s.time, level: s.level, message: s.message });
+      }
+      writer.lines(stored);
+    },
+    query: (query) => store.query(query),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      clearInterval(pruneTimer);
+      assembler.close();
+      await writer.flush();
+      await store.close();
+    },
+  };
+}

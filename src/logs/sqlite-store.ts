@@ -1,0 +1,242 @@
+/**
+ * The request log in SQLite (`request_logs` and `log_lines` in `<data-dir>/hangar.db`, WAL):
+ * statements prepared once (query shapes cached by their SQL), schema versioned through
+ * migrate(), indexes that match the queries of store.ts. Lines are their own rows keyed by
+ * request id, so a line arriving before or after its record lands the same way.
+ */
+import { type Db, migrate } from '../platform/database.js';
+import { LOG_LEVELS, type LogLevel } from '../shared/messages.js';
+import { DEFAULT_LIMIT, type LogStore, MAX_LIMIT, type RetentionPolicy } from './store.js';
+import type { LogEntry, LogPage, LogQuery, RequestLogRecord, StoredLine } from './types.js';
+
+const migrations = [
+  `CREATE TABLE request_logs (
+    request_id TEXT PRIMARY KEY,
+    start_time INTEGER NOT NULL,
+    app TEXT, service TEXT, version TEXT, instance_id TEXT,
+    latency_ms REAL NOT NULL, pending_ms REAL NOT NULL,
+    method TEXT NOT NULL, resource TEXT NOT NULL, http_version TEXT,
+    status INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    user_agent TEXT, ip TEXT, host TEXT,
+    loading INTEGER NOT NULL, secure INTEGER NOT NULL, error TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX request_logs_start ON request_logs (start_time);
+  CREATE INDEX request_logs_service ON request_logs (service, version, request_id);
+  CREATE INDEX request_logs_status ON request_logs (status, request_id);
+  CREATE TABLE log_lines (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    message TEXT NOT NULL
+  );
+  CREATE INDEX log_lines_request ON log_lines (request_id, level);
+  CREATE INDEX log_lines_time ON log_lines (time);`,
+];
+
+interface RecordRow {
+  request_id: string;
+  start_time: number;
+  app: string | null;
+  service: string | null;
+  version: string | null;
+  instance_id: string | null;
+  latency_ms: number;
+  pending_ms: number;
+  method: string;
+  resource: string;
+  http_version: string | null;
+  status: number;
+  bytes_in: number;
+  bytes_out: number;
+  user_agent: string | null;
+  ip: string | null;
+  host: string | null;
+  loading: number;
+  secure: number;
+  error: string | null;
+}
+
+interface LineRow {
+  request_id: string;
+  time: number;
+  level: number;
+  message: string;
+}
+
+/** Most entries deleted per step when trimming to `maxBytes` (a tenth of them, so it stops near the size). */
+const TRIM_STEP = 1000;
+
+/** {@link LogStore} on the platform database. */
+export class SqliteLogStore implements LogStore {
+  readonly #db: Db;
+  readonly #insertRecord;
+  readonly #insertLine;
+  readonly #linesOf;
+  readonly #deleteOld;
+  readonly #deleteOldLines;
+  readonly #oldestIds;
+  readonly #deleteUpTo;
+  readonly #deleteLinesUpTo;
+  readonly #count;
+  readonly #queries = new Map<string, ReturnType<Db['prepare']>>();
+
+  /**
+   * @example
+   * const store = new SqliteLogStore(openDatabase(dataDir));
+   */
+  constructor(db: Db) {
+    this.#db = db;
+    migrate(db, 'logs', migrations);
+    this.#insertRecord = db.prepare(
+      `INSERT OR REPLACE INTO request_logs VALUES (@requestId, @startTime, @appId, @service, @version,
+       @instanceId, @latencyMs, @pendingMs, @method, @resource, @httpVersion, @status, @bytesIn,
+       @bytesOut, @userAgent, @ip, @host, @loading, @secure, @error)`,
+    );
+    this.#insertLine = db.prepare(
+      'INSERT INTO log_lines (request_id, time, level, message) VALUES (?, ?, ?, ?)',
+    );
+    this.#linesOf = db.prepare(
+      'SELECT request_id, time, level, message FROM log_lines WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+    );
+    this.#deleteOld = db.prepare('DELETE FROM request_logs WHERE start_time < ?');
+    this.#deleteOldLines = db.prepare('DELETE FROM log_lines WHERE time < ?');
+    this.#oldestIds = db.prepare('SELECT request_id FROM request_logs ORDER BY request_id LIMIT ?').pluck();
+    this.#count = db.prepare('SELECT COUNT(*) FROM request_logs').pluck();
+    this.#deleteUpTo = db.prepare('DELETE FROM request_logs WHERE request_id <= ?');
+    this.#deleteLinesUpTo = db.prepare('DELETE FROM log_lines WHERE request_id <= ?');
+  }
+
+  async append(records: readonly RequestLogRecord[], lines: readonly StoredLine[]): Promise<void> {
+    if (records.length === 0 && lines.length === 0) return;
+    this.#db.transaction(() => {
+      for (const r of records) {
+        this.#insertRecord.run({
+          ...r,
+          startTime: Date.parse(r.startTime),
+          loading: r.loadingRequest ? 1 : 0,
+          secure: r.secure ? 1 : 0,
+        });
+      }
+      for (const l of lines) {
+        this.#insertLine.run(l.requestId, Date.parse(l.time), LOG_LEVELS.indexOf(l.level), l.message);
+      }
+    })();
+  }
+
+  async query(q: LogQuery): Promise<LogPage> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    const add = (sql: string, name: string, value: string | number | undefined) => {
+      if (value === undefined) return;
+      where.push(sql);
+      params[name] = value;
+    };
+    add('r.service = @service', 'service', q.service);
+    add('r.version = @version', 'version', q.version);
+    add('r.request_id = @requestId', 'requestId', q.requestId);
+    add('r.start_time >= @since', 'since', q.since);
+    add('r.start_time < @until', 'until', q.until);
+    add('r.status = @status', 'status', q.status);
+    add('r.request_id < @cursor', 'cursor', q.cursor);
+    add(
+      'EXISTS (SELECT 1 FROM log_lines l WHERE l.request_id = r.request_id AND l.level >= @minLevel)',
+      'minLevel',
+      q.minLevel === undefined ? undefined : LOG_LEVELS.indexOf(q.minLevel),
+    );
+    add(
+      '(instr(r.resource, @text) > 0 OR EXISTS (SELECT 1 FROM log_lines l WHERE l.request_id = r.request_id AND instr(l.message, @text) > 0))',
+      'text',
+      q.text,
+    );
+    const limit = Math.min(Math.max(1, q.limit ?? DEFAULT_LIMIT), MAX_LIMIT);
+    params.limit = limit + 1;
+    const sql = `SELECT r.* FROM request_logs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.request_id DESC LIMIT @limit`;
+    let statement = this.#queries.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#queries.set(sql, statement);
+    }
+    const rows = statement.all(params) as RecordRow[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    rows.reverse();
+    const entries = rows.map(toEntry);
+    const byId = new Map(entries.map((e) => [e.requestId, e]));
+    if (entries.length > 0) {
+      const lines = this.#linesOf.all(JSON.stringify(entries.map((e) => e.requestId))) as LineRow[];
+      for (const l of lines) {
+        byId.get(l.request_id)?.lines.push({
+          time: new Date(l.time).toISOString(),
+          level: LOG_LEVELS[l.level] ?? 'info',
+          message: l.message,
+        });
+      }
+    }
+    return { entries, next: more ? (entries[0]?.requestId ?? null) : null };
+  }
+
+  async prune(policy: RetentionPolicy, now = Date.now()): Promise<number> {
+    const cutoff = now - policy.maxAgeMs;
+    let deleted = this.#db.transaction(() => {
+      const n = this.#deleteOld.run(cutoff).changes;
+      this.#deleteOldLines.run(cutoff);
+      return n;
+    })();
+    // Size: the database's live pages. Freed pages are reused by later writes, so this is what grows.
+    while (this.#liveBytes() > policy.maxBytes) {
+      const count = this.#count.get() as number;
+      const ids = this.#oldestIds.all(Math.min(TRIM_STEP, Math.ceil(count / 10))) as string[];
+      const last = ids.at(-1);
+      if (last === undefined) break;
+      deleted += this.#db.transaction(() => {
+        const n = this.#deleteUpTo.run(last).changes;
+        this.#deleteLinesUpTo.run(last);
+        return n;
+      })();
+    }
+    return deleted;
+  }
+
+  #liveBytes(): number {
+    const pages = this.#db.pragma('page_count', { simple: true }) as number;
+    const free = this.#db.pragma('freelist_count', { simple: true }) as number;
+    const size = this.#db.pragma('page_size', { simple: true }) as number;
+    return (pages - free) * size;
+  }
+
+  async close(): Promise<void> {
+    // The database belongs to the platform (shared with metering); it closes it.
+  }
+}
+
+function toEntry(r: RecordRow): LogEntry {
+  return {
+    requestId: r.request_id,
+    appId: r.app,
+    service: r.service,
+    version: r.version,
+    instanceId: r.instance_id,
+    startTime: new Date(r.start_time).toISOString(),
+    latencyMs: r.latency_ms,
+    pendingMs: r.pending_ms,
+    method: r.method,
+    resource: r.resource,
+    httpVersion: r.http_version,
+    status: r.status,
+    bytesIn: r.bytes_in,
+    bytesOut: r.bytes_out,
+    userAgent: r.user_agent,
+    ip: r.ip,
+    host: r.host,
+    loadingRequest: r.loading === 1,
+    secure: r.secure === 1,
+    error: r.error,
+    lines: [],
+  };
+}
+
+/** The level names, for parsing `--min-level`. */
+export function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}

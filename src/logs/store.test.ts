@@ -1,0 +1,177 @@
+/**
+ * The LogStore conformance suite: every store implementation runs these same cases (the
+ * undici cache-store pattern). Today: SQLite on a real file in a temp dir.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../platform/database.js';
+import { SqliteLogStore } from './sqlite-store.js';
+import type { LogStore } from './store.js';
+import type { RequestLogRecord, StoredLine } from './types.js';
+
+interface Harness {
+  store: LogStore;
+  /** Closes and opens the store again on the same storage. */
+  reopen(): LogStore;
+  cleanup(): void;
+}
+
+const base = Date.parse('2026-01-01T00:00:00Z');
+
+function record(n: number, over: Partial<RequestLogRecord> = {}): RequestLogRecord {
+  return {
+    requestId: `${(base + n * 1000).toString(16).padStart(12, '0')}000000${'0'.repeat(13)}${n % 10}`,
+    appId: 'app',
+    service: 'default',
+    version: 'v1',
+    instanceId: 'i1',
+    startTime: new Date(base + n * 1000).toISOString(),
+    latencyMs: 1.5,
+    pendingMs: 0,
+    method: 'GET',
+    resource: `/r/${n}?q=1`,
+    httpVersion: '1.1',
+    status: 200,
+    bytesIn: 10,
+    bytesOut: 20,
+    userAgent: 'ua',
+    ip: '127.0.0.1',
+    host: 'localhost',
+    loadingRequest: false,
+    secure: false,
+    error: null,
+    ...over,
+  };
+}
+
+function line(r: RequestLogRecord, level: StoredLine['level'], message: string): StoredLine {
+  return { requestId: r.requestId, time: r.startTime, level, message };
+}
+
+export function describeLogStore(name: string, make: () => Harness): void {
+  describe(`LogStore conformance: ${name}`, () => {
+    let h: Harness;
+    beforeEach(() => {
+      h = make();
+    });
+    afterEach(() => h.cleanup());
+
+    it('round-trips a record with its lines in order, newest entry last', async () => {
+      const a = record(1);
+      const b = record(2, { loadingRequest: true, secure: true, error: 'HANGAR_E_X: why' });
+      await h.store.append(
+        [b, a],
+        [line(a, 'info', 'one'), line(a, 'error', 'two'), line(a, 'debug', 'three')],
+      );
+      const page = await h.store.query({});
+      expect(page.entries.map((e) => e.requestId)).toEqual([a.requestId, b.requestId]);
+      expect(page.entries[0]!.lines.map((l) => [l.level, l.message])).toEqual([
+        ['info', 'one'],
+        ['error', 'two'],
+        ['debug', 'three'],
+      ]);
+      expect(page.entries[1]).toEqual({ ...b, lines: [] });
+      expect(page.next).toBeNull();
+    });
+
+    it('joins lines that arrive before or after their record', async () => {
+      const a = record(1);
+      await h.store.append([], [line(a, 'info', 'early')]);
+      await h.store.append([a], []);
+      await h.store.append([], [line(a, 'warning', 'late')]);
+      const [entry] = (await h.store.query({ requestId: a.requestId })).entries;
+      expect(entry!.lines.map((l) => l.message)).toEqual(['early', 'late']);
+    });
+
+    it('filters by service, version, status, since/until, request id', async () => {
+      const rs = [
+        record(1),
+        record(2, { service: 'api', status: 404 }),
+        record(3, { version: 'v2', status: 500 }),
+      ];
+      await h.store.append(rs, []);
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      expect(await ids({ service: 'api' })).toEqual([rs[1]!.requestId]);
+      expect(await ids({ version: 'v2' })).toEqual([rs[2]!.requestId]);
+      expect(await ids({ status: 404 })).toEqual([rs[1]!.requestId]);
+      expect(await ids({ since: base + 2000 })).toEqual([rs[1]!.requestId, rs[2]!.requestId]);
+      expect(await ids({ until: base + 2000 })).toEqual([rs[0]!.requestId]);
+      expect(await ids({ requestId: rs[2]!.requestId })).toEqual([rs[2]!.requestId]);
+      expect(await ids({ service: 'none' })).toEqual([]);
+    });
+
+    it('min level keeps requests with a line at that level or above; text matches resource and lines', async () => {
+      const a = record(1);
+      const b = record(2, { resource: '/needle' });
+      await h.store.append([a, b], [line(a, 'error', 'a haystack with a needle'), line(b, 'info', 'x')]);
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      expect(await ids({ minLevel: 'warning' })).toEqual([a.requestId]);
+      expect(await ids({ minLevel: 'error' })).toEqual([a.requestId]);
+      expect(await ids({ minLevel: 'critical' })).toEqual([]);
+      expect(await ids({ minLevel: 'debug' })).toEqual([a.requestId, b.requestId]);
+      expect(await ids({ text: 'needle' })).toEqual([a.requestId, b.requestId]);
+      expect(await ids({ text: 'haystack' })).toEqual([a.requestId]);
+      expect(await ids({ text: 'NEEDLE' })).toEqual([]);
+    });
+
+    it('pages newest first with a cursor, each page newest last', async () => {
+      const rs = Array.from({ length: 5 }, (_, i) => record(i + 1));
+      await h.store.append(rs, []);
+      const first = await h.store.query({ limit: 2 });
+      expect(first.entries.map((e) => e.requestId)).toEqual([rs[3]!.requestId, rs[4]!.requestId]);
+      const second = await h.store.query({ limit: 2, cursor: first.next! });
+      expect(second.entries.map((e) => e.requestId)).toEqual([rs[1]!.requestId, rs[2]!.requestId]);
+      const third = await h.store.query({ limit: 2, cursor: second.next! });
+      expect(third.entries.map((e) => e.requestId)).toEqual([rs[0]!.requestId]);
+      expect(third.next).toBeNull();
+    });
+
+    it('prunes by age, and by size oldest first', async () => {
+      const rs = Array.from({ length: 50 }, (_, i) => record(i));
+      const big = 'x'.repeat(4000);
+      await h.store.append(
+        rs,
+        rs.map((r) => line(r, 'info', big)),
+      );
+      // Older than 10 s at base + 20 s: records 0..9.
+      expect(await h.store.prune({ maxAgeMs: 10_000, maxBytes: 2 ** 40 }, base + 20_000)).toBe(10);
+      let left = (await h.store.query({ limit: 1000 })).entries;
+      expect(left[0]!.requestId).toBe(rs[10]!.requestId);
+      expect(left).toHaveLength(40);
+      await h.store.prune({ maxAgeMs: 2 ** 40, maxBytes: 64 * 1024 }, base + 20_000);
+      left = (await h.store.query({ limit: 1000 })).entries;
+      expect(left.length).toBeLessThan(40);
+      // What is left is the newest.
+      expect(left.at(-1)!.requestId).toBe(rs[49]!.requestId);
+    });
+
+    it('keeps what was appended across a reopen', async () => {
+      const a = record(1);
+      await h.store.append([a], [line(a, 'critical', 'kept')]);
+      const again = h.reopen();
+      const [entry] = (await again.query({})).entries;
+      expect(entry!.lines[0]).toMatchObject({ level: 'critical', message: 'kept' });
+    });
+  });
+}
+
+describeLogStore('SQLite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-logstore-'));
+  let db = openDatabase(dir);
+  return {
+    store: new SqliteLogStore(db),
+    reopen() {
+      db.close();
+      db = openDatabase(dir);
+      return new SqliteLogStore(db);
+    },
+    cleanup() {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});

@@ -52,7 +52,12 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
     holdMs: 50,
     onEntry: (entry) => {
       options.onEntry?.(entry);
-      for (const listener of listeners) listener(entry);
+      // Live once stored: a tail subscribes, then reads the history, and must find it in one of them.
+      if (listeners.size > 0) {
+        void writer.settled().then(() => {
+          for (const listener of listeners) listener(entry);
+        });
+      }
     },
     ...(options.onLateLine ? { onLateLine: options.onLateLine } : {}),
   });

@@ -21,6 +21,11 @@ export class LogWriter {
   #lines: StoredLine[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** Number of the batch that what is queued now will be written in; batches are written in order. */
+  #nextBatch = 1;
+  /** A batch is being written. */
+  #busy = false;
+  #waiters: Array<{ batch: number; resolve: () => void }> = [];
 
   /**
    * @example
@@ -51,6 +56,17 @@ export class LogWriter {
     return this.#writing;
   }
 
+  /**
+   * Resolves once everything queued so far is in the store (at once if it already is). The live
+   * stream waits for this, so a tail that reads the history after subscribing misses nothing.
+   */
+  settled(): Promise<void> {
+    const queued = this.#records.length > 0 || this.#lines.length > 0;
+    if (!queued && !this.#busy) return Promise.resolve();
+    const batch = queued ? this.#nextBatch : this.#nextBatch - 1;
+    return new Promise((resolve) => this.#waiters.push({ batch, resolve }));
+  }
+
   #schedule(): void {
     this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
   }
@@ -61,9 +77,18 @@ export class LogWriter {
     const lines = this.#lines;
     this.#records = [];
     this.#lines = [];
+    const batch = this.#nextBatch++;
+    this.#busy = true;
     try {
       await this.#store.append(records, lines);
+      this.#busy = false;
+      const waiting = this.#waiters;
+      this.#waiters = waiting.filter((w) => w.batch > batch);
+      for (const w of waiting) if (w.batch <= batch) w.resolve();
     } catch (err) {
+      this.#busy = false;
+      // Their items go out with the next batch.
+      for (const w of this.#waiters) if (w.batch <= batch) w.batch = this.#nextBatch;
       // Keep them, in order, ahead of what came meanwhile; the next flush tries again.
       this.#records = records.concat(this.#records);
       this.#lines = lines.concat(this.#lines);

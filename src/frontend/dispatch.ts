@@ -82,6 +82,7 @@ export async function dispatchToInstance(
       return timeoutResponse(route.config);
     }
     if (instance.state === 'ready' && !isConnectionLoss(err)) throw err;
+    route.pool.suspect(instance, route.heartbeatTimeoutMs);
     throw instance.killedBecause
       ? new HangarError(
           'INSTANCE_KILLED',

@@ -71,6 +71,8 @@ export class VersionPool {
   /** Instances that may take traffic (ready and prepared, not retiring). */
   readonly #serving = new Set<InstanceProcess>();
   readonly #retiring = new Set<InstanceProcess>();
+  /** Out of routing after a lost connection, until its exit or a ping says which it was. */
+  readonly #suspect = new Set<InstanceProcess>();
   readonly #stopping = new Set<Promise<void>>();
   readonly #pending: Waiter[] = [];
   readonly #decisions: ScalingDecision[] = [];
@@ -162,6 +164,25 @@ export class VersionPool {
     }
     if (!alive) this.killStuck(instance, `${reason}; it did not answer a ping within ${timeoutMs} ms`);
     return alive;
+  }
+
+  /**
+   * A connection to `instance` broke mid-request: most often the process just died, and its
+   * `exit` event comes a moment later. Until then no request may be routed to it (a quick next
+   * request would fail too); if it answers a ping it was alive and goes back into routing.
+   */
+  suspect(instance: InstanceProcess, timeoutMs: number): void {
+    if (!this.#serving.delete(instance)) return;
+    this.#suspect.add(instance);
+    void instance.ping(timeoutMs).then((alive) => {
+      if (!this.#suspect.delete(instance)) return;
+      if (alive && this.#all.has(instance) && !this.#retiring.has(instance) && !this.#closed) {
+        this.#serving.add(instance);
+        this.#dispatchPending();
+      } else if (!alive) {
+        this.killStuck(instance, 'a request lost its connection and the instance does not answer pings');
+      }
+    });
   }
 
   /**
@@ -258,7 +279,7 @@ export class VersionPool {
       startBlockedUntil: this.#blockedUntil,
     };
     for (const instance of this.#all) {
-      if (this.#retiring.has(instance)) continue;
+      if (this.#retiring.has(instance) || this.#suspect.has(instance)) continue;
       const serving = this.#serving.has(instance);
       snapshot.instances.push({
         id: instance.id,
@@ -351,7 +372,7 @@ export class VersionPool {
   }
 
   #exited(instance: InstanceProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    const wasServing = this.#serving.delete(instance);
+    const wasServing = this.#serving.delete(instance) || this.#suspect.delete(instance);
     const expected = this.#retiring.delete(instance);
     this.#all.delete(instance);
     if (!expected && wasServing && !this.#closed) {

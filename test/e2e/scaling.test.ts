@@ -206,11 +206,15 @@ describe('deadlines', () => {
 
   it('process.exit() in a handler: that request 500, the next one 200', async () => {
     const dev = await startDev([fixture('scaling-deadline')], ['--no-watch']);
-    const res = await fetch(`${dev.url}/exit`);
-    expect(res.status).toBe(500);
-    expect(await res.text()).toContain('the instance serving this request exited unexpectedly');
-    const next = await fetch(`${dev.url}/`);
-    expect(next.status).toBe(200);
+    // The next request goes out the moment the 500 arrives, racing the crashed process's exit
+    // event: it must wait for the replacement, never be routed to the dead instance.
+    for (let round = 0; round < 3; round++) {
+      const res = await fetch(`${dev.url}/exit`);
+      expect(res.status).toBe(500);
+      expect(await res.text()).toContain('the instance serving this request exited unexpectedly');
+      const next = await fetch(`${dev.url}/`);
+      expect(next.status).toBe(200);
+    }
     const { decisions } = await adminGet<InstancesDoc>(dev, '/api/instances');
     expect(decisions.some((d) => d.action === 'exit' && d.reason === 'exited unexpectedly (code 3)')).toBe(
       true,

@@ -9,6 +9,7 @@ import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { hangarLogging, verifyNoLineLost } from './logging.js';
 import { bareNode, hangarDev, hangarDevAt, hangarPool, type Target } from './targets.js';
 
 interface Round {
@@ -24,6 +25,8 @@ interface Scenario {
   description: string;
   /** The first target is the baseline the ratios refer to. */
   targets: Array<() => Promise<Target>>;
+  /** Runs after the rounds; its markdown follows the scenario's table. */
+  after?: () => Promise<string>;
 }
 
 const scenarios: Scenario[] = [
@@ -42,6 +45,12 @@ const scenarios: Scenario[] = [
       () => hangarDevAt('b0adc62', 'with the pipeline', true),
       () => hangarDevAt('HEAD', 'HEAD', true),
     ],
+  },
+  {
+    name: 'logging',
+    description: 'an app logging 10 lines per request vs the same app logging none (one instance each)',
+    targets: [() => hangarLogging(0), () => hangarLogging(10)],
+    after: () => verifyNoLineLost(),
   },
   {
     name: 'pool',
@@ -141,7 +150,8 @@ async function main(): Promise<void> {
       rows
         .map((r) => `| ${r.name} | ${r.reqs} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio.toFixed(2)}× |`)
         .join('\n') +
-      '\n';
+      '\n' +
+      (scenario.after ? await scenario.after() : '');
   }
   console.log(markdown);
   const file = join(root, 'bench/RESULTS.md');

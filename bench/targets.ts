@@ -12,7 +12,7 @@ export interface Target {
 const root = resolve(import.meta.dirname, '..');
 
 /** Starts a child and resolves with the first match of `pattern` in its output. */
-function startChild(
+export function startChild(
   command: string,
   args: string[],
   pattern: RegExp,
@@ -49,7 +49,7 @@ function startChild(
   });
 }
 
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

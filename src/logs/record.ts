@@ -33,7 +33,7 @@ export function toLogRecord(r: RequestRecord): RequestLogRecord {
 
 /** An instance's line as the store keeps it; only lines written under a request have one. */
 export function toStoredLine(line: AppLogLine & { requestId: string }): StoredLine {
-  return { requestId: line.requestId, ...toLogLine(line) };
+  return { requestId: line.requestId, ...toLogLine(line), epochMs: line.time };
 }
 
 export function toLogLine(line: AppLogLine): LogLine {

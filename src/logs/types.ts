@@ -45,6 +45,8 @@ export type RequestLogRecord = Omit<LogEntry, 'lines'>;
 /** A line as it is written: with the request it belongs to. */
 export interface StoredLine extends LogLine {
   requestId: string;
+  /** `time` as epoch ms when the producer has it, so the store need not parse it back. */
+  epochMs?: number;
 }
 
 /** Filters of `GET /api/logs` and `hangar logs`; all optional, combined with AND. */

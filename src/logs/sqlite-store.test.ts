@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../platform/database.js';
+import { SqliteLogStore } from './sqlite-store.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SqliteLogStore schema migration', () => {
+  it('moves the per-line rows of schema 1 into line groups, keeping order, levels and filters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-logs-migrate-'));
+    dirs.push(dir);
+    const db = openDatabase(dir);
+    // A data dir written by schema 1: one row per line.
+    db.exec(`
+      CREATE TABLE request_logs (
+        request_id TEXT PRIMARY KEY, start_time INTEGER NOT NULL, app TEXT, service TEXT, version TEXT,
+        instance_id TEXT, latency_ms REAL NOT NULL, pending_ms REAL NOT NULL, method TEXT NOT NULL,
+        resource TEXT NOT NULL, http_version TEXT, status INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, user_agent TEXT, ip TEXT, host TEXT, loading INTEGER NOT NULL,
+        secure INTEGER NOT NULL, error TEXT) WITHOUT ROWID;
+      CREATE TABLE log_lines (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, time INTEGER NOT NULL,
+        level INTEGER NOT NULL, message TEXT NOT NULL);
+      INSERT INTO schema_versions VALUES ('logs', 1);
+      INSERT INTO request_logs VALUES ('0001', 1000, 'app', 'default', 'v1', 'i1', 1, 0, 'GET', '/a', '1.1',
+        200, 0, 10, 'ua', '127.0.0.1', 'h', 0, 0, NULL);
+      INSERT INTO log_lines (request_id, time, level, message) VALUES
+        ('0001', 1001, 1, 'first "quoted" line'), ('0001', 1002, 3, 'an error'), ('0001', 1003, 0, 'last');
+    `);
+    const store = new SqliteLogStore(db);
+    const { entries } = await store.query({});
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.lines.map((l) => [l.level, l.message])).toEqual([
+      ['info', 'first "quoted" line'],
+      ['error', 'an error'],
+      ['debug', 'last'],
+    ]);
+    expect((await store.query({ minLevel: 'error' })).entries).toHaveLength(1);
+    expect((await store.query({ minLevel: 'critical' })).entries).toHaveLength(0);
+    // --grep matches the message text itself, quotes included (not its JSON escaping).
+    expect((await store.query({ text: '"quoted"' })).entries).toHaveLength(1);
+    expect(db.prepare("SELECT version FROM schema_versions WHERE module = 'logs'").pluck().get()).toBe(2);
+    db.close();
+  });
+});

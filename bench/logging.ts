@@ -25,6 +25,7 @@ function loggingApp(lines: number): string {
       "import type { HandlerContext } from 'hangar';",
       'const lines = Number(process.env.LOG_LINES);',
       'export function app(_request: Request, ctx: HandlerContext): Response {',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the generated module holds a template literal
       '  for (let i = 0; i < lines; i++) (i % 2 ? console.log : ctx.log.info)(`bench line ${i} of ${ctx.requestId}`);',
       "  return new Response('Hello, World!');",
       '}',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
-import { hangarDev, startChild, stopChild, type Target } from './targets.js';
+import { hangarDev, startHangarDev, stopChild, type Target } from './targets.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -51,26 +51,10 @@ export async function hangarLogging(lines: number): Promise<Target> {
 /** 10,000 requests × 10 lines, then the platform stops and the store is counted. */
 export async function verifyNoLineLost(requests = 10_000, lines = 10): Promise<string> {
   const dir = loggingApp(lines);
-  const dataDir = mkdtempSync(join(tmpdir(), 'hangar-bench-logcheck-'));
+  const { child, url, dataDir } = await startHangarDev(dir);
   try {
-    const { child, match } = await startChild(
-      process.execPath,
-      [
-        join(root, 'dist/cli/main.js'),
-        'dev',
-        dir,
-        '--no-watch',
-        '--port',
-        '0',
-        '--admin-port',
-        '0',
-        '--data-dir',
-        dataDir,
-      ],
-      /default \(version [^)]+\): (http:\/\/\S+)/,
-    );
     const started = performance.now();
-    const result = await autocannon({ url: `${match[1]}/check`, connections: 50, amount: requests });
+    const result = await autocannon({ url: `${url}check`, connections: 50, amount: requests });
     const seconds = (performance.now() - started) / 1000;
     await stopChild(child, 'SIGINT');
     const db = new Database(join(dataDir, 'hangar.db'), { readonly: true });
@@ -93,6 +77,7 @@ export async function verifyNoLineLost(requests = 10_000, lines = 10): Promise<s
       `${stored.n === ok * lines && records.n === ok ? ' — none lost' : ' — LINES MISSING'}\n`
     );
   } finally {
+    await stopChild(child, 'SIGINT');
     rmSync(dir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -76,12 +76,11 @@ export async function bareNode(): Promise<Target> {
   return { name: 'bare node:http', url: `http://127.0.0.1:${match[1]}/`, stop: () => stopChild(child) };
 }
 
-/** `hangar dev <app> --no-watch`, as a user runs it (default: examples/hello; `tree`: another build). */
-export async function hangarDev(
-  name = 'hangar dev',
-  appDir = join(root, 'examples/hello'),
+/** A running `hangar dev <app> --no-watch` on free ports, with its own temp data dir. */
+export async function startHangarDev(
+  appDir: string,
   tree = root,
-): Promise<Target> {
+): Promise<{ child: ChildProcess; url: string; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-bench-'));
   const { child, match } = await startChild(
     process.execPath,
@@ -99,9 +98,19 @@ export async function hangarDev(
     ],
     /default \(version [^)]+\): (http:\/\/\S+)/,
   );
+  return { child, url: `${match[1]}/`, dataDir };
+}
+
+/** `hangar dev <app> --no-watch`, as a user runs it (default: examples/hello; `tree`: another build). */
+export async function hangarDev(
+  name = 'hangar dev',
+  appDir = join(root, 'examples/hello'),
+  tree = root,
+): Promise<Target> {
+  const { child, url, dataDir } = await startHangarDev(appDir, tree);
   return {
     name,
-    url: `${match[1]}/`,
+    url,
     stop: async () => {
       await stopChild(child, 'SIGINT');
       rmSync(dataDir, { recursive: true, force: true });

@@ -61,8 +61,13 @@ export async function verifyNoLineLost(requests = 10_000, lines = 10): Promise<s
     // Lines of the /check requests whose text names their own request: none lost, none misattributed.
     const stored = db
       .prepare(
-        `SELECT count(*) AS n FROM log_line_groups g JOIN request_logs r ON g.request_id = r.request_id, json_each(g.lines) j
-         WHERE r.resource = '/check' AND j.value ->> 2 LIKE 'bench line %' AND j.value ->> 2 LIKE '% of ' || r.request_id`,
+        `SELECT count(*) AS n FROM (
+           SELECT r.request_id AS id, j.value ->> 2 AS message FROM request_logs r, json_each(r.lines) j
+             WHERE r.resource = '/check'
+           UNION ALL
+           SELECT g.request_id, j.value ->> 2 FROM log_line_groups g JOIN request_logs r ON g.request_id = r.request_id,
+             json_each(g.lines) j WHERE r.resource = '/check'
+         ) WHERE message LIKE 'bench line %' AND message LIKE '% of ' || id`,
       )
       .get() as { n: number };
     const records = db.prepare("SELECT count(*) AS n FROM request_logs WHERE resource = '/check'").get() as {

@@ -3,8 +3,9 @@
  * `GET /api/logs/stream`). Lines travel from the instance over IPC and the record comes from
  * the front end once the response is out, so either may come first: a record is held for
  * `holdMs` (longer than an instance's batch interval) to collect its lines, then emitted whole.
- * A line for a request already emitted is emitted on its own (`late`). The store does not
- * depend on this: it joins lines and records by id whatever their order.
+ * A line for a request already emitted is emitted on its own (`late`). The store is written
+ * from here too: an entry goes with the lines it collected, and late or orphaned lines (whose
+ * record never came) are handed back to be stored on their own, so no line is dropped.
  */
 import type { LogEntry, LogLine, RequestLogRecord } from './types.js';
 
@@ -22,6 +23,8 @@ export interface AssemblerOptions {
   onEntry(entry: LogEntry): void;
   /** A line that came after its request was emitted. */
   onLateLine?(requestId: string, line: LogLine): void;
+  /** Lines whose record never came (swept after a long wait, or held at close). */
+  onOrphanLines?(requestId: string, lines: readonly LogLine[]): void;
 }
 
 /** Lines whose record has not come after this long are let go (they are in the store). */
@@ -57,14 +60,16 @@ export class LogAssembler {
     this.#timer ??= setTimeout(() => this.#emitDue(), this.#holdMs);
   }
 
-  line(requestId: string, line: LogLine): void {
+  /** Holds `line` for its request's entry; false when that entry was already emitted (a late line). */
+  line(requestId: string, line: LogLine): boolean {
     if (this.#emitted.has(requestId)) {
       this.#options.onLateLine?.(requestId, line);
-      return;
+      return false;
     }
     const pending = this.#pending.get(requestId);
     if (pending) pending.lines.push(line);
     else this.#pending.set(requestId, { lines: [line], since: Date.now() });
+    return true;
   }
 
   /** Emits everything held now (the platform is closing). */
@@ -72,6 +77,8 @@ export class LogAssembler {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#emitDue(Number.POSITIVE_INFINITY);
+    for (const [id, p] of this.#pending) if (p.lines.length > 0) this.#options.onOrphanLines?.(id, p.lines);
+    this.#pending.clear();
   }
 
   #emitDue(now = Date.now()): void {
@@ -90,8 +97,11 @@ export class LogAssembler {
     }
     if (now - this.#lastSweep > ORPHAN_MS && Number.isFinite(now)) {
       this.#lastSweep = now;
-      for (const [id, p] of this.#pending)
-        if (!p.record && now - p.since > ORPHAN_MS) this.#pending.delete(id);
+      for (const [id, p] of this.#pending) {
+        if (p.record || now - p.since <= ORPHAN_MS) continue;
+        this.#pending.delete(id);
+        this.#options.onOrphanLines?.(id, p.lines);
+      }
     }
     const next = this.#due[0];
     if (next && Number.isFinite(now))

@@ -51,6 +51,8 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
   const assembler = new LogAssembler({
     holdMs: 50,
     onEntry: (entry) => {
+      // The record is stored with the lines it collected: one row, however many lines.
+      writer.record(entry);
       options.onEntry?.(entry);
       // Live once stored: a tail subscribes, then reads the history, and must find it in one of them.
       if (listeners.size > 0) {
@@ -60,6 +62,7 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
       }
     },
     ...(options.onLateLine ? { onLateLine: options.onLateLine } : {}),
+    onOrphanLines: (requestId, lines) => writer.lines(lines.map((l) => ({ requestId, ...l }))),
   });
   // Often enough that a short retention (tests) is kept to within a quarter of it; at most every minute.
   const pruneEvery = Math.min(60_000, Math.max(250, options.retention.maxAgeMs / 4));
@@ -80,24 +83,27 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
 
   return {
     request(record) {
-      const logRecord = toLogRecord(record);
-      writer.record(logRecord);
-      assembler.record(logRecord);
+      assembler.record(toLogRecord(record));
     },
     lines(instanceId, lines) {
-      const stored: StoredLine[] = [];
+      const late: StoredLine[] = [];
       for (const line of lines) {
         if (line.requestId === undefined) {
           options.onInstanceLine?.(instanceId, toLogLine(line));
           continue;
         }
-        const s = toStoredLine({ ...line, requestId: line.requestId });
-        stored.push(s);
-        assembler.line(line.requestId, { time: s.time, level: s.level, message: s.message });
+        const held = assembler.line(line.requestId, toLogLine(line));
+        // Held lines are stored with their record; a late one is stored on its own.
+        if (!held) late.push(toStoredLine({ ...line, requestId: line.requestId }));
       }
-      writer.lines(stored);
+      if (late.length > 0) writer.lines(late);
     },
-    query: (query) => store.query(query),
+    async query(query) {
+      // An entry already shown live may still sit in the writer's batch; a tail that subscribed
+      // after it was shown and reads the history now must find it there.
+      await writer.flush();
+      return store.query(query);
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -7,7 +7,7 @@
 import { type Db, migrate } from '../platform/database.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/messages.js';
 import { DEFAULT_LIMIT, type LogStore, MAX_LIMIT, type RetentionPolicy } from './store.js';
-import type { LogEntry, LogPage, LogQuery, RequestLogRecord, StoredLine } from './types.js';
+import type { LogEntry, LogLine, LogPage, LogQuery, RecordWithLines, StoredLine } from './types.js';
 
 const migrations = [
   `CREATE TABLE request_logs (
@@ -48,10 +48,17 @@ const migrations = [
   DROP TABLE log_lines;
   CREATE INDEX log_line_groups_request ON log_line_groups (request_id, max_level);
   CREATE INDEX log_line_groups_time ON log_line_groups (time);`,
+  // A record keeps the lines that came with it (nearly all of them): the same single insert
+  // whether a request logged nothing or ten lines. Late lines still go to log_line_groups.
+  `ALTER TABLE request_logs ADD COLUMN lines TEXT;
+  ALTER TABLE request_logs ADD COLUMN max_level INTEGER NOT NULL DEFAULT -1;`,
 ];
 
-/** A stored line in a group's JSON: [epoch ms, level index, message]. */
-type PackedLine = [number, number, string];
+/**
+ * A stored line in JSON: [time, level index, message]. Time is the ISO string lines already
+ * carry (no parse on write, no format on read); line groups migrated from schema 1 hold epoch ms.
+ */
+type PackedLine = [string | number, number, string];
 
 interface RecordRow {
   request_id: string;
@@ -74,6 +81,8 @@ interface RecordRow {
   loading: number;
   secure: number;
   error: string | null;
+  lines: string | null;
+  max_level: number;
 }
 
 interface LineGroupRow {
@@ -108,7 +117,7 @@ export class SqliteLogStore implements LogStore {
     this.#insertRecord = db.prepare(
       `INSERT OR REPLACE INTO request_logs VALUES (@requestId, @startTime, @appId, @service, @version,
        @instanceId, @latencyMs, @pendingMs, @method, @resource, @httpVersion, @status, @bytesIn,
-       @bytesOut, @userAgent, @ip, @host, @loading, @secure, @error)`,
+       @bytesOut, @userAgent, @ip, @host, @loading, @secure, @error, @lines, @maxLevel)`,
     );
     this.#insertLine = db.prepare(
       'INSERT INTO log_line_groups (request_id, time, max_level, lines) VALUES (?, ?, ?, ?)',
@@ -124,15 +133,29 @@ export class SqliteLogStore implements LogStore {
     this.#deleteLinesUpTo = db.prepare('DELETE FROM log_line_groups WHERE request_id <= ?');
   }
 
-  async append(records: readonly RequestLogRecord[], lines: readonly StoredLine[]): Promise<void> {
+  async append(records: readonly RecordWithLines[], lines: readonly StoredLine[]): Promise<void> {
     if (records.length === 0 && lines.length === 0) return;
     this.#db.transaction(() => {
       for (const r of records) {
+        let packed: string | null = null;
+        let maxLevel = -1;
+        if (r.lines && r.lines.length > 0) {
+          const rows: PackedLine[] = [];
+          for (const l of r.lines) {
+            const level = LOG_LEVELS.indexOf(l.level);
+            if (level > maxLevel) maxLevel = level;
+            rows.push([l.time, level, l.message]);
+          }
+          packed = JSON.stringify(rows);
+        }
+        const { lines: _, ...record } = r;
         this.#insertRecord.run({
-          ...r,
+          ...record,
           startTime: Date.parse(r.startTime),
           loading: r.loadingRequest ? 1 : 0,
           secure: r.secure ? 1 : 0,
+          lines: packed,
+          maxLevel,
         });
       }
       const groups = new Map<string, { time: number; maxLevel: number; lines: PackedLine[] }>();
@@ -169,12 +192,12 @@ export class SqliteLogStore implements LogStore {
     add('r.status = @status', 'status', q.status);
     add('r.request_id < @cursor', 'cursor', q.cursor);
     add(
-      'EXISTS (SELECT 1 FROM log_line_groups g WHERE g.request_id = r.request_id AND g.max_level >= @minLevel)',
+      '(r.max_level >= @minLevel OR EXISTS (SELECT 1 FROM log_line_groups g WHERE g.request_id = r.request_id AND g.max_level >= @minLevel))',
       'minLevel',
       q.minLevel === undefined ? undefined : LOG_LEVELS.indexOf(q.minLevel),
     );
     add(
-      '(instr(r.resource, @text) > 0 OR EXISTS (SELECT 1 FROM log_line_groups g, json_each(g.lines) j WHERE g.request_id = r.request_id AND instr(j.value ->> 2, @text) > 0))',
+      '(instr(r.resource, @text) > 0 OR EXISTS (SELECT 1 FROM json_each(r.lines) j WHERE instr(j.value ->> 2, @text) > 0) OR EXISTS (SELECT 1 FROM log_line_groups g, json_each(g.lines) j WHERE g.request_id = r.request_id AND instr(j.value ->> 2, @text) > 0))',
       'text',
       q.text,
     );
@@ -197,13 +220,7 @@ export class SqliteLogStore implements LogStore {
       for (const g of groups) {
         const entry = byId.get(g.request_id);
         if (!entry) continue;
-        for (const [time, level, message] of JSON.parse(g.lines) as PackedLine[]) {
-          entry.lines.push({
-            time: new Date(time).toISOString(),
-            level: LOG_LEVELS[level] ?? 'info',
-            message,
-          });
-        }
+        entry.lines.push(...unpack(g.lines));
       }
     }
     return { entries, next: more ? (entries[0]?.requestId ?? null) : null };
@@ -265,8 +282,16 @@ function toEntry(r: RecordRow): LogEntry {
     loadingRequest: r.loading === 1,
     secure: r.secure === 1,
     error: r.error,
-    lines: [],
+    lines: r.lines ? unpack(r.lines) : [],
   };
+}
+
+function unpack(json: string): LogLine[] {
+  return (JSON.parse(json) as PackedLine[]).map(([time, level, message]) => ({
+    time: typeof time === 'string' ? time : new Date(time).toISOString(),
+    level: LOG_LEVELS[level] ?? 'info',
+    message,
+  }));
 }
 
 /** The level names, for parsing `--min-level`. */

@@ -85,6 +85,30 @@ export function describeLogStore(name: string, make: () => Harness): void {
       expect(entry!.lines.map((l) => l.message)).toEqual(['early', 'late']);
     });
 
+    it('keeps the lines a record carries, then its late lines; filters see both', async () => {
+      const a = record(1);
+      const b = record(2);
+      const { requestId: _, ...first } = line(a, 'info', 'carried "first"');
+      const { requestId: __, ...second } = line(a, 'warning', 'carried second');
+      await h.store.append([{ ...a, lines: [first, second] }, b], []);
+      await h.store.append([], [line(a, 'critical', 'late one')]);
+      const page = await h.store.query({});
+      expect(page.entries[0]!.lines.map((l) => [l.level, l.message])).toEqual([
+        ['info', 'carried "first"'],
+        ['warning', 'carried second'],
+        ['critical', 'late one'],
+      ]);
+      expect(page.entries[0]!.lines[0]!.time).toBe(a.startTime);
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      expect(await ids({ minLevel: 'warning' })).toEqual([a.requestId]);
+      expect(await ids({ minLevel: 'critical' })).toEqual([a.requestId]);
+      expect(await ids({ text: '"first"' })).toEqual([a.requestId]);
+      expect(await ids({ text: 'late one' })).toEqual([a.requestId]);
+      await h.store.append([{ ...b, requestId: record(3).requestId, lines: [first] }], []);
+      expect(await ids({ minLevel: 'warning' })).toEqual([a.requestId]);
+    });
+
     it('filters by service, version, status, since/until, request id', async () => {
       const rs = [
         record(1),

@@ -3,7 +3,7 @@
  * database (PostgreSQL, when the platform spans machines) slots in without touching them;
  * every store must pass the one conformance suite in store-conformance.ts.
  */
-import type { LogPage, LogQuery, RequestLogRecord, StoredLine } from './types.js';
+import type { LogPage, LogQuery, RecordWithLines, StoredLine } from './types.js';
 
 /** How much the store keeps (S15 `logs:`). */
 export interface RetentionPolicy {
@@ -15,10 +15,11 @@ export interface RetentionPolicy {
 
 export interface LogStore {
   /**
-   * Stores records and lines in one step. Lines may come before or after their request's
-   * record (they travel from the instance on another channel); a query joins them by id.
+   * Stores records and lines in one step. A record may carry the lines that came with it (the
+   * common case: kept with the record, no extra write); other lines, before or after their
+   * record, come in `lines`. A query returns a record's own lines, then the others, by id.
    */
-  append(records: readonly RequestLogRecord[], lines: readonly StoredLine[]): Promise<void>;
+  append(records: readonly RecordWithLines[], lines: readonly StoredLine[]): Promise<void>;
   /** Entries matching `query`, newest last, with their lines in the order they were written. */
   query(query: LogQuery): Promise<LogPage>;
   /** Deletes what `policy` no longer keeps; resolves to the number of entries deleted. */

@@ -42,6 +42,9 @@ export interface LogEntry {
 /** A request's record without its lines, as written by the front end. */
 export type RequestLogRecord = Omit<LogEntry, 'lines'>;
 
+/** A record on its way to the store, with the lines that arrived before it was emitted. */
+export type RecordWithLines = RequestLogRecord & { lines?: readonly LogLine[] };
+
 /** A line as it is written: with the request it belongs to. */
 export interface StoredLine extends LogLine {
   requestId: string;

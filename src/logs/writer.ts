@@ -4,7 +4,7 @@
  * a `kill -9` one second after a request loses nothing; a request never waits for the disk.
  */
 import type { LogStore } from './store.js';
-import type { RequestLogRecord, StoredLine } from './types.js';
+import type { RecordWithLines, StoredLine } from './types.js';
 
 export interface LogWriterOptions {
   /** Longest a record waits before it is written. */
@@ -17,7 +17,7 @@ export class LogWriter {
   readonly #store: LogStore;
   readonly #flushMs: number;
   readonly #onError: ((err: Error) => void) | undefined;
-  #records: RequestLogRecord[] = [];
+  #records: RecordWithLines[] = [];
   #lines: StoredLine[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
@@ -38,7 +38,7 @@ export class LogWriter {
     this.#onError = options.onError;
   }
 
-  record(record: RequestLogRecord): void {
+  record(record: RecordWithLines): void {
     this.#records.push(record);
     this.#schedule();
   }

@@ -26,7 +26,8 @@ const retryAfterSeconds = 1;
  * - No answer by deadline + grace: 500 with the app's `timeout` page; the instance is checked
  *   with a ping and, if its event loop is blocked, killed and replaced. A late answer is discarded.
  * - The instance died: HangarError INSTANCE_EXITED (500), or INSTANCE_KILLED when the platform
- *   killed it for a blocked event loop.
+ *   killed it for a blocked event loop. A connection refused outright (the request never reached
+ *   the instance, whose exit is not processed yet) is tried once more on another instance.
  */
 export async function dispatchToInstance(
   route: ServiceRoute,
@@ -36,6 +37,26 @@ export async function dispatchToInstance(
   record: RequestRecord,
 ): Promise<UpstreamResponse> {
   const arrivedAt = meta.arrivedAt ?? Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await dispatchOnce(route, req, body, meta, record, arrivedAt, attempt < maxAttempts);
+    if (outcome !== retry) return outcome;
+  }
+}
+
+/** Marks an attempt whose connection was refused: the request never reached the instance. */
+const retry = Symbol('retry');
+/** A refused connection is tried once more, on another (or a replacement) instance. */
+const maxAttempts = 2;
+
+async function dispatchOnce(
+  route: ServiceRoute,
+  req: IncomingMessage,
+  body: Buffer,
+  meta: DispatchMeta,
+  record: RequestRecord,
+  arrivedAt: number,
+  mayRetry: boolean,
+): Promise<UpstreamResponse | typeof retry> {
   let lease: Lease;
   try {
     lease = await route.pool.acquire();
@@ -83,6 +104,9 @@ export async function dispatchToInstance(
     }
     if (instance.state === 'ready' && !isConnectionLoss(err)) throw err;
     route.pool.suspect(instance, route.heartbeatTimeoutMs);
+    // Refused before anything was sent (the process died and its exit is not processed yet):
+    // nothing ran, so the request may go elsewhere. A connection lost mid-request is a 500 (S6).
+    if (mayRetry && neverDelivered(err)) return retry;
     throw instance.killedBecause
       ? new HangarError(
           'INSTANCE_KILLED',
@@ -109,6 +133,11 @@ function timeoutResponse(config: AppConfig): UpstreamResponse {
     headers: { 'content-type': 'text/plain; charset=utf-8' },
     body: Buffer.from('500 The request did not finish within its deadline.\n'),
   };
+}
+
+function neverDelivered(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOENT';
 }
 
 function isConnectionLoss(err: unknown): boolean {

@@ -222,6 +222,23 @@ describe('deadlines', () => {
   });
 });
 
+describe('an instance killed from outside', () => {
+  it('a request sent the moment after SIGKILL, before the exit is seen, goes to a replacement', async () => {
+    const dev = await startDev([fixture('scaling-deadline')], ['--no-watch']);
+    // The warm instance has served nothing, so the pool holds no connection to it: the next
+    // request's connect is refused, which proves it never reached the instance.
+    const { instances } = await until(dev, 10_000, (d) => d.instances.some((i) => i.state === 'ready'));
+    const victim = instances.find((i) => i.state === 'ready')!;
+    const { pid } = (
+      await adminGet<{ instances: Array<{ id: string; pid: number }> }>(dev, '/api/instances')
+    ).instances.find((i) => i.id === victim.id)!;
+    process.kill(pid, 'SIGKILL');
+    const res = await fetch(`${dev.url}/`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { instance: string }).instance).not.toBe(victim.id);
+  });
+});
+
 describe('warmup, /_ah/start and loading requests', () => {
   it('warmup hits each new instance after the first before user traffic; every start is a logged decision', async () => {
     const dev = await startDev([fixture('scaling-warmup')], ['--no-watch']);

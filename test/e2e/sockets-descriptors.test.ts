@@ -129,6 +129,12 @@ describe('descriptors across instances', () => {
       () => socketsOf(dev),
       (sockets) => sockets.some((s) => s.id === id && s.state === 'detached'),
     );
+    // And the platform has seen the exit: the next request goes to the replacement, not down a
+    // pooled connection to the dead process (which S6 answers with a 500).
+    await until(
+      () => instancesOf(dev),
+      (instances) => !instances.some((i) => i.id === before.id),
+    );
     const attached = await call<{ reply: string }>(
       dev,
       'default',

@@ -38,7 +38,8 @@ export interface VersionPoolOptions {
   /**
    * Runs on each new instance before it takes traffic: `/_ah/start` (manual scaling) and
    * `/_ah/warmup` (inbound_services: warmup, every instance after the first). A rejection fails
-   * the start. `first` is true when no other instance of the version is serving.
+   * the start. `first` is true for the first instance started for this code (not for those
+   * started while it was still starting).
    */
   prepare?(instance: InstanceProcess, first: boolean): Promise<void>;
   onDecision?(decision: ScalingDecision): void;
@@ -79,7 +80,8 @@ export class VersionPool {
   #failures = 0;
   #blockedUntil: number | undefined;
   #lastError: Error | undefined;
-  #everServed = false;
+  /** Set once an instance of this code was started: every later one is warmed up (S6). */
+  #anyStarted = false;
   #closed = false;
   readonly #ticker: NodeJS.Timeout;
 
@@ -143,7 +145,7 @@ export class VersionPool {
     this.#failures = 0;
     this.#blockedUntil = undefined;
     this.#lastError = undefined;
-    this.#everServed = false;
+    this.#anyStarted = false;
     for (const instance of this.#all) this.#retire(instance, 'stop', 'the code or app.yaml changed');
     if (this.#options.warm) this.#start('the code or app.yaml changed');
     this.#evaluate();
@@ -303,6 +305,10 @@ export class VersionPool {
   #start(reason: string): void {
     if (this.#closed) return;
     const instance = new InstanceProcess(this.#spec);
+    // "First" is decided at start: instances started while the first is still starting (a burst
+    // of traffic on a cold version) are not first, and get their warmup request.
+    const first = !this.#anyStarted;
+    this.#anyStarted = true;
     this.#all.add(instance);
     this.#record('start', reason, instance);
     instance.onExit((code, signal) => this.#exited(instance, code, signal));
@@ -324,12 +330,11 @@ export class VersionPool {
           this.#retire(instance, 'stop', 'no longer wanted once it had started', false);
           return;
         }
-        await this.#options.prepare?.(instance, !this.#everServed);
+        await this.#options.prepare?.(instance, first);
         if (this.#retiring.has(instance) || this.#closed) return;
         this.#failures = 0;
         this.#blockedUntil = undefined;
         this.#lastError = undefined;
-        this.#everServed = true;
         this.#serving.add(instance);
         this.#dispatchPending();
       })

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -39,6 +39,15 @@ async function until(dev: DevServer, ms: number, ok: (doc: InstancesDoc) => bool
 }
 
 afterEach(stopAll);
+
+/** `/proc/<pid>/stat`, or a dead marker once the process is gone. */
+function procStat(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return `${pid} (gone) X`;
+  }
+}
 afterAll(() => rmSync(configDir, { recursive: true, force: true }));
 
 describe('pools and slots', () => {
@@ -233,6 +242,11 @@ describe('an instance killed from outside', () => {
       await adminGet<{ instances: Array<{ id: string; pid: number }> }>(dev, '/api/instances')
     ).instances.find((i) => i.id === victim.id)!;
     process.kill(pid, 'SIGKILL');
+    // Dead (a zombie until the platform reaps it), so its socket refuses; the platform has not
+    // processed the exit yet unless it was quicker than this poll.
+    const dead = Date.now() + 5_000;
+    while (Date.now() < dead && !/^\S+ \(.*\) [ZX]/.test(procStat(pid)))
+      await new Promise((r) => setImmediate(r));
     const res = await fetch(`${dev.url}/`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { instance: string }).instance).not.toBe(victim.id);

@@ -171,6 +171,9 @@ export class InstanceProcess {
       keepAliveTimeout: 30_000,
     });
     child.on('message', (raw) => this.#onMessage(raw));
+    // A ping or stop sent as the instance dies fails with EPIPE; its exit event says the rest.
+    // Without a listener that 'error' event would be thrown in the platform process.
+    child.on('error', () => {});
     this.state = 'ready';
     this.idleSince = Date.now();
   }

@@ -1,0 +1,127 @@
+/**
+ * dispatchToInstance's handling of instances that are gone, over real Unix sockets: a stand-in
+ * pool hands out leases on a socket path nothing listens on (refused: the request never ran)
+ * and on real node:http servers.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppConfig } from '../config/types.js';
+import type { InstanceProcess } from '../scheduler/instance-process.js';
+import type { Lease, VersionPool } from '../scheduler/version-pool.js';
+import { dispatchToInstance } from './dispatch.js';
+import type { RequestRecord, ServiceRoute } from './frontend.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hangar-dispatch-'));
+const servers: Server[] = [];
+const pools: Pool[] = [];
+
+function listen(name: string, onRequest: Parameters<typeof createServer>[1]): Promise<string> {
+  const path = join(dir, `${name}.sock`);
+  const server = createServer(onRequest);
+  servers.push(server);
+  return new Promise((resolve) => server.listen(path, () => resolve(path)));
+}
+
+function instance(id: string, socketPath: string): InstanceProcess {
+  const dispatcher = new Pool('http://localhost', { socketPath });
+  pools.push(dispatcher);
+  return { id, state: 'ready', dispatcher, killedBecause: undefined } as unknown as InstanceProcess;
+}
+
+/** A pool that leases the given instances in turn and records which ones were suspected. */
+function route(...instances: InstanceProcess[]) {
+  const suspected: string[] = [];
+  let next = 0;
+  const pool = {
+    acquire: async (): Promise<Lease> => ({
+      instance: instances[next++]!,
+      pendingMs: 0,
+      loading: false,
+      release: () => {},
+    }),
+    suspect: (i: InstanceProcess) => suspected.push(i.id),
+    checkResponsive: async () => true,
+  } as unknown as VersionPool;
+  const r = {
+    app: 'app',
+    service: 'default',
+    version: 'v1',
+    config: { errorHandlers: [] } as unknown as AppConfig,
+    pool,
+    moduleIndex: new Map([[0, 0]]),
+    deadlineMs: undefined,
+    deadlineGraceMs: 1000,
+    heartbeatTimeoutMs: 1000,
+  } satisfies ServiceRoute;
+  return { route: r, suspected, leased: () => next };
+}
+
+const req = {
+  method: 'GET',
+  url: '/',
+  headers: { host: 'h' },
+  rawHeaders: ['host', 'h'],
+} as unknown as IncomingMessage;
+const record = (): RequestRecord => ({
+  requestId: 'r1',
+  method: 'GET',
+  resource: '/',
+  status: 0,
+  latencyMs: 0,
+  bytesOut: 0,
+});
+const meta = { requestId: 'r1', handlerPosition: 0, remoteAddr: '127.0.0.1', https: false };
+
+let live: string;
+let dropping: string;
+beforeAll(async () => {
+  live = await listen('live', (_, res) => res.end('live'));
+  // Takes the request, then the process "dies": the connection breaks after the request was sent.
+  dropping = await listen('dropping', (request) => request.socket.destroy());
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.destroy()));
+  for (const s of servers) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('dispatchToInstance with instances that are gone', () => {
+  it('sends a request refused by a dead instance once more, to the next instance', async () => {
+    const dead = instance('dead', join(dir, 'nobody-listens.sock'));
+    const { route: r, suspected, leased } = route(dead, instance('live', live));
+    const rec = record();
+    const res = await dispatchToInstance(r, req, Buffer.alloc(0), meta, rec);
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('live');
+    expect(suspected).toEqual(['dead']);
+    expect(leased()).toBe(2);
+    expect(rec.instanceId).toBe('live');
+  });
+
+  it('answers 500 when the connection breaks after the request was sent (the app may have run it)', async () => {
+    const { route: r, suspected, leased } = route(instance('dropping', dropping), instance('live', live));
+    await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
+      code: 'HANGAR_E_INSTANCE_EXITED',
+    });
+    expect(suspected).toEqual(['dropping']);
+    expect(leased()).toBe(1);
+  });
+
+  it('tries only once more', async () => {
+    const { route: r, leased } = route(
+      instance('dead-1', join(dir, 'gone-1.sock')),
+      instance('dead-2', join(dir, 'gone-2.sock')),
+      instance('live', live),
+    );
+    await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
+      code: 'HANGAR_E_INSTANCE_EXITED',
+    });
+    expect(leased()).toBe(2);
+  });
+});

@@ -11,6 +11,7 @@ import { newRequestId } from '../shared/request-id.js';
 import { abortBodyRead, isBusy } from './connection-state.js';
 import { errorAnswer } from './error-response.js';
 import type { FrontendOptions, RequestRecord } from './frontend.js';
+import { newRequestRecord } from './request-record.js';
 import { takeWireBytes } from './wire-bytes.js';
 
 type ParserError = Error & { code?: string; rawPacket?: Buffer };
@@ -103,18 +104,7 @@ export function earlyRejections(options: FrontendOptions) {
     },
 
     connect(req: IncomingMessage, socket: Socket): void {
-      const record: RequestRecord = {
-        requestId: newRequestId(),
-        startTime: Date.now(),
-        method: req.method ?? 'CONNECT',
-        resource: req.url ?? '',
-        httpVersion: req.httpVersion,
-        status: 0,
-        latencyMs: 0,
-        bytesOut: 0,
-        secure: options.https === true,
-        ip: socket.remoteAddress,
-      };
+      const record = newRequestRecord(req, options.https === true);
       answerOnSocket(
         socket,
         record,

@@ -1,7 +1,7 @@
 /**
  * The request pipeline of SPEC S5, one named step per bullet, each in its own module:
  *
- *   1 id and clock ........................ here (newRequestId, RequestRecord)
+ *   1 id and clock ........................ request-record.ts (newRequestRecord)
  *   2 framing and size checks ............. framing-checks.ts, dot-segments.ts
  *                                            (and early-rejections.ts for what Node's parser refuses)
  *   3 route, quota, handler, secure: ...... route(), meter.overQuota(), handler-match.ts, secure-redirect.ts
@@ -18,7 +18,6 @@ import { performance } from 'node:perf_hooks';
 import type { AppConfig, Handler, PlatformConfig } from '../config/types.js';
 import type { VersionPool } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
-import { newRequestId } from '../shared/request-id.js';
 import { compressResponse } from './compress.js';
 import { markBusy, trackBodyRead } from './connection-state.js';
 import { dispatchToInstance } from './dispatch.js';
@@ -28,6 +27,7 @@ import { checkFraming } from './framing-checks.js';
 import { matchHandler } from './handler-match.js';
 import { readBody } from './request-body.js';
 import { sanitiseRequestHeaders } from './request-headers.js';
+import { newRequestRecord } from './request-record.js';
 import { rewriteResponse } from './response-rewrite.js';
 import { type ListenPorts, secureRedirect } from './secure-redirect.js';
 import { serveStatic } from './static.js';
@@ -134,21 +134,7 @@ export function createFrontend(options: FrontendOptions): RequestListener {
   return (req, res) => {
     // Step 1: the request's id and clock.
     const started = performance.now();
-    const headers = req.headers;
-    const record: RequestRecord = {
-      requestId: newRequestId(),
-      startTime: Date.now(),
-      method: req.method ?? 'GET',
-      resource: req.url ?? '/',
-      httpVersion: req.httpVersion,
-      status: 0,
-      latencyMs: 0,
-      host: headers.host,
-      userAgent: headers['user-agent'],
-      ip: req.socket.remoteAddress,
-      secure: options.https === true,
-      bytesOut: 0,
-    };
+    const record = newRequestRecord(req, options.https === true);
     const socket = req.socket;
     markBusy(socket, true);
     // Step 8 runs once the response is out and the pipeline has filled the record in.

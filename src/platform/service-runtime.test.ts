@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { defaultAutomaticScaling } from '../config/scaling-schema.js';
 import type { AppConfig, AutomaticScaling } from '../config/types.js';
 import { effectiveScaling } from './service-runtime.js';
 
-const automatic: AutomaticScaling = {
-  kind: 'automatic',
-  minInstances: 0,
-  maxInstances: 20,
-  maxInstancesExplicit: false,
-  minIdleInstances: 0,
-  maxIdleInstances: 1,
-  targetThroughputUtilization: 0.6,
-  maxConcurrentRequests: 10,
-  minPendingLatencyMs: 30,
-};
+const automatic: AutomaticScaling = defaultAutomaticScaling();
 const app = (over: Partial<AppConfig>) => ({ threadsafe: true, scaling: automatic, ...over }) as AppConfig;
 
 describe('effectiveScaling', () => {

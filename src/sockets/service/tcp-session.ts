@@ -6,6 +6,7 @@ import { parseLine } from '../lines.js';
 import { type ControlEvent, ControlLine, type Endpoint, line } from '../protocol.js';
 import { IdleClock } from './idle.js';
 import { type DescriptorParts, formatDescriptor, type Session, type Tombstone } from './registry.js';
+import { socketView } from './socket-view.js';
 
 export interface TcpSessionInit {
   parts: DescriptorParts;
@@ -53,8 +54,9 @@ export class TcpSession implements Session {
   readonly localEndpoint: Endpoint;
   readonly #init: TcpSessionInit;
   readonly #remote: Socket;
-  readonly #openedAt = Date.now();
-  readonly #idle: IdleClock;
+  /** When the socket was opened (epoch ms). */
+  readonly openedAt = Date.now();
+  readonly idle: IdleClock;
   #attachment: Attachment | undefined;
   /** A descriptor was asked for: the socket outlives its instance. */
   #shared = false;
@@ -73,7 +75,7 @@ export class TcpSession implements Session {
     this.remoteEndpoint = init.remote;
     this.localEndpoint = init.local;
     this.#remote = init.socket;
-    this.#idle = new IdleClock(
+    this.idle = new IdleClock(
       init.idleTimeoutMs,
       () => this.#reclaim(),
       () => this.sent + this.received,
@@ -135,7 +137,7 @@ export class TcpSession implements Session {
       dataEnded: false,
     };
     this.#attachment = attachment;
-    this.#idle.touch();
+    this.idle.touch();
     control.on('error', () => {});
     // The service's connections are half-open capable (for data); a control connection is done
     // when the instance's side ends, whether by close() or because the instance died.
@@ -150,7 +152,7 @@ export class TcpSession implements Session {
     if (!attachment || attachment.control !== control) return;
     const parsed = ControlLine.safeParse(parseLine(text));
     if (!parsed.success) return;
-    this.#idle.touch();
+    this.idle.touch();
     switch (parsed.data.op) {
       case 'describe':
         this.#shared = true;
@@ -184,26 +186,24 @@ export class TcpSession implements Session {
     return true;
   }
 
+  /** The request that opened the socket. */
+  get request(): string | undefined {
+    return this.#init.request ?? undefined;
+  }
+
   view(now: number): SocketView {
     const attachment = this.#attachment;
-    return {
-      id: this.id,
-      app: this.app,
-      service: this.service ?? null,
-      version: this.version ?? null,
-      protocol: 'tcp',
-      destination: this.#init.destination,
-      remote: endpointText(this.remoteEndpoint),
-      instance: attachment?.instance ?? null,
-      request: this.#init.request ?? null,
-      state: attachment ? 'open' : 'detached',
-      bytesSent: this.sent,
-      bytesReceived: this.received,
-      openedAt: new Date(this.#openedAt).toISOString(),
-      ageMs: now - this.#openedAt,
-      idleMs: this.#idle.idle(now),
-      reclaimInMs: this.#idle.remaining(now),
-    };
+    return socketView(
+      this,
+      {
+        protocol: 'tcp',
+        destination: this.#init.destination,
+        remote: endpointText(this.remoteEndpoint),
+        instance: attachment?.instance ?? null,
+        state: attachment ? 'open' : 'detached',
+      },
+      now,
+    );
   }
 
   shutdown(): void {
@@ -247,8 +247,8 @@ export class TcpSession implements Session {
 
   #reclaim(): void {
     if (this.#ended) return;
-    const minutes = this.#idle.timeoutMs / 60_000;
-    const idle = minutes >= 1 ? `${+minutes.toFixed(2)} min` : `${this.#idle.timeoutMs} ms`;
+    const minutes = this.idle.timeoutMs / 60_000;
+    const idle = minutes >= 1 ? `${+minutes.toFixed(2)} min` : `${this.idle.timeoutMs} ms`;
     const message =
       `write EPIPE: socket ${this.id} to ${this.#init.destination} was reclaimed after ${idle} without ` +
       'activity (sockets.idle_timeout); open a new socket';
@@ -287,7 +287,7 @@ export class TcpSession implements Session {
   #finish(tombstone: Tombstone): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#idle.stop();
+    this.idle.stop();
     this.#init.onEnded(this, tombstone);
   }
 

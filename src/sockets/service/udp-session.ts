@@ -6,6 +6,7 @@ import type { SocketView } from '../ipc.js';
 import type { VettedDestination } from '../policy.js';
 import { IdleClock } from './idle.js';
 import type { Session, Tombstone } from './registry.js';
+import { socketView } from './socket-view.js';
 
 export interface UdpSessionInit {
   id: string;
@@ -36,8 +37,9 @@ export class UdpSession implements Session {
   readonly #init: UdpSessionInit;
   readonly #conn: Socket;
   readonly #udp: UdpSocket;
-  readonly #idle: IdleClock;
-  readonly #openedAt = Date.now();
+  readonly idle: IdleClock;
+  /** When the socket was opened (epoch ms). */
+  readonly openedAt = Date.now();
   #queue: Promise<void> = Promise.resolve();
   #bound: Promise<void> | undefined;
   #peer: { destination: string; remote: string } | undefined;
@@ -52,7 +54,7 @@ export class UdpSession implements Session {
     this.version = init.version;
     this.#conn = conn;
     this.#udp = createSocket(init.type);
-    this.#idle = new IdleClock(init.idleTimeoutMs, () =>
+    this.idle = new IdleClock(init.idleTimeoutMs, () =>
       this.#end(
         `send EPIPE: UDP socket ${this.id} was reclaimed after ${init.idleTimeoutMs} ms without activity (sockets.idle_timeout)`,
         true,
@@ -60,7 +62,7 @@ export class UdpSession implements Session {
     );
     this.#udp.on('message', (msg, rinfo) => {
       this.received += msg.length;
-      this.#idle.touch();
+      this.idle.touch();
       this.#write({ ev: 'message', address: rinfo.address, port: rinfo.port, family: rinfo.family }, msg);
     });
     this.#udp.on('error', (err) => this.#write({ ev: 'error', error: toWire(err) }));
@@ -82,26 +84,24 @@ export class UdpSession implements Session {
     conn.resume();
   }
 
+  /** The request that opened the socket. */
+  get request(): string | undefined {
+    return this.#init.request ?? undefined;
+  }
+
   view(now: number): SocketView {
     const target = this.#peer ?? this.#last;
-    return {
-      id: this.id,
-      app: this.app,
-      service: this.service ?? null,
-      version: this.version ?? null,
-      protocol: 'udp',
-      destination: target?.destination ?? null,
-      remote: target?.remote ?? null,
-      instance: this.#init.instance,
-      request: this.#init.request ?? null,
-      state: 'open',
-      bytesSent: this.sent,
-      bytesReceived: this.received,
-      openedAt: new Date(this.#openedAt).toISOString(),
-      ageMs: now - this.#openedAt,
-      idleMs: this.#idle.idle(now),
-      reclaimInMs: this.#idle.remaining(now),
-    };
+    return socketView(
+      this,
+      {
+        protocol: 'udp',
+        destination: target?.destination ?? null,
+        remote: target?.remote ?? null,
+        instance: this.#init.instance,
+        state: 'open',
+      },
+      now,
+    );
   }
 
   shutdown(): void {
@@ -110,7 +110,7 @@ export class UdpSession implements Session {
 
   async #handle({ header, payload }: Frame): Promise<void> {
     if (this.#ended) return;
-    this.#idle.touch();
+    this.idle.touch();
     const seq = header.seq;
     try {
       switch (header.op) {
@@ -193,7 +193,7 @@ export class UdpSession implements Session {
   #end(message: string, reclaimed: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#idle.stop();
+    this.idle.stop();
     if (reclaimed) this.#write({ ev: 'reclaimed', error: { code: 'EPIPE', syscall: 'send', message } });
     this.#conn.end();
     try {

@@ -17,6 +17,8 @@ export interface InstanceView {
   slots: number;
   requestsServed: number;
   started: string;
+  /** Milliseconds from spawn to ready (module loaded, listening); null while starting. */
+  readyMs: number | null;
   /** Resident memory in bytes at the last heartbeat. */
   memory: number;
   memoryLimit: number;

@@ -258,6 +258,7 @@ function instanceViews(runtime: ServiceRuntime): InstanceView[] {
     slots: instance.spec.slots,
     requestsServed: instance.served,
     started: instance.startedAt.toISOString(),
+    readyMs: instance.readyMs ?? null,
     memory: instance.rss,
     memoryLimit: instance.spec.memoryLimitBytes,
   }));

@@ -47,6 +47,8 @@ export class InstanceProcess {
   readonly spec: InstanceSpec;
   readonly socketPath: string;
   readonly startedAt = new Date();
+  /** Milliseconds from spawn to "ready" (module loaded, server listening); undefined while starting. */
+  readyMs: number | undefined;
   state: InstanceState = 'starting';
   inflight = 0;
   served = 0;
@@ -174,6 +176,7 @@ export class InstanceProcess {
     // A ping or stop sent as the instance dies fails with EPIPE; its exit event says the rest.
     // Without a listener that 'error' event would be thrown in the platform process.
     child.on('error', () => {});
+    this.readyMs = Date.now() - this.startedAt.getTime();
     this.state = 'ready';
     this.idleSince = Date.now();
   }

@@ -1,37 +1,60 @@
 /**
- * dispatchToInstance's handling of instances that are gone, over real Unix sockets: a stand-in
- * pool hands out leases on a socket path nothing listens on (refused: the request never ran)
- * and on real node:http servers.
+ * dispatchToInstance's handling of instances that are gone, over real Unix sockets and both
+ * transports (the request channel, and HTTP for Node handlers): a stand-in pool hands out
+ * leases on a socket path nothing listens on (refused: the request never ran), on real servers
+ * that answer, and on servers that take the request and drop the connection.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../config/types.js';
+import { createChannelServer } from '../instance/channel-server.js';
+import { InstanceChannel } from '../scheduler/instance-channel.js';
 import type { InstanceProcess } from '../scheduler/instance-process.js';
 import type { Lease, VersionPool } from '../scheduler/version-pool.js';
 import { dispatchToInstance } from './dispatch.js';
 import type { RequestRecord, ServiceRoute } from './frontend.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-dispatch-'));
-const servers: Server[] = [];
+const servers: Array<{ close(): unknown }> = [];
 const pools: Pool[] = [];
+const channels: InstanceChannel[] = [];
 
-function listen(name: string, onRequest: Parameters<typeof createServer>[1]): Promise<string> {
+function listen(name: string, server: Server | ReturnType<typeof createNetServer>): Promise<string> {
   const path = join(dir, `${name}.sock`);
-  const server = createServer(onRequest);
   servers.push(server);
   return new Promise((resolve) => server.listen(path, () => resolve(path)));
 }
 
-function instance(id: string, socketPath: string): InstanceProcess {
+type Transport = 'channel' | 'http';
+
+function instance(transport: Transport, id: string, socketPath: string): InstanceProcess {
+  if (transport === 'channel') {
+    const channel = new InstanceChannel(socketPath, 1024 * 1024);
+    channels.push(channel);
+    return {
+      id,
+      state: 'ready',
+      channel,
+      servesOverHttp: () => false,
+      killedBecause: undefined,
+    } as unknown as InstanceProcess;
+  }
   const dispatcher = new Pool('http://localhost', { socketPath });
   pools.push(dispatcher);
-  return { id, state: 'ready', dispatcher, killedBecause: undefined } as unknown as InstanceProcess;
+  return {
+    id,
+    state: 'ready',
+    dispatcher,
+    servesOverHttp: () => true,
+    killedBecause: undefined,
+  } as unknown as InstanceProcess;
 }
 
 /** A pool that leases the given instances in turn and records which ones were suspected. */
@@ -78,50 +101,78 @@ const record = (): RequestRecord => ({
 });
 const meta = { requestId: 'r1', handlerPosition: 0, remoteAddr: '127.0.0.1', https: false };
 
-let live: string;
-let dropping: string;
+const live: Record<Transport, string> = { channel: '', http: '' };
+const dropping: Record<Transport, string> = { channel: '', http: '' };
 beforeAll(async () => {
-  live = await listen('live', (_, res) => res.end('live'));
+  live.http = await listen(
+    'live-http',
+    createServer((_, res) => res.end('live')),
+  );
+  live.channel = await listen(
+    'live-channel',
+    createChannelServer([{ kind: 'fetch', call: () => new Response('live') }], {
+      maxRequestBytes: 1024,
+      maxResponseBytes: 1024,
+    }),
+  );
   // Takes the request, then the process "dies": the connection breaks after the request was sent.
-  dropping = await listen('dropping', (request) => request.socket.destroy());
+  dropping.http = await listen(
+    'dropping-http',
+    createServer((request) => request.socket.destroy()),
+  );
+  dropping.channel = await listen(
+    'dropping-channel',
+    createNetServer((socket) => socket.once('data', () => socket.destroy())),
+  );
 });
 afterAll(async () => {
   await Promise.all(pools.map((p) => p.destroy()));
+  for (const c of channels) c.close();
   for (const s of servers) s.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('dispatchToInstance with instances that are gone', () => {
-  it('sends a request refused by a dead instance once more, to the next instance', async () => {
-    const dead = instance('dead', join(dir, 'nobody-listens.sock'));
-    const { route: r, suspected, leased } = route(dead, instance('live', live));
-    const rec = record();
-    const res = await dispatchToInstance(r, req, Buffer.alloc(0), meta, rec);
-    expect(res.status).toBe(200);
-    expect(res.body.toString()).toBe('live');
-    expect(suspected).toEqual(['dead']);
-    expect(leased()).toBe(2);
-    expect(rec.instanceId).toBe('live');
-  });
-
-  it('answers 500 when the connection breaks after the request was sent (the app may have run it)', async () => {
-    const { route: r, suspected, leased } = route(instance('dropping', dropping), instance('live', live));
-    await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
-      code: 'HANGAR_E_INSTANCE_EXITED',
+describe.each<Transport>(['channel', 'http'])(
+  'dispatchToInstance with instances that are gone (%s)',
+  (transport) => {
+    it('sends a request refused by a dead instance once more, to the next instance', async () => {
+      const dead = instance(transport, 'dead', join(dir, 'nobody-listens.sock'));
+      const { route: r, suspected, leased } = route(dead, instance(transport, 'live', live[transport]));
+      const rec = record();
+      const res = await dispatchToInstance(r, req, Buffer.alloc(0), meta, rec);
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('live');
+      expect(suspected).toEqual(['dead']);
+      expect(leased()).toBe(2);
+      expect(rec.instanceId).toBe('live');
     });
-    expect(suspected).toEqual(['dropping']);
-    expect(leased()).toBe(1);
-  });
 
-  it('tries only once more', async () => {
-    const { route: r, leased } = route(
-      instance('dead-1', join(dir, 'gone-1.sock')),
-      instance('dead-2', join(dir, 'gone-2.sock')),
-      instance('live', live),
-    );
-    await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
-      code: 'HANGAR_E_INSTANCE_EXITED',
+    it('answers 500 when the connection breaks after the request was sent (the app may have run it)', async () => {
+      const {
+        route: r,
+        suspected,
+        leased,
+      } = route(
+        instance(transport, 'dropping', dropping[transport]),
+        instance(transport, 'live', live[transport]),
+      );
+      await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
+        code: 'HANGAR_E_INSTANCE_EXITED',
+      });
+      expect(suspected).toEqual(['dropping']);
+      expect(leased()).toBe(1);
     });
-    expect(leased()).toBe(2);
-  });
-});
+
+    it('tries only once more', async () => {
+      const { route: r, leased } = route(
+        instance(transport, 'dead-1', join(dir, 'gone-1.sock')),
+        instance(transport, 'dead-2', join(dir, 'gone-2.sock')),
+        instance(transport, 'live', live[transport]),
+      );
+      await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
+        code: 'HANGAR_E_INSTANCE_EXITED',
+      });
+      expect(leased()).toBe(2);
+    });
+  },
+);

@@ -90,6 +90,9 @@ async function dispatchOnce(
       deadlineAt,
       signal: timer ? expired.signal : undefined,
       maxResponseBytes: meta.maxResponseBytes,
+      onLines: (lines) => {
+        record.lines = lines;
+      },
     });
   } catch (err) {
     if (expired.signal.aborted) {

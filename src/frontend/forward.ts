@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import type { InstanceChannel } from '../scheduler/instance-channel.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import { InternalHeader } from '../shared/messages.js';
+import type { ChannelLine, RequestFrame } from '../shared/request-channel.js';
 import { connectionScoped } from './hop-by-hop.js';
 
 export interface ForwardMeta {
@@ -18,6 +20,8 @@ export interface ForwardMeta {
    * held in memory whole. Throws HangarError RESPONSE_TOO_LARGE (an empty 500 for the client).
    */
   maxResponseBytes?: number;
+  /** The app lines that came with the response (request channel, S9), also when it is refused. */
+  onLines?(lines: ChannelLine[]): void;
 }
 
 export interface UpstreamResponse {
@@ -27,8 +31,9 @@ export interface UpstreamResponse {
 }
 
 /**
- * SPEC S5 step 5: sends the buffered request to the leased instance over its keep-alive pool
- * and collects the whole response (no streaming, step 6). The client's own `X-Hangar-*`
+ * SPEC S5 step 5: sends the buffered request to the leased instance and collects the whole
+ * response (no streaming, step 6). Fetch handlers go over the instance's request channel;
+ * Node (req, res) handlers over HTTP on its keep-alive pool. The client's own `X-Hangar-*`
  * headers are dropped so that only the front end can set the internal ones.
  */
 export async function forward(
@@ -45,6 +50,59 @@ export async function forward(
     if (skip.has(name) || name.startsWith('x-hangar-') || name === 'content-length') continue;
     headers.push(raw[i]!, raw[i + 1]!);
   }
+  const hasBody = body.length > 0 || (req.method !== 'GET' && req.method !== 'HEAD');
+  if (hasBody) headers.push('content-length', String(body.length));
+  const { instance } = lease;
+  return instance.channel && !instance.servesOverHttp(meta.handlerIndex)
+    ? overChannel(instance.channel, req, headers, body, meta)
+    : overHttp(lease, req, headers, hasBody ? body : null, meta);
+}
+
+async function overChannel(
+  channel: InstanceChannel,
+  req: IncomingMessage,
+  headers: string[],
+  body: Buffer,
+  meta: ForwardMeta,
+): Promise<UpstreamResponse> {
+  const frame: Omit<RequestFrame, 'id'> = {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    httpVersion: req.httpVersion,
+    headers,
+    handler: meta.handlerIndex,
+    requestId: meta.requestId,
+    remoteAddr: meta.remoteAddr,
+    https: meta.https,
+  };
+  if (meta.deadlineAt !== undefined) frame.deadline = meta.deadlineAt;
+  const response = await channel.request(frame, body, meta.signal);
+  if (response.lines) meta.onLines?.(response.lines);
+  const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
+  if (response.tooLarge !== undefined) {
+    throw tooLarge(response.tooLarge >= 0 ? String(response.tooLarge) : `more than ${limit}`, limit);
+  }
+  const object: Record<string, string | string[]> = {};
+  const list = response.headers;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    const value = list[i + 1]!;
+    const previous = object[name];
+    object[name] =
+      previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+  }
+  if (req.method !== 'HEAD' && response.body.length > limit)
+    throw tooLarge(String(response.body.length), limit);
+  return { status: response.status, headers: object, body: response.body };
+}
+
+async function overHttp(
+  lease: Lease,
+  req: IncomingMessage,
+  headers: string[],
+  body: Buffer | null,
+  meta: ForwardMeta,
+): Promise<UpstreamResponse> {
   headers.push(
     InternalHeader.requestId,
     meta.requestId,
@@ -56,13 +114,11 @@ export async function forward(
     meta.https ? 'on' : 'off',
   );
   if (meta.deadlineAt !== undefined) headers.push(InternalHeader.deadline, String(meta.deadlineAt));
-  const hasBody = body.length > 0 || (req.method !== 'GET' && req.method !== 'HEAD');
-  if (hasBody) headers.push('content-length', String(body.length));
   const response = await lease.instance.dispatcher.request({
     path: req.url ?? '/',
     method: (req.method ?? 'GET') as 'GET',
     headers,
-    body: hasBody ? body : null,
+    body,
     signal: meta.signal,
   });
   const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
@@ -90,14 +146,4 @@ function tooLarge(size: string, limit: number): HangarError {
     'RESPONSE_TOO_LARGE',
     `the response body has ${size} bytes, more than limits.max_response_bytes (${limit}); the client got an empty 500`,
   );
-}
-
-/** Reads the whole request body (S5 step 5: the front end buffers it before picking an instance). */
-export function readRequestBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { AppConfig, Handler, PlatformConfig } from '../config/types.js';
 import type { VersionPool } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
+import type { ChannelLine } from '../shared/request-channel.js';
 import { compressResponse } from './compress.js';
 import { markBusy, trackBodyRead } from './connection-state.js';
 import { dispatchToInstance } from './dispatch.js';
@@ -80,6 +81,8 @@ export interface RequestRecord {
   loadingRequest?: boolean;
   /** The limit or failure that ended the request: `HANGAR_E_...: message`. */
   error?: string;
+  /** App lines that came with the response (S9); others reach the request log over IPC. */
+  lines?: ChannelLine[] | undefined;
 }
 
 /** Step 3's quota check and step 8's count (S10); src/metering implements it. */

@@ -1,19 +1,25 @@
 /**
  * App log lines inside an instance (SPEC S9): `console.*` and `ctx.log.*` become lines with a
- * level and the id of the request they were written under (AsyncLocalStorage), batched and
- * sent to the platform over the IPC channel. Nothing here is awaited by a request: a line is
+ * level and the id of the request they were written under (AsyncLocalStorage). A request that
+ * came over the request channel keeps its lines and they leave with its response; all other
+ * lines (outside requests, Node handlers, after a response) are batched and sent to the
+ * platform over the IPC channel. Nothing here is awaited by a request: a line is
  * pushed onto an array and the batch leaves on a timer, after N lines, or when the instance
  * stops. While a batch is still being written (IPC back-pressure) new lines keep collecting,
  * so none is dropped and no request waits.
  */
 import { format } from 'node:util';
 import type { AppLogLine, InstanceMessage, LogLevel } from '../shared/messages.js';
-import { requestStorage } from './request-context.js';
+import { type RequestContext, requestStorage } from './request-context.js';
 
 /** How long a line may wait for its batch; the platform holds a request's terminal line about as long. */
 const FLUSH_MS = 20;
 /** A batch this big leaves at once rather than waiting for the timer. */
 const MAX_BATCH = 500;
+/** A request holding this many lines sends them over IPC rather than keep them for its response. */
+const MAX_HELD = 1000;
+/** ...or this many characters: a response frame's header stays far below its 4 MiB limit. */
+const MAX_HELD_CHARS = 512 * 1024;
 /** Longer messages are cut; one runaway line must not make an IPC message of many megabytes. */
 const MAX_MESSAGE_CHARS = 64 * 1024;
 
@@ -36,16 +42,25 @@ const original = {
  * logLine('warning', 'disk almost full');
  */
 export function logLine(level: LogLevel, message: string): void {
+  const text =
+    message.length > MAX_MESSAGE_CHARS
+      ? `${message.slice(0, MAX_MESSAGE_CHARS)}... (${message.length - MAX_MESSAGE_CHARS} more characters cut)`
+      : message;
+  const store = requestStorage.getStore();
+  const held = store?.lines;
+  if (held) {
+    // An open request over the request channel: the line leaves with its response.
+    held.push({ time: Date.now(), level, message: text });
+    store.heldChars += text.length;
+    if (held.length >= MAX_HELD || store.heldChars >= MAX_HELD_CHARS) releaseLines(store);
+    return;
+  }
   if (!process.send) {
     // Not started by a platform (e.g. a unit test importing the app): print as before.
     (level === 'debug' ? original.debug : level === 'info' ? original.info : original.error)(message);
     return;
   }
-  const text =
-    message.length > MAX_MESSAGE_CHARS
-      ? `${message.slice(0, MAX_MESSAGE_CHARS)}... (${message.length - MAX_MESSAGE_CHARS} more characters cut)`
-      : message;
-  const requestId = requestStorage.getStore()?.requestId;
+  const requestId = store?.requestId;
   buffer.push(
     requestId
       ? { requestId, time: Date.now(), level, message: text }
@@ -53,6 +68,19 @@ export function logLine(level: LogLevel, message: string): void {
   );
   if (buffer.length >= MAX_BATCH) ship();
   else timer ??= setTimeout(ship, FLUSH_MS);
+}
+
+/**
+ * Sends the lines a request holds over IPC instead, and lets its later lines go that way too:
+ * for a request that logs a great deal, or whose response will not carry them (cancelled).
+ */
+export function releaseLines(context: RequestContext): void {
+  const held = context.lines;
+  if (!held) return;
+  context.lines = undefined;
+  for (const line of held) buffer.push({ requestId: context.requestId, ...line });
+  if (buffer.length >= MAX_BATCH) ship();
+  else if (buffer.length > 0) timer ??= setTimeout(ship, FLUSH_MS);
 }
 
 /** Makes `console.debug/log/info/warn/error` log lines (log → info, warn → warning). */

@@ -4,9 +4,12 @@
  * handlers once (S7), listens on its Unix socket and reports `ready`, or reports `failed`
  * with a message that says what to fix, and exits.
  */
+import type { Server } from 'node:http';
 import { register } from 'node:module';
+import type { Server as NetServer } from 'node:net';
 import { isHangarError } from '../shared/errors.js';
 import { InstanceInit, type InstanceMessage, PlatformMessage } from '../shared/messages.js';
+import { channelSocketPath } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
 import { captureConsole, flushLogs } from './log-capture.js';
 import { installPerRequestEnv } from './request-context.js';
@@ -37,17 +40,23 @@ try {
     handlers.push(await loadModuleHandler(init.appDir, module, exportName));
   }
   const { createInstanceServer } = await import('./server.js');
+  const { createChannelServer } = await import('./channel-server.js');
   const server = createInstanceServer(handlers);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(init.socketPath, resolve);
-  });
+  const channel = createChannelServer(handlers, init.limits);
+  const listen = (target: Server | NetServer, path: string) =>
+    new Promise<void>((resolve, reject) => {
+      target.once('error', reject);
+      target.listen(path, resolve);
+    });
+  await Promise.all([listen(server, init.socketPath), listen(channel, channelSocketPath(init.socketPath))]);
   process.on('message', (raw) => {
     const message = PlatformMessage.safeParse(raw);
     if (!message.success) return;
     if (message.data.type === 'stop') {
       // The last app lines leave before the process does.
+      // The front end stopped routing here; once its in-flight requests are answered, it closes the channel.
+      channel.close();
       server.close(() => void flushLogs().then(() => process.exit(0)));
       server.closeIdleConnections();
     } else if (message.data.type === 'ping') {
@@ -59,7 +68,10 @@ try {
     () => send({ type: 'heartbeat', rss: process.memoryUsage.rss() }),
     init.heartbeatIntervalMs,
   ).unref();
-  send({ type: 'ready' });
+  send({
+    type: 'ready',
+    nodeHandlers: handlers.flatMap((handler, index) => (handler.kind === 'node' ? [index] : [])),
+  });
 } catch (err) {
   const error = isHangarError(err)
     ? { code: err.code, message: err.message }

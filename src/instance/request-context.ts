@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ChannelLine } from '../shared/request-channel.js';
 
 /** What one request carries through the app's code (SPEC S4.1 `ctx`, S8 env). */
 export interface RequestContext {
@@ -11,6 +12,13 @@ export interface RequestContext {
    */
   env: Record<string, string | undefined>;
   signal: AbortSignal;
+  /**
+   * Lines the request writes while it is open, when it came over the request channel: they
+   * leave with its response (S9). Undefined: lines go to the platform over IPC.
+   */
+  lines: ChannelLine[] | undefined;
+  /** Characters of the messages in `lines`. */
+  heldChars: number;
 }
 
 export const requestStorage = new AsyncLocalStorage<RequestContext>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { responseBytes } from './response-body.js';
+import { ResponseTooLarge, responseBytes } from './response-body.js';
 
 describe('responseBytes', () => {
   it.each<[string, () => Response, string]>([
@@ -33,5 +33,25 @@ describe('responseBytes', () => {
     const used = new Response('used');
     await used.text();
     await expect(responseBytes(used)).rejects.toThrow(TypeError);
+  });
+
+  it('stops at the limit, for bytes and for an endless stream', async () => {
+    await expect(responseBytes(new Response('12345'), 5)).resolves.toHaveLength(5);
+    await expect(responseBytes(new Response('123456'), 5)).rejects.toBeInstanceOf(ResponseTooLarge);
+    let cancelled = false;
+    const endless = new Response(
+      new ReadableStream({
+        pull(c) {
+          c.enqueue(new Uint8Array(1024));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      }),
+    );
+    const err = await responseBytes(endless, 10_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResponseTooLarge);
+    expect((err as ResponseTooLarge).bytes).toBe(10_240);
+    expect(cancelled).toBe(true);
   });
 });

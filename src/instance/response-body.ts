@@ -4,11 +4,46 @@
  * `arrayBuffer()` goes through (~12 µs a request on Node 20). Anything else — a stream, a body
  * already read, an undici whose internals look different — takes `arrayBuffer()`.
  */
-export async function responseBytes(response: Response): Promise<Buffer> {
+export async function responseBytes(response: Response, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
   const source = bodySource(response);
-  if (typeof source === 'string') return Buffer.from(source, 'utf8');
-  if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength);
-  return Buffer.from(await response.arrayBuffer());
+  let bytes: Buffer | undefined;
+  if (typeof source === 'string') bytes = Buffer.from(source, 'utf8');
+  else if (source instanceof Uint8Array)
+    bytes = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  if (bytes) {
+    if (bytes.length > limit) throw new ResponseTooLarge(bytes.length, true);
+    return bytes;
+  }
+  if (response.bodyUsed) throw new TypeError('Body is unusable: Body has already been read');
+  if (!response.body) return Buffer.alloc(0);
+  // A stream is read up to the limit only: an endless body must not fill the instance's memory.
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      void reader.cancel().catch(() => {});
+      throw new ResponseTooLarge(size, false);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** The body passed the limit; `bytes` were read by then, and are its whole size when `exact`. */
+export class ResponseTooLarge extends Error {
+  readonly bytes: number;
+  readonly exact: boolean;
+
+  constructor(bytes: number, exact: boolean) {
+    super(`the response body has ${exact ? '' : 'more than '}${exact ? bytes : bytes - 1} bytes`);
+    this.name = 'ResponseTooLarge';
+    this.bytes = bytes;
+    this.exact = exact;
+  }
 }
 
 let stateSymbol: symbol | null | undefined;

@@ -1,7 +1,8 @@
 /**
  * Puts a request's app lines under its record for the live views (the dev terminal and
- * `GET /api/logs/stream`). Lines travel from the instance over IPC and the record comes from
- * the front end once the response is out, so either may come first: a record is held for
+ * `GET /api/logs/stream`). Most lines come with the record (the request channel carries them
+ * with the response); others travel from the instance over IPC (Node handlers, requests that
+ * logged a great deal, lines written after the response), so either may come first: a record is held for
  * `holdMs` (longer than an instance's batch interval) to collect its lines, then emitted whole.
  * A line for a request already emitted is emitted on its own (`late`). The store is written
  * from here too: an entry goes with the lines it collected, and late or orphaned lines (whose
@@ -51,11 +52,15 @@ export class LogAssembler {
     this.#holdMs = options.holdMs ?? 50;
   }
 
-  record(record: RequestLogRecord): void {
+  /** A finished request, with the lines that came with its response (if any). */
+  record(record: RequestLogRecord, lines: LogLine[] = []): void {
     const now = Date.now();
     const pending = this.#pending.get(record.requestId);
-    if (pending) pending.record = record;
-    else this.#pending.set(record.requestId, { record, lines: [], since: now });
+    if (pending) {
+      pending.record = record;
+      // Lines over IPC came first only if the request released them: they were written first.
+      if (lines.length > 0) pending.lines.push(...lines);
+    } else this.#pending.set(record.requestId, { record, lines, since: now });
     this.#due.push({ id: record.requestId, at: now + this.#holdMs });
     this.#timer ??= setTimeout(() => this.#emitDue(), this.#holdMs);
   }

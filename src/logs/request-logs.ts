@@ -83,7 +83,7 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
 
   return {
     request(record) {
-      assembler.record(toLogRecord(record));
+      assembler.record(toLogRecord(record), record.lines?.map(toLogLine));
     },
     lines(instanceId, lines) {
       const late: StoredLine[] = [];

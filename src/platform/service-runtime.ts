@@ -251,6 +251,10 @@ export class ServiceRuntime implements ServiceRoute {
         slots,
         memoryLimitBytes: memoryLimits[config.instanceClass],
         heartbeatIntervalMs: ctx.platformConfig.scheduler.heartbeatIntervalMs,
+        limits: {
+          maxRequestBytes: ctx.platformConfig.limits.maxRequestBytes,
+          maxResponseBytes: ctx.platformConfig.limits.maxResponseBytes,
+        },
         startTimeoutMs: 30_000,
         onOutput: ctx.onOutput,
         ...(ctx.onLogs ? { onLogs: ctx.onLogs } : {}),

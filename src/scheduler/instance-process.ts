@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { HangarError } from '../shared/errors.js';
 import { type AppLogLine, type InstanceInit, InstanceMessage } from '../shared/messages.js';
+import { channelSocketPath } from '../shared/request-channel.js';
 import { newInstanceId } from '../shared/request-id.js';
+import { InstanceChannel } from './instance-channel.js';
 
 const instanceMain = fileURLToPath(new URL('../instance/main.js', import.meta.url));
 
@@ -28,6 +30,7 @@ export interface InstanceSpec {
   /** Resident memory above which the instance is replaced (instance_class, S6). */
   memoryLimitBytes: number;
   heartbeatIntervalMs: number;
+  limits: InstanceInit['limits'];
   /** The socket service, for the in-instance sockets shim (S12). */
   sockets?: InstanceInit['sockets'];
   startTimeoutMs: number;
@@ -67,6 +70,7 @@ export class InstanceProcess {
   #memoryListener: ((instance: InstanceProcess) => void) | undefined;
   #child: ChildProcess | undefined;
   #pool: Pool | undefined;
+  #nodeHandlers = new Set<number>();
   #exited: Promise<number | null> | undefined;
   #stderrTail: string[] = [];
   #exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
@@ -80,9 +84,25 @@ export class InstanceProcess {
     return this.#child?.pid;
   }
 
-  /** The undici pool to this instance; only valid once `start()` resolved. */
+  /**
+   * The request channel to this instance (fetch handlers); set once `start()` resolved. It
+   * connects on first use, so a request sent after the process died is refused, never lost.
+   */
+  channel: InstanceChannel | undefined;
+
+  /** Whether module handler `index` is a Node (req, res) handler: those are served over HTTP. */
+  servesOverHttp(index: number): boolean {
+    return this.#nodeHandlers.has(index);
+  }
+
+  /** The undici pool to the instance's HTTP socket (Node handlers); made on first use. */
   get dispatcher(): Pool {
-    if (!this.#pool) throw new Error(`instance ${this.id} is not started`);
+    if (this.state === 'starting') throw new Error(`instance ${this.id} is not started`);
+    this.#pool ??= new Pool('http://localhost', {
+      socketPath: this.socketPath,
+      connections: this.spec.slots,
+      keepAliveTimeout: 30_000,
+    });
     return this.#pool;
   }
 
@@ -94,6 +114,7 @@ export class InstanceProcess {
     const { spec } = this;
     mkdirSync(join(this.socketPath, '..'), { recursive: true });
     rmSync(this.socketPath, { force: true });
+    rmSync(channelSocketPath(this.socketPath), { force: true });
     const init: InstanceInit = {
       instanceId: this.id,
       appDir: spec.appDir,
@@ -102,6 +123,7 @@ export class InstanceProcess {
       modules: spec.modules,
       env: { ...spec.env, INSTANCE_ID: this.id },
       heartbeatIntervalMs: spec.heartbeatIntervalMs,
+      limits: spec.limits,
       sockets: spec.sockets,
     };
     const env: NodeJS.ProcessEnv = {
@@ -122,6 +144,7 @@ export class InstanceProcess {
       child.once('exit', (code, signal) => {
         this.state = 'stopped';
         rmSync(this.socketPath, { force: true });
+        rmSync(channelSocketPath(this.socketPath), { force: true });
         for (const listener of this.#exitListeners) listener(code, signal);
         resolve(code);
       });
@@ -135,12 +158,13 @@ export class InstanceProcess {
       if (message.success && message.data.type === 'logs') spec.onLogs?.(this, message.data.lines);
     });
 
-    const started = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
+    type Started = { ok: true; nodeHandlers: number[] } | { ok: false; reason: string };
+    const started = await new Promise<Started>((resolve) => {
       const timer = setTimeout(
         () => resolve({ ok: false, reason: `it did not report ready within ${spec.startTimeoutMs} ms` }),
         spec.startTimeoutMs,
       );
-      const finish = (result: { ok: true } | { ok: false; reason: string }) => {
+      const finish = (result: Started) => {
         clearTimeout(timer);
         child.off('message', onMessage);
         resolve(result);
@@ -148,7 +172,7 @@ export class InstanceProcess {
       const onMessage = (raw: unknown) => {
         const message = InstanceMessage.safeParse(raw);
         if (!message.success) return;
-        if (message.data.type === 'ready') finish({ ok: true });
+        if (message.data.type === 'ready') finish({ ok: true, nodeHandlers: message.data.nodeHandlers });
         else if (message.data.type === 'failed') finish({ ok: false, reason: message.data.error.message });
       };
       child.on('message', onMessage);
@@ -167,11 +191,8 @@ export class InstanceProcess {
           (stderr && !started.reason.includes(stderr) ? `\n--- instance stderr ---\n${stderr}` : ''),
       );
     }
-    this.#pool = new Pool('http://localhost', {
-      socketPath: this.socketPath,
-      connections: spec.slots,
-      keepAliveTimeout: 30_000,
-    });
+    this.#nodeHandlers = new Set(started.nodeHandlers);
+    this.channel = new InstanceChannel(channelSocketPath(this.socketPath), spec.limits.maxResponseBytes);
     child.on('message', (raw) => this.#onMessage(raw));
     // A ping or stop sent as the instance dies fails with EPIPE; its exit event says the rest.
     // Without a listener that 'error' event would be thrown in the platform process.
@@ -239,6 +260,7 @@ export class InstanceProcess {
     const killer = setTimeout(() => this.kill(), 2_000);
     await this.#exited;
     clearTimeout(killer);
+    this.channel?.close();
     await this.#pool?.destroy();
   }
 
@@ -302,7 +324,8 @@ export class InstanceProcess {
 /** Unix socket paths are limited to ~107 bytes; deep data dirs fall back to a short temp path. */
 function socketPathFor(runDir: string, id: string): string {
   const preferred = join(runDir, `${id.slice(0, 12)}.sock`);
-  if (Buffer.byteLength(preferred) <= 100) return preferred;
+  // The request channel's socket (`.ch.sock`) is the longer of the two.
+  if (Buffer.byteLength(channelSocketPath(preferred)) <= 100) return preferred;
   const tag = createHash('sha256').update(runDir).digest('hex').slice(0, 12);
   return join(tmpdir(), `hangar-${tag}`, `${id.slice(0, 12)}.sock`);
 }

@@ -17,6 +17,11 @@ export const InstanceInit = z.object({
   env: z.record(z.string(), z.string()),
   /** How often the instance reports liveness and memory (`heartbeat`). */
   heartbeatIntervalMs: z.number().int().positive(),
+  /** S15 body limits, for the request channel: bodies the front end sends, and the most a response may hold. */
+  limits: z.object({
+    maxRequestBytes: z.number().int().positive(),
+    maxResponseBytes: z.number().int().positive(),
+  }),
   /** The socket service (S12): its Unix socket, the app, and the app's token for it. */
   sockets: z.object({ path: z.string(), app: z.string(), token: z.string() }).optional(),
 });
@@ -40,7 +45,8 @@ export const AppLogLine = z.object({
 export type AppLogLine = z.infer<typeof AppLogLine>;
 
 export const InstanceMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }),
+  /** Listening on both sockets; `nodeHandlers`: indexes of modules that are Node (req, res) handlers (served over HTTP). */
+  z.object({ type: z.literal('ready'), nodeHandlers: z.array(z.number().int()).default([]) }),
   z.object({ type: z.literal('failed'), error: SerializedError }),
   /** Periodic: the instance's event loop turns, and its resident memory. */
   z.object({ type: z.literal('heartbeat'), rss: z.number() }),

@@ -5,6 +5,7 @@
  */
 import { syncBuiltinESMExports } from 'node:module';
 import type { InstanceInit } from '../../shared/messages.js';
+import { channelSocketPath } from '../../shared/request-channel.js';
 import { patchDns } from './dns-patch.js';
 import { type LinkConfig, ServiceLink, setLink } from './link.js';
 import { patchNet } from './net-patch.js';
@@ -12,8 +13,8 @@ import { patchTls } from './tls-patch.js';
 import { patchDgram } from './udp.js';
 
 export interface ShimConfig extends LinkConfig {
-  /** The instance's own HTTP server socket: the one `listen` that is allowed. */
-  ownListenPath?: string;
+  /** The instance's own sockets (HTTP server, request channel): the `listen`s that are allowed, once each. */
+  ownListenPaths?: string[];
 }
 
 let installed = false;
@@ -28,7 +29,7 @@ export function installSocketShim(config: ShimConfig): void {
   void process.stderr;
   const link = new ServiceLink(config);
   setLink(link);
-  patchNet(link, { ownListenPath: config.ownListenPath });
+  patchNet(link, { ownListenPaths: config.ownListenPaths ?? [] });
   patchTls();
   patchDgram(link);
   patchDns(link);
@@ -45,6 +46,6 @@ export function installFromInit(init: InstanceInit): void {
     service: init.env.CURRENT_MODULE_ID,
     // MAJOR of MAJOR.MINOR: metering counts per version name, like the front end does.
     version: init.env.CURRENT_VERSION_ID?.split('.')[0],
-    ownListenPath: init.socketPath,
+    ownListenPaths: [init.socketPath, channelSocketPath(init.socketPath)],
   });
 }

@@ -27,8 +27,8 @@ function normalize(args: unknown[]): Normalized {
 }
 
 export interface NetPatchOptions {
-  /** The instance's own HTTP server path: the one `listen` that is not app code. */
-  ownListenPath?: string | undefined;
+  /** The instance's own server paths: the `listen`s that are not app code, allowed once each. */
+  ownListenPaths: readonly string[];
 }
 
 /** Installs the `node:net` side of the shim. */
@@ -104,12 +104,11 @@ export function patchNet(link: ServiceLink, options: NetPatchOptions): void {
   (net as unknown as { Stream: typeof net.Socket }).Stream = Guarded;
 
   const originalListen = net.Server.prototype.listen;
-  let ownListenPath = options.ownListenPath;
+  const ownListenPaths = new Set(options.ownListenPaths);
   net.Server.prototype.listen = function listen(this: net.Server, ...args: unknown[]) {
     const first = args[0];
     const path = typeof first === 'string' ? first : (first as Options | undefined)?.path;
-    if (ownListenPath !== undefined && path === ownListenPath) {
-      ownListenPath = undefined;
+    if (typeof path === 'string' && ownListenPaths.delete(path)) {
       return (originalListen as (...a: unknown[]) => net.Server).apply(this, args);
     }
     const err = refusal(

@@ -1,0 +1,202 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
+import { FrameWriter } from '../shared/frame-writer.js';
+import {
+  type CancelFrame,
+  type ChannelLine,
+  maxChannelHeaderBytes,
+  type RequestFrame,
+  type ResponseFrame,
+} from '../shared/request-channel.js';
+import type { LoadedHandler } from './app-loader.js';
+import { armDeadline, callFetch, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
+import { lazyRequest } from './lazy-request.js';
+import { releaseLines } from './log-capture.js';
+import { requestStorage } from './request-context.js';
+import { headerObject } from './request-env.js';
+import { RequestState } from './request-state.js';
+import { ResponseTooLarge, responseBytes } from './response-body.js';
+
+export interface ChannelServerOptions {
+  /** Largest request body the front end sends (S15 max_request_bytes), for the frame decoder. */
+  maxRequestBytes: number;
+  /** Largest response body (S15 max_response_bytes): a bigger one is not buffered past it. */
+  maxResponseBytes: number;
+}
+
+/**
+ * The instance's end of the request channel (src/shared/request-channel.ts): serves the fetch
+ * handlers' requests that the front end sends as frames, each inside its RequestContext, and
+ * answers each with one frame carrying the whole response and the lines the request logged.
+ * Node `(req, res)` handlers are served by the HTTP server (server.ts) instead.
+ */
+export function createChannelServer(
+  handlers: readonly LoadedHandler[],
+  options: ChannelServerOptions,
+): Server {
+  return createServer((socket) => serveConnection(socket, handlers, options));
+}
+
+function serveConnection(
+  socket: Socket,
+  handlers: readonly LoadedHandler[],
+  options: ChannelServerOptions,
+): void {
+  const writer = new FrameWriter(socket);
+  const open = new Map<number, RequestState>();
+  const decoder = new FrameDecoder<RequestFrame | CancelFrame>({
+    maxHeaderBytes: maxChannelHeaderBytes,
+    maxPayloadBytes: options.maxRequestBytes,
+  });
+  socket.setNoDelay(true);
+  socket.on('data', (chunk: Buffer) => {
+    let frames: ReturnType<typeof decoder.push>;
+    try {
+      frames = decoder.push(chunk);
+    } catch (err) {
+      console.error(`request channel: ${(err as Error).message}; closing the connection`);
+      socket.destroy();
+      return;
+    }
+    for (const { header, payload } of frames) {
+      if ('cancel' in header) {
+        const state = open.get(header.id);
+        if (!state) continue;
+        // Its response will be dropped: what it logged goes over IPC, as lines of a finished request.
+        releaseLines(state);
+        state.abort.abort(new Error('the front end gave up on the request (deadline and grace passed)'));
+        continue;
+      }
+      const state = new RequestState(requestFacts(header), []);
+      open.set(header.id, state);
+      void serveFrame(handlers[header.handler], header, payload, state, options.maxResponseBytes).then(
+        (parts) => {
+          open.delete(header.id);
+          writer.write(parts);
+        },
+      );
+    }
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    for (const state of open.values()) {
+      releaseLines(state);
+      state.abort.abort(new Error('the front end went away before the response was sent'));
+    }
+    open.clear();
+  });
+}
+
+/** Runs one request and resolves with its response frame (never rejects: failures are 500 frames). */
+async function serveFrame(
+  handler: LoadedHandler | undefined,
+  head: RequestFrame,
+  body: Buffer,
+  state: RequestState,
+  maxResponseBytes: number,
+): Promise<Buffer[]> {
+  const timer = armDeadline(state, head.deadline);
+  try {
+    if (handler?.kind !== 'fetch') {
+      const what = handler
+        ? 'a Node (req, res) handler, served over HTTP'
+        : 'not a handler this instance has';
+      return answer(
+        head.id,
+        state,
+        errorResponse(
+          500,
+          `the front end sent handler ${head.handler} over the request channel; it is ${what}`,
+        ),
+      );
+    }
+    const request = lazyRequest({
+      method: head.method,
+      url: `${head.https ? 'https' : 'http'}://${hostOf(head.headers)}${head.url}`,
+      headers: head.headers,
+      body,
+    });
+    return await requestStorage.run(state, async () => {
+      try {
+        const response = await callFetch(handler, request, state);
+        const payload = await responseBytes(response, maxResponseBytes);
+        const headers: string[] = [];
+        for (const [name, value] of response.headers) if (name !== 'set-cookie') headers.push(name, value);
+        for (const cookie of response.headers.getSetCookie()) headers.push('set-cookie', cookie);
+        headers.push('content-length', String(payload.length));
+        return answer(head.id, state, {
+          status: response.status,
+          headers,
+          body: head.method === 'HEAD' ? undefined : payload,
+        });
+      } catch (err) {
+        if (err instanceof ResponseTooLarge) {
+          return answer(
+            head.id,
+            state,
+            { status: 500, headers: [], body: undefined },
+            err.exact ? err.bytes : -1,
+          );
+        }
+        reportFailure(err);
+        return answer(head.id, state, errorResponse(500, failedRequestMessage));
+      }
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Answer {
+  status: number;
+  headers: string[];
+  body: Buffer | undefined;
+}
+
+/** The response frame; the request's lines leave with it, and later ones go over IPC (late lines). */
+function answer(id: number, state: RequestState, response: Answer, tooLarge?: number): Buffer[] {
+  const lines = takeLines(state);
+  const header: ResponseFrame = { id, status: response.status, headers: response.headers };
+  if (lines) header.lines = lines;
+  if (tooLarge !== undefined) header.tooLarge = tooLarge;
+  return encodeFrameParts(header, response.body);
+}
+
+function takeLines(state: RequestState): ChannelLine[] | undefined {
+  const lines = state.lines;
+  state.lines = undefined;
+  return lines && lines.length > 0 ? lines : undefined;
+}
+
+function errorResponse(status: number, message: string): Answer {
+  const body = Buffer.from(errorPageHtml(status, message));
+  return {
+    status,
+    headers: ['content-type', 'text/html; charset=utf-8', 'content-length', String(body.length)],
+    body,
+  };
+}
+
+function requestFacts(head: RequestFrame) {
+  let headers: Record<string, string> | undefined;
+  return {
+    requestId: head.requestId,
+    remoteAddr: head.remoteAddr,
+    https: head.https,
+    method: head.method,
+    url: head.url,
+    httpVersion: head.httpVersion,
+    get headers() {
+      headers ??= headerObject(head.headers);
+      return headers;
+    },
+  };
+}
+
+function hostOf(raw: readonly string[]): string {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1]!;
+  }
+  return 'localhost';
+}

@@ -1,0 +1,168 @@
+/**
+ * A `Request` for fetch handlers that costs almost nothing until it is used beyond the usual:
+ * `method` and `url` are plain strings, `headers` is made on first access, and `text()`,
+ * `json()`, `arrayBuffer()` and `bytes()` read the buffered body directly. Anything else
+ * (`signal`, `body` as a stream, `clone()`, `formData()`, ...) makes the real WHATWG Request
+ * once and answers from it. On Node 20 a real Request with its Headers, AbortSignal and body
+ * stream costs more than the rest of an instance's per-request work (BASELINES.md).
+ *
+ * The object's prototype chain includes Request.prototype, so `request instanceof Request`
+ * holds and frameworks (Hono, itty-router) treat it as the real thing.
+ */
+
+export interface RequestParts {
+  method: string;
+  url: string;
+  /** Name, value, name, value, ... */
+  headers: readonly string[];
+  /** The buffered body; empty for GET and HEAD. */
+  body: Buffer;
+}
+
+const parts = Symbol('parts');
+const real = Symbol('real');
+const headers = Symbol('headers');
+const used = Symbol('used');
+
+interface LazyRequest {
+  [parts]: RequestParts;
+  [real]: Request | undefined;
+  [headers]: Headers | undefined;
+  [used]: boolean;
+}
+
+function materialize(self: LazyRequest): Request {
+  if (self[real]) return self[real];
+  const { method, url, body } = self[parts];
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  const request = new Request(url, {
+    method,
+    headers: headersOf(self),
+    body: hasBody && !self[used] ? body : undefined,
+  });
+  self[real] = request;
+  return request;
+}
+
+function headersOf(self: LazyRequest): Headers {
+  if (self[real]) return self[real].headers;
+  if (!self[headers]) {
+    const list = new Headers();
+    const raw = self[parts].headers;
+    for (let i = 0; i < raw.length; i += 2) list.append(raw[i]!, raw[i + 1]!);
+    self[headers] = list;
+  }
+  return self[headers];
+}
+
+/** Reads the body once, as the real Request would; a second read fails the same way. */
+function takeBody(self: LazyRequest): Buffer {
+  if (self[used]) throw new TypeError('Body is unusable: Body has already been read');
+  self[used] = true;
+  return self[parts].body;
+}
+
+const prototype = Object.create(Request.prototype) as Record<PropertyKey, unknown>;
+
+// Every property of Request.prototype answers from the real Request...
+for (const key of Reflect.ownKeys(Request.prototype)) {
+  if (key === 'constructor') continue;
+  const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
+  if (descriptor.get) {
+    const get = descriptor.get;
+    Object.defineProperty(prototype, key, {
+      get(this: LazyRequest) {
+        return get.call(materialize(this));
+      },
+      configurable: true,
+      enumerable: descriptor.enumerable ?? false,
+    });
+  } else if (typeof descriptor.value === 'function') {
+    const method = descriptor.value as (...args: unknown[]) => unknown;
+    Object.defineProperty(prototype, key, {
+      value(this: LazyRequest, ...args: unknown[]) {
+        return method.apply(materialize(this), args);
+      },
+      configurable: true,
+      writable: true,
+    });
+  }
+}
+
+// ...except what handlers use on nearly every request, which answers without it.
+Object.defineProperties(prototype, {
+  method: {
+    get(this: LazyRequest) {
+      return this[parts].method;
+    },
+  },
+  url: {
+    get(this: LazyRequest) {
+      return this[parts].url;
+    },
+  },
+  headers: {
+    get(this: LazyRequest) {
+      return headersOf(this);
+    },
+  },
+  bodyUsed: {
+    get(this: LazyRequest) {
+      return this[real] ? this[real].bodyUsed : this[used];
+    },
+  },
+  text: {
+    value(this: LazyRequest) {
+      if (this[real]) return this[real].text();
+      try {
+        return Promise.resolve(takeBody(this).toString('utf8'));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  },
+  json: {
+    value(this: LazyRequest) {
+      if (this[real]) return this[real].json();
+      try {
+        return Promise.resolve(JSON.parse(takeBody(this).toString('utf8')) as unknown);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  },
+  arrayBuffer: {
+    value(this: LazyRequest) {
+      if (this[real]) return this[real].arrayBuffer();
+      try {
+        const body = takeBody(this);
+        return Promise.resolve(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  },
+  bytes: {
+    value(this: LazyRequest) {
+      const own = this[real] as (Request & { bytes?: () => Promise<Uint8Array> }) | undefined;
+      if (own?.bytes) return own.bytes();
+      if (own) return own.arrayBuffer().then((b) => new Uint8Array(b));
+      try {
+        return Promise.resolve(new Uint8Array(takeBody(this)));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  },
+  [Symbol.toStringTag]: { value: 'Request' },
+});
+
+/** A Request over the buffered request; see the module comment. */
+export function lazyRequest(from: RequestParts): Request {
+  const self = Object.create(prototype) as LazyRequest;
+  self[parts] = from;
+  self[real] = undefined;
+  self[headers] = undefined;
+  self[used] = false;
+  return self as unknown as Request;
+}

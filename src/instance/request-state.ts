@@ -1,0 +1,34 @@
+import type { ChannelLine } from '../shared/request-channel.js';
+import { LazySignal } from './lazy-signal.js';
+import type { RequestContext } from './request-context.js';
+import { type RequestFacts, requestEnv } from './request-env.js';
+
+/**
+ * One request's context (RequestContext), with its S8 environment made on first use: most
+ * handlers never read `process.env` inside a request, and building ~25 variables plus one per
+ * header is a good part of an instance's per-request cost.
+ */
+export class RequestState implements RequestContext {
+  readonly requestId: string;
+  lines: ChannelLine[] | undefined;
+  heldChars = 0;
+  /** Aborted at the deadline, or when the front end gives up on the request. */
+  readonly abort = new LazySignal();
+  readonly #facts: RequestFacts;
+  #env: Record<string, string | undefined> | undefined;
+
+  constructor(facts: RequestFacts, lines?: ChannelLine[]) {
+    this.requestId = facts.requestId;
+    this.#facts = facts;
+    this.lines = lines;
+  }
+
+  get env(): Record<string, string | undefined> {
+    this.#env ??= requestEnv(this.#facts);
+    return this.#env;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+}

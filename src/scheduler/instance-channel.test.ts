@@ -1,0 +1,136 @@
+/**
+ * The request channel end to end over a real Unix socket: the front end's InstanceChannel
+ * against the instance's createChannelServer running real fetch handlers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HandlerContext } from '../index.js';
+import { createChannelServer } from '../instance/channel-server.js';
+import { sleep } from '../instance/deadline.js';
+import { InstanceChannel } from './instance-channel.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hangar-channel-'));
+const path = join(dir, 'instance.ch.sock');
+let server: Server;
+let channel: InstanceChannel;
+/** Reasons the handlers' `ctx.signal`s were aborted with, by request id. */
+const aborted = new Map<string, string>();
+
+const frame = (url: string, extra: { method?: string; deadline?: number } = {}) => ({
+  method: extra.method ?? 'GET',
+  url,
+  httpVersion: '1.1',
+  headers: ['host', 'app.test'],
+  handler: 0,
+  requestId: url,
+  remoteAddr: '127.0.0.1',
+  https: false,
+  ...(extra.deadline ? { deadline: extra.deadline } : {}),
+});
+
+beforeAll(async () => {
+  const app = async (request: Request, ctx: HandlerContext) => {
+    const url = new URL(request.url);
+    ctx.signal.addEventListener('abort', () => aborted.set(ctx.requestId, String(ctx.signal.reason)));
+    if (url.pathname === '/wait') {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      return new Response('late');
+    }
+    await sleep(Number(url.searchParams.get('ms') ?? 0));
+    for (let i = 0; i < 3; i++) ctx.log.info(`line ${i} of ${url.search}`);
+    if (url.pathname === '/big') return new Response('x'.repeat(2048));
+    if (url.pathname === '/fail') throw new Error('handler failed');
+    const body = request.method === 'POST' ? await request.text() : url.search;
+    return new Response(body, { headers: { 'set-cookie': 'a=1', 'x-echo': url.search } });
+  };
+  server = createChannelServer([{ kind: 'fetch', call: app }], {
+    maxRequestBytes: 4096,
+    maxResponseBytes: 1024,
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  channel = new InstanceChannel(path, 1024);
+});
+afterAll(() => {
+  channel.close();
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('request channel', () => {
+  it('carries 40 concurrent requests answered out of order, each with its own response and lines', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        channel.request(frame(`/echo?n=${i}&ms=${(i * 7) % 30}`), Buffer.alloc(0)),
+      ),
+    );
+    responses.forEach((response, i) => {
+      const search = `?n=${i}&ms=${(i * 7) % 30}`;
+      expect(response.status).toBe(200);
+      expect(response.body.toString()).toBe(search);
+      expect(response.headers).toEqual(
+        expect.arrayContaining([
+          'x-echo',
+          search,
+          'set-cookie',
+          'a=1',
+          'content-length',
+          String(search.length),
+        ]),
+      );
+      expect(response.lines?.map((l) => [l.level, l.message])).toEqual(
+        [0, 1, 2].map((n) => ['info', `line ${n} of ${search}`]),
+      );
+    });
+    expect(channel.inflight).toBe(0);
+  });
+
+  it('sends bodies, reports a body over the limit without sending it, and answers a throwing handler with 500 and its stack', async () => {
+    const posted = await channel.request(frame('/echo', { method: 'POST' }), Buffer.from('posted body'));
+    expect(posted.body.toString()).toBe('posted body');
+    const big = await channel.request(frame('/big'), Buffer.alloc(0));
+    expect(big.tooLarge).toBe(2048);
+    expect(big.body.length).toBe(0);
+    const failed = await channel.request(frame('/fail'), Buffer.alloc(0));
+    expect(failed.status).toBe(500);
+    expect(failed.lines?.at(-1)?.message).toMatch(/Error: handler failed\n\s+at /);
+  });
+
+  it("tells the instance when the front end gives up, which aborts the handler's ctx.signal", async () => {
+    const controller = new AbortController();
+    const pending = channel.request(frame('/wait'), Buffer.alloc(0), controller.signal);
+    // The request must have reached the handler before the abort means anything.
+    await expect.poll(() => server.listening && channel.inflight).toBe(1);
+    await sleep(50);
+    controller.abort(new Error('deadline and grace passed'));
+    await expect(pending).rejects.toThrow('deadline and grace passed');
+    await expect.poll(() => aborted.get('/wait')).toMatch(/gave up on the request/);
+  });
+
+  it('aborts ctx.signal at the deadline it was sent', async () => {
+    const response = await channel.request(
+      frame('/echo?ms=5000', { deadline: Date.now() + 100 }),
+      Buffer.alloc(0),
+    );
+    expect(response.status).toBe(500);
+    expect(aborted.get('/echo?ms=5000')).toMatch(/DeadlineExceededError/);
+  });
+
+  it('fails requests with ECONNREFUSED when nothing listens, and reconnects once something does', async () => {
+    const other = join(dir, 'later.ch.sock');
+    const late = new InstanceChannel(other, 1024);
+    await expect(late.request(frame('/echo?x'), Buffer.alloc(0))).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+    const server2 = createChannelServer([{ kind: 'fetch', call: () => new Response('up') }], {
+      maxRequestBytes: 10,
+      maxResponseBytes: 10,
+    });
+    await new Promise<void>((resolve) => server2.listen(other, resolve));
+    expect((await late.request(frame('/'), Buffer.alloc(0))).body.toString()).toBe('up');
+    late.close();
+    server2.close();
+  });
+});

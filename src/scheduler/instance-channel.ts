@@ -1,0 +1,170 @@
+import { connect, type Socket } from 'node:net';
+import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
+import { FrameWriter } from '../shared/frame-writer.js';
+import {
+  type CancelFrame,
+  type ChannelLine,
+  maxChannelHeaderBytes,
+  type RequestFrame,
+  type ResponseFrame,
+} from '../shared/request-channel.js';
+
+export interface ChannelResponse {
+  status: number;
+  headers: string[];
+  body: Buffer;
+  lines: ChannelLine[] | undefined;
+  /** Set when the body was over the limit: its size, or -1 (a stream, cut at the limit). */
+  tooLarge: number | undefined;
+}
+
+/**
+ * A failure of the channel itself. `ECONNREFUSED`: the request never left the front end (the
+ * instance's socket refused the connection, or closed before the frame was written), so it
+ * may be sent elsewhere. `ECONNRESET`: the connection ended after the request was written; the
+ * app may have run it (S6: a 500).
+ */
+export class ChannelError extends Error {
+  readonly code: 'ECONNREFUSED' | 'ECONNRESET';
+
+  constructor(code: 'ECONNREFUSED' | 'ECONNRESET', message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChannelError';
+    this.code = code;
+  }
+}
+
+interface Waiter {
+  resolve(response: ChannelResponse): void;
+  reject(err: Error): void;
+  /** The frame has been handed to the socket. */
+  sent: boolean;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * The front end's end of the request channel to one instance (src/shared/request-channel.ts):
+ * one connection, opened on first use and again after it closed, with any number of requests
+ * in flight, matched to their responses by id.
+ */
+export class InstanceChannel {
+  readonly #path: string;
+  readonly #maxBodyBytes: number;
+  #socket: Socket | undefined;
+  #writer: FrameWriter | undefined;
+  #nextId = 1;
+  readonly #waiting = new Map<number, Waiter>();
+  /** Ids whose frames are queued but not yet handed to the socket. */
+  #unsent: number[] = [];
+
+  /**
+   * @param path the instance's channel socket
+   * @param maxBodyBytes largest body a response frame may carry (the platform's response limit)
+   */
+  constructor(path: string, maxBodyBytes: number) {
+    this.#path = path;
+    this.#maxBodyBytes = maxBodyBytes;
+  }
+
+  /** Requests in flight on this channel. */
+  get inflight(): number {
+    return this.#waiting.size;
+  }
+
+  /**
+   * Sends one request and resolves with its whole response. Rejects with a ChannelError when
+   * the connection fails, and with `signal.reason` when `signal` aborts first (the instance is
+   * told to abort the request's `ctx.signal`).
+   */
+  request(frame: Omit<RequestFrame, 'id'>, body: Buffer, signal?: AbortSignal): Promise<ChannelResponse> {
+    const id = this.#nextId++;
+    const head: RequestFrame = { id, ...frame };
+    return new Promise<ChannelResponse>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, sent: false, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          this.#waiting.delete(id);
+          if (waiter.sent) this.#writer?.write(encodeFrameParts({ id, cancel: true } satisfies CancelFrame));
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiting.set(id, waiter);
+      this.#unsent.push(id);
+      this.#connection().write(encodeFrameParts(head, body));
+    });
+  }
+
+  /** Closes the connection; requests in flight fail as if the instance had gone. */
+  close(): void {
+    this.#socket?.destroy();
+  }
+
+  #connection(): FrameWriter {
+    if (this.#writer) return this.#writer;
+    const socket = connect(this.#path);
+    const writer = new FrameWriter(socket, { held: true });
+    writer.onFlushed = () => {
+      for (const id of this.#unsent) {
+        const waiter = this.#waiting.get(id);
+        if (waiter) waiter.sent = true;
+      }
+      this.#unsent = [];
+    };
+    const decoder = new FrameDecoder<ResponseFrame>({
+      maxHeaderBytes: maxChannelHeaderBytes,
+      maxPayloadBytes: this.#maxBodyBytes,
+    });
+    socket.setNoDelay(true);
+    socket.once('connect', () => writer.release());
+    socket.on('data', (chunk: Buffer) => {
+      let frames: ReturnType<typeof decoder.push>;
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+        return;
+      }
+      for (const { header, payload } of frames) this.#settle(header, payload);
+    });
+    socket.on('error', () => {});
+    socket.once('close', () => this.#closed(socket));
+    this.#socket = socket;
+    this.#writer = writer;
+    return writer;
+  }
+
+  #settle(header: ResponseFrame, payload: Buffer): void {
+    const waiter = this.#waiting.get(header.id);
+    // A response to a request the front end gave up on (deadline) is dropped.
+    if (!waiter) return;
+    this.#waiting.delete(header.id);
+    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.resolve({
+      status: header.status,
+      headers: header.headers,
+      body: payload,
+      lines: header.lines,
+      tooLarge: header.tooLarge,
+    });
+  }
+
+  #closed(socket: Socket): void {
+    if (this.#socket !== socket) return;
+    this.#writer?.discard();
+    this.#socket = undefined;
+    this.#writer = undefined;
+    this.#unsent = [];
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const waiter of waiting) {
+      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.reject(
+        waiter.sent
+          ? new ChannelError('ECONNRESET', 'the connection to the instance closed before its response')
+          : new ChannelError('ECONNREFUSED', 'the request never reached the instance: its socket is closed'),
+      );
+    }
+  }
+}

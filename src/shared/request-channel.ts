@@ -1,0 +1,66 @@
+/**
+ * The request channel between the front end and an instance (SPEC S5 step 5, S6): one Unix
+ * socket connection per instance carrying many requests at once as frames of
+ * src/shared/frame-codec.ts. A request frame holds the buffered request and what the front end
+ * knows about it; the response frame holds the whole response and the app lines the request
+ * wrote (S9), so a request costs one write each way, however many lines it logs. Frames of
+ * one event-loop turn leave in one write.
+ *
+ * Both ends are this codebase at the same version, started together, so headers are checked
+ * by shape on the hot path rather than by a zod schema (docs/decisions.md).
+ */
+import type { LogLevel } from './messages.js';
+
+/** Front end → instance: one request, its body the frame's payload. */
+export interface RequestFrame {
+  /** The request's number on this connection; the response carries it back. */
+  id: number;
+  method: string;
+  url: string;
+  httpVersion: string;
+  /** Name, value, name, value, ... as the client sent them, hop-by-hop headers removed. */
+  headers: string[];
+  /** Index of the module handler among the instance's modules. */
+  handler: number;
+  requestId: string;
+  remoteAddr: string;
+  https: boolean;
+  /** Epoch ms of the request's deadline (S6); absent: none. */
+  deadline?: number;
+}
+
+/** Front end → instance: the front end gave up on request `id` (deadline and grace passed). */
+export interface CancelFrame {
+  id: number;
+  cancel: true;
+}
+
+/** One app line written while its request was open. */
+export interface ChannelLine {
+  time: number;
+  level: LogLevel;
+  message: string;
+}
+
+/** Instance → front end: the whole response to request `id`, its body the frame's payload. */
+export interface ResponseFrame {
+  id: number;
+  status: number;
+  /** Name, value, ... (lower-case names; several `set-cookie` entries stay separate). */
+  headers: string[];
+  /** App lines the request wrote before its response (S9); absent: none. */
+  lines?: ChannelLine[];
+  /**
+   * The body had more than the instance's `maxResponseBytes`: the payload is empty and this is
+   * the body's size, or -1 for a stream the instance stopped reading at the limit.
+   */
+  tooLarge?: number;
+}
+
+/** A request or response frame's header may carry this much (headers are capped at 60 KiB by S15). */
+export const maxChannelHeaderBytes = 1024 * 1024 * 4;
+
+/** The instance's socket for the request channel, next to its HTTP socket for Node handlers. */
+export function channelSocketPath(httpSocketPath: string): string {
+  return httpSocketPath.replace(/\.sock$/, '.ch.sock');
+}

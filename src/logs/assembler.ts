@@ -37,9 +37,16 @@ export class LogAssembler {
   readonly #options: AssemblerOptions;
   readonly #holdMs: number;
   readonly #pending = new Map<string, Pending>();
-  /** Records waiting to be emitted, in arrival order (= due order: the hold is the same for all). */
-  readonly #due: Array<{ id: string; at: number }> = [];
+  /**
+   * Records waiting to be emitted, in arrival order (= due order: the hold is the same for all),
+   * from `#dueHead` on; the array is compacted now and then rather than shifted per record.
+   */
+  #due: Array<{ id: string; at: number }> = [];
+  #dueHead = 0;
+  /** Ids emitted recently, and the same ids in a ring, oldest at `#ringAt`, to forget the oldest. */
   readonly #emitted = new Set<string>();
+  readonly #ring: string[] = [];
+  #ringAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #lastSweep = Date.now();
 
@@ -86,19 +93,32 @@ export class LogAssembler {
     this.#pending.clear();
   }
 
+  /** Keeps the last EMITTED_KEEP ids (a Set whose oldest entry is deleted over and over gets slow to iterate). */
+  #remember(id: string): void {
+    this.#emitted.add(id);
+    if (this.#ring.length < EMITTED_KEEP) {
+      this.#ring.push(id);
+      return;
+    }
+    this.#emitted.delete(this.#ring[this.#ringAt]!);
+    this.#ring[this.#ringAt] = id;
+    this.#ringAt = (this.#ringAt + 1) % EMITTED_KEEP;
+  }
+
   #emitDue(now = Date.now()): void {
     this.#timer = undefined;
-    while (this.#due.length > 0 && this.#due[0]!.at <= now) {
-      const { id } = this.#due.shift()!;
+    const due = this.#due;
+    while (this.#dueHead < due.length && due[this.#dueHead]!.at <= now) {
+      const { id } = due[this.#dueHead++]!;
       const pending = this.#pending.get(id);
       this.#pending.delete(id);
       if (!pending?.record) continue;
-      this.#emitted.add(id);
-      if (this.#emitted.size > EMITTED_KEEP) {
-        const oldest = this.#emitted.values().next().value;
-        if (oldest !== undefined) this.#emitted.delete(oldest);
-      }
+      this.#remember(id);
       this.#options.onEntry({ ...pending.record, lines: pending.lines });
+    }
+    if (this.#dueHead === due.length || (this.#dueHead > 1024 && this.#dueHead * 2 > due.length)) {
+      this.#due = due.slice(this.#dueHead);
+      this.#dueHead = 0;
     }
     if (now - this.#lastSweep > ORPHAN_MS && Number.isFinite(now)) {
       this.#lastSweep = now;
@@ -108,7 +128,7 @@ export class LogAssembler {
         this.#options.onOrphanLines?.(id, p.lines);
       }
     }
-    const next = this.#due[0];
+    const next = this.#due[this.#dueHead];
     if (next && Number.isFinite(now))
       this.#timer = setTimeout(() => this.#emitDue(), Math.max(0, next.at - Date.now()));
   }

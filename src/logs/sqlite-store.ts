@@ -115,9 +115,8 @@ export class SqliteLogStore implements LogStore {
     this.#db = db;
     migrate(db, 'logs', migrations);
     this.#insertRecord = db.prepare(
-      `INSERT OR REPLACE INTO request_logs VALUES (@requestId, @startTime, @appId, @service, @version,
-       @instanceId, @latencyMs, @pendingMs, @method, @resource, @httpVersion, @status, @bytesIn,
-       @bytesOut, @userAgent, @ip, @host, @loading, @secure, @error, @lines, @maxLevel)`,
+      // Positional: binding 22 named parameters from an object costs more than the insert's B-tree work.
+      'INSERT OR REPLACE INTO request_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#insertLine = db.prepare(
       'INSERT INTO log_line_groups (request_id, time, max_level, lines) VALUES (?, ?, ?, ?)',
@@ -148,15 +147,30 @@ export class SqliteLogStore implements LogStore {
           }
           packed = JSON.stringify(rows);
         }
-        const { lines: _, ...record } = r;
-        this.#insertRecord.run({
-          ...record,
-          startTime: Date.parse(r.startTime),
-          loading: r.loadingRequest ? 1 : 0,
-          secure: r.secure ? 1 : 0,
-          lines: packed,
+        this.#insertRecord.run(
+          r.requestId,
+          Date.parse(r.startTime),
+          r.appId,
+          r.service,
+          r.version,
+          r.instanceId,
+          r.latencyMs,
+          r.pendingMs,
+          r.method,
+          r.resource,
+          r.httpVersion,
+          r.status,
+          r.bytesIn,
+          r.bytesOut,
+          r.userAgent,
+          r.ip,
+          r.host,
+          r.loadingRequest ? 1 : 0,
+          r.secure ? 1 : 0,
+          r.error,
+          packed,
           maxLevel,
-        });
+        );
       }
       const groups = new Map<string, { time: number; maxLevel: number; lines: PackedLine[] }>();
       for (const l of lines) {

@@ -1,20 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
 import { createRequestLogs } from '../logs/request-logs.js';
 import { SqliteLogStore } from '../logs/sqlite-store.js';
+import { WorkerLogStore } from '../logs/worker-store.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { startSocketService } from '../sockets/supervisor.js';
-import { openDatabase } from './database.js';
+import { DATABASE_FILE, openDatabase } from './database.js';
 import { formatAppLine, formatRequestEntry } from './request-line.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { createTraffic } from './traffic.js';
@@ -55,12 +56,18 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const token = ensureAdminToken(dataDir);
-  // The request log (S9): its own connection to hangar.db; the dev terminal shows each request
-  // with its app lines once they are in (about 50 ms after the response).
-  const logsDb = openDatabase(dataDir);
+  // The request log (S9): written by a worker thread on its own connection to hangar.db (see
+  // worker-store.ts). The schema is checked here first, so a database Hangar cannot use stops
+  // the start with its reason. The dev terminal shows each request with its app lines.
+  const schemaCheck = openDatabase(dataDir);
+  try {
+    new SqliteLogStore(schemaCheck);
+  } finally {
+    schemaCheck.close();
+  }
   const logErrorsShown = new Set<string>();
   const requestLogs = createRequestLogs({
-    store: new SqliteLogStore(logsDb),
+    store: new WorkerLogStore(dataDir),
     retention: {
       maxAgeMs: options.platformConfig.logs.retentionMs,
       maxBytes: options.platformConfig.logs.maxBytes,
@@ -77,7 +84,9 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     onError: (err) => {
       if (logErrorsShown.has(err.message)) return;
       logErrorsShown.add(err.message);
-      logger.error(`request log: ${err.message} (in ${logsDb.name}); lines are kept in memory and retried`);
+      logger.error(
+        `request log: ${err.message} (in ${join(dataDir, DATABASE_FILE)}); lines are kept in memory and retried`,
+      );
     },
   });
 
@@ -200,7 +209,6 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       await sockets.close();
       traffic.close();
       await requestLogs.close();
-      logsDb.close();
     },
   };
 }

@@ -9,7 +9,7 @@ describe('frame codec', () => {
     const stream = Buffer.concat(payloads.map((p, i) => encodeFrame({ id: i, name: 'ü' }, p)));
     for (const size of [1, 3, 8, 9, 1000, stream.length]) {
       const decoder = new FrameDecoder(limits);
-      const frames = [];
+      const frames: Array<{ header: unknown; payload: Buffer }> = [];
       for (let at = 0; at < stream.length; at += size)
         frames.push(...decoder.push(stream.subarray(at, at + size)));
       expect(frames.map((f) => f.header)).toEqual(payloads.map((_, i) => ({ id: i, name: 'ü' })));

@@ -90,8 +90,9 @@ async function dispatchOnce(
       deadlineAt,
       signal: timer ? expired.signal : undefined,
       maxResponseBytes: meta.maxResponseBytes,
-      onLines: (lines) => {
+      onLines: (lines, overIpc) => {
         record.lines = lines;
+        record.linesComplete = !overIpc;
       },
     });
   } catch (err) {

@@ -20,8 +20,11 @@ export interface ForwardMeta {
    * held in memory whole. Throws HangarError RESPONSE_TOO_LARGE (an empty 500 for the client).
    */
   maxResponseBytes?: number;
-  /** The app lines that came with the response (request channel, S9), also when it is refused. */
-  onLines?(lines: ChannelLine[]): void;
+  /**
+   * The response came over the request channel with the app lines the request wrote (S9), also
+   * when it is refused afterwards; `overIpc`: some of its lines took the IPC path instead.
+   */
+  onLines?(lines: ChannelLine[], overIpc: boolean): void;
 }
 
 export interface UpstreamResponse {
@@ -77,7 +80,7 @@ async function overChannel(
   };
   if (meta.deadlineAt !== undefined) frame.deadline = meta.deadlineAt;
   const response = await channel.request(frame, body, meta.signal);
-  if (response.lines) meta.onLines?.(response.lines);
+  meta.onLines?.(response.lines ?? [], response.linesOverIpc);
   const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
   if (response.tooLarge !== undefined) {
     throw tooLarge(response.tooLarge >= 0 ? String(response.tooLarge) : `more than ${limit}`, limit);

@@ -83,6 +83,11 @@ export interface RequestRecord {
   error?: string;
   /** App lines that came with the response (S9); others reach the request log over IPC. */
   lines?: ChannelLine[] | undefined;
+  /**
+   * `lines` are all the lines the request wrote while it was open: none are on their way over
+   * IPC, so its log entry need not wait for any. Also true when no instance served it.
+   */
+  linesComplete?: boolean;
 }
 
 /** Step 3's quota check and step 8's count (S10); src/metering implements it. */

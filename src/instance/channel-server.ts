@@ -155,17 +155,19 @@ interface Answer {
 
 /** The response frame; the request's lines leave with it, and later ones go over IPC (late lines). */
 function answer(id: number, state: RequestState, response: Answer, tooLarge?: number): Buffer[] {
-  const lines = takeLines(state);
+  const { lines, overIpc } = takeLines(state);
   const header: ResponseFrame = { id, status: response.status, headers: response.headers };
   if (lines) header.lines = lines;
+  if (overIpc) header.linesOverIpc = true;
   if (tooLarge !== undefined) header.tooLarge = tooLarge;
   return encodeFrameParts(header, response.body);
 }
 
-function takeLines(state: RequestState): ChannelLine[] | undefined {
+function takeLines(state: RequestState): { lines: ChannelLine[] | undefined; overIpc: boolean } {
   const lines = state.lines;
   state.lines = undefined;
-  return lines && lines.length > 0 ? lines : undefined;
+  // No array left before this: releaseLines() sent them over IPC.
+  return { lines: lines && lines.length > 0 ? lines : undefined, overIpc: lines === undefined };
 }
 
 function errorResponse(status: number, message: string): Answer {

@@ -11,6 +11,7 @@ import { isHangarError } from '../shared/errors.js';
 import { InstanceInit, type InstanceMessage, PlatformMessage } from '../shared/messages.js';
 import { channelSocketPath } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
+import { installLightResponse } from './light-response.js';
 import { captureConsole, flushLogs } from './log-capture.js';
 import { installPerRequestEnv } from './request-context.js';
 
@@ -27,6 +28,8 @@ process.on('disconnect', () => process.exit(0));
 register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
 Object.assign(process.env, init.env);
 installPerRequestEnv();
+// Before app code runs: `new Response(...)` in handlers makes the light kind (light-response.ts).
+installLightResponse();
 // App log lines (S9) go to the platform with their request's id, from the app's first line on.
 captureConsole();
 process.chdir(init.appDir);

@@ -1,12 +1,16 @@
+import { lightResponseBytes } from './light-response.js';
+
 /**
- * The bytes of a handler's Response. Bodies made from a string or bytes (nearly all of them)
- * are read from the source undici keeps, skipping the web-stream machinery that
- * `arrayBuffer()` goes through (~12 µs a request on Node 20). Anything else — a stream, a body
- * already read, an undici whose internals look different — takes `arrayBuffer()`.
+ * The bytes of a handler's Response. A light Response (light-response.ts) hands over its body
+ * as is; a real one made from a string or bytes is read from the source undici keeps, skipping
+ * the web-stream machinery (~12 µs a request on Node 20). Anything else — a stream, a body
+ * touched already, an undici whose internals look different — is read as a stream, up to `limit`.
  */
-export async function responseBytes(response: Response, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
-  const source = bodySource(response);
-  let bytes: Buffer | undefined;
+export async function responseBytes(handed: Response, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  const light = lightResponseBytes(handed);
+  const response = light.real;
+  let bytes = light.bytes;
+  const source = bytes ? undefined : bodySource(response);
   if (typeof source === 'string') bytes = Buffer.from(source, 'utf8');
   else if (source instanceof Uint8Array)
     bytes = Buffer.from(source.buffer, source.byteOffset, source.byteLength);

@@ -2,8 +2,9 @@
  * Puts a request's app lines under its record for the live views (the dev terminal and
  * `GET /api/logs/stream`). Most lines come with the record (the request channel carries them
  * with the response); others travel from the instance over IPC (Node handlers, requests that
- * logged a great deal, lines written after the response), so either may come first: a record is held for
- * `holdMs` (longer than an instance's batch interval) to collect its lines, then emitted whole.
+ * logged a great deal, lines written after the response), so either may come first: a record
+ * that may still get lines over IPC is held for `holdMs` (longer than an instance's batch
+ * interval) to collect them, then emitted whole; one whose lines are all there is emitted at once.
  * A line for a request already emitted is emitted on its own (`late`). The store is written
  * from here too: an entry goes with the lines it collected, and late or orphaned lines (whose
  * record never came) are handed back to be stored on their own, so no line is dropped.
@@ -59,10 +60,19 @@ export class LogAssembler {
     this.#holdMs = options.holdMs ?? 50;
   }
 
-  /** A finished request, with the lines that came with its response (if any). */
-  record(record: RequestLogRecord, lines: LogLine[] = []): void {
-    const now = Date.now();
+  /**
+   * A finished request, with the lines that came with its response (if any). `complete`: those
+   * are all its lines (none on their way over IPC), so it is emitted now rather than held.
+   */
+  record(record: RequestLogRecord, lines: LogLine[] = [], complete = false): void {
     const pending = this.#pending.get(record.requestId);
+    if (complete && !pending?.record) {
+      if (pending) this.#pending.delete(record.requestId);
+      this.#remember(record.requestId);
+      this.#options.onEntry({ ...record, lines: pending ? [...pending.lines, ...lines] : lines });
+      return;
+    }
+    const now = Date.now();
     if (pending) {
       pending.record = record;
       // Lines over IPC came first only if the request released them: they were written first.

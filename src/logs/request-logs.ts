@@ -83,7 +83,9 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
 
   return {
     request(record) {
-      assembler.record(toLogRecord(record), record.lines?.map(toLogLine));
+      // Complete: its response carried every line it wrote, or no instance served it.
+      const complete = record.linesComplete === true || record.instanceId === undefined;
+      assembler.record(toLogRecord(record), record.lines?.map(toLogLine), complete);
     },
     lines(instanceId, lines) {
       const late: StoredLine[] = [];

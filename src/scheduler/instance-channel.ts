@@ -14,6 +14,8 @@ export interface ChannelResponse {
   headers: string[];
   body: Buffer;
   lines: ChannelLine[] | undefined;
+  /** Some lines of the request went over IPC; the others are in `lines`. */
+  linesOverIpc: boolean;
   /** Set when the body was over the limit: its size, or -1 (a stream, cut at the limit). */
   tooLarge: number | undefined;
 }
@@ -146,6 +148,7 @@ export class InstanceChannel {
       headers: header.headers,
       body: payload,
       lines: header.lines,
+      linesOverIpc: header.linesOverIpc === true,
       tooLarge: header.tooLarge,
     });
   }

@@ -50,6 +50,8 @@ export interface ResponseFrame {
   headers: string[];
   /** App lines the request wrote before its response (S9); absent: none. */
   lines?: ChannelLine[];
+  /** Some of the request's lines went over IPC instead (it logged a great deal): they come first. */
+  linesOverIpc?: true;
   /**
    * The body had more than the instance's `maxResponseBytes`: the payload is empty and this is
    * the body's size, or -1 for a stream the instance stopped reading at the limit.

@@ -13,7 +13,7 @@ export function toLogRecord(r: RequestRecord): RequestLogRecord {
     service: r.service ?? null,
     version: r.version ?? null,
     instanceId: r.instanceId ?? null,
-    startTime: new Date(r.startTime ?? Date.now() - r.latencyMs).toISOString(),
+    startTime: isoTime(r.startTime ?? Date.now() - r.latencyMs),
     latencyMs: r.latencyMs,
     pendingMs: r.pendingMs ?? 0,
     method: r.method,
@@ -37,5 +37,21 @@ export function toStoredLine(line: AppLogLine & { requestId: string }): StoredLi
 }
 
 export function toLogLine(line: AppLogLine): LogLine {
-  return { time: new Date(line.time).toISOString(), level: line.level, message: line.message };
+  return { time: isoTime(line.time), level: line.level, message: line.message };
+}
+
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/**
+ * Epoch ms as ISO 8601. The lines of a request are mostly written within the same millisecond,
+ * and formatting a Date is the dearest part of turning a line into its log form: the last
+ * conversion is kept.
+ */
+export function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }

@@ -38,13 +38,23 @@ const levelColor = {
 /** One app line as the dev terminal shows it under its request: `    12:00:01.250 warning disk almost full`. */
 export function formatAppLine(line: LogLine, color: boolean, indent = '    '): string {
   const time = line.time.slice(11, 23);
-  const message = line.message.replaceAll('\n', `\n${indent}${' '.repeat(21)}`);
-  return `${indent}${paint(color, 'gray', time)} ${paint(color, levelColor[line.level], line.level.padEnd(8))} ${message}`;
+  const message = line.message.includes('\n')
+    ? line.message.replaceAll('\n', `\n${indent}${' '.repeat(21)}`)
+    : line.message;
+  return `${indent}${paint(color, 'gray', time)} ${paint(color, levelColor[line.level], paddedLevel[line.level])} ${message}`;
 }
+
+const paddedLevel = {
+  debug: 'debug   ',
+  info: 'info    ',
+  warning: 'warning ',
+  error: 'error   ',
+  critical: 'critical',
+} as const;
 
 /** A request's line with its app lines under it (S9 "one colourised line per request with its lines"). */
 export function formatRequestEntry(entry: LogEntry, color: boolean): string {
-  const head = formatRequestLine(
+  let text = formatRequestLine(
     {
       requestId: entry.requestId,
       method: entry.method,
@@ -59,5 +69,6 @@ export function formatRequestEntry(entry: LogEntry, color: boolean): string {
     },
     color,
   );
-  return [head, ...entry.lines.map((line) => formatAppLine(line, color))].join('\n');
+  for (const line of entry.lines) text += `\n${formatAppLine(line, color)}`;
+  return text;
 }

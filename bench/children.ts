@@ -14,6 +14,16 @@ export interface StartOptions {
 }
 
 const running = new Set<ChildProcess>();
+/** Set once the suite is interrupted: the main flow may still try to start the next process. */
+let stopping = false;
+
+/** Registers a child the suite started some other way (wrk, a sockets client) for stopAllChildren. */
+export function track(child: ChildProcess): ChildProcess {
+  if (stopping) child.kill('SIGKILL');
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
 
 /**
  * Spawns `command` and resolves with the first match of `pattern` in its output (stdout,
@@ -30,12 +40,12 @@ export function startChild(
   options: StartOptions = {},
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; spawnedAt: number }> {
   const spawnedAt = performance.now();
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'pipe', ...(options.controlFd ? (['pipe'] as const) : [])],
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
-  });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  const child = track(
+    spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe', ...(options.controlFd ? (['pipe'] as const) : [])],
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+    }),
+  );
   const outputs = [child.stdout, child.stderr, options.controlFd ? child.stdio[3] : null].filter(
     (stream): stream is Readable => stream !== null,
   );
@@ -85,5 +95,6 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
 
 /** Stops every child still running (each by its pid): the suite is being interrupted. */
 export async function stopAllChildren(): Promise<void> {
+  stopping = true;
   await Promise.all([...running].map((child) => stopChild(child, 'SIGINT')));
 }

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { track } from './children.js';
 import { makeTempDir, removeTempDir } from './temp.js';
 
 const run = promisify(execFile);
@@ -61,7 +62,7 @@ function wrkGenerator(): LoadGenerator {
   return {
     name: ['wrk', version, '(1 thread)'].filter(Boolean).join(' '),
     async round(url, request, seconds, connections) {
-      const { stdout } = await run(
+      const wrk = run(
         'wrk',
         [
           '-t1',
@@ -75,7 +76,8 @@ function wrkGenerator(): LoadGenerator {
         ],
         { timeout: (seconds + timeoutSeconds + 10) * 1000 },
       );
-      return parseWrk(stdout);
+      track(wrk.child);
+      return parseWrk((await wrk).stdout);
     },
     close: () => removeTempDir(dir),
   };

@@ -23,7 +23,7 @@ export const variables = {
   BENCH_SECONDS: [5, 'seconds per measured round'],
   BENCH_ROUNDS: [3, 'alternating rounds per target (and per sockets measure)'],
   BENCH_CONNECTIONS: [50, 'concurrent keep-alive connections of the load generator'],
-  BENCH_SOCKET_MIB: [128, 'MiB sent each way per sockets transfer'],
+  BENCH_SOCKET_MIB: [256, 'MiB sent each way per sockets transfer'],
   BENCH_CONNECTS: [300, 'sequential connects per sockets connect-latency round'],
   BENCH_COLD_RUNS: [5, 'starts per target in the cold-start scenario'],
   BENCH_IDLE_SECONDS: [5, 'idle time before the memory scenario reads RSS'],

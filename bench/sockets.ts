@@ -10,7 +10,7 @@ import { type AddressInfo, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../src/shared/logger.js';
-import { startChild, stopChild } from './children.js';
+import { startChild, stopChild, track } from './children.js';
 import { median, quantile } from './stats.js';
 import { root } from './targets.js';
 import { makeTempDir, removeTempDir } from './temp.js';
@@ -130,11 +130,12 @@ export async function runSockets(
         COUNT: String(settings.connects),
         HANGAR_BENCH_SHIM: via === 'shim' ? shim : '',
       };
-      const { stdout } = await run(process.execPath, [join(root, 'bench/sockets-client.mjs')], {
+      const running = run(process.execPath, [join(root, 'bench/sockets-client.mjs')], {
         env,
         timeout: 120_000,
       });
-      return JSON.parse(stdout) as { ms?: number; samples?: number[] };
+      track(running.child);
+      return JSON.parse((await running).stdout) as { ms?: number; samples?: number[] };
     };
 
     const throughput: SocketsResult['throughput'] = [];

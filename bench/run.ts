@@ -1,167 +1,151 @@
 /**
- * `npm run bench`: targets side by side in one run on loopback, alternating (A B A B) so drift
- * on a noisy machine hits them alike. Bounded: BENCH_SECONDS per round (default 5),
- * BENCH_ROUNDS rounds per target (default 3); BENCH_SCENARIOS picks scenarios by name
- * (comma-separated; default all); BENCH_CONNECTIONS sets the concurrency (default 50).
+ * `npm run bench` (issue 7): Hangar, bare node:http and the peers side by side, on loopback,
+ * bounded in time. Prints one dated markdown section, appends it to bench/RESULTS.md and
+ * writes bench/results.json (unless BENCH_RECORD=0). Settings: bench/options.ts and
+ * docs/benchmarks.md.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
-import { hangarLogging, verifyNoLineLost } from './logging.js';
-import { bareNode, hangarDev, hangarDevAt, hangarPool, type Target } from './targets.js';
+import { cpus, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { stopAllChildren } from './children.js';
+import { runColdStart } from './cold-start.js';
+import { runHttpScenario } from './http-runner.js';
+import { httpScenarios, poolScenario } from './http-scenarios.js';
+import { type LoadGenerator, loadGenerator } from './load.js';
+import { runMemory } from './memory.js';
+import { type BenchOptions, benchOptions } from './options.js';
+import { peerVersions } from './peers.js';
+import { markdown } from './report.js';
+import type { RunRecord, ScenarioResult } from './results.js';
+import { runSockets } from './sockets.js';
+import { verdicts } from './summary.js';
+import { failsRun, root } from './targets.js';
+import { removeAllTempDirs } from './temp.js';
 
-interface Round {
-  requests: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-interface Scenario {
+interface Step {
   name: string;
-  description: string;
-  /** The first target is the baseline the ratios refer to. */
-  targets: Array<() => Promise<Target>>;
-  /** Runs after the rounds; its markdown follows the scenario's table. */
-  after?: () => Promise<string>;
+  /** In a run without BENCH_SCENARIOS. */
+  byDefault: boolean;
+  run(options: BenchOptions, load: () => LoadGenerator): Promise<ScenarioResult>;
 }
 
-const scenarios: Scenario[] = [
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const steps: Step[] = [
+  ...httpScenarios.map((scenario) => ({
+    name: scenario.name,
+    byDefault: true,
+    run: (options: BenchOptions, load: () => LoadGenerator) =>
+      runHttpScenario(scenario, load(), options, log),
+  })),
   {
-    name: 'hello',
-    description: 'hello world through `hangar dev examples/hello` vs bare node:http',
-    targets: [bareNode, () => hangarDev()],
+    name: 'sockets',
+    byDefault: true,
+    run: (options) =>
+      runSockets({ mib: options.socketMib, rounds: options.rounds, connects: options.connects }, log),
   },
+  { name: 'cold-start', byDefault: true, run: (options) => runColdStart(options.coldRuns, log) },
+  { name: 'memory', byDefault: true, run: (options) => runMemory(options.idleSeconds, log) },
   {
-    name: 'pipeline',
-    description:
-      'hello world, one instance (manual_scaling), built from git: the walking skeleton, the commit just before the S5 pipeline, the pipeline, and HEAD',
-    targets: [
-      () => hangarDevAt('bdbedbd', 'skeleton', true),
-      () => hangarDevAt('fd62214', 'before the pipeline', true),
-      () => hangarDevAt('b0adc62', 'with the pipeline', true),
-      () => hangarDevAt('HEAD', 'HEAD', true),
-    ],
-  },
-  {
-    name: 'logging',
-    description: 'an app logging 10 lines per request vs the same app logging none (one instance each)',
-    targets: [() => hangarLogging(0), () => hangarLogging(10)],
-    after: () => verifyNoLineLost(),
-  },
-  {
-    name: 'pool',
-    description: 'a CPU-light app (hello) with a pool of 2 instances vs 1 (manual_scaling)',
-    targets: [() => hangarPool(1), () => hangarPool(2)],
+    name: poolScenario.name,
+    byDefault: false,
+    run: (options, load) => runHttpScenario(poolScenario, load(), options, log),
   },
 ];
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim());
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const root = resolve(import.meta.dirname, '..');
-
-async function load(url: string, duration: number): Promise<Round> {
-  const result = await autocannon({ url, connections, duration, pipelining: 1 });
-  return {
-    requests: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-interface Row {
-  name: string;
-  reqs: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  ratio: number;
-}
-
-async function runScenario(scenario: Scenario): Promise<Row[]> {
-  const targets: Target[] = [];
-  try {
-    for (const start of scenario.targets) targets.push(await start());
-    // Warm up: JIT, each instance's loading request, keep-alive pools.
-    for (const target of targets) await load(target.url, 1);
-    const results = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (const target of targets) {
-        const r = await load(target.url, seconds);
-        results.get(target.name)!.push(r);
-        console.log(
-          `${scenario.name} round ${round + 1} ${target.name}: ${Math.round(r.requests)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`,
-        );
-      }
-    }
-    const base = median(results.get(targets[0]!.name)!.map((r) => r.requests));
-    return [...results].map(([name, rs]) => {
-      const reqs = median(rs.map((r) => r.requests));
-      return {
-        name,
-        reqs: Math.round(reqs),
-        p50: median(rs.map((r) => r.p50)),
-        p99: median(rs.map((r) => r.p99)),
-        errors: rs.reduce((n, r) => n + r.errors + r.non2xx, 0),
-        ratio: reqs / base,
-      };
-    });
-  } finally {
-    await Promise.all(targets.map((t) => t.stop()));
-  }
-}
-
 function commit(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+' : ''}`;
   } catch {
-    return 'unknown';
+    return 'unknown (not a git checkout)';
   }
 }
 
-async function main(): Promise<void> {
-  const chosen = scenarios.filter((s) => !only || only.includes(s.name));
+function chosenSteps(options: BenchOptions): Step[] {
+  if (!options.scenarios) return steps.filter((s) => s.byDefault);
+  const unknown = options.scenarios.filter((name) => !steps.some((s) => s.name === name));
+  if (unknown.length)
+    throw new Error(
+      `BENCH_SCENARIOS: no scenario ${unknown.join(', ')}; there are ${steps.map((s) => s.name).join(', ')}`,
+    );
+  return steps.filter((s) => options.scenarios!.includes(s.name));
+}
+
+async function main(options: BenchOptions, chosen: Step[]): Promise<void> {
+  const started = performance.now();
+  const date = new Date().toISOString();
+  let generator: LoadGenerator | undefined;
+  const load = () => (generator ??= loadGenerator());
+  const scenarios: ScenarioResult[] = [];
+  try {
+    for (const step of chosen) {
+      log(`— ${step.name}`);
+      scenarios.push(await step.run(options, load));
+    }
+  } finally {
+    generator?.close();
+  }
   const cpu = cpus();
-  const date = new Date();
-  let markdown =
-    `\n## ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC — ${connections} connections, ` +
-    `${rounds}×${seconds}s alternating (autocannon)\n\n` +
-    `Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, commit ${commit()}\n`;
-  const json: Record<string, Row[]> = {};
-  for (const scenario of chosen) {
-    const rows = await runScenario(scenario);
-    json[scenario.name] = rows;
-    markdown +=
-      `\n**${scenario.name}**: ${scenario.description} (ratio to the first row)\n\n` +
-      '| target | req/s (median) | p50 ms | p99 ms | errors + non-2xx | ratio |\n|---|---|---|---|---|---|\n' +
-      rows
-        .map((r) => `| ${r.name} | ${r.reqs} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.ratio.toFixed(2)}× |`)
-        .join('\n') +
-      '\n' +
-      (scenario.after ? await scenario.after() : '');
+  const record: RunRecord = {
+    date,
+    machine: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
+      os: `${type()} ${release()}`,
+      memoryBytes: totalmem(),
+    },
+    node: process.version,
+    commit: commit(),
+    generator: generator?.name ?? 'none (no HTTP scenario)',
+    peers: peerVersions(),
+    options,
+    wallSeconds: (performance.now() - started) / 1000,
+    scenarios,
+    targets: verdicts(scenarios, options.connections),
+  };
+  const section = markdown(record);
+  process.stdout.write(section);
+  if (options.record) {
+    const file = join(root, 'bench/RESULTS.md');
+    if (!existsSync(file))
+      writeFileSync(file, '# Benchmark results\n\nAppended by `npm run bench`; newest last.\n');
+    appendFileSync(file, section);
+    writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(record, null, 2)}\n`);
+    log('appended to bench/RESULTS.md, wrote bench/results.json');
+  } else {
+    log('BENCH_RECORD=0: bench/RESULTS.md and bench/results.json left as they were');
   }
-  console.log(markdown);
-  const file = join(root, 'bench/RESULTS.md');
-  if (!existsSync(file))
-    writeFileSync(file, '# Benchmark results\n\nAppended by `npm run bench`; newest last.\n');
-  appendFileSync(file, markdown);
-  writeFileSync(
-    join(root, 'bench/results.json'),
-    `${JSON.stringify({ date: date.toISOString(), commit: commit(), node: process.version, scenarios: json }, null, 2)}\n`,
-  );
+  // A wrong answer or Hangar not starting fails the run, even though the rest was measured.
+  if (scenarios.some((s) => 'rows' in s && s.rows.some((r) => failsRun(r.problem)))) process.exitCode = 1;
 }
 
-await main();
+// Ctrl-C or a kill: stop what the suite started (each by its pid) and remove its temp dirs.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the suite's processes`);
+    void stopAllChildren().finally(() => {
+      removeAllTempDirs();
+      process.exit(130);
+    });
+  });
+}
+
+let options: BenchOptions;
+let chosen: Step[];
+try {
+  options = benchOptions(process.env);
+  chosen = chosenSteps(options);
+} catch (err) {
+  log((err as Error).message);
+  process.exit(2);
+}
+try {
+  await main(options, chosen);
+} catch (err) {
+  log((err as Error).stack ?? String(err));
+  await stopAllChildren();
+  removeAllTempDirs();
+  process.exitCode = 1;
+}

@@ -1,38 +1,47 @@
 /**
- * Sockets API benchmark (issue 6; not a timed test): a 256 MiB transfer each way and connect
- * latency through the instance shim and the socket service, against plain loopback TCP from
- * the same kind of process, and against the cheapest relay Node can be (a separate process
- * that only `pipe()`s a Unix connection to TCP: the ceiling for any spliced design). Runs
- * alternate (direct, shim, relay, direct, ...) so machine drift hits all alike; the median
- * round is reported. Appends to bench/RESULTS.md.
- *
- *   npm run build && npx tsx bench/sockets.ts
- *
- * BENCH_SOCKET_MIB (default 256), BENCH_ROUNDS (default 3), BENCH_CONNECTS (default 300);
- * BENCH_VERBOSE=1 prints every round's time.
+ * The sockets scenario (issue 6): a transfer each way and connect latency through the instance
+ * shim and the socket service, against plain loopback TCP from the same kind of process, and
+ * against the cheapest relay Node can be (a separate process that only `pipe()`s a Unix
+ * connection to TCP: the ceiling for any spliced design). Runs alternate (direct, shim, relay,
+ * direct, ...) so machine drift hits all alike; the median round is reported.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { type AddressInfo, createServer, type Server } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../src/shared/logger.js';
+import { startChild, stopChild, track } from './children.js';
+import { median, quantile } from './stats.js';
+import { root } from './targets.js';
+import { makeTempDir, removeTempDir } from './temp.js';
 
 const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '..');
-const { startSocketService } = (await import(
-  join(root, 'dist/sockets/supervisor.js')
-)) as typeof import('../src/sockets/supervisor.js');
 
-const mib = Number(process.env.BENCH_SOCKET_MIB ?? 256);
-const bytes = mib * 2 ** 20;
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const connects = Number(process.env.BENCH_CONNECTS ?? 300);
+export const vias = ['direct', 'shim', 'relay'] as const;
+export type Via = (typeof vias)[number];
+
+export interface SocketsSettings {
+  /** MiB sent each way per transfer. */
+  mib: number;
+  rounds: number;
+  /** Sequential connects per connect-latency round. */
+  connects: number;
+}
+
+export interface SocketsResult {
+  kind: 'sockets';
+  name: 'sockets';
+  settings: SocketsSettings;
+  /** Median MiB/s per way of sending. */
+  throughput: Array<{ direction: 'app → remote' | 'remote → app' } & Record<Via, number>>;
+  /** Connect latency over all rounds' samples, ms. */
+  connect: Record<Via, { p50Ms: number; p99Ms: number }>;
+}
+
 const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, flush() {}, color: false };
 
 /** Receives `bytes` per connection and acks with one byte. */
-function sink(): Server {
+function sink(bytes: number): Server {
   return createServer((socket) => {
     let n = 0;
     socket.on('data', (chunk: Buffer) => {
@@ -44,7 +53,7 @@ function sink(): Server {
 }
 
 /** Sends `bytes` to each connection, with back-pressure. */
-function source(): Server {
+function source(bytes: number): Server {
   const chunk = Buffer.alloc(1 << 20, 0x62);
   return createServer(async (socket) => {
     socket.on('error', () => {});
@@ -62,28 +71,8 @@ function idle(): Server {
 const listen = (server: Server) =>
   new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
 
-const dir = mkdtempSync(join(tmpdir(), 'hangar-bench-sockets-'));
-const service = await startSocketService({
-  dataDir: dir,
-  config: { idleTimeoutMs: 600_000, allow: [], blocked: [], strict: false, maxOpenPerApp: 10_000 },
-  mode: 'dev',
-  logger: quiet,
-});
-const shim = JSON.stringify({
-  ...service.instanceInit('bench'),
-  instance: 'bench',
-  service: 'default',
-  version: 'bench',
-});
-const servers = { upload: sink(), download: source(), connect: idle() };
-const ports = {
-  upload: await listen(servers.upload),
-  download: await listen(servers.download),
-  connect: await listen(servers.connect),
-};
-
 /** A process that relays each connection on a Unix socket to 127.0.0.1:port with pipe(), nothing else. */
-async function relay(port: number): Promise<{ path: string; child: ChildProcess }> {
+async function relay(dir: string, port: number) {
   const path = join(dir, `relay-${port}.sock`);
   const code = `
     const net = require('node:net');
@@ -92,85 +81,91 @@ async function relay(port: number): Promise<{ path: string; child: ChildProcess 
       c.on('error', () => {}); r.on('error', () => {});
       c.pipe(r); r.pipe(c);
     }).listen(${JSON.stringify(path)}, () => process.stdout.write('ready'));`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((r) => child.stdout!.once('data', r));
+  const { child } = await startChild(process.execPath, ['-e', code], /ready/);
   return { path, child };
 }
-const relays = {
-  upload: await relay(ports.upload),
-  download: await relay(ports.download),
-  connect: await relay(ports.connect),
-};
 
-type Via = 'direct' | 'shim' | 'relay';
+export async function runSockets(
+  settings: SocketsSettings,
+  log: (line: string) => void,
+): Promise<SocketsResult> {
+  const bytes = settings.mib * 2 ** 20;
+  const { startSocketService } = (await import(
+    join(root, 'dist/sockets/supervisor.js')
+  )) as typeof import('../src/sockets/supervisor.js');
+  const dir = makeTempDir('sockets');
+  const service = await startSocketService({
+    dataDir: dir,
+    config: { idleTimeoutMs: 600_000, allow: [], blocked: [], strict: false, maxOpenPerApp: 10_000 },
+    mode: 'dev',
+    logger: quiet,
+  });
+  const servers = { upload: sink(bytes), download: source(bytes), connect: idle() };
+  const relays: Array<Awaited<ReturnType<typeof relay>>> = [];
+  try {
+    const shim = JSON.stringify({
+      ...service.instanceInit('bench'),
+      instance: 'bench',
+      service: 'default',
+      version: 'bench',
+    });
+    const ports = {
+      upload: await listen(servers.upload),
+      download: await listen(servers.download),
+      connect: await listen(servers.connect),
+    };
+    const relayPaths = {
+      upload: await relay(dir, ports.upload),
+      download: await relay(dir, ports.download),
+      connect: await relay(dir, ports.connect),
+    };
+    relays.push(...Object.values(relayPaths));
 
-async function client(mode: keyof typeof ports, via: Via): Promise<{ ms?: number; samples?: number[] }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    MODE: mode,
-    PORT: via === 'relay' ? relays[mode].path : String(ports[mode]),
-    BYTES: String(bytes),
-    COUNT: String(connects),
-    HANGAR_BENCH_SHIM: via === 'shim' ? shim : '',
-  };
-  const { stdout } = await run(process.execPath, [join(root, 'bench/sockets-client.mjs')], { env });
-  return JSON.parse(stdout) as { ms?: number; samples?: number[] };
+    const client = async (mode: keyof typeof ports, via: Via) => {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        MODE: mode,
+        PORT: via === 'relay' ? relayPaths[mode].path : String(ports[mode]),
+        BYTES: String(bytes),
+        COUNT: String(settings.connects),
+        HANGAR_BENCH_SHIM: via === 'shim' ? shim : '',
+      };
+      const running = run(process.execPath, [join(root, 'bench/sockets-client.mjs')], {
+        env,
+        timeout: 120_000,
+      });
+      track(running.child);
+      return JSON.parse((await running).stdout) as { ms?: number; samples?: number[] };
+    };
+
+    const throughput: SocketsResult['throughput'] = [];
+    for (const mode of ['upload', 'download'] as const) {
+      const times: Record<Via, number[]> = { direct: [], shim: [], relay: [] };
+      for (let i = 0; i < settings.rounds; i++)
+        for (const via of vias) times[via].push((await client(mode, via)).ms!);
+      const rate = (via: Via) => settings.mib / (median(times[via]) / 1000);
+      const direction = mode === 'upload' ? 'app → remote' : 'remote → app';
+      throughput.push({ direction, direct: rate('direct'), shim: rate('shim'), relay: rate('relay') });
+      log(
+        `sockets ${direction}: direct ${rate('direct').toFixed(0)} MiB/s, shim ${rate('shim').toFixed(0)} MiB/s, relay ${rate('relay').toFixed(0)} MiB/s`,
+      );
+    }
+    const samples: Record<Via, number[]> = { direct: [], shim: [], relay: [] };
+    for (let i = 0; i < settings.rounds; i++)
+      for (const via of vias) samples[via].push(...(await client('connect', via)).samples!);
+    const latency = (via: Via) => ({
+      p50Ms: quantile(samples[via], 0.5),
+      p99Ms: quantile(samples[via], 0.99),
+    });
+    const connect = { direct: latency('direct'), shim: latency('shim'), relay: latency('relay') };
+    log(
+      `sockets connect p50: direct ${connect.direct.p50Ms.toFixed(3)} ms, shim ${connect.shim.p50Ms.toFixed(3)} ms`,
+    );
+    return { kind: 'sockets', name: 'sockets', settings, throughput, connect };
+  } finally {
+    await Promise.all(relays.map(({ child }) => stopChild(child)));
+    await service.close();
+    for (const server of Object.values(servers)) server.close();
+    removeTempDir(dir);
+  }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const quantile = (values: number[], q: number) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * q))]!;
-
-const rows: string[] = [];
-const vias: Via[] = ['direct', 'shim', 'relay'];
-for (const mode of ['upload', 'download'] as const) {
-  const times: Record<Via, number[]> = { direct: [], shim: [], relay: [] };
-  for (let i = 0; i < rounds; i++) for (const via of vias) times[via].push((await client(mode, via)).ms!);
-  const [d, s, r] = vias.map((via) => median(times[via])) as [number, number, number];
-  if (process.env.BENCH_VERBOSE) process.stdout.write(`${JSON.stringify(times)}\n`);
-  const cell = (ms: number) => `${(bytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s (${ms.toFixed(0)} ms)`;
-  rows.push(
-    `| ${mib} MiB ${mode === 'upload' ? 'app → remote' : 'remote → app'} | ${cell(d)} | ${cell(s)} | ${(d / s).toFixed(2)}× | ${cell(r)} (${(d / r).toFixed(2)}×) |`,
-  );
-  process.stdout.write(`${rows.at(-1)}\n`);
-}
-const samples: Record<Via, number[]> = { direct: [], shim: [], relay: [] };
-for (let i = 0; i < rounds; i++)
-  for (const via of vias) samples[via].push(...(await client('connect', via)).samples!);
-const ms = (v: number[]) => `${quantile(v, 0.5).toFixed(3)} / ${quantile(v, 0.99).toFixed(3)} ms`;
-rows.push(
-  `| connect latency p50 / p99 (${connects}×${rounds}) | ${ms(samples.direct)} | ${ms(samples.shim)} | ${(quantile(samples.direct, 0.5) / quantile(samples.shim, 0.5)).toFixed(2)}× | ${ms(samples.relay)} |`,
-);
-process.stdout.write(`${rows.at(-1)}\n`);
-
-for (const { child } of Object.values(relays)) child.kill();
-await service.close();
-for (const server of Object.values(servers)) server.close();
-rmSync(dir, { recursive: true, force: true });
-
-const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
-const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-appendFileSync(
-  join(root, 'bench/RESULTS.md'),
-  [
-    '',
-    `## ${when} UTC — Sockets API: ${mib} MiB each way and connect latency, shim + socket service vs direct loopback TCP`,
-    '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}, commit ${commit}; ` +
-      `median of ${rounds} alternating rounds (\`npx tsx bench/sockets.ts\`). Both clients are plain Node ` +
-      'processes; the shim one installs the instance shim, so its bytes go app → Unix socket → socket service → TCP.',
-    '',
-    '| measure | direct loopback TCP | through the shim + socket service | shim ÷ direct | bare pipe() relay process (÷ direct) |',
-    '|---|---|---|---|---|',
-    ...rows,
-    '',
-    'The relay column is the cheapest spliced design Node allows (a separate process that only `pipe()`s ' +
-      'the Unix connection to TCP): the extra process and the extra copy each way are what any relay costs ' +
-      'on two shared cores. The rest of the gap to it is heap size: the socket service has zod, the policy ' +
-      'and the protocol loaded (~8 MB heap vs ~3 MB), so the garbage collection that 256 MiB of read buffers ' +
-      'triggers costs it more; a relay that loads the same modules measured within noise of the service. Its ' +
-      'connect latency is the Unix connect alone (it dials TCP after accepting), not comparable with the others. ' +
-      'All three clients load the shim modules (an instance has them loaded either way); only the shim one installs them.',
-    '',
-  ].join('\n'),
-);

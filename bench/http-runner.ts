@@ -1,0 +1,147 @@
+/**
+ * Runs one HTTP scenario: starts its targets (a peer that fails to start is skipped with the
+ * reason), checks each answers correctly once, warms each up, then measures them in
+ * alternating rounds (A B C A B C ...) so drift on a noisy machine hits all alike, and keeps
+ * the median round. Every target is stopped at the end, whatever happened.
+ */
+
+import { firstLine } from './format.js';
+import type { LoadGenerator, LoadRequest, Round } from './load.js';
+import type { Expected } from './probe.js';
+import { probe } from './probe.js';
+import { median } from './stats.js';
+import { type Role, startProblem, type Target } from './targets.js';
+
+export interface TargetSpec {
+  role: Role;
+  start(): Promise<Target>;
+  /** Another path than the scenario's (the logging scenario's no-logging reference). */
+  path?: string;
+  /** Appended to the target's name in the table. */
+  label?: string;
+}
+
+export interface HttpScenario {
+  name: string;
+  description: string;
+  request: LoadRequest;
+  expected: Expected;
+  /** The first is the baseline the ratios refer to. */
+  targets: TargetSpec[];
+  /** Runs after the rounds, with every target stopped; its lines follow the scenario's table. */
+  after?: () => Promise<string[]>;
+}
+
+export interface HttpRow {
+  role: Role;
+  name: string;
+  /** Medians over the rounds; null when the target was skipped or answered wrongly. */
+  reqPerSec: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Errors and non-2xx responses, summed over the rounds. */
+  errors: number;
+  /** reqPerSec ÷ the baseline's. */
+  ratio: number | null;
+  rounds: Round[];
+  /** Why there are no figures: a peer skipped, a failed start (startProblem) or a wrong answer. */
+  problem?: string;
+}
+
+export interface HttpResult {
+  kind: 'http';
+  name: string;
+  description: string;
+  rows: HttpRow[];
+  notes: string[];
+}
+
+export interface RoundSettings {
+  seconds: number;
+  rounds: number;
+  connections: number;
+  warmupSeconds: number;
+}
+
+interface Live {
+  spec: TargetSpec;
+  target: Target;
+  request: LoadRequest;
+  rounds: Round[];
+}
+
+export async function runHttpScenario(
+  scenario: HttpScenario,
+  load: LoadGenerator,
+  settings: RoundSettings,
+  log: (line: string) => void,
+): Promise<HttpResult> {
+  const rows = new Map<TargetSpec, HttpRow>();
+  const live: Live[] = [];
+  const row = (spec: TargetSpec, name: string, problem?: string): HttpRow => ({
+    role: spec.role,
+    name: spec.label ? `${name}, ${spec.label}` : name,
+    reqPerSec: null,
+    p50Ms: null,
+    p99Ms: null,
+    errors: 0,
+    ratio: null,
+    rounds: [],
+    ...(problem ? { problem } : {}),
+  });
+  try {
+    for (const spec of scenario.targets) {
+      let target: Target;
+      try {
+        target = await spec.start();
+      } catch (err) {
+        rows.set(spec, row(spec, spec.role, startProblem(spec.role, err)));
+        log(`${scenario.name}: ${spec.role}: ${startProblem(spec.role, err)}`);
+        continue;
+      }
+      const request = spec.path ? { ...scenario.request, path: spec.path } : scenario.request;
+      const wrong = await probe(target.url, request, scenario.expected).catch(firstLine);
+      rows.set(spec, row(spec, target.name, wrong && `WRONG ANSWER: ${wrong}`));
+      if (wrong) {
+        log(`${scenario.name}: ${target.name} answered wrongly: ${wrong}`);
+        await target.stop();
+        continue;
+      }
+      live.push({ spec, target, request, rounds: [] });
+    }
+    // JIT, each platform's first instances and keep-alive pools, before anything counts.
+    for (const { target, request } of live)
+      await load.round(target.url, request, settings.warmupSeconds, settings.connections);
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const entry of live) {
+        const r = await load.round(entry.target.url, entry.request, settings.seconds, settings.connections);
+        entry.rounds.push(r);
+        log(
+          `${scenario.name} round ${round} ${rows.get(entry.spec)!.name}: ${Math.round(r.reqPerSec)} req/s, ` +
+            `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors + r.non2xx} errors`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all(live.map(({ target }) => target.stop()));
+  }
+  for (const { spec, rounds } of live) {
+    Object.assign(rows.get(spec)!, {
+      reqPerSec: median(rounds.map((r) => r.reqPerSec)),
+      p50Ms: median(rounds.map((r) => r.p50Ms)),
+      p99Ms: median(rounds.map((r) => r.p99Ms)),
+      errors: rounds.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+      rounds,
+    });
+  }
+  const all = scenario.targets.map((spec) => rows.get(spec)!);
+  const base = all[0]?.reqPerSec;
+  for (const r of all) r.ratio = base && r.reqPerSec !== null ? r.reqPerSec / base : null;
+  return {
+    kind: 'http',
+    name: scenario.name,
+    description: scenario.description,
+    rows: all,
+    notes: scenario.after ? await scenario.after() : [],
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * One request before a target is measured, checked byte for byte: a target that answers
+ * wrongly (another status, body or encoding) is reported as wrong, never as fast.
+ */
+import { request as httpRequest } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+import type { LoadRequest } from './load.js';
+
+/** What a correct answer is: status, body after decoding, and whether it must come gzipped. */
+export interface Expected {
+  status: number;
+  body: string;
+  gzip: boolean;
+}
+
+interface Answer {
+  status: number;
+  encoding: string | undefined;
+  body: Buffer;
+}
+
+function send(url: string, request: LoadRequest): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      new URL(request.path, url),
+      { method: request.method, headers: request.headers, timeout: 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            encoding: res.headers['content-encoding'],
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', reject);
+    req.end(request.bodyBytes ? Buffer.alloc(request.bodyBytes, 'x') : undefined);
+  });
+}
+
+const shorten = (text: string) => (text.length > 80 ? `${text.slice(0, 80)}… (${text.length} chars)` : text);
+
+/**
+ * Sends `request` once and returns what is wrong with the answer, or undefined when it is right.
+ *
+ * @example
+ * const wrong = await probe(target.url, { path: '/', method: 'GET', headers: {} }, { status: 200, body: 'Hello, World!', gzip: false });
+ */
+export async function probe(
+  url: string,
+  request: LoadRequest,
+  expected: Expected,
+): Promise<string | undefined> {
+  const answer = await send(url, request);
+  if (answer.status !== expected.status) return `status ${answer.status}, expected ${expected.status}`;
+  const gzipped = answer.encoding === 'gzip';
+  if (gzipped !== expected.gzip)
+    return `Content-Encoding ${answer.encoding ?? 'none'}, expected ${expected.gzip ? 'gzip' : 'none'}`;
+  const body = (gzipped ? gunzipSync(answer.body) : answer.body).toString();
+  if (body !== expected.body)
+    return `body ${JSON.stringify(shorten(body))}, expected ${JSON.stringify(shorten(expected.body))}`;
+  return undefined;
+}

@@ -1,0 +1,135 @@
+/**
+ * One run as a dated markdown section for bench/RESULTS.md: the conditions, one table per
+ * scenario, and the issue's targets met or not.
+ */
+import type { ColdStartResult } from './cold-start.js';
+import { cell, int, mib, ms, ratio } from './format.js';
+import type { HttpResult } from './http-runner.js';
+import type { MemoryResult } from './memory.js';
+import type { RunRecord, ScenarioResult } from './results.js';
+import { type SocketsResult, vias } from './sockets.js';
+import { medianOrNull } from './stats.js';
+
+const table = (head: string[], rows: string[][]) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+
+function http(result: HttpResult): string {
+  const rows = result.rows.map((r) => [
+    r.problem ? `${r.name} (${r.problem})` : r.name,
+    cell(r.reqPerSec, int),
+    cell(r.p50Ms, ms),
+    cell(r.p99Ms, ms),
+    r.problem ? '—' : String(r.errors),
+    cell(r.ratio, ratio),
+  ]);
+  return [
+    `### ${result.name}: ${result.description}`,
+    table(['target', 'req/s', 'p50 ms', 'p99 ms', 'errors + non-2xx', '× bare node'], rows),
+    ...result.notes,
+  ].join('\n\n');
+}
+
+function sockets(result: SocketsResult): string {
+  const { mib: size, rounds, connects } = result.settings;
+  const names: Record<(typeof vias)[number], string> = {
+    direct: 'direct loopback TCP',
+    shim: 'shim + socket service',
+    relay: 'bare pipe() relay process',
+  };
+  const rows = [
+    ...result.throughput.map((t) => [
+      `${size} MiB ${t.direction}, MiB/s`,
+      ...vias.map((via) => int(t[via])),
+      ratio(t.shim / t.direct),
+    ]),
+    [
+      `connect p50 / p99, ms (${connects} × ${rounds})`,
+      ...vias.map(
+        (via) => `${result.connect[via].p50Ms.toFixed(3)} / ${result.connect[via].p99Ms.toFixed(3)}`,
+      ),
+      `+${(result.connect.shim.p50Ms - result.connect.direct.p50Ms).toFixed(3)} ms`,
+    ],
+  ];
+  return [
+    `### sockets: ${size} MiB each way and connect latency through the instance shim and the socket service vs direct loopback TCP (median of ${rounds} alternating rounds)`,
+    table(['measure', ...vias.map((via) => names[via]), 'shim vs direct'], rows),
+    'The relay is the cheapest spliced design Node allows (a process that only `pipe()`s the Unix ' +
+      'connection to TCP); its connect latency is the Unix connect alone (it dials TCP after accepting).',
+  ].join('\n\n');
+}
+
+function coldStart(result: ColdStartResult): string {
+  const spread = (values: number[]) =>
+    values.length
+      ? `${ms(medianOrNull(values)!)} (${ms(Math.min(...values))}–${ms(Math.max(...values))})`
+      : '—';
+  const rows = result.rows.map((r) => [
+    r.problem ? `${r.name} (${r.problem})` : r.name,
+    r.from,
+    spread(r.toFirst200Ms),
+    r.instanceReadyMs ? spread(r.instanceReadyMs) : '—',
+    r.instanceFirstResponseMs ? spread(r.instanceFirstResponseMs) : '—',
+  ]);
+  return [
+    `### cold-start: spawn → first correct 200 on GET /, median (min–max) of ${result.runs} alternating starts, ms`,
+    table(
+      ['target', 'from', 'to the first 200', 'instance spawn → ready', 'instance spawn → first response'],
+      rows,
+    ),
+    "Hangar's instance columns come from `GET /api/instances` (`readyMs`, `started`). `hangar dev` starts " +
+      "its first instance as it starts, so its first 200 includes the platform's start and the instance's.",
+  ].join('\n\n');
+}
+
+function memory(result: MemoryResult): string {
+  const rows = result.rows.map((r) => [
+    r.problem ? `${r.name} (${r.problem})` : r.name,
+    cell(r.instanceBytes, mib),
+    cell(r.processes, (ps) => mib(ps.reduce((sum, p) => sum + p.bytes, 0))),
+    cell(r.processes, (ps) => ps.map((p) => `${p.label} ${mib(p.bytes)}`).join(', ')),
+  ]);
+  return [
+    `### memory: RSS after one request and ${result.idleSeconds} s idle, MiB`,
+    table(['target', 'per idle instance', 'all its processes', 'by process'], rows),
+    "workerd's figure is its whole process with one worker; it can run many workers in one process.",
+  ].join('\n\n');
+}
+
+function scenario(result: ScenarioResult): string {
+  switch (result.kind) {
+    case 'http':
+      return http(result);
+    case 'sockets':
+      return sockets(result);
+    case 'cold-start':
+      return coldStart(result);
+    case 'memory':
+      return memory(result);
+  }
+}
+
+/** The section appended to bench/RESULTS.md. */
+export function markdown(record: RunRecord): string {
+  const { machine, options } = record;
+  const minutes = `${Math.floor(record.wallSeconds / 60)} min ${Math.round(record.wallSeconds % 60)} s`;
+  const header = [
+    `## ${record.date.slice(0, 16).replace('T', ' ')} UTC — \`npm run bench\``,
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB, ${machine.os}; ` +
+      `Node ${record.node}; commit ${record.commit}. ` +
+      `Load: ${record.generator}, ${options.connections} connections, ${options.rounds} rounds × ` +
+      `${options.seconds} s per target, alternating, median reported, after a ${options.warmupSeconds} s warm-up; all on loopback. ` +
+      `Peers: ${Object.entries(record.peers)
+        .map(([name, version]) => `${name} ${version}`)
+        .join(', ')}. ` +
+      `Production path: \`hangar dev --no-watch\` (no \`hangar serve\` yet). Wall time ${minutes}.`,
+  ];
+  const verdicts = table(
+    ['target', 'result', 'figures'],
+    record.targets.map((v) => [v.target, v.status === 'met' ? '**met**' : v.status, v.figures]),
+  );
+  return `\n${[...header, ...record.scenarios.map(scenario), '### Issue 7 targets', verdicts].join('\n\n')}\n`;
+}

@@ -1,0 +1,148 @@
+/**
+ * The issue's targets, judged on one run's results. Hangar's production path stands in for
+ * Hangar (`hangar dev --no-watch` until `hangar serve` exists); a target whose scenario did not
+ * run, or whose rows have no figures, is "not measured", never met.
+ */
+import type { ColdStartResult } from './cold-start.js';
+import { int, mib, ms, ratio } from './format.js';
+import type { HttpResult, HttpRow } from './http-runner.js';
+import type { MemoryResult } from './memory.js';
+import type { ScenarioResult, Verdict } from './results.js';
+import type { SocketsResult } from './sockets.js';
+import { medianOrNull } from './stats.js';
+import type { Role } from './targets.js';
+
+const notMeasured = (target: string, why = 'scenario not run'): Verdict => ({
+  target,
+  status: 'not measured',
+  figures: why,
+});
+const judged = (target: string, met: boolean, figures: string): Verdict => ({
+  target,
+  status: met ? 'met' : 'not met',
+  figures,
+});
+
+function measured(result: HttpResult | undefined, role: Role): HttpRow | undefined {
+  return result?.rows.find((r) => r.role === role && r.reqPerSec !== null);
+}
+
+/** Hangar against one peer on every scenario both ran: more req/s, quicker start, less memory per idle instance. */
+function ahead(results: ScenarioResult[], peer: 'workerd' | 'functions-framework'): Verdict {
+  const target = `ahead of ${peer} on every scenario it can run`;
+  const comparisons: Array<{ won: boolean; text: string }> = [];
+  for (const result of results) {
+    if (result.kind === 'http') {
+      const ours = measured(result, 'production');
+      const theirs = measured(result, peer);
+      if (ours && theirs)
+        comparisons.push({
+          won: ours.reqPerSec! > theirs.reqPerSec!,
+          text: `${result.name} ${int(ours.reqPerSec!)} vs ${int(theirs.reqPerSec!)} req/s`,
+        });
+    }
+  }
+  const cold = results.find((r): r is ColdStartResult => r.kind === 'cold-start');
+  // A new instance is what starts cold under load: Hangar's instance (its platform runs already,
+  // TypeScript compiled) against the peer's whole process.
+  const ourStart = medianOrNull(cold?.rows.find((r) => r.role === 'dev')?.instanceFirstResponseMs);
+  const theirStart = medianOrNull(cold?.rows.find((r) => r.role === peer)?.toFirst200Ms);
+  if (ourStart !== null && theirStart !== null)
+    comparisons.push({
+      won: ourStart < theirStart,
+      text: `cold start (instance spawn vs process spawn → first 200) ${ms(ourStart)} vs ${ms(theirStart)} ms`,
+    });
+  const memory = results.find((r): r is MemoryResult => r.kind === 'memory');
+  const ourMemory = memory?.rows.find((r) => r.role === 'production')?.instanceBytes;
+  const theirMemory = memory?.rows.find((r) => r.role === peer)?.instanceBytes;
+  if (ourMemory && theirMemory)
+    comparisons.push({
+      won: ourMemory < theirMemory,
+      text: `memory per idle instance ${mib(ourMemory)} vs ${mib(theirMemory)} MiB`,
+    });
+  if (!comparisons.length) return notMeasured(target, `no scenario measured both Hangar and ${peer}`);
+  return judged(
+    target,
+    comparisons.every((c) => c.won),
+    comparisons.map((c) => `${c.text} ${c.won ? '✓' : '✗'}`).join('; '),
+  );
+}
+
+function hello(results: ScenarioResult[], connections: number): Verdict[] {
+  const ratioTarget = 'hello ≥ 0.40× bare node:http (stretch 0.50×)';
+  const p99Target = `hello p99 ≤ 5 ms at 50 connections (this run: ${connections})`;
+  const result = results.find((r): r is HttpResult => r.kind === 'http' && r.name === 'hello');
+  const prod = measured(result, 'production');
+  if (!prod) return [notMeasured(ratioTarget), notMeasured(p99Target)];
+  const dev = measured(result, 'dev');
+  const devRatio = dev ? `; ${dev.name} ${ratio(dev.ratio!)}` : '';
+  const devP99 = dev ? `; ${dev.name} ${ms(dev.p99Ms!)} ms` : '';
+  return [
+    judged(
+      ratioTarget,
+      prod.ratio! >= 0.4,
+      `${prod.name} ${ratio(prod.ratio!)}${prod.ratio! >= 0.5 ? ' (stretch met)' : ''}${devRatio}`,
+    ),
+    judged(p99Target, prod.p99Ms! <= 5, `${prod.name} ${ms(prod.p99Ms!)} ms${devP99}`),
+  ];
+}
+
+function logging(results: ScenarioResult[]): Verdict {
+  const target = 'logging 10 lines/request costs ≤ 10% of throughput';
+  const result = results.find((r): r is HttpResult => r.kind === 'http' && r.name === 'logging');
+  const withLines = measured(result, 'production');
+  const without = measured(result, 'production-no-logging');
+  if (!withLines || !without) return notMeasured(target);
+  const cost = 1 - withLines.reqPerSec! / without.reqPerSec!;
+  return judged(
+    target,
+    cost <= 0.1,
+    `${int(withLines.reqPerSec!)} vs ${int(without.reqPerSec!)} req/s without: costs ${(cost * 100).toFixed(0)}%`,
+  );
+}
+
+function sockets(results: ScenarioResult[]): Verdict[] {
+  const throughputTarget = 'sockets ≥ 0.8× direct loopback throughput';
+  const connectTarget = 'sockets connect overhead ≤ 1 ms';
+  const result = results.find((r): r is SocketsResult => r.kind === 'sockets');
+  if (!result) return [notMeasured(throughputTarget), notMeasured(connectTarget)];
+  const ratios = result.throughput.map((t) => ({ direction: t.direction, ratio: t.shim / t.direct }));
+  const overhead = result.connect.shim.p50Ms - result.connect.direct.p50Ms;
+  return [
+    judged(
+      throughputTarget,
+      ratios.every((r) => r.ratio >= 0.8),
+      ratios.map((r) => `${r.direction} ${ratio(r.ratio)}`).join('; '),
+    ),
+    judged(
+      connectTarget,
+      overhead <= 1,
+      `p50 ${result.connect.shim.p50Ms.toFixed(3)} vs ${result.connect.direct.p50Ms.toFixed(3)} ms direct: +${overhead.toFixed(3)} ms`,
+    ),
+  ];
+}
+
+function coldStart(results: ScenarioResult[]): Verdict {
+  const target = 'instance cold start to first response ≤ 200 ms (hello, TypeScript included)';
+  const result = results.find((r): r is ColdStartResult => r.kind === 'cold-start');
+  const fresh = result?.rows.find((r) => r.role === 'dev');
+  const firstResponse = medianOrNull(fresh?.instanceFirstResponseMs);
+  if (firstResponse === null) return notMeasured(target);
+  return judged(
+    target,
+    firstResponse <= 200,
+    `instance spawn → first response ${ms(firstResponse)} ms (spawn → ready ${ms(medianOrNull(fresh?.instanceReadyMs)!)} ms), median of ${fresh!.instanceFirstResponseMs!.length}`,
+  );
+}
+
+/** Every target of issue 7, in the issue's order. */
+export function verdicts(results: ScenarioResult[], connections: number): Verdict[] {
+  return [
+    ...hello(results, connections),
+    ahead(results, 'workerd'),
+    ahead(results, 'functions-framework'),
+    logging(results),
+    ...sockets(results),
+    coldStart(results),
+  ];
+}

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { InstanceChannel } from '../scheduler/instance-channel.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
-import { InternalHeader } from '../shared/messages.js';
+import { InternalHeader } from '../shared/internal-headers.js';
 import type { ChannelLine, RequestFrame } from '../shared/request-channel.js';
 import { connectionScoped } from './hop-by-hop.js';
 

@@ -8,9 +8,10 @@ import type { Server } from 'node:http';
 import { register } from 'node:module';
 import type { Server as NetServer } from 'node:net';
 import { isHangarError } from '../shared/errors.js';
-import { InstanceInit, type InstanceMessage, PlatformMessage } from '../shared/messages.js';
+import type { InstanceMessage } from '../shared/messages.js';
 import { channelSocketPath } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
+import { readInstanceInit, readPlatformMessage } from './init.js';
 import { installLightResponse } from './light-response.js';
 import { captureConsole, flushLogs } from './log-capture.js';
 import { installPerRequestEnv } from './request-context.js';
@@ -19,7 +20,7 @@ function send(message: InstanceMessage): void {
   process.send?.(message);
 }
 
-const init = InstanceInit.parse(JSON.parse(process.env.HANGAR_INSTANCE_INIT ?? 'null'));
+const init = readInstanceInit(process.env.HANGAR_INSTANCE_INIT);
 delete process.env.HANGAR_INSTANCE_INIT;
 
 // The platform going away (even by SIGKILL) closes the IPC channel; an instance never outlives it.
@@ -54,16 +55,16 @@ try {
     });
   await Promise.all([listen(server, init.socketPath), listen(channel, channelSocketPath(init.socketPath))]);
   process.on('message', (raw) => {
-    const message = PlatformMessage.safeParse(raw);
-    if (!message.success) return;
-    if (message.data.type === 'stop') {
+    const message = readPlatformMessage(raw);
+    if (!message) return;
+    if (message.type === 'stop') {
       // The last app lines leave before the process does.
       // The front end stopped routing here; once its in-flight requests are answered, it closes the channel.
       channel.close();
       server.close(() => void flushLogs().then(() => process.exit(0)));
       server.closeIdleConnections();
-    } else if (message.data.type === 'ping') {
-      send({ type: 'pong', id: message.data.id, rss: process.memoryUsage.rss() });
+    } else if (message.type === 'ping') {
+      send({ type: 'pong', id: message.id, rss: process.memoryUsage.rss() });
     }
   });
   // Liveness and memory for the supervisor (S6 memory limits); unref'd so it never keeps the process up.

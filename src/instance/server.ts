@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { InternalHeader } from '../shared/messages.js';
+import { InternalHeader } from '../shared/internal-headers.js';
 import type { LoadedHandler } from './app-loader.js';
 import { armDeadline, callFetch, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
 import { lazyRequest } from './lazy-request.js';

@@ -6,7 +6,7 @@ import type { RequestRecord, ServiceRoute } from '../frontend/frontend.js';
 import { matchHandler } from '../frontend/handler-match.js';
 import type { InstanceProcess, InstanceSpec } from '../scheduler/instance-process.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
-import { InternalHeader } from '../shared/messages.js';
+import { InternalHeader } from '../shared/internal-headers.js';
 import { newRequestId } from '../shared/request-id.js';
 
 export interface RuntimeContext {

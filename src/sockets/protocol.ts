@@ -15,7 +15,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 1;
+import { PROTOCOL_VERSION, RRTYPES } from './wire.js';
+
+export { line, PROTOCOL_VERSION, RRTYPES } from './wire.js';
 
 const Identity = {
   v: z.literal(PROTOCOL_VERSION),
@@ -30,21 +32,6 @@ const Identity = {
 
 const Family = z.union([z.literal(0), z.literal(4), z.literal(6)]);
 const Port = z.union([z.number(), z.string().max(64)]);
-
-export const RRTYPES = [
-  'A',
-  'AAAA',
-  'ANY',
-  'CAA',
-  'CNAME',
-  'MX',
-  'NAPTR',
-  'NS',
-  'PTR',
-  'SOA',
-  'SRV',
-  'TXT',
-] as const;
 
 export const Hello = z.discriminatedUnion('op', [
   z.object({
@@ -135,9 +122,4 @@ export function validAppToken(key: string, app: string, token: string): boolean 
   const want = Buffer.from(appToken(key, app));
   const given = Buffer.from(token);
   return want.length === given.length && timingSafeEqual(want, given);
-}
-
-/** One JSON line. */
-export function line(value: unknown): string {
-  return `${JSON.stringify(value)}\n`;
 }

@@ -6,7 +6,7 @@
 import dns from 'node:dns';
 import { isIP } from 'node:net';
 import { errnoError } from '../errno.js';
-import { RRTYPES } from '../protocol.js';
+import { RRTYPES } from '../wire.js';
 import type { ServiceLink } from './link.js';
 import { refusal } from './net-patch.js';
 

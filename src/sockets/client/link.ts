@@ -2,7 +2,9 @@ import { type IpcSocketConnectOpts, Socket, type TcpSocketConnectOpts } from 'no
 import { currentRequest } from '../../instance/request-context.js';
 import { type ErrnoError, errnoError } from '../errno.js';
 import { readFirstLine } from '../lines.js';
-import { type Hello, line, PROTOCOL_VERSION, WireErrorSchema } from '../protocol.js';
+import type { Hello } from '../protocol.js';
+import { line, PROTOCOL_VERSION } from '../wire.js';
+import { loadSchemas, schemas } from './schemas.js';
 
 /** How an instance reaches the socket service and speaks for its app. */
 export interface LinkConfig {
@@ -76,7 +78,8 @@ export class ServiceLink {
     conn.on('error', () => {});
     conn.write(line(hello));
     try {
-      const text = await readFirstLine(conn);
+      // The reply is checked with the protocol's schemas: they load while the service answers.
+      const [text] = await Promise.all([readFirstLine(conn), loadSchemas()]);
       return { conn, reply: JSON.parse(text) as unknown };
     } catch (err) {
       conn.destroy();
@@ -132,7 +135,7 @@ function untilDeadline<T>(work: Promise<T>): Promise<T> {
 
 /** The error of a failed reply, shaped like Node's own. */
 export function replyError(error: unknown): ErrnoError {
-  const parsed = WireErrorSchema.safeParse(error);
+  const parsed = schemas().WireErrorSchema.safeParse(error);
   return parsed.success
     ? errnoError(parsed.data)
     : errnoError({

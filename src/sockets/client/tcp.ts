@@ -15,8 +15,10 @@
 import { Socket } from 'node:net';
 import { type ErrnoError, errnoError } from '../errno.js';
 import { onLines, parseLine } from '../lines.js';
-import { ControlEvent, type Endpoint, type Hello, line, PROTOCOL_VERSION, SocketReply } from '../protocol.js';
+import type { Endpoint, Hello } from '../protocol.js';
+import { line, PROTOCOL_VERSION } from '../wire.js';
 import { onRequestAbort, rawConnect, replyError, type ServiceLink } from './link.js';
+import { schemas } from './schemas.js';
 
 const kState = Symbol('hangar.socket');
 const bytesWrittenGetter = Object.getOwnPropertyDescriptor(Socket.prototype, 'bytesWritten')?.get;
@@ -108,7 +110,7 @@ export function proxiedConnect(
         conn.destroy();
         return;
       }
-      const parsed = SocketReply.safeParse(reply);
+      const parsed = schemas().SocketReply.safeParse(reply);
       if (!parsed.success || !parsed.data.ok) {
         conn.destroy();
         socket.destroy(replyError(parsed.success && !parsed.data.ok ? parsed.data.error : undefined));
@@ -168,7 +170,7 @@ function open(socket: AppSocket, state: ShimState, token: string, local: Endpoin
 function listenForEvents(socket: AppSocket, state: ShimState, control: Socket): void {
   control.on('error', () => {});
   onLines(control, (text) => {
-    const parsed = ControlEvent.safeParse(parseLine(text));
+    const parsed = schemas().ControlEvent.safeParse(parseLine(text));
     if (!parsed.success) return;
     const error = errnoError(parsed.data.error);
     if (parsed.data.event === 'error') {

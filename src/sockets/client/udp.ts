@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { type ErrnoError, errnoError } from '../errno.js';
 import { encodeFrame, type Frame, FrameDecoder, MAX_PAYLOAD } from '../frames.js';
-import { type Hello, PROTOCOL_VERSION } from '../protocol.js';
+import type { Hello } from '../protocol.js';
+import { PROTOCOL_VERSION } from '../wire.js';
 import { replyError, type ServiceLink } from './link.js';
 import { refusal } from './net-patch.js';
 

@@ -29,8 +29,9 @@ process.on('disconnect', () => process.exit(0));
 register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
 Object.assign(process.env, init.env);
 installPerRequestEnv();
-// Before app code runs: `new Response(...)` in handlers makes the light kind (light-response.ts).
-installLightResponse();
+// Before app code runs: `new Response(...)` in handlers makes the light kind (light-response.ts),
+// unless the app asks for Node's own with `HANGAR_REAL_RESPONSE: '1'` in env_variables.
+if (process.env.HANGAR_REAL_RESPONSE !== '1') installLightResponse();
 // App log lines (S9) go to the platform with their request's id, from the app's first line on.
 captureConsole();
 process.chdir(init.appDir);

@@ -129,4 +129,36 @@ describe('module errors name the module, the export and what it has', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("uses the instance's light Response unless the app sets HANGAR_REAL_RESPONSE", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-response-kind-'));
+    try {
+      // The light Response keeps its state under its own symbol; Node's has none by that name.
+      writeFileSync(
+        join(dir, 'main.ts'),
+        [
+          'export const app = (): Response => {',
+          "  const probe = new Response('x');",
+          "  const light = Object.getOwnPropertySymbols(probe).some((s) => s.description === 'hangar.lightResponse');",
+          '  return Response.json({ light, isResponse: probe instanceof Response, status: probe.status });',
+          '};',
+          '',
+        ].join('\n'),
+      );
+      for (const [env, light] of [
+        ['', true],
+        ["env_variables:\n  HANGAR_REAL_RESPONSE: '1'\n", false],
+      ] as const) {
+        writeFileSync(
+          join(dir, 'app.yaml'),
+          `runtime: nodejs20\n${env}handlers:\n  - url: /.*\n    script: main.app\n`,
+        );
+        const dev = await startDev([dir], ['--no-watch']);
+        expect(await (await fetch(`${dev.url}/`)).json()).toEqual({ light, isResponse: true, status: 200 });
+        await dev.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

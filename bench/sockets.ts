@@ -38,7 +38,7 @@ export interface SocketsResult {
   connect: Record<Via, { p50Ms: number; p99Ms: number }>;
 }
 
-const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, flush() {}, color: false };
+const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, flush() {}, color: false, fd: undefined };
 
 /** Receives `bytes` per connection and acks with one byte. */
 function sink(bytes: number): Server {

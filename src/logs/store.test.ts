@@ -1,7 +1,6 @@
 /**
  * The LogStore conformance suite: every store implementation runs these same cases (the
- * undici cache-store pattern). Today: SQLite on a real file in a temp dir, directly and behind
- * the worker thread the platform uses.
+ * undici cache-store pattern). Today: SQLite on a real file in a temp dir.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +10,12 @@ import { openDatabase } from '../platform/database.js';
 import { SqliteLogStore } from './sqlite-store.js';
 import type { LogStore } from './store.js';
 import type { RequestLogRecord, StoredLine } from './types.js';
-import { WorkerLogStore } from './worker-store.js';
 
 interface Harness {
   store: LogStore;
   /** Closes and opens the store again on the same storage. */
   reopen(): LogStore;
-  cleanup(): void | Promise<void>;
+  cleanup(): void;
 }
 
 const base = Date.parse('2026-01-01T00:00:00Z');
@@ -197,26 +195,6 @@ describeLogStore('SQLite', () => {
     },
     cleanup() {
       db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-// The platform's store: the same SQLite store behind a worker thread. The worker runs the built
-// JavaScript (`npm test` builds first), since a worker thread cannot load TypeScript sources.
-const builtWorker = new URL('../../dist/logs/store-worker.js', import.meta.url);
-describeLogStore('SQLite on a worker thread', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hangar-logstore-worker-'));
-  const open: WorkerLogStore[] = [new WorkerLogStore(dir, { script: builtWorker })];
-  return {
-    store: open[0]!,
-    reopen() {
-      void open.at(-1)!.close();
-      open.push(new WorkerLogStore(dir, { script: builtWorker }));
-      return open.at(-1)!;
-    },
-    async cleanup() {
-      await Promise.all(open.map((store) => store.close()));
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,9 +6,8 @@ import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
-import { createRequestLogs } from '../logs/request-logs.js';
+import { startRequestLogThread } from '../logs/request-log-thread.js';
 import { SqliteLogStore } from '../logs/sqlite-store.js';
-import { WorkerLogStore } from '../logs/worker-store.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -16,7 +15,6 @@ import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { startSocketService } from '../sockets/supervisor.js';
 import { DATABASE_FILE, openDatabase } from './database.js';
-import { formatAppLine, formatRequestEntry } from './request-line.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { createTraffic } from './traffic.js';
 import { TreeWatcher } from './watcher.js';
@@ -56,9 +54,9 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const token = ensureAdminToken(dataDir);
-  // The request log (S9): written by a worker thread on its own connection to hangar.db (see
-  // worker-store.ts). The schema is checked here first, so a database Hangar cannot use stops
-  // the start with its reason. The dev terminal shows each request with its app lines.
+  // The request log (S9) runs on a worker thread with its own connection to hangar.db
+  // (request-log-thread.ts), and prints the dev terminal's request lines with their app lines.
+  // The schema is checked here first, so a database Hangar cannot use stops the start with its reason.
   const schemaCheck = openDatabase(dataDir);
   try {
     new SqliteLogStore(schemaCheck);
@@ -66,26 +64,18 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     schemaCheck.close();
   }
   const logErrorsShown = new Set<string>();
-  const requestLogs = createRequestLogs({
-    store: new WorkerLogStore(dataDir),
+  const requestLogs = startRequestLogThread({
+    dataDir,
     retention: {
       maxAgeMs: options.platformConfig.logs.retentionMs,
       maxBytes: options.platformConfig.logs.maxBytes,
     },
-    onEntry: (entry) => logger.raw(formatRequestEntry(entry, logger.color)),
-    onLateLine: (requestId, line) =>
-      logger.raw(
-        `${formatAppLine(line, logger.color, '  ')} ${paint(logger.color, 'gray', `(request ${requestId})`)}`,
-      ),
-    onInstanceLine: (instanceId, line) =>
-      logger.raw(
-        `${paint(logger.color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, logger.color, ' ')}`,
-      ),
-    onError: (err) => {
-      if (logErrorsShown.has(err.message)) return;
-      logErrorsShown.add(err.message);
+    terminal: logger.fd === undefined ? undefined : { fd: logger.fd, color: logger.color },
+    onError: (message) => {
+      if (logErrorsShown.has(message)) return;
+      logErrorsShown.add(message);
       logger.error(
-        `request log: ${err.message} (in ${join(dataDir, DATABASE_FILE)}); lines are kept in memory and retried`,
+        `request log: ${message} (in ${join(dataDir, DATABASE_FILE)}); lines are kept in memory and retried`,
       );
     },
   });

@@ -10,6 +10,11 @@ export interface Logger {
   /** Writes what is buffered now (before exiting). */
   flush(): void;
   readonly color: boolean;
+  /**
+   * The file descriptor the logger writes to, when its stream has one: the request log's worker
+   * thread writes the dev terminal's request lines there directly.
+   */
+  readonly fd: number | undefined;
 }
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const;
@@ -22,7 +27,7 @@ export type Color = keyof typeof codes;
  * a synchronous write on Linux, and one syscall per request line (blocking whenever the reader
  * lags) cost the dev server a large share of its throughput.
  */
-export function createLogger(stream: Writable & { isTTY?: boolean } = process.stderr): Logger {
+export function createLogger(stream: Writable & { isTTY?: boolean; fd?: number } = process.stderr): Logger {
   const color = Boolean(stream.isTTY) && !process.env.NO_COLOR;
   const paint = (c: Color, text: string) => (color ? `\x1b[${codes[c]}m${text}\x1b[0m` : text);
   let pending = '';
@@ -43,6 +48,7 @@ export function createLogger(stream: Writable & { isTTY?: boolean } = process.st
   };
   return {
     color,
+    fd: typeof stream.fd === 'number' ? stream.fd : undefined,
     info: (m) => line(m),
     warn: (m) => line(`${paint('yellow', 'warning:')} ${m}`),
     error: (m) => line(`${paint('red', 'error:')} ${m}`),

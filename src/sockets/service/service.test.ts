@@ -23,7 +23,7 @@ const { startSocketService } = (await import(
   new URL('../../../dist/sockets/supervisor.js', import.meta.url).href
 )) as typeof import('../supervisor.js');
 
-const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, flush() {}, color: false };
+const quiet: Logger = { info() {}, warn() {}, error() {}, raw() {}, flush() {}, color: false, fd: undefined };
 const instanceId = () => randomBytes(16).toString('hex');
 
 interface Started {

@@ -1,0 +1,84 @@
+/**
+ * The request log's worker thread (started by request-log-thread.ts): the whole request log
+ * of request-logs.ts — assembling entries, the dev terminal's request lines, the batched
+ * writer and the SQLite store on its own connection — runs here, beside the front end's event
+ * loop instead of inside it. The platform thread only hands over records and lines, one
+ * message per event-loop turn.
+ */
+import { writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from '../platform/database.js';
+import { formatAppLine, formatRequestEntry } from '../platform/request-line.js';
+import { paint } from '../shared/logger.js';
+import type { LogThreadData, ToLogThread } from './request-log-thread.js';
+import { createRequestLogs } from './request-logs.js';
+import { SqliteLogStore } from './sqlite-store.js';
+
+const port = parentPort!;
+const { dataDir, retention, terminal } = workerData as LogThreadData;
+
+/** Terminal lines of one turn in one write, straight to the file descriptor (the platform's stdout). */
+let pending = '';
+const print = (text: string) => {
+  if (!terminal) return;
+  if (!pending) setImmediate(flushTerminal);
+  pending += `${text}\n`;
+};
+function flushTerminal(): void {
+  const out = pending;
+  pending = '';
+  if (!out || !terminal) return;
+  try {
+    writeSync(terminal.fd, out);
+  } catch {
+    // A closed terminal (the platform's stdout went away) must not stop the log being stored.
+  }
+}
+
+const color = terminal?.color ?? false;
+const db = openDatabase(dataDir);
+const logs = createRequestLogs({
+  store: new SqliteLogStore(db),
+  retention,
+  onEntry: (entry) => print(formatRequestEntry(entry, color)),
+  onLateLine: (requestId, line) =>
+    print(`${formatAppLine(line, color, '  ')} ${paint(color, 'gray', `(request ${requestId})`)}`),
+  onInstanceLine: (instanceId, line) =>
+    print(
+      `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ')}`,
+    ),
+  onError: (err) => port.postMessage({ type: 'error', message: err.message }),
+});
+
+let unsubscribe: (() => void) | undefined;
+
+port.on('message', (message: ToLogThread) => {
+  switch (message.type) {
+    case 'batch':
+      for (const event of message.events) {
+        if (event[0] === 'request') logs.request(event[1]);
+        else logs.lines(event[1], event[2]);
+      }
+      return;
+    case 'query':
+      logs.query(message.query).then(
+        (value) => port.postMessage({ type: 'reply', id: message.id, ok: true, value }),
+        (err: Error) => port.postMessage({ type: 'reply', id: message.id, ok: false, message: err.message }),
+      );
+      return;
+    case 'subscribe':
+      if (message.on) unsubscribe ??= logs.subscribe((entry) => port.postMessage({ type: 'entry', entry }));
+      else {
+        unsubscribe?.();
+        unsubscribe = undefined;
+      }
+      return;
+    case 'close':
+      void logs.close().then(() => {
+        flushTerminal();
+        db.close();
+        port.postMessage({ type: 'reply', id: message.id, ok: true, value: undefined });
+      });
+      return;
+  }
+});

@@ -116,7 +116,8 @@ async function compiled(file: string, source: string): Promise<string> {
     // not compiled yet
   }
   // Loaded only on a cache miss: a warm instance start never pays for esbuild.
-  const { transform } = await import('esbuild');
+  const { transform, stop } = await import('esbuild');
+  scheduleStop(stop);
   const result = await transform(source, {
     loader: file.endsWith('x') ? 'tsx' : 'ts',
     format: 'esm',
@@ -130,3 +131,17 @@ async function compiled(file: string, source: string): Promise<string> {
   renameSync(temp, cached);
   return result.code;
 }
+
+let stopTimer: NodeJS.Timeout | undefined;
+
+/**
+ * esbuild compiles in a child process that would otherwise live as long as the instance
+ * (~12 MiB each). Once no file has been compiled for a second it is stopped; a later import of
+ * an uncompiled file starts it again (esbuild restarts its service on the next call).
+ */
+function scheduleStop(stop: () => Promise<void>): void {
+  clearTimeout(stopTimer);
+  stopTimer = setTimeout(() => void stop(), 1_000);
+  stopTimer.unref();
+}
+

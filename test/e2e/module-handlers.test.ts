@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
+import { adminGet, type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
 
 const fixtures = join(repoRoot, 'test/fixtures');
 
@@ -157,6 +157,40 @@ describe('module errors name the module, the export and what it has', () => {
         expect(await (await fetch(`${dev.url}/`)).json()).toEqual({ light, isResponse: true, status: 200 });
         await dev.stop();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops the instance's esbuild once it has compiled, and starts it again for a later TypeScript import", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-esbuild-idle-'));
+    try {
+      writeFileSync(
+        join(dir, 'app.yaml'),
+        'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n',
+      );
+      writeFileSync(
+        join(dir, 'main.ts'),
+        "export const app = async (): Promise<Response> => new Response((await import('./later.ts')).word);\n",
+      );
+      writeFileSync(join(dir, 'later.ts'), "export const word: string = 'compiled later';\n");
+      const dev = await startDev([dir], ['--no-watch']);
+      const { instances } = await adminGet<{ instances: Array<{ pid: number }> }>(dev, '/api/instances');
+      const pid = instances[0]!.pid;
+      // The instance's child processes that are esbuild services, from /proc.
+      const esbuildChildren = () =>
+        readdirSync('/proc').filter((entry) => {
+          try {
+            const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            return ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('--service=');
+          } catch {
+            return false;
+          }
+        }).length;
+      await expect.poll(esbuildChildren, { timeout: 10_000, interval: 100 }).toBe(0);
+      expect(await (await fetch(`${dev.url}/`)).text()).toBe('compiled later');
+      await dev.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,6 +10,8 @@
  * holds and frameworks (Hono, itty-router) treat it as the real thing.
  */
 
+import { delegatingPrototype, readBody } from './delegating-prototype.js';
+
 export interface RequestParts {
   method: string;
   url: string;
@@ -62,32 +64,8 @@ function takeBody(self: LazyRequest): Buffer {
   return self[parts].body;
 }
 
-const prototype = Object.create(Request.prototype) as Record<PropertyKey, unknown>;
-
 // Every property of Request.prototype answers from the real Request...
-for (const key of Reflect.ownKeys(Request.prototype)) {
-  if (key === 'constructor') continue;
-  const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
-  if (descriptor.get) {
-    const get = descriptor.get;
-    Object.defineProperty(prototype, key, {
-      get(this: LazyRequest) {
-        return get.call(materialize(this));
-      },
-      configurable: true,
-      enumerable: descriptor.enumerable ?? false,
-    });
-  } else if (typeof descriptor.value === 'function') {
-    const method = descriptor.value as (...args: unknown[]) => unknown;
-    Object.defineProperty(prototype, key, {
-      value(this: LazyRequest, ...args: unknown[]) {
-        return method.apply(materialize(this), args);
-      },
-      configurable: true,
-      writable: true,
-    });
-  }
-}
+const prototype = delegatingPrototype(Request.prototype, materialize);
 
 // ...except what handlers use on nearly every request, which answers without it.
 Object.defineProperties(prototype, {
@@ -113,45 +91,38 @@ Object.defineProperties(prototype, {
   },
   text: {
     value(this: LazyRequest) {
-      if (this[real]) return this[real].text();
-      try {
-        return Promise.resolve(takeBody(this).toString('utf8'));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      const own = this[real];
+      return readBody(() => takeBody(this).toString('utf8'), own && (() => own.text()));
     },
   },
   json: {
     value(this: LazyRequest) {
-      if (this[real]) return this[real].json();
-      try {
-        return Promise.resolve(JSON.parse(takeBody(this).toString('utf8')) as unknown);
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      const own = this[real];
+      return readBody(
+        () => JSON.parse(takeBody(this).toString('utf8')) as unknown,
+        own && (() => own.json()),
+      );
     },
   },
   arrayBuffer: {
     value(this: LazyRequest) {
-      if (this[real]) return this[real].arrayBuffer();
-      try {
-        const body = takeBody(this);
-        return Promise.resolve(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      const own = this[real];
+      return readBody(
+        () => {
+          const body = takeBody(this);
+          return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+        },
+        own && (() => own.arrayBuffer()),
+      );
     },
   },
   bytes: {
     value(this: LazyRequest) {
-      const own = this[real] as (Request & { bytes?: () => Promise<Uint8Array> }) | undefined;
-      if (own?.bytes) return own.bytes();
-      if (own) return own.arrayBuffer().then((b) => new Uint8Array(b));
-      try {
-        return Promise.resolve(new Uint8Array(takeBody(this)));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      const own = this[real];
+      return readBody(
+        () => new Uint8Array(takeBody(this)),
+        own && (() => own.arrayBuffer().then((b) => new Uint8Array(b))),
+      );
     },
   },
   [Symbol.toStringTag]: { value: 'Request' },

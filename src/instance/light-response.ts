@@ -10,6 +10,8 @@
  * `Response.json/error/redirect` are the real ones. See docs/decisions.md.
  */
 
+import { delegatingPrototype, readBody } from './delegating-prototype.js';
+
 const RealResponse = globalThis.Response;
 
 type Body = string | Uint8Array | null;
@@ -116,39 +118,12 @@ export const LightResponse = function Response(
   }
 } as unknown as typeof globalThis.Response;
 
-const prototype = Object.create(RealResponse.prototype) as Record<PropertyKey, unknown>;
-for (const key of Reflect.ownKeys(RealResponse.prototype)) {
-  if (key === 'constructor') continue;
-  const descriptor = Object.getOwnPropertyDescriptor(RealResponse.prototype, key)!;
-  if (descriptor.get) {
-    const get = descriptor.get;
-    Object.defineProperty(prototype, key, {
-      get(this: Light) {
-        return get.call(real(this));
-      },
-      configurable: true,
-      enumerable: descriptor.enumerable ?? false,
-    });
-  } else if (typeof descriptor.value === 'function') {
-    const method = descriptor.value as (...args: unknown[]) => unknown;
-    Object.defineProperty(prototype, key, {
-      value(this: Light, ...args: unknown[]) {
-        return method.apply(real(this), args);
-      },
-      configurable: true,
-      writable: true,
-    });
-  }
-}
+const prototype = delegatingPrototype(RealResponse.prototype, real);
 
+/** A body reader: from the real Response once there is one, else from the kept body, once. */
 const fast = <T>(self: Light, own: (body: Body) => T, viaReal: (r: Response) => Promise<T>): Promise<T> => {
-  const s = self[state];
-  if (s.real) return viaReal(s.real);
-  try {
-    return Promise.resolve(own(take(self)));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  const made = self[state].real;
+  return readBody(() => own(take(self)), made && (() => viaReal(made)));
 };
 
 Object.defineProperties(prototype, {

@@ -144,4 +144,3 @@ function scheduleStop(stop: () => Promise<void>): void {
   stopTimer = setTimeout(() => void stop(), 1_000);
   stopTimer.unref();
 }
-

@@ -6,6 +6,22 @@ import { adminGet, type DevServer, repoRoot, startDev, stopAll } from '../helper
 
 const fixtures = join(repoRoot, 'test/fixtures');
 
+/** Runs `test` on a temp app dir holding `files` (path → content), removed afterwards. */
+async function withApp(prefix: string, files: Record<string, string>, test: (dir: string) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), content);
+    }
+    await test(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const oneHandler = 'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n';
+
 describe('module handlers (S4.1)', () => {
   let dev: DevServer;
   beforeAll(async () => {
@@ -98,82 +114,65 @@ describe('module errors name the module, the export and what it has', () => {
   });
 
   it('an app with its own package.json and node_modules resolves its own dependencies', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hangar-own-deps-'));
-    try {
-      mkdirSync(join(dir, 'node_modules/greeting'), { recursive: true });
-      writeFileSync(
-        join(dir, 'package.json'),
-        JSON.stringify({ name: 'own-deps', type: 'module', dependencies: { greeting: '1.0.0' } }),
-      );
-      writeFileSync(
-        join(dir, 'node_modules/greeting/package.json'),
-        JSON.stringify({ name: 'greeting', version: '1.0.0', type: 'module', exports: './index.js' }),
-      );
-      writeFileSync(
-        join(dir, 'node_modules/greeting/index.js'),
+    await withApp(
+      'hangar-own-deps-',
+      {
+        'package.json': JSON.stringify({
+          name: 'own-deps',
+          type: 'module',
+          dependencies: { greeting: '1.0.0' },
+        }),
+        'node_modules/greeting/package.json': JSON.stringify({
+          name: 'greeting',
+          version: '1.0.0',
+          type: 'module',
+          exports: './index.js',
+        }),
         // biome-ignore lint/suspicious/noTemplateCurlyInString: the written module holds a template literal
-        'export const greet = (who) => `Grüezi, ${who}`;\n',
-      );
-      writeFileSync(
-        join(dir, 'app.yaml'),
-        'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n',
-      );
-      writeFileSync(
-        join(dir, 'main.ts'),
-        "import { greet } from 'greeting';\nexport const app = (): Response => new Response(greet('Hangar'));\n",
-      );
-      const dev = await startDev([dir], ['--no-watch']);
-      expect(await (await fetch(`${dev.url}/`)).text()).toBe('Grüezi, Hangar');
-      await dev.stop();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+        'node_modules/greeting/index.js': 'export const greet = (who) => `Grüezi, ${who}`;\n',
+        'app.yaml': oneHandler,
+        'main.ts':
+          "import { greet } from 'greeting';\nexport const app = (): Response => new Response(greet('Hangar'));\n",
+      },
+      async (dir) => {
+        const dev = await startDev([dir], ['--no-watch']);
+        expect(await (await fetch(`${dev.url}/`)).text()).toBe('Grüezi, Hangar');
+        await dev.stop();
+      },
+    );
   });
 
   it("uses the instance's light Response unless the app sets HANGAR_REAL_RESPONSE", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hangar-response-kind-'));
-    try {
-      // The light Response keeps its state under its own symbol; Node's has none by that name.
-      writeFileSync(
-        join(dir, 'main.ts'),
-        [
-          'export const app = (): Response => {',
-          "  const probe = new Response('x');",
-          "  const light = Object.getOwnPropertySymbols(probe).some((s) => s.description === 'hangar.lightResponse');",
-          '  return Response.json({ light, isResponse: probe instanceof Response, status: probe.status });',
-          '};',
-          '',
-        ].join('\n'),
-      );
-      for (const [env, light] of [
-        ['', true],
-        ["env_variables:\n  HANGAR_REAL_RESPONSE: '1'\n", false],
-      ] as const) {
-        writeFileSync(
-          join(dir, 'app.yaml'),
-          `runtime: nodejs20\n${env}handlers:\n  - url: /.*\n    script: main.app\n`,
-        );
+    // The light Response keeps its state under its own symbol; Node's has none by that name.
+    const main = [
+      'export const app = (): Response => {',
+      "  const probe = new Response('x');",
+      "  const light = Object.getOwnPropertySymbols(probe).some((s) => s.description === 'hangar.lightResponse');",
+      '  return Response.json({ light, isResponse: probe instanceof Response, status: probe.status });',
+      '};',
+      '',
+    ].join('\n');
+    for (const [env, light] of [
+      ['', true],
+      ["env_variables:\n  HANGAR_REAL_RESPONSE: '1'\n", false],
+    ] as const) {
+      const appYaml = oneHandler.replace('handlers:', `${env}handlers:`);
+      await withApp('hangar-response-kind-', { 'app.yaml': appYaml, 'main.ts': main }, async (dir) => {
         const dev = await startDev([dir], ['--no-watch']);
         expect(await (await fetch(`${dev.url}/`)).json()).toEqual({ light, isResponse: true, status: 200 });
         await dev.stop();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      });
     }
   });
 
   it("stops the instance's esbuild once it has compiled, and starts it again for a later TypeScript import", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hangar-esbuild-idle-'));
-    try {
-      writeFileSync(
-        join(dir, 'app.yaml'),
-        'runtime: nodejs20\nhandlers:\n  - url: /.*\n    script: main.app\n',
-      );
-      writeFileSync(
-        join(dir, 'main.ts'),
+    const files = {
+      'app.yaml': oneHandler,
+      'main.ts':
         "export const app = async (): Promise<Response> => new Response((await import('./later.ts')).word);\n",
-      );
-      writeFileSync(join(dir, 'later.ts'), "export const word: string = 'compiled later';\n");
+      'later.ts': "export const word: string = 'compiled later';\n",
+    };
+    await withApp('hangar-esbuild-idle-', files, async (dir) => {
       const dev = await startDev([dir], ['--no-watch']);
       const { instances } = await adminGet<{ instances: Array<{ pid: number }> }>(dev, '/api/instances');
       const pid = instances[0]!.pid;
@@ -191,8 +190,6 @@ describe('module errors name the module, the export and what it has', () => {
       await expect.poll(esbuildChildren, { timeout: 10_000, interval: 100 }).toBe(0);
       expect(await (await fetch(`${dev.url}/`)).text()).toBe('compiled later');
       await dev.stop();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

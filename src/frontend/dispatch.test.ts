@@ -139,7 +139,7 @@ describe.each<Transport>(['channel', 'http'])(
       const dead = instance(transport, 'dead', join(dir, 'nobody-listens.sock'));
       const { route: r, suspected, leased } = route(dead, instance(transport, 'live', live[transport]));
       const rec = record();
-      const res = await dispatchToInstance(r, req, Buffer.alloc(0), meta, rec);
+      const res = await dispatchToInstance(r, req, [], meta, rec);
       expect(res.status).toBe(200);
       expect(res.body.toString()).toBe('live');
       expect(suspected).toEqual(['dead']);
@@ -156,7 +156,7 @@ describe.each<Transport>(['channel', 'http'])(
         instance(transport, 'dropping', dropping[transport]),
         instance(transport, 'live', live[transport]),
       );
-      await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
+      await expect(dispatchToInstance(r, req, [], meta, record())).rejects.toMatchObject({
         code: 'HANGAR_E_INSTANCE_EXITED',
       });
       expect(suspected).toEqual(['dropping']);
@@ -169,7 +169,7 @@ describe.each<Transport>(['channel', 'http'])(
         instance(transport, 'dead-2', join(dir, 'gone-2.sock')),
         instance(transport, 'live', live[transport]),
       );
-      await expect(dispatchToInstance(r, req, Buffer.alloc(0), meta, record())).rejects.toMatchObject({
+      await expect(dispatchToInstance(r, req, [], meta, record())).rejects.toMatchObject({
         code: 'HANGAR_E_INSTANCE_EXITED',
       });
       expect(leased()).toBe(2);

@@ -5,6 +5,7 @@ import { HangarError, isHangarError } from '../shared/errors.js';
 import { errorPage } from './error-pages.js';
 import { type ForwardMeta, forward, type UpstreamResponse } from './forward.js';
 import type { RequestRecord, ServiceRoute } from './frontend.js';
+import type { BodyChunks } from './request-body.js';
 
 export interface DispatchMeta
   extends Pick<ForwardMeta, 'requestId' | 'remoteAddr' | 'https' | 'maxResponseBytes'> {
@@ -32,7 +33,7 @@ const retryAfterSeconds = 1;
 export async function dispatchToInstance(
   route: ServiceRoute,
   req: IncomingMessage,
-  body: Buffer,
+  body: BodyChunks,
   meta: DispatchMeta,
   record: RequestRecord,
 ): Promise<UpstreamResponse> {
@@ -51,7 +52,7 @@ const maxAttempts = 2;
 async function dispatchOnce(
   route: ServiceRoute,
   req: IncomingMessage,
-  body: Buffer,
+  body: BodyChunks,
   meta: DispatchMeta,
   record: RequestRecord,
   arrivedAt: number,

@@ -5,6 +5,7 @@ import { HangarError } from '../shared/errors.js';
 import { InternalHeader } from '../shared/internal-headers.js';
 import type { ChannelLine, RequestFrame } from '../shared/request-channel.js';
 import { connectionScoped } from './hop-by-hop.js';
+import { type BodyChunks, bodyLength, joinBody } from './request-body.js';
 
 export interface ForwardMeta {
   requestId: string;
@@ -42,7 +43,7 @@ export interface UpstreamResponse {
 export async function forward(
   lease: Lease,
   req: IncomingMessage,
-  body: Buffer,
+  body: BodyChunks,
   meta: ForwardMeta,
 ): Promise<UpstreamResponse> {
   const skip = connectionScoped(req.headers.connection);
@@ -53,19 +54,20 @@ export async function forward(
     if (skip.has(name) || name.startsWith('x-hangar-') || name === 'content-length') continue;
     headers.push(raw[i]!, raw[i + 1]!);
   }
-  const hasBody = body.length > 0 || (req.method !== 'GET' && req.method !== 'HEAD');
-  if (hasBody) headers.push('content-length', String(body.length));
+  const length = bodyLength(body);
+  const hasBody = length > 0 || (req.method !== 'GET' && req.method !== 'HEAD');
+  if (hasBody) headers.push('content-length', String(length));
   const { instance } = lease;
   return instance.channel && !instance.servesOverHttp(meta.handlerIndex)
     ? overChannel(instance.channel, req, headers, body, meta)
-    : overHttp(lease, req, headers, hasBody ? body : null, meta);
+    : overHttp(lease, req, headers, hasBody ? joinBody(body) : null, meta);
 }
 
 async function overChannel(
   channel: InstanceChannel,
   req: IncomingMessage,
   headers: string[],
-  body: Buffer,
+  body: BodyChunks,
   meta: ForwardMeta,
 ): Promise<UpstreamResponse> {
   const frame: Omit<RequestFrame, 'id'> = {

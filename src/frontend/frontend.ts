@@ -26,7 +26,7 @@ import { normalisedTarget } from './dot-segments.js';
 import { errorAnswer } from './error-response.js';
 import { checkFraming } from './framing-checks.js';
 import { matchHandler } from './handler-match.js';
-import { readBody } from './request-body.js';
+import { type BodyChunks, readBody } from './request-body.js';
 import { sanitiseRequestHeaders } from './request-headers.js';
 import { newRequestRecord } from './request-record.js';
 import { rewriteResponse } from './response-rewrite.js';
@@ -256,7 +256,7 @@ async function handle(options: FrontendOptions, x: Exchange, warned: WeakSet<Han
   // Step 5: buffer the body (limit enforced as it streams in), sanitise the headers, dispatch.
   const read = readBody(req, res, options.limits.maxRequestBytes);
   const untrack = trackBodyRead(req.socket, read);
-  let body: Buffer;
+  let body: BodyChunks;
   try {
     body = await read.body;
   } catch (err) {

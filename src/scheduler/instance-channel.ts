@@ -79,7 +79,11 @@ export class InstanceChannel {
    * the connection fails, and with `signal.reason` when `signal` aborts first (the instance is
    * told to abort the request's `ctx.signal`).
    */
-  request(frame: Omit<RequestFrame, 'id'>, body: Buffer, signal?: AbortSignal): Promise<ChannelResponse> {
+  request(
+    frame: Omit<RequestFrame, 'id'>,
+    body: Buffer | readonly Buffer[],
+    signal?: AbortSignal,
+  ): Promise<ChannelResponse> {
     const id = this.#nextId++;
     const head: RequestFrame = { id, ...frame };
     return new Promise<ChannelResponse>((resolve, reject) => {

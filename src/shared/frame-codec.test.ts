@@ -21,8 +21,13 @@ describe('frame codec', () => {
     const payload = Buffer.from('body');
     const [head, body] = encodeFrameParts({ a: 1 }, payload);
     expect(body).toBe(payload);
-    expect(head.readUInt32BE(0)).toBe(Buffer.byteLength('{"a":1}'));
-    expect(head.readUInt32BE(4)).toBe(4);
+    expect(head!.readUInt32BE(0)).toBe(Buffer.byteLength('{"a":1}'));
+    expect(head!.readUInt32BE(4)).toBe(4);
+    const chunks = [Buffer.from('bo'), Buffer.from('dy!')];
+    const parts = encodeFrameParts({ a: 1 }, chunks);
+    expect(parts.slice(1)).toEqual(chunks);
+    const [frame] = new FrameDecoder(limits).push(Buffer.concat(parts));
+    expect(frame!.payload.toString()).toBe('body!');
   });
 
   it('refuses frames over its limits and headers that are not objects', () => {

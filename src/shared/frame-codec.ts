@@ -18,21 +18,27 @@ export interface FrameLimits {
 
 const empty = Buffer.alloc(0);
 
-/** Encodes one frame as two buffers (prefix and header, then payload), so a big payload is never copied. */
-export function encodeFrameParts(header: object, payload: Buffer = empty): [Buffer, Buffer] {
+/**
+ * Encodes one frame as buffers to write in order: prefix and header, then the payload as given
+ * (one buffer or the chunks it arrived in), so a big payload is never copied.
+ */
+export function encodeFrameParts(header: object, payload: Buffer | readonly Buffer[] = empty): Buffer[] {
   const json = JSON.stringify(header);
   const length = Buffer.byteLength(json);
   const head = Buffer.allocUnsafe(8 + length);
   head.writeUInt32BE(length, 0);
-  head.writeUInt32BE(payload.length, 4);
+  let payloadLength = 0;
+  if (Buffer.isBuffer(payload)) payloadLength = payload.length;
+  else for (const chunk of payload) payloadLength += chunk.length;
+  head.writeUInt32BE(payloadLength, 4);
   head.write(json, 8, 'utf8');
-  return [head, payload];
+  return Buffer.isBuffer(payload) ? [head, payload] : [head, ...payload];
 }
 
 /** Encodes one frame as one buffer. */
 export function encodeFrame(header: object, payload: Buffer = empty): Buffer {
-  const [head, body] = encodeFrameParts(header, payload);
-  return body.length === 0 ? head : Buffer.concat([head, body], head.length + body.length);
+  const parts = encodeFrameParts(header, payload);
+  return parts.length === 1 || payload.length === 0 ? parts[0]! : Buffer.concat(parts);
 }
 
 /**

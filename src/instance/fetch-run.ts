@@ -1,7 +1,7 @@
 /**
- * What both of the instance's servers (the request channel and the HTTP server for Node
- * handlers) do around a handler call: the deadline timer, the `ctx` a fetch handler gets, the
- * check of what it returned, and the error page of a failed request.
+ * What runs around a handler call in an instance: the deadline timer and the error page of a
+ * failed request (both servers: the request channel and the HTTP server for Node handlers),
+ * and for fetch handlers the `ctx` they get and the check of what they returned.
  */
 import { format } from 'node:util';
 import type { HandlerContext } from '../index.js';

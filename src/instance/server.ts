@@ -1,18 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InternalHeader } from '../shared/internal-headers.js';
 import type { LoadedHandler } from './app-loader.js';
-import { armDeadline, callFetch, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
-import { lazyRequest } from './lazy-request.js';
+import { armDeadline, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
 import { requestStorage } from './request-context.js';
 import { RequestState } from './request-state.js';
-import { responseBytes } from './response-body.js';
 
 /**
  * The instance's HTTP server (SPEC S6), listening on a Unix socket for the front end: it serves
  * Node `(req, res)` handlers, which need a real IncomingMessage and ServerResponse. Fetch
- * handlers are served over the request channel (channel-server.ts); this server serves them
- * too, for any caller that speaks plain HTTP. Each request runs inside its RequestContext, so
- * `process.env` and `ctx` are its own.
+ * handlers are served over the request channel (channel-server.ts) only. Each request runs
+ * inside its RequestContext, so `process.env` and `ctx` are its own.
  */
 export function createInstanceServer(handlers: readonly LoadedHandler[]): Server {
   return createServer((req, res) => {
@@ -24,12 +21,11 @@ export function createInstanceServer(handlers: readonly LoadedHandler[]): Server
     dropInternalRawHeaders(req);
 
     const handler = handlers[handlerIndex];
-    if (!handler) {
-      sendError(
-        res,
-        500,
-        `the front end asked for handler ${handlerIndex}, which this instance does not have`,
-      );
+    if (handler?.kind !== 'node') {
+      const what = handler
+        ? 'a fetch handler, served over the request channel'
+        : 'not a handler this instance has';
+      sendError(res, 500, `the front end asked for handler ${handlerIndex} over HTTP; it is ${what}`);
       return;
     }
     const state = new RequestState({
@@ -48,53 +44,12 @@ export function createInstanceServer(handlers: readonly LoadedHandler[]): Server
         state.abort.abort(new Error('the client went away before the response was sent'));
     });
     requestStorage.run(state, () => {
-      if (handler.kind === 'node') {
-        try {
-          handler.call(req, res);
-        } catch (err) {
-          failRequest(res, err);
-        }
-        return;
+      try {
+        handler.call(req, res);
+      } catch (err) {
+        failRequest(res, err);
       }
-      serveFetch(handler, req, res, state, https).catch((err: unknown) => failRequest(res, err));
     });
-  });
-}
-
-async function serveFetch(
-  handler: Extract<LoadedHandler, { kind: 'fetch' }>,
-  req: IncomingMessage,
-  res: ServerResponse,
-  state: RequestState,
-  https: boolean,
-): Promise<void> {
-  const method = req.method ?? 'GET';
-  const body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req);
-  const request = lazyRequest({
-    method,
-    url: `${https ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
-    headers: req.rawHeaders,
-    body,
-  });
-  const response = await callFetch(handler, request, state);
-  // The front end buffers the whole response anyway (S5 step 6), so collect it here too.
-  const payload = await responseBytes(response);
-  const out: string[] = [];
-  for (const [name, value] of response.headers) {
-    if (name !== 'set-cookie') out.push(name, value);
-  }
-  for (const cookie of response.headers.getSetCookie()) out.push('set-cookie', cookie);
-  out.push('content-length', String(payload.length));
-  res.writeHead(response.status, response.statusText, out);
-  res.end(payload);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
   });
 }
 

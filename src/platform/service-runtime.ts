@@ -7,6 +7,7 @@ import { matchHandler } from '../frontend/handler-match.js';
 import type { InstanceProcess, InstanceSpec } from '../scheduler/instance-process.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
 import { InternalHeader } from '../shared/internal-headers.js';
+import type { ChannelLine } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
 
 export interface RuntimeContext {
@@ -59,6 +60,9 @@ export function effectiveScaling(config: AppConfig, cores: number = availablePar
   if (scaling.kind !== 'automatic' || scaling.maxInstancesExplicit || !config.threadsafe) return scaling;
   return { ...scaling, maxInstances: Math.max(scaling.minInstances, Math.min(scaling.maxInstances, cores)) };
 }
+
+/** REMOTE_ADDR of the platform's own requests (/_ah/start, /_ah/warmup), as App Engine's 0.1.0.3. */
+const internalRemoteAddr = '0.1.0.3';
 
 /** A running service of the platform: its route for the front end and the pool behind it. */
 export class ServiceRuntime implements ServiceRoute {
@@ -171,24 +175,47 @@ export class ServiceRuntime implements ServiceRoute {
     const index = found ? this.moduleIndex.get(found.index) : undefined;
     let status = 404;
     let bytesOut = 0;
+    let lines: ChannelLine[] | undefined;
+    let linesComplete = false;
     const loadingRequest = instance.loading && index !== undefined;
     if (index !== undefined) {
       instance.requestStarted();
       try {
-        const res = await instance.dispatcher.request({
-          path,
-          method: 'GET',
-          headers: {
-            host: this.#context.defaultHostname,
-            [InternalHeader.requestId]: requestId,
-            [InternalHeader.handler]: String(index),
-            [InternalHeader.remoteAddr]: '0.1.0.3',
-            [InternalHeader.https]: 'off',
-          },
-        });
-        const body = Buffer.from(await res.body.arrayBuffer());
-        status = res.statusCode;
-        bytesOut = body.length;
+        // The same transport as user requests to this handler (forward.ts).
+        if (instance.channel && !instance.servesOverHttp(index)) {
+          const res = await instance.channel.request(
+            {
+              method: 'GET',
+              url: path,
+              httpVersion: '1.1',
+              headers: ['host', this.#context.defaultHostname],
+              handler: index,
+              requestId,
+              remoteAddr: internalRemoteAddr,
+              https: false,
+            },
+            [],
+          );
+          status = res.status;
+          bytesOut = res.body.length;
+          lines = res.lines;
+          linesComplete = !res.linesOverIpc;
+        } else {
+          const res = await instance.dispatcher.request({
+            path,
+            method: 'GET',
+            headers: {
+              host: this.#context.defaultHostname,
+              [InternalHeader.requestId]: requestId,
+              [InternalHeader.handler]: String(index),
+              [InternalHeader.remoteAddr]: internalRemoteAddr,
+              [InternalHeader.https]: 'off',
+            },
+          });
+          const body = Buffer.from(await res.body.arrayBuffer());
+          status = res.statusCode;
+          bytesOut = body.length;
+        }
       } finally {
         instance.requestDone();
         instance.loading = false;
@@ -205,6 +232,8 @@ export class ServiceRuntime implements ServiceRoute {
       instanceId: instance.id,
       bytesOut,
       loadingRequest,
+      lines,
+      linesComplete,
     });
     return status;
   }

@@ -34,25 +34,19 @@ function listen(name: string, server: Server | ReturnType<typeof createNetServer
 
 type Transport = 'channel' | 'http';
 
+/** A stand-in instance reached over `transport` at `socketPath`. */
 function instance(transport: Transport, id: string, socketPath: string): InstanceProcess {
-  if (transport === 'channel') {
-    const channel = new InstanceChannel(socketPath, 1024 * 1024);
-    channels.push(channel);
-    return {
-      id,
-      state: 'ready',
-      channel,
-      servesOverHttp: () => false,
-      killedBecause: undefined,
-    } as unknown as InstanceProcess;
-  }
-  const dispatcher = new Pool('http://localhost', { socketPath });
-  pools.push(dispatcher);
+  const overChannel = transport === 'channel';
+  const reach = overChannel
+    ? { channel: new InstanceChannel(socketPath, 1024 * 1024) }
+    : { dispatcher: new Pool('http://localhost', { socketPath }) };
+  if (reach.channel) channels.push(reach.channel);
+  if (reach.dispatcher) pools.push(reach.dispatcher);
   return {
     id,
     state: 'ready',
-    dispatcher,
-    servesOverHttp: () => true,
+    ...reach,
+    servesOverHttp: () => !overChannel,
     killedBecause: undefined,
   } as unknown as InstanceProcess;
 }

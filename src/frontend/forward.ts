@@ -3,7 +3,7 @@ import type { InstanceChannel } from '../scheduler/instance-channel.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
 import { InternalHeader } from '../shared/internal-headers.js';
-import type { ChannelLine, RequestFrame } from '../shared/request-channel.js';
+import type { PackedLines, RequestFrame } from '../shared/request-channel.js';
 import { connectionScoped } from './hop-by-hop.js';
 import { type BodyChunks, bodyLength, joinBody } from './request-body.js';
 
@@ -25,7 +25,7 @@ export interface ForwardMeta {
    * The response came over the request channel with the app lines the request wrote (S9), also
    * when it is refused afterwards; `overIpc`: some of its lines took the IPC path instead.
    */
-  onLines?(lines: ChannelLine[], overIpc: boolean): void;
+  onLines?(lines: PackedLines | undefined, overIpc: boolean): void;
 }
 
 export interface UpstreamResponse {
@@ -82,7 +82,7 @@ async function overChannel(
   };
   if (meta.deadlineAt !== undefined) frame.deadline = meta.deadlineAt;
   const response = await channel.request(frame, body, meta.signal);
-  meta.onLines?.(response.lines ?? [], response.linesOverIpc);
+  meta.onLines?.(response.lines, response.linesOverIpc);
   const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
   if (response.tooLarge !== undefined) {
     throw tooLarge(response.tooLarge >= 0 ? String(response.tooLarge) : `more than ${limit}`, limit);

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { AppConfig, Handler, PlatformConfig } from '../config/types.js';
 import type { VersionPool } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
-import type { ChannelLine } from '../shared/request-channel.js';
+import type { PackedLines } from '../shared/request-channel.js';
 import { compressResponse } from './compress.js';
 import { markBusy, trackBodyRead } from './connection-state.js';
 import { dispatchToInstance } from './dispatch.js';
@@ -82,7 +82,7 @@ export interface RequestRecord {
   /** The limit or failure that ended the request: `HANGAR_E_...: message`. */
   error?: string;
   /** App lines that came with the response (S9); others reach the request log over IPC. */
-  lines?: ChannelLine[] | undefined;
+  lines?: PackedLines | undefined;
   /**
    * `lines` are all the lines the request wrote while it was open: none are on their way over
    * IPC, so its log entry need not wait for any. Also true when no instance served it.

@@ -3,8 +3,8 @@ import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
 import { FrameWriter } from '../shared/frame-writer.js';
 import {
   type CancelFrame,
-  type ChannelLine,
   maxChannelHeaderBytes,
+  type PackedLines,
   type RequestFrame,
   type ResponseFrame,
 } from '../shared/request-channel.js';
@@ -67,7 +67,7 @@ function serveConnection(
         state.abort.abort(new Error('the front end gave up on the request (deadline and grace passed)'));
         continue;
       }
-      const state = new RequestState(requestFacts(header), []);
+      const state = new RequestState(requestFacts(header), true);
       open.set(header.id, state);
       void serveFrame(handlers[header.handler], header, payload, state, options.maxResponseBytes).then(
         (parts) => {
@@ -163,11 +163,11 @@ function answer(id: number, state: RequestState, response: Answer, tooLarge?: nu
   return encodeFrameParts(header, response.body);
 }
 
-function takeLines(state: RequestState): { lines: ChannelLine[] | undefined; overIpc: boolean } {
+function takeLines(state: RequestState): { lines: PackedLines | undefined; overIpc: boolean } {
   const lines = state.lines;
   state.lines = undefined;
-  // No array left before this: releaseLines() sent them over IPC.
-  return { lines: lines && lines.length > 0 ? lines : undefined, overIpc: lines === undefined };
+  // Nothing held before this: releaseLines() sent them over IPC.
+  return { lines: lines ? `[${lines}]` : undefined, overIpc: lines === undefined };
 }
 
 function errorResponse(status: number, message: string): Answer {

@@ -9,7 +9,8 @@
  * so none is dropped and no request waits.
  */
 import { format } from 'node:util';
-import type { AppLogLine, InstanceMessage, LogLevel } from '../shared/messages.js';
+import { LOG_LEVELS, type LogLevel } from '../shared/log-levels.js';
+import type { AppLogLine, InstanceMessage } from '../shared/messages.js';
 import { type RequestContext, requestStorage } from './request-context.js';
 
 /** How long a line may wait for its batch; the platform holds a request's terminal line about as long. */
@@ -22,6 +23,8 @@ const MAX_HELD = 1000;
 const MAX_HELD_CHARS = 512 * 1024;
 /** Longer messages are cut; one runaway line must not make an IPC message of many megabytes. */
 const MAX_MESSAGE_CHARS = 64 * 1024;
+/** A level's index in LOG_LEVELS: the request log's JSON stores levels as their index. */
+const levelIndex = Object.fromEntries(LOG_LEVELS.map((level, i) => [level, i])) as Record<LogLevel, number>;
 
 let buffer: AppLogLine[] = [];
 let timer: NodeJS.Timeout | undefined;
@@ -47,12 +50,13 @@ export function logLine(level: LogLevel, message: string): void {
       ? `${message.slice(0, MAX_MESSAGE_CHARS)}... (${message.length - MAX_MESSAGE_CHARS} more characters cut)`
       : message;
   const store = requestStorage.getStore();
-  const held = store?.lines;
-  if (held) {
-    // An open request over the request channel: the line leaves with its response.
-    held.push({ time: Date.now(), level, message: text });
+  if (store?.lines !== undefined) {
+    // An open request over the request channel: the line leaves with its response, already in
+    // the form the request log stores, so the platform passes it on unread.
+    const packed = `[${Date.now()},${levelIndex[level]},${JSON.stringify(text)}]`;
+    store.lines = store.lines === '' ? packed : `${store.lines},${packed}`;
     store.heldChars += text.length;
-    if (held.length >= MAX_HELD || store.heldChars >= MAX_HELD_CHARS) releaseLines(store);
+    if (++store.heldLines >= MAX_HELD || store.heldChars >= MAX_HELD_CHARS) releaseLines(store);
     return;
   }
   if (!process.send) {
@@ -76,9 +80,12 @@ export function logLine(level: LogLevel, message: string): void {
  */
 export function releaseLines(context: RequestContext): void {
   const held = context.lines;
-  if (!held) return;
   context.lines = undefined;
-  for (const line of held) buffer.push({ requestId: context.requestId, ...line });
+  if (!held) return;
+  const requestId = context.requestId;
+  for (const [time, level, message] of JSON.parse(`[${held}]`) as Array<[number, number, string]>) {
+    buffer.push({ requestId, time, level: LOG_LEVELS[level]!, message });
+  }
   if (buffer.length >= MAX_BATCH) ship();
   else if (buffer.length > 0) timer ??= setTimeout(ship, FLUSH_MS);
 }

@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ChannelLine } from '../shared/request-channel.js';
 
 /** What one request carries through the app's code (SPEC S4.1 `ctx`, S8 env). */
 export interface RequestContext {
@@ -14,9 +13,13 @@ export interface RequestContext {
   signal: AbortSignal;
   /**
    * Lines the request writes while it is open, when it came over the request channel: they
-   * leave with its response (S9). Undefined: lines go to the platform over IPC.
+   * leave with its response (S9), already in the request log's JSON form — the elements of its
+   * array, comma-separated, '' for none yet (log-capture.ts). Undefined: lines go to the
+   * platform over IPC.
    */
-  lines: ChannelLine[] | undefined;
+  lines: string | undefined;
+  /** How many lines `lines` holds. */
+  heldLines: number;
   /** Characters of the messages in `lines`. */
   heldChars: number;
 }

@@ -1,4 +1,3 @@
-import type { ChannelLine } from '../shared/request-channel.js';
 import { LazySignal } from './lazy-signal.js';
 import type { RequestContext } from './request-context.js';
 import { type RequestFacts, requestEnv } from './request-env.js';
@@ -10,17 +9,19 @@ import { type RequestFacts, requestEnv } from './request-env.js';
  */
 export class RequestState implements RequestContext {
   readonly requestId: string;
-  lines: ChannelLine[] | undefined;
+  lines: string | undefined;
+  heldLines = 0;
   heldChars = 0;
   /** Aborted at the deadline, or when the front end gives up on the request. */
   readonly abort = new LazySignal();
   readonly #facts: RequestFacts;
   #env: Record<string, string | undefined> | undefined;
 
-  constructor(facts: RequestFacts, lines?: ChannelLine[]) {
+  /** `holdLines`: the request came over the request channel, and its lines leave with its response. */
+  constructor(facts: RequestFacts, holdLines = false) {
     this.requestId = facts.requestId;
     this.#facts = facts;
-    this.lines = lines;
+    this.lines = holdLines ? '' : undefined;
   }
 
   get env(): Record<string, string | undefined> {

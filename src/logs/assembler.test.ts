@@ -11,7 +11,7 @@ function harness() {
   const orphans: Array<[string, string[]]> = [];
   const assembler = new LogAssembler({
     holdMs: 50,
-    onEntry: (e) => entries.push(e),
+    onEntry: (r, lines) => entries.push({ ...r, lines }),
     onLateLine: (id, l) => late.push([id, l.message]),
     onOrphanLines: (id, ls) => orphans.push([id, ls.map((l) => l.message)]),
   });

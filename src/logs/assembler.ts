@@ -9,7 +9,7 @@
  * from here too: an entry goes with the lines it collected, and late or orphaned lines (whose
  * record never came) are handed back to be stored on their own, so no line is dropped.
  */
-import type { LogEntry, LogLine, RequestLogRecord } from './types.js';
+import type { LogLine, RequestLogRecord, StoredLines } from './types.js';
 
 interface Pending {
   record?: RequestLogRecord;
@@ -21,8 +21,11 @@ interface Pending {
 export interface AssemblerOptions {
   /** How long a record waits for its lines. */
   holdMs?: number;
-  /** A request with the lines that came for it. */
-  onEntry(entry: LogEntry): void;
+  /**
+   * A request with the lines that came for it; `stored`: the same lines in the stored form, when
+   * they are exactly the lines that came with the record in that form.
+   */
+  onEntry(record: RequestLogRecord, lines: LogLine[], stored?: StoredLines): void;
   /** A line that came after its request was emitted. */
   onLateLine?(requestId: string, line: LogLine): void;
   /** Lines whose record never came (swept after a long wait, or held at close). */
@@ -53,7 +56,7 @@ export class LogAssembler {
 
   /**
    * @example
-   * const assembler = new LogAssembler({ holdMs: 50, onEntry: (e) => print(e) });
+   * const assembler = new LogAssembler({ holdMs: 50, onEntry: (record, lines) => print(record, lines) });
    */
   constructor(options: AssemblerOptions) {
     this.#options = options;
@@ -63,13 +66,16 @@ export class LogAssembler {
   /**
    * A finished request, with the lines that came with its response (if any). `complete`: those
    * are all its lines (none on their way over IPC), so it is emitted now rather than held.
+   * `stored`: `lines` in the stored form, passed on with them while they are the entry's only lines.
    */
-  record(record: RequestLogRecord, lines: LogLine[] = [], complete = false): void {
+  record(record: RequestLogRecord, lines: LogLine[] = [], complete = false, stored?: StoredLines): void {
     const pending = this.#pending.get(record.requestId);
     if (complete && !pending?.record) {
-      if (pending) this.#pending.delete(record.requestId);
       this.#remember(record.requestId);
-      this.#options.onEntry({ ...record, lines: pending ? [...pending.lines, ...lines] : lines });
+      if (pending) {
+        this.#pending.delete(record.requestId);
+        this.#options.onEntry(record, [...pending.lines, ...lines]);
+      } else this.#options.onEntry(record, lines, stored);
       return;
     }
     const now = Date.now();
@@ -124,7 +130,7 @@ export class LogAssembler {
       this.#pending.delete(id);
       if (!pending?.record) continue;
       this.#remember(id);
-      this.#options.onEntry({ ...pending.record, lines: pending.lines });
+      this.#options.onEntry(pending.record, pending.lines);
     }
     if (this.#dueHead === due.length || (this.#dueHead > 1024 && this.#dueHead * 2 > due.length)) {
       this.#due = due.slice(this.#dueHead);

@@ -40,7 +40,7 @@ const db = openDatabase(dataDir);
 const logs = createRequestLogs({
   store: new SqliteLogStore(db),
   retention,
-  onEntry: (entry) => print(formatRequestEntry(entry, color)),
+  onEntry: (record, lines) => print(formatRequestEntry(record, lines, color)),
   onLateLine: (requestId, line) =>
     print(`${formatAppLine(line, color, '  ')} ${paint(color, 'gray', `(request ${requestId})`)}`),
   onInstanceLine: (instanceId, line) =>

@@ -6,16 +6,17 @@
 import type { RequestRecord } from '../frontend/frontend.js';
 import type { AppLogLine } from '../shared/messages.js';
 import { LogAssembler } from './assembler.js';
+import { readPackedLines } from './packed-lines.js';
 import { toLogLine, toLogRecord, toStoredLine } from './record.js';
 import type { LogStore, RetentionPolicy } from './store.js';
-import type { LogEntry, LogLine, LogPage, LogQuery, StoredLine } from './types.js';
+import type { LogEntry, LogLine, LogPage, LogQuery, RequestLogRecord, StoredLine } from './types.js';
 import { LogWriter } from './writer.js';
 
 export interface RequestLogsOptions {
   store: LogStore;
   retention: RetentionPolicy;
-  /** A request with its lines, about 50 ms after it finished (dev terminal). */
-  onEntry?(entry: LogEntry): void;
+  /** A request with its lines, as soon as they are all there (dev terminal). */
+  onEntry?(record: RequestLogRecord, lines: readonly LogLine[]): void;
   /** A line that came after its request was shown. */
   onLateLine?(requestId: string, line: LogLine): void;
   /** A line written outside any request (module top level, timers): an instance line. */
@@ -50,12 +51,14 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
   const listeners = new Set<(entry: LogEntry) => void>();
   const assembler = new LogAssembler({
     holdMs: 50,
-    onEntry: (entry) => {
-      // The record is stored with the lines it collected: one row, however many lines.
-      writer.record(entry);
-      options.onEntry?.(entry);
+    onEntry: (record, lines, stored) => {
+      // The record is stored with the lines it collected: one row, however many lines. Lines that
+      // came in the stored form are kept only as that text until written (fewer live objects).
+      writer.record(stored ? { ...record, storedLines: stored } : { ...record, lines });
+      options.onEntry?.(record, lines);
       // Live once stored: a tail subscribes, then reads the history, and must find it in one of them.
       if (listeners.size > 0) {
+        const entry: LogEntry = { ...record, lines };
         void writer.settled().then(() => {
           for (const listener of listeners) listener(entry);
         });
@@ -85,7 +88,14 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
     request(record) {
       // Complete: its response carried every line it wrote, or no instance served it.
       const complete = record.linesComplete === true || record.instanceId === undefined;
-      assembler.record(toLogRecord(record), record.lines?.map(toLogLine), complete);
+      const log = toLogRecord(record);
+      if (record.lines === undefined) return assembler.record(log, undefined, complete);
+      const read = readPackedLines(record.lines);
+      if (read)
+        return assembler.record(log, read.lines, complete, { json: record.lines, maxLevel: read.maxLevel });
+      // Not the stored form (a broken instance): kept as one line, so nothing it sent is lost.
+      const message = `Hangar could not read the lines the instance sent with this response: ${record.lines}`;
+      assembler.record(log, [{ time: log.startTime, level: 'error', message }], complete);
     },
     lines(instanceId, lines) {
       const late: StoredLine[] = [];

@@ -6,8 +6,9 @@
  */
 import { type Db, migrate } from '../platform/database.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/messages.js';
+import { type PackedLine, packLines, unpackLines } from './packed-lines.js';
 import { DEFAULT_LIMIT, type LogStore, MAX_LIMIT, type RetentionPolicy } from './store.js';
-import type { LogEntry, LogLine, LogPage, LogQuery, RecordWithLines, StoredLine } from './types.js';
+import type { LogEntry, LogPage, LogQuery, RecordWithLines, StoredLine } from './types.js';
 
 const migrations = [
   `CREATE TABLE request_logs (
@@ -53,12 +54,6 @@ const migrations = [
   `ALTER TABLE request_logs ADD COLUMN lines TEXT;
   ALTER TABLE request_logs ADD COLUMN max_level INTEGER NOT NULL DEFAULT -1;`,
 ];
-
-/**
- * A stored line in JSON: [time, level index, message]. Time is the ISO string lines already
- * carry (no parse on write, no format on read); line groups migrated from schema 1 hold epoch ms.
- */
-type PackedLine = [string | number, number, string];
 
 interface RecordRow {
   request_id: string;
@@ -136,17 +131,8 @@ export class SqliteLogStore implements LogStore {
     if (records.length === 0 && lines.length === 0) return;
     this.#db.transaction(() => {
       for (const r of records) {
-        let packed: string | null = null;
-        let maxLevel = -1;
-        if (r.lines && r.lines.length > 0) {
-          const rows: PackedLine[] = [];
-          for (const l of r.lines) {
-            const level = LOG_LEVELS.indexOf(l.level);
-            if (level > maxLevel) maxLevel = level;
-            rows.push([l.time, level, l.message]);
-          }
-          packed = JSON.stringify(rows);
-        }
+        // Lines that came as the stored JSON are written as they came (packed-lines.ts).
+        const stored = r.storedLines ?? (r.lines && r.lines.length > 0 ? packLines(r.lines) : undefined);
         this.#insertRecord.run(
           r.requestId,
           Date.parse(r.startTime),
@@ -168,8 +154,8 @@ export class SqliteLogStore implements LogStore {
           r.loadingRequest ? 1 : 0,
           r.secure ? 1 : 0,
           r.error,
-          packed,
-          maxLevel,
+          stored ? stored.json : null,
+          stored ? stored.maxLevel : -1,
         );
       }
       const groups = new Map<string, { time: number; maxLevel: number; lines: PackedLine[] }>();
@@ -234,7 +220,7 @@ export class SqliteLogStore implements LogStore {
       for (const g of groups) {
         const entry = byId.get(g.request_id);
         if (!entry) continue;
-        entry.lines.push(...unpack(g.lines));
+        entry.lines.push(...unpackLines(g.lines));
       }
     }
     return { entries, next: more ? (entries[0]?.requestId ?? null) : null };
@@ -296,16 +282,8 @@ function toEntry(r: RecordRow): LogEntry {
     loadingRequest: r.loading === 1,
     secure: r.secure === 1,
     error: r.error,
-    lines: r.lines ? unpack(r.lines) : [],
+    lines: r.lines ? unpackLines(r.lines) : [],
   };
-}
-
-function unpack(json: string): LogLine[] {
-  return (JSON.parse(json) as PackedLine[]).map(([time, level, message]) => ({
-    time: typeof time === 'string' ? time : new Date(time).toISOString(),
-    level: LOG_LEVELS[level] ?? 'info',
-    message,
-  }));
 }
 
 /** The level names, for parsing `--min-level`. */

@@ -109,6 +109,28 @@ export function describeLogStore(name: string, make: () => Harness): void {
       expect(await ids({ minLevel: 'warning' })).toEqual([a.requestId]);
     });
 
+    it('keeps lines that come in the stored form (epoch ms times), then late lines; filters see them', async () => {
+      const a = record(1);
+      const t = Date.parse(a.startTime);
+      const json = JSON.stringify([
+        [t, 1, 'packed "first"'],
+        [t + 1, 3, 'packed second'],
+      ]);
+      await h.store.append([{ ...a, storedLines: { json, maxLevel: 3 } }, record(2)], []);
+      await h.store.append([], [line(a, 'debug', 'late one')]);
+      const [entry] = (await h.store.query({ requestId: a.requestId })).entries;
+      expect(entry!.lines).toEqual([
+        { time: a.startTime, level: 'info', message: 'packed "first"' },
+        { time: new Date(t + 1).toISOString(), level: 'error', message: 'packed second' },
+        { time: a.startTime, level: 'debug', message: 'late one' },
+      ]);
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      expect(await ids({ minLevel: 'error' })).toEqual([a.requestId]);
+      expect(await ids({ minLevel: 'critical' })).toEqual([]);
+      expect(await ids({ text: 'packed "first"' })).toEqual([a.requestId]);
+    });
+
     it('filters by service, version, status, since/until, request id', async () => {
       const rs = [
         record(1),

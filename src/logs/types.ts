@@ -42,8 +42,18 @@ export interface LogEntry {
 /** A request's record without its lines, as written by the front end. */
 export type RequestLogRecord = Omit<LogEntry, 'lines'>;
 
-/** A record on its way to the store, with the lines that arrived before it was emitted. */
-export type RecordWithLines = RequestLogRecord & { lines?: readonly LogLine[] };
+/** A request's lines as the stored JSON text (packed-lines.ts), and the highest level among them. */
+export interface StoredLines {
+  json: string;
+  maxLevel: number;
+}
+
+/**
+ * A record on its way to the store, with the lines that arrived before it was emitted: as
+ * `lines`, or as `storedLines` when they came from the instance in the stored form (a store
+ * may write that text as it is).
+ */
+export type RecordWithLines = RequestLogRecord & { lines?: readonly LogLine[]; storedLines?: StoredLines };
 
 /** A line as it is written: with the request it belongs to. */
 export interface StoredLine extends LogLine {

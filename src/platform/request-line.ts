@@ -1,5 +1,5 @@
 import type { RequestRecord } from '../frontend/frontend.js';
-import type { LogEntry, LogLine } from '../logs/types.js';
+import type { LogLine, RequestLogRecord } from '../logs/types.js';
 import { paint } from '../shared/logger.js';
 
 /**
@@ -53,7 +53,11 @@ const paddedLevel = {
 } as const;
 
 /** A request's line with its app lines under it (S9 "one colourised line per request with its lines"). */
-export function formatRequestEntry(entry: LogEntry, color: boolean): string {
+export function formatRequestEntry(
+  entry: RequestLogRecord,
+  lines: readonly LogLine[],
+  color: boolean,
+): string {
   let text = formatRequestLine(
     {
       requestId: entry.requestId,
@@ -69,6 +73,6 @@ export function formatRequestEntry(entry: LogEntry, color: boolean): string {
     },
     color,
   );
-  for (const line of entry.lines) text += `\n${formatAppLine(line, color)}`;
+  for (const line of lines) text += `\n${formatAppLine(line, color)}`;
   return text;
 }

@@ -7,7 +7,7 @@ import { matchHandler } from '../frontend/handler-match.js';
 import type { InstanceProcess, InstanceSpec } from '../scheduler/instance-process.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
 import { InternalHeader } from '../shared/internal-headers.js';
-import type { ChannelLine } from '../shared/request-channel.js';
+import type { PackedLines } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
 
 export interface RuntimeContext {
@@ -175,7 +175,7 @@ export class ServiceRuntime implements ServiceRoute {
     const index = found ? this.moduleIndex.get(found.index) : undefined;
     let status = 404;
     let bytesOut = 0;
-    let lines: ChannelLine[] | undefined;
+    let lines: PackedLines | undefined;
     let linesComplete = false;
     const loadingRequest = instance.loading && index !== undefined;
     if (index !== undefined) {

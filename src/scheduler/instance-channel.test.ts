@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandlerContext } from '../index.js';
 import { createChannelServer } from '../instance/channel-server.js';
 import { sleep } from '../instance/deadline.js';
+import { readPackedLines } from '../logs/packed-lines.js';
 import { InstanceChannel } from './instance-channel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-channel-'));
@@ -80,7 +81,8 @@ describe('request channel', () => {
           String(search.length),
         ]),
       );
-      expect(response.lines?.map((l) => [l.level, l.message])).toEqual(
+      // In the request log's JSON form, which the front end passes on unread.
+      expect(readPackedLines(response.lines ?? '')?.lines.map((l) => [l.level, l.message])).toEqual(
         [0, 1, 2].map((n) => ['info', `line ${n} of ${search}`]),
       );
     });
@@ -95,7 +97,9 @@ describe('request channel', () => {
     expect(big.body.length).toBe(0);
     const failed = await channel.request(frame('/fail'), Buffer.alloc(0));
     expect(failed.status).toBe(500);
-    expect(failed.lines?.at(-1)?.message).toMatch(/Error: handler failed\n\s+at /);
+    expect(readPackedLines(failed.lines ?? '')?.lines.at(-1)?.message).toMatch(
+      /Error: handler failed\n\s+at /,
+    );
   });
 
   it("tells the instance when the front end gives up, which aborts the handler's ctx.signal", async () => {

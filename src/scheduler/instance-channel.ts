@@ -3,8 +3,8 @@ import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
 import { FrameWriter } from '../shared/frame-writer.js';
 import {
   type CancelFrame,
-  type ChannelLine,
   maxChannelHeaderBytes,
+  type PackedLines,
   type RequestFrame,
   type ResponseFrame,
 } from '../shared/request-channel.js';
@@ -13,7 +13,7 @@ export interface ChannelResponse {
   status: number;
   headers: string[];
   body: Buffer;
-  lines: ChannelLine[] | undefined;
+  lines: PackedLines | undefined;
   /** Some lines of the request went over IPC; the others are in `lines`. */
   linesOverIpc: boolean;
   /** Set when the body was over the limit: its size, or -1 (a stream, cut at the limit). */

@@ -3,6 +3,7 @@
  * that does not parse is ignored (a newer peer may send kinds this one does not know).
  */
 import { z } from 'zod';
+import { LOG_LEVELS } from './log-levels.js';
 
 /** What an instance needs to start, passed in its environment as `HANGAR_INSTANCE_INIT` (JSON). */
 export const InstanceInit = z.object({
@@ -29,8 +30,7 @@ export type InstanceInit = z.infer<typeof InstanceInit>;
 
 const SerializedError = z.object({ code: z.string(), message: z.string() });
 
-/** Log levels of S9, lowest first; stored and compared by their index. */
-export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export { LOG_LEVELS };
 export const LogLevel = z.enum(LOG_LEVELS);
 export type LogLevel = z.infer<typeof LogLevel>;
 

@@ -9,8 +9,6 @@
  * Both ends are this codebase at the same version, started together, so headers are checked
  * by shape on the hot path rather than by a zod schema (docs/decisions.md).
  */
-import type { LogLevel } from './messages.js';
-
 /** Front end → instance: one request, its body the frame's payload. */
 export interface RequestFrame {
   /** The request's number on this connection; the response carries it back. */
@@ -35,12 +33,13 @@ export interface CancelFrame {
   cancel: true;
 }
 
-/** One app line written while its request was open. */
-export interface ChannelLine {
-  time: number;
-  level: LogLevel;
-  message: string;
-}
+/**
+ * App lines written while their request was open, as the JSON text the request log stores
+ * (src/logs/packed-lines.ts): `[[epoch ms, level index in LOG_LEVELS, message], ...]`. The
+ * instance writes them in this form and the front end passes the text on unread, so lines cost
+ * the platform's event loop nothing per line (docs/decisions.md, "Lines as the store's JSON").
+ */
+export type PackedLines = string;
 
 /** Instance → front end: the whole response to request `id`, its body the frame's payload. */
 export interface ResponseFrame {
@@ -49,7 +48,7 @@ export interface ResponseFrame {
   /** Name, value, ... (lower-case names; several `set-cookie` entries stay separate). */
   headers: string[];
   /** App lines the request wrote before its response (S9); absent: none. */
-  lines?: ChannelLine[];
+  lines?: PackedLines;
   /** Some of the request's lines went over IPC instead (it logged a great deal): they come first. */
   linesOverIpc?: true;
   /**

@@ -31,7 +31,7 @@ describe('requests that hit their deadline while a socket call is in flight', ()
   });
 
   const inRequest = <T>(signal: AbortSignal, fn: () => T): T =>
-    requestStorage.run({ requestId: 'r', env: {}, signal, lines: undefined, heldChars: 0 }, fn);
+    requestStorage.run({ requestId: 'r', env: {}, signal, lines: undefined, heldLines: 0, heldChars: 0 }, fn);
 
   it('a connect in flight fails with DeadlineExceededError', async () => {
     const controller = new AbortController();

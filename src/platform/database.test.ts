@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, migrate, openDatabase } from './database.js';
+import { type Db, migrate, openDatabase, PAGE_SIZE } from './database.js';
 
 describe('openDatabase / migrate', () => {
   let dir: string;
@@ -16,9 +17,24 @@ describe('openDatabase / migrate', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('creates <data-dir>/hangar.db in WAL mode', () => {
+  it('creates <data-dir>/hangar.db in WAL mode with 32 KiB pages', () => {
     expect(existsSync(join(dir, 'nested', 'hangar.db'))).toBe(true);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
+  });
+
+  it('opens a database made with another page size as it is, data and all', () => {
+    const older = join(dir, 'older');
+    mkdirSync(older);
+    const made = new Database(join(older, 'hangar.db'));
+    made.pragma('page_size = 4096');
+    made.pragma('journal_mode = WAL');
+    made.exec("CREATE TABLE kept (x TEXT); INSERT INTO kept VALUES ('row')");
+    made.close();
+    const reopened = openDatabase(older);
+    expect(reopened.pragma('page_size', { simple: true })).toBe(4096);
+    expect(reopened.prepare('SELECT x FROM kept').all()).toEqual([{ x: 'row' }]);
+    reopened.close();
   });
 
   it('runs each module’s new steps once and records its version', () => {

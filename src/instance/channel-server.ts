@@ -157,10 +157,12 @@ interface Answer {
 function answer(id: number, state: RequestState, response: Answer, tooLarge?: number): Buffer[] {
   const { lines, overIpc } = takeLines(state);
   const header: ResponseFrame = { id, status: response.status, headers: response.headers };
-  if (lines) header.lines = lines;
   if (overIpc) header.linesOverIpc = true;
   if (tooLarge !== undefined) header.tooLarge = tooLarge;
-  return encodeFrameParts(header, response.body);
+  if (!lines) return encodeFrameParts(header, response.body);
+  const text = Buffer.from(lines);
+  header.lines = text.length;
+  return encodeFrameParts(header, response.body ? [response.body, text] : text);
 }
 
 function takeLines(state: RequestState): { lines: PackedLines | undefined; overIpc: boolean } {

@@ -40,18 +40,22 @@ export function toLogLine(line: AppLogLine): LogLine {
   return { time: isoTime(line.time), level: line.level, message: line.message };
 }
 
-let lastMs = Number.NaN;
-let lastIso = '';
+/** The last two conversions, [ms, iso, ms, iso]; the older pair is replaced. */
+const recent: [number, string, number, string] = [Number.NaN, '', Number.NaN, ''];
+let older = 0;
 
 /**
- * Epoch ms as ISO 8601. The lines of a request are mostly written within the same millisecond,
- * and formatting a Date is the dearest part of turning a line into its log form: the last
- * conversion is kept.
+ * Epoch ms as ISO 8601. A request's lines are mostly written within one millisecond, often the
+ * one after its start time, and formatting a Date is the dearest part of turning a line into
+ * its log form: the last two conversions are kept (with one, start time and lines replaced
+ * each other).
  */
 export function isoTime(ms: number): string {
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
+  if (ms === recent[0]) return recent[1];
+  if (ms === recent[2]) return recent[3];
+  const iso = new Date(ms).toISOString();
+  recent[older] = ms;
+  recent[older + 1] = iso;
+  older = 2 - older;
+  return iso;
 }

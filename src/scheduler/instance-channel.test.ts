@@ -3,7 +3,7 @@
  * against the instance's createChannelServer running real fetch handlers.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import type { HandlerContext } from '../index.js';
 import { createChannelServer } from '../instance/channel-server.js';
 import { sleep } from '../instance/deadline.js';
 import { readPackedLines } from '../logs/packed-lines.js';
+import { encodeFrame, FrameDecoder } from '../shared/frame-codec.js';
+import type { RequestFrame } from '../shared/request-channel.js';
 import { InstanceChannel } from './instance-channel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-channel-'));
@@ -136,5 +138,36 @@ describe('request channel', () => {
     expect((await late.request(frame('/'), Buffer.alloc(0))).body.toString()).toBe('up');
     late.close();
     server2.close();
+  });
+
+  it('splits the body from the lines behind it; a lines length the payload cannot hold keeps the body and says so', async () => {
+    // An instance end that answers with frames written by hand: each request's url is the reply.
+    const replies: Record<string, [object, Buffer]> = {
+      '/ok': [{ status: 200, headers: [], lines: 11 }, Buffer.from('body é[[1,1,"a"]]')],
+      '/long': [{ status: 200, headers: [], lines: 999 }, Buffer.from('short')],
+      '/text': [{ status: 200, headers: [], lines: 'many' }, Buffer.from('short')],
+    };
+    const crafted = join(dir, 'crafted.ch.sock');
+    const fake = createServer((socket) => {
+      const decoder = new FrameDecoder<RequestFrame>({ maxHeaderBytes: 65536, maxPayloadBytes: 65536 });
+      socket.on('data', (chunk) => {
+        for (const { header } of decoder.push(chunk)) {
+          const [head, payload] = replies[header.url]!;
+          socket.write(encodeFrame({ id: header.id, ...head }, payload));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(crafted, resolve));
+    const client = new InstanceChannel(crafted, 1024);
+    const ok = await client.request(frame('/ok'), Buffer.alloc(0));
+    expect([ok.body.toString(), ok.lines]).toEqual(['body é', '[[1,1,"a"]]']);
+    const long = await client.request(frame('/long'), Buffer.alloc(0));
+    expect(long.body.toString()).toBe('short');
+    expect(long.lines).toMatch(/last 999 bytes of a 5-byte payload/);
+    expect(readPackedLines(long.lines!)).toBeUndefined();
+    const text = await client.request(frame('/text'), Buffer.alloc(0));
+    expect([text.body.toString(), text.lines]).toEqual(['short', expect.stringMatching(/last many bytes/)]);
+    client.close();
+    fake.close();
   });
 });

@@ -21,6 +21,28 @@ export interface ChannelResponse {
 }
 
 /**
+ * A response payload's body and the lines behind it. A length the payload cannot hold leaves
+ * the payload as the body, and comes back as lines the request log cannot read, so it is
+ * logged as such instead of being dropped silently.
+ */
+function splitPayload(
+  payload: Buffer,
+  linesBytes: unknown,
+): { body: Buffer; lines: PackedLines | undefined } {
+  if (linesBytes === undefined) return { body: payload, lines: undefined };
+  if (
+    !Number.isInteger(linesBytes) ||
+    (linesBytes as number) <= 0 ||
+    (linesBytes as number) > payload.length
+  ) {
+    const said = `the instance said its lines were the last ${String(linesBytes)} bytes of a ${payload.length}-byte payload`;
+    return { body: payload, lines: `(${said})` };
+  }
+  const at = payload.length - (linesBytes as number);
+  return { body: payload.subarray(0, at), lines: payload.toString('utf8', at) };
+}
+
+/**
  * A failure of the channel itself. `ECONNREFUSED`: the request never left the front end (the
  * instance's socket refused the connection, or closed before the frame was written), so it
  * may be sent elsewhere. `ECONNRESET`: the connection ended after the request was written; the
@@ -147,11 +169,12 @@ export class InstanceChannel {
     if (!waiter) return;
     this.#waiting.delete(header.id);
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    const { body, lines } = splitPayload(payload, header.lines);
     waiter.resolve({
       status: header.status,
       headers: header.headers,
-      body: payload,
-      lines: header.lines,
+      body,
+      lines,
       linesOverIpc: header.linesOverIpc === true,
       tooLarge: header.tooLarge,
     });

@@ -41,14 +41,18 @@ export interface CancelFrame {
  */
 export type PackedLines = string;
 
-/** Instance → front end: the whole response to request `id`, its body the frame's payload. */
+/**
+ * Instance → front end: the whole response to request `id`. The frame's payload is the body,
+ * then the request's lines (PackedLines, UTF-8) when it wrote any: behind the body rather than
+ * in the JSON header, so that neither end escapes or unescapes the text.
+ */
 export interface ResponseFrame {
   id: number;
   status: number;
   /** Name, value, ... (lower-case names; several `set-cookie` entries stay separate). */
   headers: string[];
-  /** App lines the request wrote before its response (S9); absent: none. */
-  lines?: PackedLines;
+  /** Bytes at the end of the payload that are the lines the request wrote before its response (S9); absent: none. */
+  lines?: number;
   /** Some of the request's lines went over IPC instead (it logged a great deal): they come first. */
   linesOverIpc?: true;
   /**

@@ -40,6 +40,94 @@ describe('readPackedLines', () => {
   });
 });
 
+/** What readPackedLines must answer, by JSON.parse alone: its fast reader has to agree on every input. */
+function reference(json: string) {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const levels = ['debug', 'info', 'warning', 'error', 'critical'];
+  let maxLevel = -1;
+  const lines = [];
+  for (const item of parsed) {
+    if (!Array.isArray(item) || item.length !== 3) return undefined;
+    const [time, level, message] = item;
+    if (!Number.isInteger(time) || time < 0 || time > 8.64e15) return undefined;
+    if (!Number.isInteger(level) || level < 0 || level > 4 || typeof message !== 'string') return undefined;
+    lines.push({ time: new Date(time).toISOString(), level: levels[level], message });
+    maxLevel = Math.max(maxLevel, level);
+  }
+  return { lines, maxLevel };
+}
+
+describe('readPackedLines agrees with JSON.parse', () => {
+  const messages = [
+    '',
+    'plain',
+    'with "quotes"',
+    'back\\slash',
+    'tab\tand\nnewline',
+    'é ü 漢字 🎉',
+    ']',
+    '[',
+    ',',
+    '","',
+    '],[',
+    '\u0001',
+  ];
+  const times = [0, 1, t, 8.64e15];
+  const texts: string[] = [];
+  for (let n = 0; n < 200; n++) {
+    const lines = Array.from({ length: n % 7 }, (_, i) => [
+      times[(n + i) % times.length],
+      (n * 3 + i) % 5,
+      messages[(n * 5 + i * 7) % messages.length],
+    ]);
+    texts.push(JSON.stringify(lines));
+  }
+
+  it('on lines written by JSON.stringify, plain or escaped', () => {
+    for (const json of texts) expect(readPackedLines(json)).toEqual(reference(json));
+  });
+
+  it('on every one-character change of such text', () => {
+    const plain = JSON.stringify([
+      [t, 1, 'one'],
+      [t + 1, 4, 'two, "three"'],
+      [10, 0, ''],
+    ]);
+    const edits = [' ', ',', '"', '[', ']', '0', '5', '9', '-', '.', 'e', '\\', '\n'];
+    let compared = 0;
+    for (let i = 0; i <= plain.length; i++) {
+      const variants = [
+        plain.slice(0, i) + plain.slice(i + 1),
+        ...edits.map((c) => plain.slice(0, i) + c + plain.slice(i)),
+      ];
+      for (const c of edits) variants.push(plain.slice(0, i) + c + plain.slice(i + 1));
+      for (const json of variants) {
+        expect(readPackedLines(json), json).toEqual(reference(json));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1500);
+  });
+
+  it('on times at and past the limits', () => {
+    for (const json of [
+      '[[8640000000000000,1,"a"]]',
+      '[[8640000000000001,1,"a"]]',
+      '[[9999999999999999,1,"a"]]',
+      '[[01,1,"a"]]',
+      '[[10000000000000000,1,"a"]]',
+    ]) {
+      expect(readPackedLines(json), json).toEqual(reference(json));
+    }
+  });
+});
+
 describe('packLines / unpackLines', () => {
   it('round-trip lines with ISO times, and read epoch ms times as ISO', () => {
     const lines = [

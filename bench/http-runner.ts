@@ -28,8 +28,23 @@ export interface HttpScenario {
   expected: Expected;
   /** The first is the baseline the ratios refer to. */
   targets: TargetSpec[];
+  /**
+   * Also measure the target of `role` on the scenario's request against `path` on the same
+   * process, back to back in pairs (A B, then B A, ...): the cost of what the scenario adds,
+   * free of the differences between processes and of drift between distant rounds.
+   */
+  paired?: { role: Role; path: string; label: string };
   /** Runs after the rounds, with every target stopped; its lines follow the scenario's table. */
   after?: () => Promise<string[]>;
+}
+
+/** One process measured on two paths in back-to-back pairs; `ratio` is the median of the pairs' ratios. */
+export interface PairedResult {
+  target: string;
+  label: string;
+  pairs: Array<{ scenario: Round; reference: Round }>;
+  /** Median over the pairs of scenario req/s ÷ reference req/s. */
+  ratio: number;
 }
 
 export interface HttpRow {
@@ -53,6 +68,7 @@ export interface HttpResult {
   name: string;
   description: string;
   rows: HttpRow[];
+  paired?: PairedResult;
   notes: string[];
 }
 
@@ -78,6 +94,7 @@ export async function runHttpScenario(
 ): Promise<HttpResult> {
   const rows = new Map<TargetSpec, HttpRow>();
   const live: Live[] = [];
+  let paired: PairedResult | undefined;
   const row = (spec: TargetSpec, name: string, problem?: string): HttpRow => ({
     role: spec.role,
     name: spec.label ? `${name}, ${spec.label}` : name,
@@ -122,6 +139,10 @@ export async function runHttpScenario(
         );
       }
     }
+    const pairedOn = scenario.paired && live.find((entry) => entry.spec.role === scenario.paired!.role);
+    if (scenario.paired && pairedOn) {
+      paired = await measurePairs(scenario, scenario.paired, pairedOn, load, settings, log);
+    }
   } finally {
     await Promise.all(live.map(({ target }) => target.stop()));
   }
@@ -142,6 +163,45 @@ export async function runHttpScenario(
     name: scenario.name,
     description: scenario.description,
     rows: all,
+    ...(paired ? { paired } : {}),
     notes: scenario.after ? await scenario.after() : [],
   };
+}
+
+async function measurePairs(
+  scenario: HttpScenario,
+  spec: NonNullable<HttpScenario['paired']>,
+  on: Live,
+  load: LoadGenerator,
+  settings: RoundSettings,
+  log: (line: string) => void,
+): Promise<PairedResult> {
+  const reference = { ...scenario.request, path: spec.path };
+  const url = on.target.url;
+  const pairs: PairedResult['pairs'] = [];
+  for (let pair = 1; pair <= settings.rounds; pair++) {
+    // A B, then B A: a steady drift over the pairs weighs on both sides alike.
+    const order = pair % 2 === 1 ? ['scenario', 'reference'] : ['reference', 'scenario'];
+    const measured: Partial<Record<'scenario' | 'reference', Round>> = {};
+    for (const side of order as Array<'scenario' | 'reference'>) {
+      const request = side === 'scenario' ? scenario.request : reference;
+      measured[side] = await load.round(url, request, settings.seconds, settings.connections);
+    }
+    const { scenario: a, reference: b } = measured as Record<'scenario' | 'reference', Round>;
+    pairs.push({ scenario: a, reference: b });
+    log(
+      `${scenario.name} pair ${pair} on ${on.target.name}: ${request(scenario.request)} ${Math.round(a.reqPerSec)} req/s, ` +
+        `${request(reference)} ${Math.round(b.reqPerSec)} req/s (${(a.reqPerSec / b.reqPerSec).toFixed(3)})`,
+    );
+  }
+  return {
+    target: on.target.name,
+    label: spec.label,
+    pairs,
+    ratio: median(pairs.map((p) => p.scenario.reqPerSec / p.reference.reqPerSec)),
+  };
+}
+
+function request(r: LoadRequest): string {
+  return `${r.method} ${r.path}`;
 }

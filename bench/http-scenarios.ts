@@ -66,7 +66,8 @@ export const httpScenarios: HttpScenario[] = [
     description:
       'GET /log → the handler logs 10 lines (console.log), then "Hello, World!"; Node targets write them to a ' +
       'stdout pipe the suite drains, Hangar stores them with the request. The no-logging row is the same ' +
-      'Hangar on GET /: the cost of 10 lines is 1 − its ratio to it',
+      'Hangar on GET /. The cost of 10 lines is judged on one Hangar measured on /log and / back to back ' +
+      'in pairs (the paired figure below); the two rows compare separate processes in distant rounds',
     request: { path: '/log', method: 'GET', headers: {} },
     expected: { status: 200, body: hello, gzip: false },
     targets: [
@@ -78,6 +79,7 @@ export const httpScenarios: HttpScenario[] = [
         label: 'GET / (no logging)',
       },
     ],
+    paired: { role: 'production', path: '/', label: 'GET / (no logging)' },
     after: () => verifyNoLineLost(),
   },
 ];

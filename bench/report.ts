@@ -4,7 +4,7 @@
  */
 import type { ColdStartResult } from './cold-start.js';
 import { cell, int, mib, ms, ratio } from './format.js';
-import type { HttpResult } from './http-runner.js';
+import type { HttpResult, PairedResult } from './http-runner.js';
 import type { MemoryResult } from './memory.js';
 import type { RunRecord, ScenarioResult } from './results.js';
 import { type SocketsResult, vias } from './sockets.js';
@@ -29,8 +29,19 @@ function http(result: HttpResult): string {
   return [
     `### ${result.name}: ${result.description}`,
     table(['target', 'req/s', 'p50 ms', 'p99 ms', 'errors + non-2xx', '× bare node'], rows),
+    ...(result.paired ? [paired(result.paired)] : []),
     ...result.notes,
   ].join('\n\n');
+}
+
+function paired(p: PairedResult): string {
+  const each = p.pairs
+    .map((pair) => `${int(pair.scenario.reqPerSec)} / ${int(pair.reference.reqPerSec)}`)
+    .join(', ');
+  return (
+    `Paired on one ${p.target} (back to back, A B then B A): req/s with / ${p.label} = ${each}; ` +
+    `median ratio ${p.ratio.toFixed(3)}, a cost of ${((1 - p.ratio) * 100).toFixed(1)}%.`
+  );
 }
 
 function sockets(result: SocketsResult): string {

@@ -92,12 +92,23 @@ function logging(results: ScenarioResult[]): Verdict {
   const result = results.find((r): r is HttpResult => r.kind === 'http' && r.name === 'logging');
   const withLines = measured(result, 'production');
   const without = measured(result, 'production-no-logging');
-  if (!withLines || !without) return notMeasured(target);
-  const cost = 1 - withLines.reqPerSec! / without.reqPerSec!;
+  const separateCost = withLines && without ? 1 - withLines.reqPerSec! / without.reqPerSec! : undefined;
+  const separate =
+    separateCost === undefined
+      ? undefined
+      : `separate processes: ${int(withLines!.reqPerSec!)} vs ${int(without!.reqPerSec!)} req/s, ` +
+        `${(separateCost * 100).toFixed(0)}%`;
+  // Judged on the paired measure when there is one: one process, both paths back to back (http-runner.ts).
+  const paired = result?.paired;
+  if (!paired) {
+    return separateCost === undefined ? notMeasured(target) : judged(target, separateCost <= 0.1, separate!);
+  }
+  const cost = 1 - paired.ratio;
   return judged(
     target,
     cost <= 0.1,
-    `${int(withLines.reqPerSec!)} vs ${int(without.reqPerSec!)} req/s without: costs ${(cost * 100).toFixed(0)}%`,
+    `paired on one ${paired.target}: costs ${(cost * 100).toFixed(1)}% (median of ${paired.pairs.length} pairs)` +
+      (separate ? `; ${separate}` : ''),
   );
 }
 

@@ -23,6 +23,12 @@ const MAX_HELD = 1000;
 const MAX_HELD_CHARS = 512 * 1024;
 /** Longer messages are cut; one runaway line must not make an IPC message of many megabytes. */
 const MAX_MESSAGE_CHARS = 64 * 1024;
+/**
+ * Characters a JSON string cannot hold as they are (and surrogates, which JSON.stringify writes
+ * as escapes when unpaired): a message without any is quoted as it is, at half the cost of
+ * JSON.stringify, which was the dearest step of a line.
+ */
+const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** A level's index in LOG_LEVELS: the request log's JSON stores levels as their index. */
 const levelIndex = Object.fromEntries(LOG_LEVELS.map((level, i) => [level, i])) as Record<LogLevel, number>;
 
@@ -53,7 +59,8 @@ export function logLine(level: LogLevel, message: string): void {
   if (store?.lines !== undefined) {
     // An open request over the request channel: the line leaves with its response, already in
     // the form the request log stores, so the platform passes it on unread.
-    const packed = `[${Date.now()},${levelIndex[level]},${JSON.stringify(text)}]`;
+    const quoted = needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`;
+    const packed = `[${Date.now()},${levelIndex[level]},${quoted}]`;
     store.lines = store.lines === '' ? packed : `${store.lines},${packed}`;
     store.heldChars += text.length;
     if (++store.heldLines >= MAX_HELD || store.heldChars >= MAX_HELD_CHARS) releaseLines(store);
@@ -100,7 +107,9 @@ export function captureConsole(): void {
     ['error', 'error'],
   ];
   for (const [method, level] of levels) {
-    console[method] = (...args: unknown[]) => logLine(level, format(...args));
+    // One string (the common call) is its own message; format() would return it after checks.
+    console[method] = (...args: unknown[]) =>
+      logLine(level, args.length === 1 && typeof args[0] === 'string' ? args[0] : format(...args));
   }
 }
 

@@ -35,13 +35,28 @@ const levelColor = {
   critical: 'magenta',
 } as const;
 
+/** The last line's prefix (indent, time, level): a request's lines mostly share all three. */
+const lastPrefix = { time: '', level: '', indent: '', color: false, text: '' };
+
 /** One app line as the dev terminal shows it under its request: `    12:00:01.250 warning disk almost full`. */
 export function formatAppLine(line: LogLine, color: boolean, indent = '    '): string {
-  const time = line.time.slice(11, 23);
+  const last = lastPrefix;
+  if (
+    line.time !== last.time ||
+    line.level !== last.level ||
+    indent !== last.indent ||
+    color !== last.color
+  ) {
+    last.time = line.time;
+    last.level = line.level;
+    last.indent = indent;
+    last.color = color;
+    last.text = `${indent}${paint(color, 'gray', line.time.slice(11, 23))} ${paint(color, levelColor[line.level], paddedLevel[line.level])} `;
+  }
   const message = line.message.includes('\n')
     ? line.message.replaceAll('\n', `\n${indent}${' '.repeat(21)}`)
     : line.message;
-  return `${indent}${paint(color, 'gray', time)} ${paint(color, levelColor[line.level], paddedLevel[line.level])} ${message}`;
+  return last.text + message;
 }
 
 const paddedLevel = {

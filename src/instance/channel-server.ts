@@ -13,7 +13,7 @@ import { armDeadline, callFetch, errorPageHtml, failedRequestMessage, reportFail
 import { lazyRequest } from './lazy-request.js';
 import { releaseLines } from './log-capture.js';
 import { requestStorage } from './request-context.js';
-import { headerObject } from './request-env.js';
+import { headerObject, type RequestFacts } from './request-env.js';
 import { RequestState } from './request-state.js';
 import { ResponseTooLarge, responseBytes } from './response-body.js';
 
@@ -181,20 +181,40 @@ function errorResponse(status: number, message: string): Answer {
   };
 }
 
-function requestFacts(head: RequestFrame) {
-  let headers: Record<string, string> | undefined;
-  return {
-    requestId: head.requestId,
-    remoteAddr: head.remoteAddr,
-    https: head.https,
-    method: head.method,
-    url: head.url,
-    httpVersion: head.httpVersion,
-    get headers() {
-      headers ??= headerObject(head.headers);
-      return headers;
-    },
-  };
+function requestFacts(head: RequestFrame): RequestFacts {
+  return new FrameFacts(head);
+}
+
+/**
+ * What a request frame tells about its request, the header object made on first use. A class
+ * rather than an object literal with a getter: V8 gives every such literal a hidden class of its
+ * own, in old space, and through it the request's objects outlived every young-generation GC
+ * until the next full one (docs/decisions.md, "Per-request objects without own accessors").
+ */
+class FrameFacts implements RequestFacts {
+  readonly requestId: string;
+  readonly remoteAddr: string;
+  readonly https: boolean;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly #raw: readonly string[];
+  #headers: Record<string, string> | undefined;
+
+  constructor(head: RequestFrame) {
+    this.requestId = head.requestId;
+    this.remoteAddr = head.remoteAddr;
+    this.https = head.https;
+    this.method = head.method;
+    this.url = head.url;
+    this.httpVersion = head.httpVersion;
+    this.#raw = head.headers;
+  }
+
+  get headers(): Record<string, string> {
+    this.#headers ??= headerObject(this.#raw);
+    return this.#headers;
+  }
 }
 
 function hostOf(raw: readonly string[]): string {

@@ -70,18 +70,35 @@ function arrivedAt(requestId: string): number {
  * request, and most never read it.
  */
 function handlerContext(state: RequestState): HandlerContext {
-  let env: Record<string, string> | undefined;
-  return {
-    requestId: state.requestId,
-    get signal() {
-      return state.signal;
-    },
-    log: requestLog,
-    get env() {
-      env ??= deferred(() => materializeEnv(state.env));
-      return env;
-    },
-  };
+  return new Context(state);
+}
+
+/**
+ * A class rather than an object literal with getters: V8 gives every such literal a hidden class
+ * of its own, in old space, which kept each request's objects alive through young-generation
+ * GCs until the next full one (docs/decisions.md, "Per-request objects without own accessors").
+ * `signal` and `env` are on the prototype, so `{ ...ctx }` does not copy them; read them by name.
+ */
+class Context implements HandlerContext {
+  readonly requestId: string;
+  readonly log = requestLog;
+  readonly #state: RequestState;
+  #env: Record<string, string> | undefined;
+
+  constructor(state: RequestState) {
+    this.requestId = state.requestId;
+    this.#state = state;
+  }
+
+  get signal(): AbortSignal {
+    return this.#state.signal;
+  }
+
+  get env(): Record<string, string> {
+    const state = this.#state;
+    this.#env ??= deferred(() => materializeEnv(state.env));
+    return this.#env;
+  }
 }
 
 /** An object that is `make()`'s result, made on the first look inside. */

@@ -46,6 +46,14 @@ beforeAll(async () => {
     for (let i = 0; i < 3; i++) ctx.log.info(`line ${i} of ${url.search}`);
     if (url.pathname === '/big') return new Response('x'.repeat(2048));
     if (url.pathname === '/fail') throw new Error('handler failed');
+    if (url.pathname === '/ctx') {
+      // Accessors an object has as its own give it a hidden class of its own in V8, and kept
+      // every request's objects alive until a full GC (docs/decisions.md): ctx has none.
+      const own = Object.getOwnPropertyNames(ctx).filter(
+        (name) => Object.getOwnPropertyDescriptor(ctx, name)?.get !== undefined,
+      );
+      return Response.json({ own, env: typeof ctx.env, aborted: ctx.signal.aborted, id: ctx.requestId });
+    }
     const body = request.method === 'POST' ? await request.text() : url.search;
     return new Response(body, { headers: { 'set-cookie': 'a=1', 'x-echo': url.search } });
   };
@@ -89,6 +97,16 @@ describe('request channel', () => {
       );
     });
     expect(channel.inflight).toBe(0);
+  });
+
+  it('gives handlers a ctx whose signal and env are read through its prototype', async () => {
+    const response = await channel.request(frame('/ctx'), Buffer.alloc(0));
+    expect(JSON.parse(response.body.toString())).toEqual({
+      own: [],
+      env: 'object',
+      aborted: false,
+      id: '/ctx',
+    });
   });
 
   it('sends bodies, reports a body over the limit without sending it, and answers a throwing handler with 500 and its stack', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AppConfig } from '../config/types.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
+import { Expiry } from '../shared/expiry.js';
 import { errorPage } from './error-pages.js';
 import { type ForwardMeta, forward, type UpstreamResponse } from './forward.js';
 import type { RequestRecord, ServiceRoute } from './frontend.js';
@@ -77,11 +78,14 @@ async function dispatchOnce(
   record.loadingRequest = lease.loading;
 
   const deadlineAt = route.deadlineMs === undefined ? undefined : arrivedAt + route.deadlineMs;
-  const expired = new AbortController();
+  const expiry = new Expiry();
   const timer =
     deadlineAt === undefined
       ? undefined
-      : setTimeout(() => expired.abort(), Math.max(0, deadlineAt + route.deadlineGraceMs - Date.now()));
+      : setTimeout(
+          () => expiry.fire(new Error('the deadline and its grace period passed')),
+          Math.max(0, deadlineAt + route.deadlineGraceMs - Date.now()),
+        );
   try {
     return await forward(lease, req, body, {
       requestId: meta.requestId,
@@ -89,7 +93,7 @@ async function dispatchOnce(
       remoteAddr: meta.remoteAddr,
       https: meta.https,
       deadlineAt,
-      signal: timer ? expired.signal : undefined,
+      expiry: timer ? expiry : undefined,
       maxResponseBytes: meta.maxResponseBytes,
       onLines: (lines, overIpc) => {
         record.lines = lines;
@@ -97,7 +101,7 @@ async function dispatchOnce(
       },
     });
   } catch (err) {
-    if (expired.signal.aborted) {
+    if (expiry.expired) {
       // The client gets its answer now; whether the instance is stuck is found out meanwhile.
       void route.pool.checkResponsive(
         instance,

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { InstanceChannel } from '../scheduler/instance-channel.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError } from '../shared/errors.js';
+import type { Expiry } from '../shared/expiry.js';
 import { InternalHeader } from '../shared/internal-headers.js';
 import type { PackedLines, RequestFrame } from '../shared/request-channel.js';
 import { connectionScoped } from './hop-by-hop.js';
@@ -14,8 +15,8 @@ export interface ForwardMeta {
   https: boolean;
   /** Epoch ms of the request's deadline; the instance aborts `ctx.signal` then. */
   deadlineAt?: number;
-  /** Aborts the forwarded request (deadline plus grace passed). */
-  signal?: AbortSignal;
+  /** Fires when the front end gives up on the forwarded request (deadline plus grace passed). */
+  expiry?: Expiry;
   /**
    * Reading stops past this many body bytes (S5 step 6): an endless or huge answer is never
    * held in memory whole. Throws HangarError RESPONSE_TOO_LARGE (an empty 500 for the client).
@@ -81,7 +82,7 @@ async function overChannel(
     https: meta.https,
   };
   if (meta.deadlineAt !== undefined) frame.deadline = meta.deadlineAt;
-  const response = await channel.request(frame, body, meta.signal);
+  const response = await channel.request(frame, body, meta.expiry);
   meta.onLines?.(response.lines, response.linesOverIpc);
   const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
   if (response.tooLarge !== undefined) {
@@ -124,7 +125,7 @@ async function overHttp(
     method: (req.method ?? 'GET') as 'GET',
     headers,
     body,
-    signal: meta.signal,
+    signal: meta.expiry?.signal(),
   });
   const limit = meta.maxResponseBytes ?? Number.POSITIVE_INFINITY;
   const declared = Number(response.headers['content-length']);

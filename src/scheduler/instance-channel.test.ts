@@ -11,6 +11,7 @@ import type { HandlerContext } from '../index.js';
 import { createChannelServer } from '../instance/channel-server.js';
 import { sleep } from '../instance/deadline.js';
 import { readPackedLines } from '../logs/packed-lines.js';
+import { Expiry } from '../shared/expiry.js';
 import { encodeFrame, FrameDecoder } from '../shared/frame-codec.js';
 import type { RequestFrame } from '../shared/request-channel.js';
 import { InstanceChannel } from './instance-channel.js';
@@ -123,12 +124,12 @@ describe('request channel', () => {
   });
 
   it("tells the instance when the front end gives up, which aborts the handler's ctx.signal", async () => {
-    const controller = new AbortController();
-    const pending = channel.request(frame('/wait'), Buffer.alloc(0), controller.signal);
+    const expiry = new Expiry();
+    const pending = channel.request(frame('/wait'), Buffer.alloc(0), expiry);
     // The request must have reached the handler before the abort means anything.
     await expect.poll(() => server.listening && channel.inflight).toBe(1);
     await sleep(50);
-    controller.abort(new Error('deadline and grace passed'));
+    expiry.fire(new Error('deadline and grace passed'));
     await expect(pending).rejects.toThrow('deadline and grace passed');
     await expect.poll(() => aborted.get('/wait')).toMatch(/gave up on the request/);
   });

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { Expiry } from '../shared/expiry.js';
 import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
 import { FrameWriter } from '../shared/frame-writer.js';
 import {
@@ -63,8 +64,7 @@ interface Waiter {
   reject(err: Error): void;
   /** The frame has been handed to the socket. */
   sent: boolean;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  expiry: Expiry | undefined;
 }
 
 /**
@@ -98,26 +98,23 @@ export class InstanceChannel {
 
   /**
    * Sends one request and resolves with its whole response. Rejects with a ChannelError when
-   * the connection fails, and with `signal.reason` when `signal` aborts first (the instance is
-   * told to abort the request's `ctx.signal`).
+   * the connection fails, and with the expiry's reason when `expiry` fires first (the instance
+   * is told to abort the request's `ctx.signal`).
    */
   request(
     frame: Omit<RequestFrame, 'id'>,
     body: Buffer | readonly Buffer[],
-    signal?: AbortSignal,
+    expiry?: Expiry,
   ): Promise<ChannelResponse> {
     const id = this.#nextId++;
     const head: RequestFrame = { id, ...frame };
     return new Promise<ChannelResponse>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, sent: false, signal, onAbort: undefined };
-      if (signal) {
-        waiter.onAbort = () => {
-          this.#waiting.delete(id);
-          if (waiter.sent) this.#writer?.write(encodeFrameParts({ id, cancel: true } satisfies CancelFrame));
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      const waiter: Waiter = { resolve, reject, sent: false, expiry };
+      expiry?.listen((reason) => {
+        this.#waiting.delete(id);
+        if (waiter.sent) this.#writer?.write(encodeFrameParts({ id, cancel: true } satisfies CancelFrame));
+        reject(reason);
+      });
       this.#waiting.set(id, waiter);
       this.#unsent.push(id);
       this.#connection().write(encodeFrameParts(head, body));
@@ -168,7 +165,7 @@ export class InstanceChannel {
     // A response to a request the front end gave up on (deadline) is dropped.
     if (!waiter) return;
     this.#waiting.delete(header.id);
-    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.expiry?.listen(undefined);
     const { body, lines } = splitPayload(payload, header.lines);
     waiter.resolve({
       status: header.status,
@@ -189,7 +186,7 @@ export class InstanceChannel {
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     for (const waiter of waiting) {
-      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.expiry?.listen(undefined);
       waiter.reject(
         waiter.sent
           ? new ChannelError('ECONNRESET', 'the connection to the instance closed before its response')

@@ -20,13 +20,17 @@ export class Expiry {
    * `undefined` removes it.
    */
   listen(listener: ((reason: Error) => void) | undefined): void {
+    if (listener && this.#reason) {
+      this.#listener = undefined;
+      listener(this.#reason);
+      return;
+    }
     this.#listener = listener;
-    if (listener && this.#reason) this.fire(this.#reason, true);
   }
 
   /** Fires with `reason`; later calls do nothing. */
-  fire(reason: Error, again = false): void {
-    if (this.#reason && !again) return;
+  fire(reason: Error): void {
+    if (this.#reason) return;
     this.#reason = reason;
     const listener = this.#listener;
     this.#listener = undefined;

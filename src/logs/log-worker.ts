@@ -5,7 +5,6 @@
  * loop instead of inside it. The platform thread only hands over records and lines, one
  * message per event-loop turn.
  */
-import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../platform/database.js';
 import { formatAppLine, formatRequestEntry } from '../platform/request-line.js';
@@ -13,27 +12,14 @@ import { paint } from '../shared/logger.js';
 import type { LogThreadData, ToLogThread } from './request-log-thread.js';
 import { createRequestLogs } from './request-logs.js';
 import { SqliteLogStore } from './sqlite-store.js';
+import { TerminalWriter } from './terminal-writer.js';
 
 const port = parentPort!;
 const { dataDir, retention, terminal } = workerData as LogThreadData;
 
-/** Terminal lines of one turn in one write, straight to the file descriptor (the platform's stdout). */
-let pending = '';
-const print = (text: string) => {
-  if (!terminal) return;
-  if (!pending) setImmediate(flushTerminal);
-  pending += `${text}\n`;
-};
-function flushTerminal(): void {
-  const out = pending;
-  pending = '';
-  if (!out || !terminal) return;
-  try {
-    writeSync(terminal.fd, out);
-  } catch {
-    // A closed terminal (the platform's stdout went away) must not stop the log being stored.
-  }
-}
+/** The dev terminal's request lines: one write per turn, none lost to a reader that is behind. */
+const terminalWriter = terminal ? new TerminalWriter({ fd: terminal.fd }) : undefined;
+const print = (text: string) => terminalWriter?.write(text);
 
 const color = terminal?.color ?? false;
 const db = openDatabase(dataDir);
@@ -75,7 +61,7 @@ port.on('message', (message: ToLogThread) => {
       return;
     case 'close':
       void logs.close().then(() => {
-        flushTerminal();
+        terminalWriter?.close();
         db.close();
         port.postMessage({ type: 'reply', id: message.id, ok: true, value: undefined });
       });

@@ -11,7 +11,7 @@ import {
 import type { LoadedHandler } from './app-loader.js';
 import { armDeadline, callFetch, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
 import { lazyRequest } from './lazy-request.js';
-import { releaseLines } from './log-capture.js';
+import { packHeldLines, releaseLines } from './log-capture.js';
 import { requestStorage } from './request-context.js';
 import { headerObject, type RequestFacts } from './request-env.js';
 import { RequestState } from './request-state.js';
@@ -169,7 +169,7 @@ function takeLines(state: RequestState): { lines: PackedLines | undefined; overI
   const lines = state.lines;
   state.lines = undefined;
   // Nothing held before this: releaseLines() sent them over IPC.
-  return { lines: lines ? `[${lines}]` : undefined, overIpc: lines === undefined };
+  return { lines: lines?.length ? packHeldLines(lines) : undefined, overIpc: lines === undefined };
 }
 
 function errorResponse(status: number, message: string): Answer {

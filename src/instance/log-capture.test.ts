@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logLine } from './log-capture.js';
+import { logLine, packHeldLines } from './log-capture.js';
 import { requestStorage } from './request-context.js';
 import { RequestState } from './request-state.js';
 
@@ -31,11 +31,30 @@ describe('lines held for the response', () => {
       for (const [i, m] of messages.entries()) logLine(i % 2 ? 'error' : 'info', m);
     });
     // As the front end gets them: UTF-8 over the request channel.
-    const lines = JSON.parse(Buffer.from(`[${state.lines}]`).toString()) as Array<[number, number, string]>;
+    const lines = JSON.parse(Buffer.from(packHeldLines(state.lines!)).toString()) as Array<
+      [number, number, string]
+    >;
     expect(lines.map(([, level, message]) => [level, message])).toEqual(
       messages.map((m, i) => [i % 2 ? 3 : 1, m]),
     );
     for (const [time] of lines) expect(time).toBeGreaterThanOrEqual(before);
     expect(state.heldLines).toBe(messages.length);
+  });
+
+  it('are packed exactly as JSON.stringify would write them, plain or not', () => {
+    const cases: string[][] = [
+      [],
+      ['one'],
+      ['a', 'b', 'c'],
+      ['plain', 'with "quote"', 'plain again'],
+      // Lone halves that would pair up if the messages were tested together.
+      ['ends high \ud83c', '\udf89 starts low'],
+      ['back\\slash', '\u001f', '\u007f del is fine', 'x'.repeat(5000)],
+    ];
+    for (const messages of cases) {
+      const held = messages.flatMap((m, i) => [1763712244646 + (i >> 1), i % 5, m]);
+      const expected = JSON.stringify(messages.map((m, i) => [1763712244646 + (i >> 1), i % 5, m]));
+      expect(packHeldLines(held)).toBe(expected);
+    }
   });
 });

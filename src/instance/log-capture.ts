@@ -11,7 +11,8 @@
 import { format } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../shared/log-levels.js';
 import type { AppLogLine, InstanceMessage } from '../shared/messages.js';
-import { type RequestContext, requestStorage } from './request-context.js';
+import type { PackedLines } from '../shared/request-channel.js';
+import { type HeldLines, type RequestContext, requestStorage } from './request-context.js';
 
 /** How long a line may wait for its batch; the platform holds a request's terminal line about as long. */
 const FLUSH_MS = 20;
@@ -25,10 +26,13 @@ const MAX_HELD_CHARS = 512 * 1024;
 const MAX_MESSAGE_CHARS = 64 * 1024;
 /**
  * Characters a JSON string cannot hold as they are (and surrogates, which JSON.stringify writes
- * as escapes when unpaired): a message without any is quoted as it is, at half the cost of
- * JSON.stringify, which was the dearest step of a line.
+ * as escapes when unpaired). A message without any is quoted as it is, at half the cost of
+ * JSON.stringify, which was the dearest step of a line; and one test of all a request's
+ * messages together costs less than one per message (each message is a rope the test must
+ * first copy flat).
  */
 const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
+const allPlain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 /** A level's index in LOG_LEVELS: the request log's JSON stores levels as their index. */
 const levelIndex = Object.fromEntries(LOG_LEVELS.map((level, i) => [level, i])) as Record<LogLevel, number>;
 
@@ -57,11 +61,9 @@ export function logLine(level: LogLevel, message: string): void {
       : message;
   const store = requestStorage.getStore();
   if (store?.lines !== undefined) {
-    // An open request over the request channel: the line leaves with its response, already in
-    // the form the request log stores, so the platform passes it on unread.
-    const quoted = needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`;
-    const packed = `[${Date.now()},${levelIndex[level]},${quoted}]`;
-    store.lines = store.lines === '' ? packed : `${store.lines},${packed}`;
+    // An open request over the request channel: the line leaves with its response, written
+    // into the form the request log stores when the response goes (packHeldLines).
+    store.lines.push(Date.now(), levelIndex[level], text);
     store.heldChars += text.length;
     if (++store.heldLines >= MAX_HELD || store.heldChars >= MAX_HELD_CHARS) releaseLines(store);
     return;
@@ -88,13 +90,46 @@ export function logLine(level: LogLevel, message: string): void {
 export function releaseLines(context: RequestContext): void {
   const held = context.lines;
   context.lines = undefined;
-  if (!held) return;
+  if (!held || held.length === 0) return;
   const requestId = context.requestId;
-  for (const [time, level, message] of JSON.parse(`[${held}]`) as Array<[number, number, string]>) {
-    buffer.push({ requestId, time, level: LOG_LEVELS[level]!, message });
+  for (let i = 0; i < held.length; i += 3) {
+    const time = held[i] as number;
+    const level = LOG_LEVELS[held[i + 1] as number]!;
+    buffer.push({ requestId, time, level, message: held[i + 2] as string });
   }
   if (buffer.length >= MAX_BATCH) ship();
-  else if (buffer.length > 0) timer ??= setTimeout(ship, FLUSH_MS);
+  else timer ??= setTimeout(ship, FLUSH_MS);
+}
+
+/**
+ * A request's held lines in the form the request log stores (PackedLines):
+ * `[[time,level,"message"],...]`, the platform passes this text on unread and stores it as it is.
+ *
+ * @example
+ * packHeldLines([1763712244646, 1, 'hello']) // '[[1763712244646,1,"hello"]]'
+ */
+export function packHeldLines(held: HeldLines): PackedLines {
+  let messages = '';
+  for (let i = 2; i < held.length; i += 3) messages += held[i] as string;
+  const plain = allPlain.test(messages);
+  let text = '[';
+  // A request's lines mostly share their millisecond and level: their prefix is made once.
+  let prefixTime = -1;
+  let prefixLevel = -1;
+  let prefix = '';
+  for (let i = 0; i < held.length; i += 3) {
+    const time = held[i] as number;
+    const level = held[i + 1] as number;
+    const message = held[i + 2] as string;
+    if (time !== prefixTime || level !== prefixLevel) {
+      prefixTime = time;
+      prefixLevel = level;
+      prefix = `[${time},${level},`;
+    }
+    const quoted = plain || !needsEscape.test(message) ? `"${message}"` : JSON.stringify(message);
+    text += i === 0 ? `${prefix}${quoted}]` : `,${prefix}${quoted}]`;
+  }
+  return `${text}]`;
 }
 
 /** Makes `console.debug/log/info/warn/error` log lines (log → info, warn → warning). */

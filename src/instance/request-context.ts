@@ -13,16 +13,19 @@ export interface RequestContext {
   signal: AbortSignal;
   /**
    * Lines the request writes while it is open, when it came over the request channel: they
-   * leave with its response (S9), already in the request log's JSON form — the elements of its
-   * array, comma-separated, '' for none yet (log-capture.ts). Undefined: lines go to the
-   * platform over IPC.
+   * leave with its response (S9), written into the request log's JSON form only then
+   * (log-capture.ts `packHeldLines`). Three entries per line: time (epoch ms), level index,
+   * message. Undefined: lines go to the platform over IPC.
    */
-  lines: string | undefined;
+  lines: HeldLines | undefined;
   /** How many lines `lines` holds. */
   heldLines: number;
   /** Characters of the messages in `lines`. */
   heldChars: number;
 }
+
+/** A request's held lines, flat: `[time, level index, message, time, level index, message, ...]`. */
+export type HeldLines = Array<number | string>;
 
 export const requestStorage = new AsyncLocalStorage<RequestContext>();
 

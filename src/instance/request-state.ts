@@ -1,5 +1,5 @@
 import { LazySignal } from './lazy-signal.js';
-import type { RequestContext } from './request-context.js';
+import type { HeldLines, RequestContext } from './request-context.js';
 import { type RequestFacts, requestEnv } from './request-env.js';
 
 /**
@@ -9,7 +9,7 @@ import { type RequestFacts, requestEnv } from './request-env.js';
  */
 export class RequestState implements RequestContext {
   readonly requestId: string;
-  lines: string | undefined;
+  lines: HeldLines | undefined;
   heldLines = 0;
   heldChars = 0;
   /** Aborted at the deadline, or when the front end gives up on the request. */
@@ -21,7 +21,7 @@ export class RequestState implements RequestContext {
   constructor(facts: RequestFacts, holdLines = false) {
     this.requestId = facts.requestId;
     this.#facts = facts;
-    this.lines = holdLines ? '' : undefined;
+    this.lines = holdLines ? [] : undefined;
   }
 
   get env(): Record<string, string | undefined> {

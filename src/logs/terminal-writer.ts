@@ -19,6 +19,9 @@ export interface TerminalWriterOptions {
 
 /** 8 MiB: some ten thousand requests with ten lines each. */
 const DEFAULT_MAX_BACKLOG = 8 * 1024 * 1024;
+const MIN_SLAB = 64 * 1024;
+const MAX_SLAB = 4 * 1024 * 1024;
+const encoder = new TextEncoder();
 const FIRST_RETRY_MS = 1;
 const LAST_RETRY_MS = 64;
 /** How long close() waits for a reader that is behind before it gives up. */
@@ -38,6 +41,8 @@ export class TerminalWriter {
   #retry: NodeJS.Timeout | undefined;
   /** Entries left out since the backlog filled. */
   #notShown = 0;
+  /** Where each turn's text is encoded (UTF-8 takes at most 3 bytes per UTF-16 unit). */
+  #slab: Buffer | undefined;
   /** The descriptor failed for good (the reader closed it): nothing more is written. */
   #gone = false;
 
@@ -58,6 +63,8 @@ export class TerminalWriter {
       this.#notShown++;
       return;
     }
+    // Said where the left-out entries were: after what was shown before them.
+    if (this.#notShown > 0) this.#pending += this.#notice();
     this.#pending += `${text}\n`;
     if (!this.#scheduled && this.#retry === undefined) {
       this.#scheduled = true;
@@ -78,6 +85,26 @@ export class TerminalWriter {
   /** Text held for a reader that is behind, in bytes (or characters, for the part not yet encoded). */
   get waitingBytes(): number {
     return this.#pending.length + this.#backlogBytes();
+  }
+
+  /**
+   * `text` as UTF-8 in the reused slab (only once the backlog, which may be a view of it, is
+   * written): TextEncoder.encodeInto copies a turn's text (often tens
+   * of kilobytes) at about half the cost of Buffer.from, which allocated a new buffer every turn.
+   */
+  #encode(text: string): Buffer {
+    const most = text.length * 3;
+    if (most > MAX_SLAB) return Buffer.from(text);
+    if (!this.#slab || this.#slab.length < most)
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(MIN_SLAB, most));
+    const { written } = encoder.encodeInto(text, this.#slab);
+    return this.#slab.subarray(0, written);
+  }
+
+  #notice(): string {
+    const count = this.#notShown;
+    this.#notShown = 0;
+    return `[hangar] ${count} request${count === 1 ? '' : 's'} not shown here: the terminal did not read fast enough. The request log has them all (hangar logs).\n`;
   }
 
   #backlogBytes(): number {
@@ -103,13 +130,9 @@ export class TerminalWriter {
         if (!this.#drain()) return false;
         continue;
       }
-      if (this.#notShown > 0) {
-        const count = this.#notShown;
-        this.#notShown = 0;
-        this.#pending = `[hangar] ${count} request${count === 1 ? '' : 's'} not shown here: the terminal did not read fast enough. The request log has them all (hangar logs).\n${this.#pending}`;
-      }
+      if (this.#notShown > 0 && !this.#pending) this.#pending = this.#notice();
       if (!this.#pending) return true;
-      this.#backlog = Buffer.from(this.#pending);
+      this.#backlog = this.#encode(this.#pending);
       this.#at = 0;
       this.#pending = '';
     }

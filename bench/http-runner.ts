@@ -75,6 +75,8 @@ export interface HttpResult {
 export interface RoundSettings {
   seconds: number;
   rounds: number;
+  /** Pairs of the paired measure, when the scenario has one. */
+  pairs: number;
   connections: number;
   warmupSeconds: number;
 }
@@ -179,7 +181,7 @@ async function measurePairs(
   const reference = { ...scenario.request, path: spec.path };
   const url = on.target.url;
   const pairs: PairedResult['pairs'] = [];
-  for (let pair = 1; pair <= settings.rounds; pair++) {
+  for (let pair = 1; pair <= settings.pairs; pair++) {
     // A B, then B A: a steady drift over the pairs weighs on both sides alike.
     const order = pair % 2 === 1 ? ['scenario', 'reference'] : ['reference', 'scenario'];
     const measured: Partial<Record<'scenario' | 'reference', Round>> = {};

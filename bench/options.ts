@@ -8,6 +8,8 @@ export interface BenchOptions {
   scenarios: string[] | undefined;
   seconds: number;
   rounds: number;
+  /** Back-to-back pairs of the logging scenario's paired measure. */
+  pairs: number;
   connections: number;
   warmupSeconds: number;
   socketMib: number;
@@ -22,6 +24,7 @@ export interface BenchOptions {
 export const variables = {
   BENCH_SECONDS: [5, 'seconds per measured round'],
   BENCH_ROUNDS: [3, 'alternating rounds per target (and per sockets measure)'],
+  BENCH_PAIRS: [6, "back-to-back pairs of the logging scenario's paired measure (/log and / on one process)"],
   BENCH_CONNECTIONS: [50, 'concurrent keep-alive connections of the load generator'],
   BENCH_SOCKET_MIB: [256, 'MiB sent each way per sockets transfer'],
   BENCH_CONNECTS: [300, 'sequential connects per sockets connect-latency round'],
@@ -53,6 +56,7 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
     scenarios: list?.length ? list : undefined,
     seconds,
     rounds: Math.round(positive(env, 'BENCH_ROUNDS')),
+    pairs: Math.round(positive(env, 'BENCH_PAIRS')),
     connections: Math.round(positive(env, 'BENCH_CONNECTIONS')),
     // Long enough for the JIT and for Hangar's autoscaler to settle its pool, not more than a round.
     warmupSeconds: Math.min(2, seconds),

@@ -1,6 +1,7 @@
 /**
  * S9 request logs against real `hangar dev` processes: levels in order under one record, the
- * `hangar logs` filters, 50 concurrent requests × 20 lines, a front-end 413, the dev terminal,
+ * `hangar logs` filters, 50 concurrent requests × 20 lines, a front-end 413, the dev terminal
+ * (also behind a reader that stops reading),
  * `--tail`, a kill -9 of the platform, and retention.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -300,6 +301,49 @@ describe('request log retention', () => {
     expect(gone).toEqual([]);
     // Not before it was older than the retention.
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    await dev.stop();
+  });
+});
+
+describe('the dev terminal behind a reader that falls behind', () => {
+  it('answers every request meanwhile and prints every entry once the reader reads again', async () => {
+    const dev = await startDev([app], ['--no-watch']);
+    // The platform's stdout is a socket this test stops reading: the terminal's writes fill it
+    // (some 400 KiB) and then fail with EAGAIN, as with `hangar dev | less` paused.
+    dev.process.stdout!.pause();
+    const requests = 500;
+    const tag = 't'.repeat(200);
+    let next = 0;
+    const worker = async () => {
+      while (next < requests) {
+        const n = next++;
+        const res = await fetch(`${dev.url}/many?n=20&tag=${tag}${n}`);
+        expect(await res.text()).toBe(`${tag}${n}\n`);
+      }
+    };
+    // ~2.3 MB of terminal text; the requests do not wait for any of it.
+    await Promise.all(Array.from({ length: 10 }, worker));
+    dev.process.stdout!.resume();
+    // The terminal prints in order: once this request's entry is out, so are the 500 before it.
+    await fetch(`${dev.url}/levels?after-the-backlog`);
+    await dev.waitFor(/GET \/levels\?after-the-backlog 200/, 20_000);
+    // Each request's line, then its 20 app lines with their messages, none from another request.
+    const shown = new Map<number, string[]>();
+    let current: string[] | undefined;
+    for (const line of dev.output().split('\n')) {
+      const request = line.match(/^GET \/many\?n=20&tag=t+?(\d+) 200 /);
+      const appLine = line.match(/^ {4}\S+ info {5}(.*)$/);
+      if (request) {
+        current = [];
+        shown.set(Number(request[1]), current);
+      } else if (appLine && current) current.push(appLine[1]!);
+      else current = undefined;
+    }
+    expect(shown.size).toBe(requests);
+    for (const [n, messages] of shown) {
+      expect(messages).toEqual(Array.from({ length: 20 }, (_, i) => `${tag}${n} line ${i}`));
+    }
+    expect(dev.output()).not.toContain('not shown here');
     await dev.stop();
   });
 });

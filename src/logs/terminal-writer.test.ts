@@ -1,12 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const tsx = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).href;
 const writerModule = new URL('./terminal-writer.ts', import.meta.url).href;
 
 /** 1,000 entries of ~1 KiB (even count): far more than a pipe holds while nobody reads it. */
 const ENTRIES = 1000;
+
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  // A test that failed half-way leaves its writer waiting for 'go': stopped by its pid.
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+});
 
 /**
  * A process that writes ENTRIES entries to its stdout (a pipe this test does not read yet)
@@ -35,9 +43,11 @@ function writer(options: string): ChildProcess {
       });
     });
   `;
-  return spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
+  children.add(child);
+  return child;
 }
 
 /** Lets the child go on and reads all it writes until it exits. */

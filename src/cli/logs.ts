@@ -3,8 +3,9 @@
  * A table by default (one line per request, its lines indented, levels coloured on a TTY),
  * `--json` one S9 object per line, newest last; `--tail` keeps following over SSE.
  */
+
+import { formatAppLine } from '../logs/request-line.js';
 import type { LogEntry, LogPage } from '../logs/types.js';
-import { formatAppLine } from '../platform/request-line.js';
 import { HangarError } from '../shared/errors.js';
 import { paint } from '../shared/logger.js';
 import { type AdminClientOptions, adminGetJson, adminTarget } from './admin-client.js';

@@ -18,8 +18,9 @@ import { createChannelServer } from '../instance/channel-server.js';
 import { InstanceChannel } from '../scheduler/instance-channel.js';
 import type { InstanceProcess } from '../scheduler/instance-process.js';
 import type { Lease, VersionPool } from '../scheduler/version-pool.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { dispatchToInstance } from './dispatch.js';
-import type { RequestRecord, ServiceRoute } from './frontend.js';
+import type { ServiceRoute } from './frontend.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-dispatch-'));
 const servers: Array<{ close(): unknown }> = [];

@@ -3,9 +3,10 @@ import type { AppConfig } from '../config/types.js';
 import type { Lease } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import { Expiry } from '../shared/expiry.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { errorPage } from './error-pages.js';
 import { type ForwardMeta, forward, type UpstreamResponse } from './forward.js';
-import type { RequestRecord, ServiceRoute } from './frontend.js';
+import type { ServiceRoute } from './frontend.js';
 import type { BodyChunks } from './request-body.js';
 
 export interface DispatchMeta

@@ -8,9 +8,10 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { HangarError } from '../shared/errors.js';
 import { newRequestId } from '../shared/request-id.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { abortBodyRead, isBusy } from './connection-state.js';
 import { errorAnswer } from './error-response.js';
-import type { FrontendOptions, RequestRecord } from './frontend.js';
+import type { FrontendOptions } from './frontend.js';
 import { newRequestRecord } from './request-record.js';
 import { takeWireBytes } from './wire-bytes.js';
 

@@ -16,9 +16,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig, Handler, PlatformConfig } from '../config/types.js';
+import type { TrafficMeter } from '../metering/types.js';
 import type { VersionPool } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
-import type { PackedLines } from '../shared/request-channel.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { compressResponse } from './compress.js';
 import { markBusy, trackBodyRead } from './connection-state.js';
 import { dispatchToInstance } from './dispatch.js';
@@ -49,53 +50,6 @@ export interface ServiceRoute {
   readonly deadlineGraceMs: number;
   /** How long an instance may fail to answer a ping before it counts as stuck. */
   readonly heartbeatTimeoutMs: number;
-}
-
-/** What the front end knows about a finished request; the request log grows from it (S9). */
-export interface RequestRecord {
-  requestId: string;
-  /** Epoch ms of arrival. */
-  startTime?: number;
-  method: string;
-  resource: string;
-  httpVersion?: string;
-  status: number;
-  latencyMs: number;
-  app?: string;
-  service?: string;
-  version?: string;
-  instanceId?: string;
-  host?: string;
-  userAgent?: string;
-  /** The client's address as the socket saw it. */
-  ip?: string;
-  /** Arrived over HTTPS. */
-  secure?: boolean;
-  /** Bytes read from the client for this request: request line, headers and body as on the wire. */
-  bytesIn?: number;
-  /** Bytes written to the client: status line, headers and body as on the wire. */
-  bytesOut: number;
-  /** Time spent in the pending queue waiting for a slot (S9 pendingMs). */
-  pendingMs?: number;
-  /** The instance's first request (S6, S9 loadingRequest). */
-  loadingRequest?: boolean;
-  /** The limit or failure that ended the request: `HANGAR_E_...: message`. */
-  error?: string;
-  /** App lines that came with the response (S9); others reach the request log over IPC. */
-  lines?: PackedLines | undefined;
-  /**
-   * `lines` are all the lines the request wrote while it was open: none are on their way over
-   * IPC, so its log entry need not wait for any. Also true when no instance served it.
-   */
-  linesComplete?: boolean;
-}
-
-/** Step 3's quota check and step 8's count (S10); src/metering implements it. */
-export interface TrafficMeter {
-  /** The name of a daily quota `app` has used up today, or undefined. */
-  overQuota(app: string): string | undefined;
-  /** Counts a finished request against its app and version. */
-  count(record: RequestRecord): void;
 }
 
 export interface FrontendOptions {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { newRequestId } from '../shared/request-id.js';
-import type { RequestRecord } from './frontend.js';
+import type { RequestRecord } from '../shared/request-record.js';
 
 /**
  * S5 step 1: a parsed request's id, clock and what the front end knows of it before any step

@@ -6,25 +6,24 @@
  * message per event-loop turn.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDatabase } from '../platform/database.js';
-import { formatAppLine, formatRequestEntry } from '../platform/request-line.js';
 import { paint } from '../shared/logger.js';
+import { openLogStore } from './open-store.js';
+import { formatAppLine, formatRequestEntry } from './request-line.js';
 import type { LogThreadData, ToLogThread } from './request-log-thread.js';
 import { createRequestLogs } from './request-logs.js';
-import { SqliteLogStore } from './sqlite-store.js';
 import { TerminalWriter } from './terminal-writer.js';
 
 const port = parentPort!;
-const { dataDir, retention, terminal } = workerData as LogThreadData;
+const { store: location, retention, terminal } = workerData as LogThreadData;
 
 /** The dev terminal's request lines: one write per turn, none lost to a reader that is behind. */
 const terminalWriter = terminal ? new TerminalWriter({ fd: terminal.fd }) : undefined;
 const print = (text: string) => terminalWriter?.write(text);
 
 const color = terminal?.color ?? false;
-const db = openDatabase(dataDir);
+const opened = openLogStore(location);
 const logs = createRequestLogs({
-  store: new SqliteLogStore(db),
+  store: opened.store,
   retention,
   onEntry: (record, lines) => print(formatRequestEntry(record, lines, color)),
   onLateLine: (requestId, line) =>
@@ -62,7 +61,7 @@ port.on('message', (message: ToLogThread) => {
     case 'close':
       void logs.close().then(() => {
         terminalWriter?.close();
-        db.close();
+        opened.close();
         port.postMessage({ type: 'reply', id: message.id, ok: true, value: undefined });
       });
       return;

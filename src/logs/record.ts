@@ -1,5 +1,5 @@
-import type { RequestRecord } from '../frontend/frontend.js';
 import type { AppLogLine } from '../shared/messages.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import type { LogLine, RequestLogRecord, StoredLine } from './types.js';
 
 /**

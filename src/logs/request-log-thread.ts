@@ -5,15 +5,17 @@
  * about a fifth of the front end's per-request work off its event loop (docs/decisions.md).
  */
 import { Worker } from 'node:worker_threads';
-import type { RequestRecord } from '../frontend/frontend.js';
 import type { AppLogLine } from '../shared/messages.js';
+import type { RequestRecord } from '../shared/request-record.js';
+import type { LogStoreLocation } from './open-store.js';
 import type { RequestLogs } from './request-logs.js';
 import type { RetentionPolicy } from './store.js';
 import type { LogEntry, LogPage, LogQuery } from './types.js';
 
 /** What the worker starts with. */
 export interface LogThreadData {
-  dataDir: string;
+  /** The store the worker opens (open-store.ts). */
+  store: LogStoreLocation;
   retention: RetentionPolicy;
   /** Where the dev terminal's request lines go (a file descriptor), and in colour or not; none: not printed. */
   terminal: { fd: number; color: boolean } | undefined;
@@ -44,7 +46,7 @@ export interface RequestLogThreadOptions extends LogThreadData {
  * Starts the worker and returns the request log as the platform uses it.
  *
  * @example
- * const logs = startRequestLogThread({ dataDir, retention, terminal: { fd: 1, color }, onError });
+ * const logs = startRequestLogThread({ store: { kind: 'sqlite', dataDir }, retention, terminal: { fd: 1, color }, onError });
  */
 export function startRequestLogThread(options: RequestLogThreadOptions): RequestLogs {
   const { onError, ...data } = options;

@@ -3,8 +3,9 @@
  * store through the batched writer, and to the live views (dev terminal, SSE tail) through the
  * assembler; retention runs on a timer. platform.ts owns one of these.
  */
-import type { RequestRecord } from '../frontend/frontend.js';
+
 import type { AppLogLine } from '../shared/messages.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { LogAssembler } from './assembler.js';
 import { readPackedLines } from './packed-lines.js';
 import { toLogLine, toLogRecord, toStoredLine } from './record.js';

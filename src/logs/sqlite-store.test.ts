@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../platform/database.js';
+import { openDatabase } from '../shared/database.js';
 import { SqliteLogStore } from './sqlite-store.js';
 
 const dirs: string[] = [];

@@ -4,7 +4,7 @@
  * migrate(), indexes that match the queries of store.ts. Lines are their own rows keyed by
  * request id, so a line arriving before or after its record lands the same way.
  */
-import { type Db, migrate } from '../platform/database.js';
+import { type Db, migrate } from '../shared/database.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/messages.js';
 import { type PackedLine, packLines, unpackLines } from './packed-lines.js';
 import { DEFAULT_LIMIT, type LogStore, MAX_LIMIT, type RetentionPolicy } from './store.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../platform/database.js';
+import { openDatabase } from '../shared/database.js';
 import { SqliteLogStore } from './sqlite-store.js';
 import type { LogStore } from './store.js';
 import type { RequestLogRecord, StoredLine } from './types.js';

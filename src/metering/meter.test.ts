@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RequestRecord } from '../frontend/frontend.js';
-import { type Db, openDatabase } from '../platform/database.js';
+import { type Db, openDatabase } from '../shared/database.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { type InstanceSample, Meter, type MeterOptions } from './meter.js';
 import { prometheusText } from './prometheus.js';
-import { MeteringStore } from './store.js';
+import { SqliteMeteringStore } from './sqlite-store.js';
 
 const day1 = Date.UTC(2026, 10, 21, 12, 0, 0);
 const day2 = Date.UTC(2026, 10, 22, 0, 0, 1);
@@ -31,7 +31,7 @@ describe('Meter (S10)', () => {
   let now: number;
   const meters: Meter[] = [];
   const meter = (options: Partial<MeterOptions> = {}) => {
-    const m = new Meter(new MeteringStore(db), {
+    const m = new Meter(new SqliteMeteringStore(db), {
       quotas: {},
       now: () => now,
       flushIntervalMs: 60_000,

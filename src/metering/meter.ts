@@ -4,7 +4,7 @@
  * request path; the counts reach SQLite once a second and on close, so a crash of the platform
  * loses at most the last second of counts.
  */
-import type { RequestRecord, TrafficMeter } from '../frontend/frontend.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import {
   addCounters,
   COUNTER_NAMES,
@@ -13,7 +13,7 @@ import {
   utcDay,
   zeroCounters,
 } from './counters.js';
-import type { MeteringStore, UsageRow } from './store.js';
+import type { MeteringStore, TrafficMeter, UsageRow } from './types.js';
 
 /** One instance as the meter samples it for instance-hours. */
 export interface InstanceSample {

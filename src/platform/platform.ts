@@ -6,15 +6,15 @@ import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
+import { openLogStore } from '../logs/open-store.js';
 import { startRequestLogThread } from '../logs/request-log-thread.js';
-import { SqliteLogStore } from '../logs/sqlite-store.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
+import { DATABASE_FILE } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { startSocketService } from '../sockets/supervisor.js';
-import { DATABASE_FILE, openDatabase } from './database.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { createTraffic } from './traffic.js';
 import { TreeWatcher } from './watcher.js';
@@ -57,15 +57,11 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   // The request log (S9) runs on a worker thread with its own connection to hangar.db
   // (request-log-thread.ts), and prints the dev terminal's request lines with their app lines.
   // The schema is checked here first, so a database Hangar cannot use stops the start with its reason.
-  const schemaCheck = openDatabase(dataDir);
-  try {
-    new SqliteLogStore(schemaCheck);
-  } finally {
-    schemaCheck.close();
-  }
+  const logStore = { kind: 'sqlite', dataDir } as const;
+  openLogStore(logStore).close();
   const logErrorsShown = new Set<string>();
   const requestLogs = startRequestLogThread({
-    dataDir,
+    store: logStore,
     retention: {
       maxAgeMs: options.platformConfig.logs.retentionMs,
       maxBytes: options.platformConfig.logs.maxBytes,

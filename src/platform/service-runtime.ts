@@ -2,13 +2,14 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig, InstanceClass, PlatformConfig, Scaling } from '../config/types.js';
-import type { RequestRecord, ServiceRoute } from '../frontend/frontend.js';
+import type { ServiceRoute } from '../frontend/frontend.js';
 import { matchHandler } from '../frontend/handler-match.js';
 import type { InstanceProcess, InstanceSpec } from '../scheduler/instance-process.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
 import { InternalHeader } from '../shared/internal-headers.js';
 import type { PackedLines } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
+import type { RequestRecord } from '../shared/request-record.js';
 
 export interface RuntimeContext {
   application: string;

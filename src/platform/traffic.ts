@@ -5,15 +5,16 @@
  */
 import type { Server } from 'node:http';
 import type { PlatformConfig } from '../config/types.js';
-import type { FrontendOptions, RequestRecord, ServiceRoute } from '../frontend/frontend.js';
+import type { FrontendOptions, ServiceRoute } from '../frontend/frontend.js';
 import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
 import type { ListenPorts } from '../frontend/secure-redirect.js';
 import { type InstanceSample, Meter } from '../metering/meter.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metering/prometheus.js';
-import { MeteringStore } from '../metering/store.js';
+import { SqliteMeteringStore } from '../metering/sqlite-store.js';
+import { openDatabase } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { openDatabase } from './database.js';
+import type { RequestRecord } from '../shared/request-record.js';
 
 export interface TrafficOptions {
   dataDir: string;
@@ -54,7 +55,7 @@ export function createTraffic(options: TrafficOptions): Traffic {
   const { logger } = options;
   const db = openDatabase(options.dataDir);
   let meterErrorShown = false;
-  const meter = new Meter(new MeteringStore(db), {
+  const meter = new Meter(new SqliteMeteringStore(db), {
     quotas: options.platformConfig.quotas.daily,
     instances: options.instances,
     onError: (err) => {

@@ -46,6 +46,7 @@ export const ErrorCodes = {
   RESPONSE_TOO_LARGE: { status: 500, summary: 'the response body is larger than max_response_bytes' },
   UPSTREAM_INVALID: { status: 502, summary: 'the instance answered with invalid HTTP' },
   OVER_QUOTA: { status: 503, summary: 'the app used up a daily quota' },
+  DATABASE: { status: 500, summary: 'the platform database could not be opened, read or migrated' },
   TLS_SETUP: { status: 500, summary: 'the HTTPS certificate or key could not be loaded or made' },
 } as const;
 

@@ -1,6 +1,6 @@
-import type { RequestRecord } from '../frontend/frontend.js';
 import type { LogLine, RequestLogRecord } from '../logs/types.js';
 import { paint } from '../shared/logger.js';
+import type { RequestRecord } from '../shared/request-record.js';
 
 /**
  * The dev terminal's line for one request: method, path, status, latency, instance, and

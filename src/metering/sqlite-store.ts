@@ -3,17 +3,9 @@
  * app, service and version, with one column per counter. Writes add deltas (an upsert), so
  * rows from earlier runs of the platform on the same day keep growing.
  */
-import { type Db, migrate } from '../platform/database.js';
-import { COUNTER_NAMES, type Counters, zeroCounters } from './counters.js';
-
-/** Counters of one app version on one day. */
-export interface UsageRow {
-  day: string;
-  app: string;
-  service: string;
-  version: string;
-  counters: Counters;
-}
+import { type Db, migrate } from '../shared/database.js';
+import { COUNTER_NAMES, zeroCounters } from './counters.js';
+import type { MeteringStore, UsageRow } from './types.js';
 
 const migrations = [
   `CREATE TABLE metering_daily (
@@ -26,8 +18,8 @@ const migrations = [
   ) WITHOUT ROWID`,
 ];
 
-/** The metering tables; statements prepared once. */
-export class MeteringStore {
+/** The metering tables in SQLite; statements prepared once. */
+export class SqliteMeteringStore implements MeteringStore {
   readonly #db: Db;
   readonly #upsert;
   readonly #byDay;

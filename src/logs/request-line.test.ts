@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RequestRecord } from '../frontend/frontend.js';
+import type { RequestRecord } from '../shared/request-record.js';
 import { formatRequestLine } from './request-line.js';
 
 const record: RequestRecord = {

@@ -34,7 +34,7 @@ export function openDatabase(dataDir: string): Db {
     db = new Database(file);
   } catch (err) {
     throw new HangarError(
-      'CONFIG_INVALID',
+      'DATABASE',
       `cannot open the platform database ${file}: ${(err as Error).message}; check that --data-dir is writable`,
       { cause: err },
     );
@@ -70,7 +70,7 @@ export function migrate(db: Db, module: string, migrations: readonly Migration[]
   const current = row?.version ?? 0;
   if (current > migrations.length) {
     throw new HangarError(
-      'CONFIG_INVALID',
+      'DATABASE',
       `the ${module} tables in ${db.name} are at schema version ${current}, newer than this Hangar knows (${migrations.length}); upgrade Hangar or use another --data-dir`,
     );
   }

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { AppLogLine } from '../shared/messages.js';
+import { PendingReplies } from '../shared/pending-replies.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import type { LogStoreLocation } from './open-store.js';
 import type { RequestLogs } from './request-logs.js';
@@ -51,9 +52,9 @@ export interface RequestLogThreadOptions extends LogThreadData {
 export function startRequestLogThread(options: RequestLogThreadOptions): RequestLogs {
   const { onError, ...data } = options;
   const worker = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: data });
-  const waiting = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
+  // No timeout: the worker answers every call, or its exit fails them all.
+  const replies = new PendingReplies<unknown>();
   const listeners = new Set<(entry: LogEntry) => void>();
-  let nextId = 1;
   let events: LogEvent[] = [];
   let scheduled = false;
   let closed: Promise<void> | undefined;
@@ -63,22 +64,17 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
       for (const listener of listeners) listener(message.entry);
     } else if (message.type === 'error') {
       onError(message.message);
+    } else if (message.ok) {
+      replies.settle(message.id, message.value);
     } else {
-      const waiter = waiting.get(message.id);
-      waiting.delete(message.id);
-      if (message.ok) waiter?.resolve(message.value);
-      else waiter?.reject(new Error(message.message));
+      replies.fail(message.id, new Error(message.message));
     }
   });
-  const failAll = (err: Error) => {
-    for (const waiter of waiting.values()) waiter.reject(err);
-    waiting.clear();
-  };
   worker.on('error', (err) => {
     onError(`the request log's worker failed: ${err.message}`);
-    failAll(err);
+    replies.failAll(err);
   });
-  worker.on('exit', (code) => failAll(new Error(`the request log's worker exited (code ${code})`)));
+  worker.on('exit', (code) => replies.failAll(new Error(`the request log's worker exited (code ${code})`)));
 
   const post = () => {
     scheduled = false;
@@ -96,11 +92,7 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
   const call = (message: { type: 'query'; query: LogQuery } | { type: 'close' }): Promise<unknown> => {
     // What was handed over before the call is in the worker before the call is.
     post();
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      waiting.set(id, { resolve, reject });
-      worker.postMessage({ ...message, id } satisfies ToLogThread);
-    });
+    return replies.request((id) => worker.postMessage({ ...message, id } satisfies ToLogThread));
   };
 
   return {

@@ -1,10 +1,10 @@
 /**
  * The platform's side of the socket service (runs in the platform process): starts the
  * service process, races "ready" against "failed", "exited" and a timeout (so a crash at start
- * becomes an error carrying its stderr), restarts it if it dies, answers the admin API's
- * socket list and metering's byte totals, and stops it by its pid with the platform.
+ * becomes an error carrying its stderr; shared/supervised-child.ts), restarts it if it dies,
+ * answers the admin API's socket list and metering's byte totals (shared/pending-replies.ts),
+ * and stops it with the platform, killing it by its pid if it does not exit in time.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { PlatformConfig } from '../config/types.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { PendingReplies } from '../shared/pending-replies.js';
+import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
 import { FromService, type ServiceInit, type SocketBytes, type SocketView, type ToService } from './ipc.js';
 import { appToken } from './protocol.js';
 
@@ -29,8 +31,13 @@ export interface StartSocketServiceOptions {
    * as outgoing bandwidth).
    */
   onBytes?(delta: SocketBytes): void;
-  startTimeoutMs?: number;
 }
+
+/** The supervisor's timeouts, from the platform config (`sockets.start_timeout`, ...). */
+type Timeouts = Pick<
+  PlatformConfig['sockets'],
+  'startTimeoutMs' | 'stopTimeoutMs' | 'requestTimeoutMs' | 'restartDelayMs'
+>;
 
 /** What an instance needs to reach the service (InstanceInit `sockets`). */
 export interface SocketsInit {
@@ -55,7 +62,13 @@ export interface SocketServiceHandle {
   close(): Promise<void>;
 }
 
-/** Starts the socket-service process and resolves once it listens. */
+/**
+ * Starts the socket-service process and resolves once it listens.
+ *
+ * @example
+ * const sockets = await startSocketService({ dataDir, config: platformConfig.sockets, mode: 'dev', logger });
+ * instanceSpec.sockets = sockets.instanceInit('guestbook');
+ */
 export async function startSocketService(options: StartSocketServiceOptions): Promise<SocketServiceHandle> {
   const supervisor = new Supervisor(options);
   await supervisor.start();
@@ -65,12 +78,11 @@ export async function startSocketService(options: StartSocketServiceOptions): Pr
 class Supervisor implements SocketServiceHandle {
   readonly path: string;
   readonly #options: StartSocketServiceOptions;
+  readonly #timeouts: Timeouts;
   readonly #key = randomBytes(32).toString('hex');
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
+  #child: SupervisedChild | undefined;
   #closing = false;
-  #nextId = 1;
-  readonly #waiting = new Map<number, (message: FromService) => void>();
+  readonly #replies = new PendingReplies<SocketView[] | SocketBytes[]>();
   /** Totals of service processes that are gone, added to the live one's. */
   #carried = new Map<string, SocketBytes>();
   /** The live process's totals at the last poll: carried over if it dies, and the base of deltas. */
@@ -79,6 +91,7 @@ class Supervisor implements SocketServiceHandle {
 
   constructor(options: StartSocketServiceOptions) {
     this.#options = options;
+    this.#timeouts = options.config;
     this.path = socketPath(join(options.dataDir, 'run'));
   }
 
@@ -92,7 +105,7 @@ class Supervisor implements SocketServiceHandle {
 
   async start(): Promise<void> {
     mkdirSync(join(this.path, '..'), { recursive: true });
-    const { config, mode } = this.#options;
+    const { config, mode, logger } = this.#options;
     const init: ServiceInit = {
       path: this.path,
       key: this.#key,
@@ -103,54 +116,43 @@ class Supervisor implements SocketServiceHandle {
       blocked: [...config.blocked],
       strict: config.strict,
     };
-    const child = spawn(process.execPath, [serviceMain], {
+    // Until it is ready its stderr only goes to the tail a failed start reports.
+    let started = false;
+    const child = new SupervisedChild({
+      args: [serviceMain],
       env: { ...process.env, HANGAR_SOCKETS_INIT: JSON.stringify(init) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      onLine: (stream, line) => {
+        if (started && stream === 'stderr') logger.error(`[sockets] ${line}`);
+      },
     });
     this.#child = child;
-    const stderr: string[] = [];
-    child.stdout?.on('data', () => {});
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      stderr.push(chunk);
-      if (stderr.length > 40) stderr.shift();
-    });
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (raw) => this.#message(raw));
-    const started = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
-      const timeoutMs = this.#options.startTimeoutMs ?? 15_000;
-      const timer = setTimeout(
-        () => resolve({ ok: false, reason: `no ready within ${timeoutMs} ms` }),
-        timeoutMs,
-      );
-      const onMessage = (raw: unknown) => {
-        const message = FromService.safeParse(raw);
-        if (!message.success) return;
-        if (message.data.type === 'ready') finish({ ok: true });
-        if (message.data.type === 'failed') finish({ ok: false, reason: message.data.message });
-      };
-      const onExit = (code: number | null, signal: string | null) =>
-        finish({ ok: false, reason: `it exited (${signal ?? `code ${code}`}) before it was ready` });
-      const finish = (result: { ok: true } | { ok: false; reason: string }) => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(result);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-    if (!started.ok) {
-      this.#kill();
-      await this.#exited;
-      const tail = stderr.join('').trim();
+    // From spawn on: after a restart, instances that kept the path may connect before "ready" arrives.
+    child.onMessage((raw) => this.#message(raw));
+    const { startTimeoutMs } = this.#timeouts;
+    try {
+      await child.ready({
+        isReady: (raw) => {
+          const message = FromService.safeParse(raw);
+          if (!message.success) return undefined;
+          if (message.data.type === 'ready') return true;
+          if (message.data.type === 'failed') return message.data.message;
+          return undefined;
+        },
+        startTimeoutMs,
+      });
+    } catch (err) {
+      if (!(err instanceof ChildStartError)) throw err;
+      // The wording the service's start timeout had before the shared helper.
+      const reason = err.kind === 'timeout' ? `no ready within ${startTimeoutMs} ms` : err.reason;
+      const tail = err.stderr.trim();
       throw new HangarError(
         'SOCKET_SERVICE_FAILED',
-        `the socket service failed to start: ${started.reason}${tail ? `\n--- socket service stderr ---\n${tail}` : ''}`,
+        `the socket service failed to start: ${reason}${tail ? `\n--- socket service stderr ---\n${tail}` : ''}`,
+        { cause: err },
       );
     }
-    child.stderr?.on('data', (chunk: string) => this.#options.logger.error(`[sockets] ${chunk.trimEnd()}`));
-    child.once('exit', (code, signal) => this.#died(code, signal));
+    started = true;
+    child.onExit((code, signal) => this.#died(code, signal));
     this.#pollTimer = setInterval(() => this.#poll().catch(() => {}), 1_000);
     this.#pollTimer.unref();
   }
@@ -183,32 +185,24 @@ class Supervisor implements SocketServiceHandle {
     this.#closing = true;
     clearInterval(this.#pollTimer);
     const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child?.running) return;
     // The last bytes go to metering before the sockets close.
     await this.#poll().catch(() => {});
-    if (child.connected) child.send({ type: 'stop' } satisfies ToService);
-    const killer = setTimeout(() => this.#kill(), 3_000);
-    await this.#exited;
-    clearTimeout(killer);
+    const stopped = await child.stop({
+      message: { type: 'stop' } satisfies ToService,
+      graceMs: this.#timeouts.stopTimeoutMs,
+    });
+    if (stopped.killed) this.#options.logger.warn(`killed the socket service: ${stopped.reason}`);
   }
 
-  #request<T>(type: 'list' | 'bytes'): Promise<T> {
+  #request<T extends SocketView[] | SocketBytes[]>(type: 'list' | 'bytes'): Promise<T> {
     const child = this.#child;
     if (!child?.connected) return Promise.reject(new Error('the socket service is not running'));
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        reject(new Error(`the socket service did not answer '${type}' within 5 s`));
-      }, 5_000);
-      this.#waiting.set(id, (message) => {
-        clearTimeout(timer);
-        resolve(
-          (message.type === 'list' ? message.sockets : message.type === 'bytes' ? message.bytes : []) as T,
-        );
-      });
-      child.send({ type, id } satisfies ToService);
-    });
+    const { requestTimeoutMs } = this.#timeouts;
+    return this.#replies.request((id) => child.send({ type, id } satisfies ToService), {
+      timeoutMs: requestTimeoutMs,
+      timeoutMessage: `the socket service did not answer '${type}' within ${requestTimeoutMs / 1000} s`,
+    }) as Promise<T>;
   }
 
   #message(raw: unknown): void {
@@ -216,15 +210,14 @@ class Supervisor implements SocketServiceHandle {
     if (!message.success) return;
     const m = message.data;
     if (m.type === 'warning') this.#options.logger.warn(`[${m.app}] ${m.message}`);
-    else if (m.type === 'list' || m.type === 'bytes') {
-      const waiter = this.#waiting.get(m.id);
-      this.#waiting.delete(m.id);
-      waiter?.(m);
-    }
+    else if (m.type === 'list') this.#replies.settle(m.id, m.sockets);
+    else if (m.type === 'bytes') this.#replies.settle(m.id, m.bytes);
   }
 
   /** The service died while the platform runs: its sockets are gone; start a new one. */
   #died(code: number | null, signal: NodeJS.Signals | null): void {
+    // A process that is gone answers nothing it was asked.
+    this.#replies.failAll(new Error(`the socket service exited (${signal ?? `code ${code}`})`));
     if (this.#closing) return;
     this.#carried = toMap(merge(this.#carried, this.#lastSeen));
     this.#lastSeen = [];
@@ -234,12 +227,7 @@ class Supervisor implements SocketServiceHandle {
     );
     setTimeout(() => {
       if (!this.#closing) this.start().catch((err: Error) => this.#options.logger.error(err.message));
-    }, 1_000).unref();
-  }
-
-  #kill(): void {
-    const child = this.#child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, this.#timeouts.restartDelayMs).unref();
   }
 }
 

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { defaultPlatformConfig } from '../src/config/platform-config.js';
 import type { Logger } from '../src/shared/logger.js';
 import { startChild, stopChild, track } from './children.js';
 import { median, quantile } from './stats.js';
@@ -96,7 +97,7 @@ export async function runSockets(
   const dir = makeTempDir('sockets');
   const service = await startSocketService({
     dataDir: dir,
-    config: { idleTimeoutMs: 600_000, allow: [], blocked: [], strict: false, maxOpenPerApp: 10_000 },
+    config: { ...defaultPlatformConfig.sockets, idleTimeoutMs: 600_000, maxOpenPerApp: 10_000 },
     mode: 'dev',
     logger: quiet,
   });

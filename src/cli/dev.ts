@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadAppConfig, loadPlatformConfig } from '../config/index.js';
 import type { AppConfig } from '../config/types.js';
@@ -7,35 +6,27 @@ import { certificateSource, loadCertificate } from '../platform/tls.js';
 import { HangarError } from '../shared/errors.js';
 import { createLogger, paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
+import { type DevEnv, type DevFlags, devConfigLocation, resolveDevOptions } from './dev-options.js';
 
-export interface DevOptions {
-  port: number;
-  adminPort: number;
-  host: string;
-  dataDir: string;
-  config?: string;
-  application?: string;
-  watch: boolean;
-  httpsPort?: number;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsSelfSigned?: boolean;
-  /** S12: refuse loopback/private socket destinations instead of warning (sockets.strict). */
-  strictSockets?: boolean;
-}
-
-/** `hangar dev [PATH ...]` (SPEC S2): the local development server. */
-export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
+/**
+ * `hangar dev [PATH ...]` (SPEC S2): the local development server. `flags` are the ones typed
+ * on the command line; each option is resolved by resolveDevOptions (flag > env > file > default).
+ */
+export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = process.env): Promise<void> {
   const logger = createLogger(process.stdout);
-  const dataDir = resolve(opts.dataDir);
+  const location = devConfigLocation({ flags, env });
   const services = await loadServices(paths);
-  const configFile =
-    opts.config ??
-    (existsSync(join(dataDir, 'hangar.config.yaml')) ? join(dataDir, 'hangar.config.yaml') : undefined);
-  const loaded = await loadPlatformConfig(configFile);
-  const platformConfig = opts.strictSockets
-    ? { ...loaded, sockets: { ...loaded.sockets, strict: true } }
-    : loaded;
+  // --config (or HANGAR_CONFIG) must exist; else <data-dir>/hangar.config.yaml is read when present.
+  const loaded = await loadPlatformConfig(location.config, {
+    dataDir: location.dataDir,
+    ...(location.configGivenBy ? { givenBy: location.configGivenBy } : {}),
+  });
+  const opts = resolveDevOptions({ flags, env, file: loaded });
+  const dataDir = resolve(opts.dataDir);
+  const platformConfig =
+    opts.strictSockets === loaded.sockets.strict
+      ? loaded
+      : { ...loaded, sockets: { ...loaded.sockets, strict: opts.strictSockets } };
   const application = opts.application ?? services[0]!.application ?? applicationFromDir(services[0]!.dir);
   const certificate = certificateSource(opts);
   const https =
@@ -78,7 +69,7 @@ export async function runDev(paths: string[], opts: DevOptions): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       // A second Ctrl-C: stop waiting for requests to drain.
-      for (const runtime of platform.services) for (const instance of runtime.pool.instances) instance.kill();
+      for (const runtime of platform.services) runtime.pool.killAll();
       return;
     }
     stopping = true;

@@ -7,7 +7,25 @@ import { Command, CommanderError, Option } from 'commander';
 import { isHangarError } from '../shared/errors.js';
 import { version } from '../shared/version.js';
 import { withAdminOptions } from './admin-options.js';
+import { type DevFlags, devDefaults, devEnv } from './dev-options.js';
 import { parsePort } from './options.js';
+
+/**
+ * The options the user typed. Commander fills in nothing for `dev` except `watch: true` (the
+ * `--no-watch` flag's implied default), which is dropped here: defaults, environment variables
+ * and the platform config file are resolveDevOptions' business (dev-options.ts).
+ */
+function typedOptions<T extends object>(command: Command): Partial<T> {
+  const typed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(command.opts())) {
+    if (command.getOptionValueSource(key) === 'cli') typed[key] = value;
+  }
+  return typed as Partial<T>;
+}
+
+/** Help text's tail: where an option comes from when the flag is not given. */
+const from = (env: string, fallback?: string | number) =>
+  `(env ${env}${fallback === undefined ? '' : `; default ${fallback}`})`;
 
 const program = new Command('hangar')
   .description('A self-hostable application platform in the mould of the App Engine standard environment')
@@ -20,19 +38,36 @@ program
   .description('run the local development server for one or more services')
   .argument('[paths...]', 'app directories or app.yaml files (several = several services)', ['.'])
   .addOption(
-    new Option('--port <port>', 'port for app traffic (0 = any free port)')
-      .default(8080)
-      .argParser((v) => parsePort(v, '--port')),
+    new Option(
+      '--port <port>',
+      `port for app traffic (0 = any free port) ${from(devEnv.port, devDefaults.port)}`,
+    ).argParser((v) => parsePort(v, '--port')),
   )
   .addOption(
-    new Option('--admin-port <port>', 'port for the admin API (0 = any free port)')
-      .default(8000)
-      .argParser((v) => parsePort(v, '--admin-port')),
+    new Option(
+      '--admin-port <port>',
+      `port for the admin API (0 = any free port) ${from(devEnv.adminPort, devDefaults.adminPort)}`,
+    ).argParser((v) => parsePort(v, '--admin-port')),
   )
-  .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
-  .addOption(new Option('--data-dir <dir>', 'where logs, caches and sockets live').default('.hangar'))
-  .addOption(new Option('--config <file>', 'platform config file (S15)'))
-  .addOption(new Option('--application <id>', 'application id when app.yaml has none'))
+  .addOption(new Option('--host <host>', `address to listen on ${from(devEnv.host, devDefaults.host)}`))
+  .addOption(
+    new Option(
+      '--data-dir <dir>',
+      `where logs, caches and sockets live ${from(devEnv.dataDir, devDefaults.dataDir)}`,
+    ),
+  )
+  .addOption(
+    new Option(
+      '--config <file>',
+      `platform config file (S15) ${from(devEnv.config, '<data-dir>/hangar.config.yaml if present')}`,
+    ),
+  )
+  .addOption(
+    new Option(
+      '--application <id>',
+      `application id instead of app.yaml's application: ${from(devEnv.application)}`,
+    ),
+  )
   .option('--no-watch', 'do not restart instances when app files change')
   .addOption(
     new Option('--https-port <port>', 'also serve HTTPS on this port (0 = any free port)').argParser((v) =>
@@ -42,10 +77,13 @@ program
   .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) for --https-port'))
   .addOption(new Option('--tls-key <file>', 'PEM private key for --https-port'))
   .option('--tls-self-signed', 'make (once) and use a self-signed localhost certificate for --https-port')
-  .option('--strict-sockets', 'refuse loopback and private socket destinations, as production does (S12)')
-  .action(async (paths: string[], opts) => {
+  .option(
+    '--strict-sockets',
+    `refuse loopback and private socket destinations, as production does (S12) ${from(devEnv.strictSockets, 'sockets.strict')}`,
+  )
+  .action(async (paths: string[], _opts: unknown, command: Command) => {
     const { runDev } = await import('./dev.js');
-    await runDev(paths, opts);
+    await runDev(paths, typedOptions<DevFlags>(command));
   });
 
 program

@@ -46,8 +46,19 @@ describe('defaultPlatformConfig', () => {
         drainTimeoutMs: 30_000,
         maxHeaderBytes: 16_384,
         maxHeaderCount: 100,
+        shutdownGraceMs: 1_000,
       },
-      sockets: { idleTimeoutMs: 600_000, allow: [], blocked: [], strict: false, maxOpenPerApp: 1000 },
+      sockets: {
+        idleTimeoutMs: 600_000,
+        allow: [],
+        blocked: [],
+        strict: false,
+        maxOpenPerApp: 1000,
+        startTimeoutMs: 15_000,
+        stopTimeoutMs: 3_000,
+        requestTimeoutMs: 5_000,
+        restartDelayMs: 1_000,
+      },
       urlfetch: {
         defaultDeadlineMs: 5_000,
         maxDeadlineMs: 60_000,
@@ -60,6 +71,8 @@ describe('defaultPlatformConfig', () => {
         heartbeatIntervalMs: 1_000,
         heartbeatTimeoutMs: 3_000,
         startBackoffMaxMs: 30_000,
+        startTimeoutMs: 30_000,
+        stopTimeoutMs: 2_000,
       },
       authDomain: 'gmail.com',
       quotas: { daily: {} },
@@ -121,8 +134,42 @@ describe('loadPlatformConfig', () => {
       heartbeatIntervalMs: 1_000,
       heartbeatTimeoutMs: 500,
       startBackoffMaxMs: 5_000,
+      startTimeoutMs: 30_000,
+      stopTimeoutMs: 2_000,
     });
     expect(config.limits.requestDeadlineExplicit).toBe(false);
+  });
+
+  it('reads the start, stop and shutdown timeouts, each in its section; 0 where waiting may be skipped', async () => {
+    const config = await loadPlatformConfig(
+      await write(
+        y(
+          'limits:',
+          '  shutdown_grace: 0s',
+          'sockets:',
+          '  start_timeout: 20s',
+          '  stop_timeout: 0',
+          '  request_timeout: 750ms',
+          '  restart_delay: 2500ms',
+          'scheduler:',
+          '  start_timeout: 1m',
+          '  stop_timeout: 5s',
+        ),
+      ),
+    );
+    expect(config.limits).toEqual({ ...defaultPlatformConfig.limits, shutdownGraceMs: 0 });
+    expect(config.sockets).toEqual({
+      ...defaultPlatformConfig.sockets,
+      startTimeoutMs: 20_000,
+      stopTimeoutMs: 0,
+      requestTimeoutMs: 750,
+      restartDelayMs: 2_500,
+    });
+    expect(config.scheduler).toEqual({
+      ...defaultPlatformConfig.scheduler,
+      startTimeoutMs: 60_000,
+      stopTimeoutMs: 5_000,
+    });
   });
 
   it('merges a partial file over the defaults, in ms and bytes, frozen', async () => {
@@ -181,10 +228,16 @@ describe('loadPlatformConfig', () => {
     expect((await loadPlatformConfig(undefined, { dataDir })).authDomain).toBe('corp.example');
   });
 
-  it('says so when an explicit file is missing', async () => {
+  it('says so when an explicit file is missing, naming where its path came from', async () => {
     await expect(loadPlatformConfig(join(root, 'missing.yaml'))).rejects.toMatchObject({
       code: 'HANGAR_E_CONFIG_NOT_FOUND',
-      message: expect.stringContaining('check the --config path'),
+      message: expect.stringContaining('check the --config path, or leave --config out'),
+    });
+    await expect(
+      loadPlatformConfig(join(root, 'missing.yaml'), { dataDir: root, givenBy: 'HANGAR_CONFIG' }),
+    ).rejects.toMatchObject({
+      code: 'HANGAR_E_CONFIG_NOT_FOUND',
+      message: expect.stringContaining('check the HANGAR_CONFIG path, or leave HANGAR_CONFIG out'),
     });
   });
 
@@ -197,6 +250,12 @@ describe('loadPlatformConfig', () => {
     { rule: 'zero deadline', yaml: y('limits:', '  request_deadline: 0s'), field: 'limits.request_deadline', line: 2, message: 'must be at least 1ms' },
     { rule: 'size format', yaml: y('logs:', '  retention: 7d', '  max_bytes: 1 gigabyte'), field: 'logs.max_bytes', line: 3, message: 'is not a size' },
     { rule: 'zero size', yaml: y('urlfetch:', '  max_request_bytes: 0'), field: 'urlfetch.max_request_bytes', line: 2, message: 'must be greater than 0' },
+    { rule: 'zero instance start timeout', yaml: y('scheduler:', '  start_timeout: 0s'), field: 'scheduler.start_timeout', line: 2, message: 'must be at least 1ms' },
+    { rule: 'zero socket request timeout', yaml: y('sockets:', '  request_timeout: 0'), field: 'sockets.request_timeout', line: 2, message: 'must be at least 1ms' },
+    { rule: 'zero socket service start timeout', yaml: y('sockets:', '  start_timeout: 0ms'), field: 'sockets.start_timeout', line: 2, message: 'must be at least 1ms' },
+    { rule: 'stop timeout format', yaml: y('scheduler:', '  stop_timeout: two seconds'), field: 'scheduler.stop_timeout', line: 2, message: 'is not a duration' },
+    { rule: 'negative restart delay', yaml: y('sockets:', '  restart_delay: -1s'), field: 'sockets.restart_delay', line: 2, message: 'is not a duration' },
+    { rule: 'shutdown grace type', yaml: y('limits:', '  shutdown_grace: [1s]'), field: 'limits.shutdown_grace', line: 2, message: 'must be a duration' },
     { rule: 'header count', yaml: y('limits:', '  max_header_count: 0'), field: 'limits.max_header_count', line: 2, message: 'must be from 1 to 10000' },
     { rule: 'strict type', yaml: y('sockets:', '  strict: on'), field: 'sockets.strict', line: 2, message: "must be true or false, not 'on'" },
     { rule: 'allow entry', yaml: y('sockets:', '  allow:', '  - db.internal:5432', '  - db.internal'), field: 'sockets.allow[1]', line: 4, message: 'does not end in a port' },

@@ -25,6 +25,7 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     drainTimeoutMs: 30_000,
     maxHeaderBytes: 16_384,
     maxHeaderCount: 100,
+    shutdownGraceMs: 1_000,
   },
   sockets: {
     idleTimeoutMs: 10 * 60_000,
@@ -32,6 +33,10 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     blocked: [],
     strict: false,
     maxOpenPerApp: 1000,
+    startTimeoutMs: 15_000,
+    stopTimeoutMs: 3_000,
+    requestTimeoutMs: 5_000,
+    restartDelayMs: 1_000,
   },
   urlfetch: {
     defaultDeadlineMs: 5_000,
@@ -45,6 +50,8 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     heartbeatIntervalMs: 1_000,
     heartbeatTimeoutMs: 3_000,
     startBackoffMaxMs: 30_000,
+    startTimeoutMs: 30_000,
+    stopTimeoutMs: 2_000,
   },
   authDomain: 'gmail.com',
   quotas: { daily: {} },
@@ -54,7 +61,8 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
  * Loads the platform config (S15), validated like app.yaml (every problem with its line),
  * merged over `defaultPlatformConfig` and deep-frozen.
  *
- * - `file` given: that file must exist (else HangarError `CONFIG_NOT_FOUND`).
+ * - `file` given: that file must exist (else HangarError `CONFIG_NOT_FOUND`, naming
+ *   `options.givenBy`, default `--config`, as where the path came from).
  * - else `options.dataDir` given: `<dataDir>/hangar.config.yaml` when present.
  * - else the defaults.
  *
@@ -64,15 +72,16 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
  */
 export async function loadPlatformConfig(
   file?: string,
-  options: { dataDir?: string } = {},
+  options: { dataDir?: string; givenBy?: string } = {},
 ): Promise<PlatformConfig> {
   let path: string;
+  const givenBy = options.givenBy ?? '--config';
   if (file !== undefined) {
     path = resolve(file);
     if (!(await stat(path).catch(() => undefined))?.isFile()) {
       throw new HangarError(
         'CONFIG_NOT_FOUND',
-        `platform config ${path} does not exist; check the --config path, or leave --config out to use the defaults`,
+        `platform config ${path} does not exist; check the ${givenBy} path, or leave ${givenBy} out to use the defaults`,
       );
     }
   } else if (options.dataDir !== undefined) {

@@ -128,6 +128,7 @@ export function platformSchema(defaults: PlatformConfig) {
         drain_timeout: anyDuration().optional(),
         max_header_bytes: positiveSize().optional(),
         max_header_count: wholeNumber(1, 10_000, 'use a whole number from 1 to 10000').optional(),
+        shutdown_grace: anyDuration().optional(),
       }),
       sockets: section('sockets', {
         idle_timeout: positiveDuration().optional(),
@@ -138,6 +139,10 @@ export function platformSchema(defaults: PlatformConfig) {
         blocked: stringList(checkBlockedEntry, 'write blocked as a list of CIDR ranges').optional(),
         strict: flag('write strict: true or strict: false').optional(),
         max_open_per_app: wholeNumber(1, 1_000_000, 'use a whole number of at least 1').optional(),
+        start_timeout: positiveDuration().optional(),
+        stop_timeout: anyDuration().optional(),
+        request_timeout: positiveDuration().optional(),
+        restart_delay: anyDuration().optional(),
       }),
       urlfetch: section('urlfetch', {
         default_deadline: positiveDuration().optional(),
@@ -154,6 +159,8 @@ export function platformSchema(defaults: PlatformConfig) {
         heartbeat_interval: positiveDuration().optional(),
         heartbeat_timeout: positiveDuration().optional(),
         start_backoff_max: positiveDuration().optional(),
+        start_timeout: positiveDuration().optional(),
+        stop_timeout: anyDuration().optional(),
       }),
       auth_domain: convert((value) => {
         if (typeof value === 'string' && /^(?=.{1,253}$)([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/.test(value))
@@ -207,6 +214,7 @@ export function platformSchema(defaults: PlatformConfig) {
           drainTimeoutMs: l.drain_timeout ?? d.limits.drainTimeoutMs,
           maxHeaderBytes: l.max_header_bytes ?? d.limits.maxHeaderBytes,
           maxHeaderCount: l.max_header_count ?? d.limits.maxHeaderCount,
+          shutdownGraceMs: l.shutdown_grace ?? d.limits.shutdownGraceMs,
         },
         sockets: {
           idleTimeoutMs: s.idle_timeout ?? d.sockets.idleTimeoutMs,
@@ -214,6 +222,10 @@ export function platformSchema(defaults: PlatformConfig) {
           blocked: s.blocked ?? [...d.sockets.blocked],
           strict: s.strict ?? d.sockets.strict,
           maxOpenPerApp: s.max_open_per_app ?? d.sockets.maxOpenPerApp,
+          startTimeoutMs: s.start_timeout ?? d.sockets.startTimeoutMs,
+          stopTimeoutMs: s.stop_timeout ?? d.sockets.stopTimeoutMs,
+          requestTimeoutMs: s.request_timeout ?? d.sockets.requestTimeoutMs,
+          restartDelayMs: s.restart_delay ?? d.sockets.restartDelayMs,
         },
         urlfetch: {
           defaultDeadlineMs: u.default_deadline ?? d.urlfetch.defaultDeadlineMs,
@@ -230,6 +242,8 @@ export function platformSchema(defaults: PlatformConfig) {
           heartbeatIntervalMs: k.heartbeat_interval ?? d.scheduler.heartbeatIntervalMs,
           heartbeatTimeoutMs: k.heartbeat_timeout ?? d.scheduler.heartbeatTimeoutMs,
           startBackoffMaxMs: k.start_backoff_max ?? d.scheduler.startBackoffMaxMs,
+          startTimeoutMs: k.start_timeout ?? d.scheduler.startTimeoutMs,
+          stopTimeoutMs: k.stop_timeout ?? d.scheduler.stopTimeoutMs,
         },
         authDomain: c.auth_domain ?? d.authDomain,
         quotas: { daily: { ...d.quotas.daily, ...daily } },

@@ -134,6 +134,8 @@ export interface PlatformConfig {
     drainTimeoutMs: number;
     maxHeaderBytes: number;
     maxHeaderCount: number;
+    /** On shutdown, after the drain: keep-alive connections still open this long are cut. */
+    shutdownGraceMs: number;
   };
   sockets: {
     idleTimeoutMs: number;
@@ -141,6 +143,14 @@ export interface PlatformConfig {
     blocked: string[];
     strict: boolean;
     maxOpenPerApp: number;
+    /** The socket service must report ready within this, or the platform does not start. */
+    startTimeoutMs: number;
+    /** The socket service, asked to stop, is killed after this. */
+    stopTimeoutMs: number;
+    /** How long the platform waits for the service's answer to a list or byte-totals request. */
+    requestTimeoutMs: number;
+    /** A socket service that died is started again after this. */
+    restartDelayMs: number;
   };
   urlfetch: {
     defaultDeadlineMs: number;
@@ -159,6 +169,10 @@ export interface PlatformConfig {
     heartbeatTimeoutMs: number;
     /** Failed instance starts are retried with exponential back-off up to this. */
     startBackoffMaxMs: number;
+    /** An instance must report ready within this, or its start failed. */
+    startTimeoutMs: number;
+    /** An instance asked to stop (after its drain) is killed after this. */
+    stopTimeoutMs: number;
   };
   authDomain: string;
   quotas: { daily: Record<string, number> };

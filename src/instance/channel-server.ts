@@ -9,7 +9,8 @@ import {
   type ResponseFrame,
 } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
-import { armDeadline, callFetch, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
+import { errorPage, failurePage, type InstanceErrorPage } from './error-page.js';
+import { armDeadline, callFetch, reportFailure } from './fetch-run.js';
 import { lazyRequest } from './lazy-request.js';
 import { packHeldLines, releaseLines } from './log-capture.js';
 import { requestStorage } from './request-context.js';
@@ -105,8 +106,10 @@ async function serveFrame(
         head.id,
         state,
         errorResponse(
-          500,
-          `the front end sent handler ${head.handler} over the request channel; it is ${what}`,
+          errorPage(
+            500,
+            `the front end sent handler ${head.handler} over the request channel; it is ${what}`,
+          ),
         ),
       );
     }
@@ -139,7 +142,7 @@ async function serveFrame(
           );
         }
         reportFailure(err);
-        return answer(head.id, state, errorResponse(500, failedRequestMessage));
+        return answer(head.id, state, errorResponse(failurePage()));
       }
     });
   } finally {
@@ -172,13 +175,9 @@ function takeLines(state: RequestState): { lines: PackedLines | undefined; overI
   return { lines: lines?.length ? packHeldLines(lines) : undefined, overIpc: lines === undefined };
 }
 
-function errorResponse(status: number, message: string): Answer {
-  const body = Buffer.from(errorPageHtml(status, message));
-  return {
-    status,
-    headers: ['content-type', 'text/html; charset=utf-8', 'content-length', String(body.length)],
-    body,
-  };
+/** An error page (error-page.ts) as a response frame's parts. */
+function errorResponse(page: InstanceErrorPage): Answer {
+  return { status: page.status, headers: Object.entries(page.headers).flat(), body: page.body };
 }
 
 function requestFacts(head: RequestFrame): RequestFacts {

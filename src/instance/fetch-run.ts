@@ -1,12 +1,14 @@
 /**
- * What runs around a handler call in an instance: the deadline timer and the error page of a
- * failed request (both servers: the request channel and the HTTP server for Node handlers),
- * and for fetch handlers the `ctx` they get and the check of what they returned.
+ * What runs around a handler call in an instance: the deadline timer and the log line of a
+ * failed request (both servers: the request channel and the HTTP server for Node handlers; the
+ * page they answer with is error-page.ts's), and for fetch handlers the `ctx` they get and the
+ * check of what they returned.
  */
 import { format } from 'node:util';
 import type { HandlerContext } from '../index.js';
 import type { LoadedHandler } from './app-loader.js';
 import { DeadlineExceededError } from './deadline.js';
+import { failureCode } from './error-page.js';
 import { logLine } from './log-capture.js';
 import { materializeEnv } from './request-context.js';
 import { requestLog } from './request-log.js';
@@ -36,17 +38,13 @@ export async function callFetch(
   return response;
 }
 
-/** Logs a failed request's error under the request (call it inside the request's context). */
+/**
+ * Logs a failed request's error under the request (call it inside the request's context), led
+ * by its registry code as the front end's own errors are: `HANGAR_E_HANDLER_FAILED: Error: ...`.
+ */
 export function reportFailure(err: unknown): void {
-  logLine('error', err instanceof Error ? (err.stack ?? err.message) : format(err));
+  logLine('error', `${failureCode(err)}: ${err instanceof Error ? (err.stack ?? err.message) : format(err)}`);
 }
-
-/** The HTML page of an error the instance answers itself. */
-export function errorPageHtml(status: number, message: string): string {
-  return `<!DOCTYPE html><title>${status}</title><h1>Error: ${status === 500 ? 'Server Error' : status}</h1><p>${message}</p>\n`;
-}
-
-export const failedRequestMessage = 'The server encountered an error and could not complete your request.';
 
 function isResponse(value: unknown): value is Response {
   return (

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InternalHeader } from '../shared/internal-headers.js';
 import type { LoadedHandler } from './app-loader.js';
-import { armDeadline, errorPageHtml, failedRequestMessage, reportFailure } from './fetch-run.js';
+import { errorPage, failurePage, type InstanceErrorPage } from './error-page.js';
+import { armDeadline, reportFailure } from './fetch-run.js';
 import { requestStorage } from './request-context.js';
 import { RequestState } from './request-state.js';
 
@@ -25,7 +26,10 @@ export function createInstanceServer(handlers: readonly LoadedHandler[]): Server
       const what = handler
         ? 'a fetch handler, served over the request channel'
         : 'not a handler this instance has';
-      sendError(res, 500, `the front end asked for handler ${handlerIndex} over HTTP; it is ${what}`);
+      sendError(
+        res,
+        errorPage(500, `the front end asked for handler ${handlerIndex} over HTTP; it is ${what}`),
+      );
       return;
     }
     const state = new RequestState({
@@ -73,18 +77,15 @@ function dropInternalRawHeaders(req: IncomingMessage): void {
 function failRequest(res: ServerResponse, err: unknown): void {
   // Inside the request's context, so the line is attributed to the request (S9).
   reportFailure(err);
-  sendError(res, 500, failedRequestMessage);
+  sendError(res, failurePage());
 }
 
-function sendError(res: ServerResponse, status: number, message: string): void {
+/** Writes `page`, unless the handler already began its response: then the connection is cut. */
+function sendError(res: ServerResponse, page: InstanceErrorPage): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = errorPageHtml(status, message);
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
+  res.writeHead(page.status, page.headers);
+  res.end(page.body);
 }

@@ -24,6 +24,11 @@ export const ErrorCodes = {
   },
   HANDLER_NOT_FOUND: { status: 404, summary: 'no handler in app.yaml matches the path' },
   HANDLER_NOT_SUPPORTED: { status: 501, summary: 'this kind of handler is not supported yet' },
+  // Answered by the instance itself (src/instance/error-page.ts); the code leads the error line it logs.
+  HANDLER_FAILED: {
+    status: 500,
+    summary: 'the handler threw, or returned something that is not a Response',
+  },
   USAGE: { status: 400, summary: 'the command was called wrongly' },
   ADMIN_API: { status: 502, summary: 'the admin API could not be reached, refused the token, or failed' },
   ADDRESS_IN_USE: { status: 500, summary: 'a port the platform needs is taken' },

@@ -10,6 +10,7 @@ import { type AddressInfo, createServer, type Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPlatformConfig } from '../../config/platform-config.js';
 import type { Logger } from '../../shared/logger.js';
 import { attach, descriptor } from '../api.js';
 import { ServiceLink, setLink } from '../client/link.js';
@@ -37,7 +38,7 @@ async function startService(config: Partial<StartSocketServiceOptions['config']>
   const deltas: SocketBytes[] = [];
   const service = await startSocketService({
     dataDir: dir,
-    config: { idleTimeoutMs: 600_000, allow: [], blocked: [], strict: false, maxOpenPerApp: 1000, ...config },
+    config: { ...defaultPlatformConfig.sockets, idleTimeoutMs: 600_000, ...config },
     mode: 'dev',
     logger: quiet,
     onBytes: (delta) => deltas.push(delta),

@@ -1,7 +1,9 @@
 /**
  * The answer the front end gives for an error of its own (a rejection in step 2, a failure in
  * steps 3-6): status from the error's code, body from the app's `error_handlers` page where
- * one applies, else a short text.
+ * one applies, else a short text. The front end's one error builder; it makes no HTML of its
+ * own (text/plain with nosniff), so a message quoting the request cannot become markup. The
+ * instance's builder is src/instance/error-page.ts.
  */
 import { STATUS_CODES } from 'node:http';
 import type { AppConfig } from '../config/types.js';
@@ -26,11 +28,15 @@ export interface ErrorAnswerOptions {
 }
 
 const genericServerError = 'The server encountered an error and could not complete your request.';
+/** Seconds a client is told to wait after a 503 from a full pending queue (S6). */
+const pendingRetryAfterSeconds = 1;
 
 /**
  * Builds the response for `err` (any thrown value; non-Hangar errors are 500s).
  * - RESPONSE_TOO_LARGE: an empty 500, as App Engine sends.
  * - OVER_QUOTA: the app's `over_quota` page, else text.
+ * - DEADLINE_EXCEEDED: the app's `timeout` page, else text (S6).
+ * - PENDING_TIMEOUT: `Retry-After`, so clients back off instead of hammering a full queue.
  * - other 5xx after routing: the app's `default` page, else text (the cause only when `expose`).
  * - 4xx: text naming the rule the request broke (never a secret: it is about the request).
  *
@@ -44,13 +50,25 @@ export function errorAnswer(err: unknown, options: ErrorAnswerOptions): ErrorAns
   const message = hangar ? hangar.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   const logLine = `${hangar ? `${hangar.code}: ` : ''}${message.split('\n')[0]}`;
   const headers: Record<string, string> = { ...options.headers };
+  if (hangar?.code === 'HANGAR_E_PENDING_TIMEOUT') headers['retry-after'] = String(pendingRetryAfterSeconds);
 
   if (hangar?.code === 'HANGAR_E_RESPONSE_TOO_LARGE') {
     return { status, headers: { ...headers, 'content-length': '0' }, body: Buffer.alloc(0), logLine };
   }
   const pageKind =
-    hangar?.code === 'HANGAR_E_OVER_QUOTA' ? 'over_quota' : status >= 500 ? 'default' : undefined;
-  const page = pageKind && options.config ? errorPage(options.config, pageKind) : undefined;
+    hangar?.code === 'HANGAR_E_OVER_QUOTA'
+      ? 'over_quota'
+      : hangar?.code === 'HANGAR_E_DEADLINE_EXCEEDED'
+        ? 'timeout'
+        : status >= 500
+          ? 'default'
+          : undefined;
+  // A deadline without a `timeout` page gets the `default` page, as any other platform 5xx would.
+  const page =
+    pageKind && options.config
+      ? (errorPage(options.config, pageKind) ??
+        (pageKind === 'timeout' ? errorPage(options.config, 'default') : undefined))
+      : undefined;
   if (page) {
     return {
       status,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { UpstreamResponse } from './forward.js';
+import type { UpstreamResponse } from './response-rewrite.js';
 import { privateCacheControl, rewriteResponse } from './response-rewrite.js';
 
 const options = { method: 'GET', maxResponseBytes: 100, serverSoftware: 'Hangar/0.1.0' };

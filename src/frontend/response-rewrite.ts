@@ -3,9 +3,12 @@
  * the client. App Engine's front end does the same: no streaming, a size cap that yields an
  * empty 500, and headers the platform owns (framing, Server, Date) set by the platform alone.
  */
+import type { InstanceResponse } from '../scheduler/instance.js';
 import { HangarError } from '../shared/errors.js';
-import type { UpstreamResponse } from './forward.js';
 import { connectionScoped } from './hop-by-hop.js';
+
+/** What step 6 reads of the instance's answer. */
+export type UpstreamResponse = Pick<InstanceResponse, 'status' | 'headers' | 'body'>;
 
 /** A response ready for the client; header names are lower case. */
 export interface ClientResponse {

@@ -2,11 +2,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig, InstanceClass, PlatformConfig, Scaling } from '../config/types.js';
-import type { ServiceRoute } from '../frontend/frontend.js';
 import { matchHandler } from '../frontend/handler-match.js';
-import type { InstanceProcess, InstanceSpec } from '../scheduler/instance-process.js';
+import type { ServiceRoute } from '../frontend/route.js';
+import type { InstanceExit, Lease, RequestKind } from '../scheduler/instance.js';
+import { type InstanceSpec, moduleInstanceFactory } from '../scheduler/module-instance.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
-import { InternalHeader } from '../shared/internal-headers.js';
 import type { PackedLines } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
 import type { RequestRecord } from '../shared/request-record.js';
@@ -20,14 +20,15 @@ export interface RuntimeContext {
   defaultHostname: string;
   dataDir: string;
   platformConfig: PlatformConfig;
-  onOutput: InstanceSpec['onOutput'];
+  /** Each line an instance prints (its stdout and stderr), with the service it belongs to. */
+  onOutput?(service: string, instanceId: string, stream: 'stdout' | 'stderr', line: string): void;
   /** App log lines from instances (S9). */
   onLogs?: InstanceSpec['onLogs'];
   /** How instances reach the socket service (S12). */
   sockets?: InstanceSpec['sockets'];
   onDecision?(decision: ScalingDecision): void;
   onStartFailed?(error: Error): void;
-  onExit?(instance: InstanceProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  onExit?(service: string, instanceId: string, exit: InstanceExit): void;
   /** Requests the platform makes itself (`/_ah/start`, `/_ah/warmup`), for the request log. */
   onInternalRequest?(record: RequestRecord): void;
 }
@@ -105,10 +106,6 @@ export class ServiceRuntime implements ServiceRoute {
     return this.#context.platformConfig.limits.deadlineGraceMs;
   }
 
-  get heartbeatTimeoutMs(): number {
-    return this.#context.platformConfig.scheduler.heartbeatTimeoutMs;
-  }
-
   /**
    * New code or a new app.yaml: fresh instances take over and the old ones drain. A changed
    * app.yaml gets a new pool (scaling settings may differ); new code alone reuses the pool.
@@ -119,7 +116,7 @@ export class ServiceRuntime implements ServiceRoute {
     this.config = config;
     this.moduleIndex = moduleIndex;
     if (!configChanged) {
-      this.pool.reload(spec);
+      this.pool.reload(moduleInstanceFactory(spec));
       return;
     }
     const old = this.pool;
@@ -131,11 +128,10 @@ export class ServiceRuntime implements ServiceRoute {
     const ctx = this.#context;
     const { limits, scheduler } = ctx.platformConfig;
     const scaling = effectiveScaling(config);
-    return new VersionPool(spec, {
+    return new VersionPool(moduleInstanceFactory(spec), {
       service: config.service,
       version: this.version,
       scaling,
-      slots: spec.slots,
       maxPendingLatencyMs: Math.min(
         (scaling.kind === 'automatic' ? scaling.maxPendingLatencyMs : undefined) ??
           limits.maxPendingLatencyMs,
@@ -144,11 +140,12 @@ export class ServiceRuntime implements ServiceRoute {
       drainTimeoutMs: limits.drainTimeoutMs,
       idlePeriodMs: scheduler.idlePeriodMs,
       startBackoffMaxMs: scheduler.startBackoffMaxMs,
+      heartbeatTimeoutMs: scheduler.heartbeatTimeoutMs,
       warm: ctx.mode === 'dev' || scaling.kind === 'manual',
-      prepare: (instance, first) => this.#prepare(instance, first),
+      prepare: (lease, first) => this.#prepare(lease, first),
       onDecision: ctx.onDecision,
       onStartFailed: ctx.onStartFailed,
-      onExit: ctx.onExit,
+      onExit: (instanceId, exit) => ctx.onExit?.(config.service, instanceId, exit),
     });
   }
 
@@ -157,19 +154,22 @@ export class ServiceRuntime implements ServiceRoute {
    * with `inbound_services: [warmup]` each new instance after the first gets `GET /_ah/warmup`
    * before user traffic. Either is then the instance's loading request.
    */
-  async #prepare(instance: InstanceProcess, first: boolean): Promise<void> {
+  async #prepare(lease: Lease, first: boolean): Promise<void> {
     if (this.config.scaling.kind === 'manual') {
-      const status = await this.#internalRequest(instance, '/_ah/start');
+      const status = await this.#internalRequest(lease, 'start', '/_ah/start');
       if (status !== 404 && (status < 200 || status > 299)) {
         throw new Error(`GET /_ah/start answered ${status}; an instance counts as started on 2xx or 404`);
       }
     }
     if (!first && this.config.inboundServices.includes('warmup'))
-      await this.#internalRequest(instance, '/_ah/warmup');
+      await this.#internalRequest(lease, 'warmup', '/_ah/warmup');
   }
 
-  /** A platform-made GET to one instance, through the app's handlers; 404 when none matches. */
-  async #internalRequest(instance: InstanceProcess, path: string): Promise<number> {
+  /**
+   * A platform-made GET on the new instance's lease, through the app's handlers like a user
+   * request (the same transport, the same log entry); 404 when no script handler matches.
+   */
+  async #internalRequest(lease: Lease, kind: RequestKind, path: string): Promise<number> {
     const started = performance.now();
     const requestId = newRequestId();
     const found = matchHandler(this.config.handlers, path);
@@ -178,49 +178,23 @@ export class ServiceRuntime implements ServiceRoute {
     let bytesOut = 0;
     let lines: PackedLines | undefined;
     let linesComplete = false;
-    const loadingRequest = instance.loading && index !== undefined;
     if (index !== undefined) {
-      instance.requestStarted();
-      try {
-        // The same transport as user requests to this handler (forward.ts).
-        if (instance.channel && !instance.servesOverHttp(index)) {
-          const res = await instance.channel.request(
-            {
-              method: 'GET',
-              url: path,
-              httpVersion: '1.1',
-              headers: ['host', this.#context.defaultHostname],
-              handler: index,
-              requestId,
-              remoteAddr: internalRemoteAddr,
-              https: false,
-            },
-            [],
-          );
-          status = res.status;
-          bytesOut = res.body.length;
-          lines = res.lines;
-          linesComplete = !res.linesOverIpc;
-        } else {
-          const res = await instance.dispatcher.request({
-            path,
-            method: 'GET',
-            headers: {
-              host: this.#context.defaultHostname,
-              [InternalHeader.requestId]: requestId,
-              [InternalHeader.handler]: String(index),
-              [InternalHeader.remoteAddr]: internalRemoteAddr,
-              [InternalHeader.https]: 'off',
-            },
-          });
-          const body = Buffer.from(await res.body.arrayBuffer());
-          status = res.statusCode;
-          bytesOut = body.length;
-        }
-      } finally {
-        instance.requestDone();
-        instance.loading = false;
-      }
+      const response = await lease.send({
+        kind,
+        method: 'GET',
+        url: path,
+        httpVersion: '1.1',
+        headers: ['host', this.#context.defaultHostname],
+        body: [],
+        handler: index,
+        requestId,
+        remoteAddr: internalRemoteAddr,
+        https: false,
+      });
+      status = response.status;
+      bytesOut = response.body.length;
+      lines = response.lines;
+      linesComplete = response.linesComplete;
     }
     this.#context.onInternalRequest?.({
       requestId,
@@ -230,9 +204,9 @@ export class ServiceRuntime implements ServiceRoute {
       latencyMs: performance.now() - started,
       service: this.service,
       version: this.version,
-      instanceId: instance.id,
+      instanceId: lease.instanceId,
       bytesOut,
-      loadingRequest,
+      loadingRequest: lease.loading,
       lines,
       linesComplete,
     });
@@ -285,8 +259,9 @@ export class ServiceRuntime implements ServiceRoute {
           maxRequestBytes: ctx.platformConfig.limits.maxRequestBytes,
           maxResponseBytes: ctx.platformConfig.limits.maxResponseBytes,
         },
-        startTimeoutMs: 30_000,
-        onOutput: ctx.onOutput,
+        startTimeoutMs: ctx.platformConfig.scheduler.startTimeoutMs,
+        stopTimeoutMs: ctx.platformConfig.scheduler.stopTimeoutMs,
+        onOutput: (instanceId, stream, line) => ctx.onOutput?.(config.service, instanceId, stream, line),
         ...(ctx.onLogs ? { onLogs: ctx.onLogs } : {}),
         sockets: ctx.sockets,
       },

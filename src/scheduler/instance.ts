@@ -51,6 +51,15 @@ export interface InstanceResponse {
   linesComplete: boolean;
 }
 
+/**
+ * A response the platform refuses after it came (RESPONSE_TOO_LARGE) still ran the handler:
+ * the error `send` rejects with carries the lines the request wrote, for its log entry.
+ */
+export interface LinesOfRefusedResponse {
+  lines?: PackedLines | undefined;
+  linesComplete?: boolean;
+}
+
 /** Why an instance ended, for the pool's decisions and the platform's log. */
 export interface InstanceExit {
   code: number | null;
@@ -115,10 +124,34 @@ export interface Lease {
   readonly instanceId: string;
   /** How long the request waited in the pending queue. */
   readonly pendingMs: number;
-  /** The instance's first request: a loading request (S6, S9). */
+  /** Set once `send` was called, when this was the instance's first request: a loading request (S6, S9). */
   readonly loading: boolean;
   send(request: InstanceRequest): Promise<InstanceResponse>;
   release(): void;
+}
+
+/** Codes of a connection to an instance that failed or broke: the instance is gone or going. */
+const connectionCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'ECONNREFUSED', 'ENOENT', 'EPIPE']);
+
+/** True when `err` (from `InstanceHandle.send`) says the connection failed, not the answer. */
+export function isConnectionLoss(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && connectionCodes.has(code);
+}
+
+/** True when the request never left for the instance (refused, or no socket): nothing ran. */
+export function neverDelivered(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOENT';
+}
+
+/**
+ * True for an error of `lease.send` whose request never reached the instance: it may be sent
+ * once more, on another instance (S6 forbids running a request twice, not retrying one that
+ * never ran).
+ */
+export function isRetryable(err: unknown): boolean {
+  return (err as { retryable?: unknown } | undefined)?.retryable === true;
 }
 
 /** What the front end needs of a version's instances. */

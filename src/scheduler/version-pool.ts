@@ -1,17 +1,19 @@
 import type { Scaling } from '../config/types.js';
+import { type Clock, type ClockTimer, systemClock } from '../shared/clock.js';
 import { HangarError } from '../shared/errors.js';
 import { decide, type PoolSnapshot, type ScalingAction } from './autoscaler.js';
-import { InstanceProcess, type InstanceSpec } from './instance-process.js';
-
-/** A request's hold on one instance slot; `release()` exactly once when the request ends. */
-export interface Lease {
-  instance: InstanceProcess;
-  /** How long the request waited in the pending queue. */
-  pendingMs: number;
-  /** The instance's first request: a loading request (S6). */
-  loading: boolean;
-  release(): void;
-}
+import {
+  type InstanceExit,
+  type InstanceFactory,
+  type InstanceHandle,
+  type InstancePool,
+  type InstanceRequest,
+  type InstanceResponse,
+  type InstanceStatus,
+  isConnectionLoss,
+  type Lease,
+  neverDelivered,
+} from './instance.js';
 
 /** One scaling decision with its reason (S6: every decision is logged). */
 export interface ScalingDecision {
@@ -27,53 +29,120 @@ export interface VersionPoolOptions {
   service: string;
   version: string;
   scaling: Scaling;
-  /** Concurrent requests per instance: 1 when threadsafe: false, else max_concurrent_requests. */
-  slots: number;
   maxPendingLatencyMs: number;
   drainTimeoutMs: number;
   idlePeriodMs: number;
   startBackoffMaxMs: number;
+  /** How long an instance may take to answer a ping before it counts as stuck (S6). */
+  heartbeatTimeoutMs: number;
   /** Start one instance as soon as the pool exists (the dev server does, so load errors show at once). */
   warm: boolean;
   /**
-   * Runs on each new instance before it takes traffic: `/_ah/start` (manual scaling) and
-   * `/_ah/warmup` (inbound_services: warmup, every instance after the first). A rejection fails
-   * the start. `first` is true for the first instance started for this code (not for those
-   * started while it was still starting).
+   * Runs on each new instance before it takes traffic, with a lease on it: `/_ah/start`
+   * (manual scaling) and `/_ah/warmup` (inbound_services: warmup, every instance after the
+   * first) are ordinary requests sent on it. A rejection fails the start. `first` is true for
+   * the first instance started for this code (not for those started while it was starting).
    */
-  prepare?(instance: InstanceProcess, first: boolean): Promise<void>;
+  prepare?(lease: Lease, first: boolean): Promise<void>;
   onDecision?(decision: ScalingDecision): void;
   onStartFailed?(error: Error): void;
-  onExit?(instance: InstanceProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  /** An instance that was serving exited without being asked to. */
+  onExit?(instanceId: string, exit: InstanceExit): void;
+  /** Time and timers; tests pass a manual clock. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** An instance and the pool's accounting of its slots (devappserver2's `Instance`). */
+interface Member {
+  readonly handle: InstanceHandle;
+  inflight: number;
+  served: number;
+  /** Epoch ms since which no request is in flight; undefined while busy or starting. */
+  idleSince: number | undefined;
+  /** The next request it serves is its first: a loading request (S6, S7). */
+  loading: boolean;
+  /** Woken when its last request in flight finishes (drain). */
+  idleWaiters: Array<() => void>;
 }
 
 interface Waiter {
   since: number;
-  timer: NodeJS.Timeout;
+  timer: ClockTimer;
   resolve(lease: Lease): void;
   reject(error: Error): void;
+}
+
+interface LeaseOwner {
+  send(member: Member, request: InstanceRequest): Promise<InstanceResponse>;
+  /** `sent`: the lease sent a request (a prepare lease may send none), so it counts as served. */
+  release(member: Member, sent: boolean): void;
+}
+
+/** A slot held on one member; a class, so the hot path makes no closures per request. */
+class PoolLease implements Lease {
+  readonly pendingMs: number;
+  loading = false;
+  readonly #owner: LeaseOwner;
+  readonly #member: Member;
+  #released = false;
+  #sent = false;
+
+  constructor(owner: LeaseOwner, member: Member, pendingMs: number) {
+    this.#owner = owner;
+    this.#member = member;
+    this.pendingMs = pendingMs;
+  }
+
+  get instanceId(): string {
+    return this.#member.handle.id;
+  }
+
+  send(request: InstanceRequest): Promise<InstanceResponse> {
+    this.#sent = true;
+    // The instance's first request to be sent is its loading request, whichever lease sends it.
+    if (this.#member.loading) {
+      this.#member.loading = false;
+      this.loading = true;
+    }
+    return this.#owner.send(this.#member, request);
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.release(this.#member, this.#sent);
+  }
 }
 
 /** How often the autoscaler looks at the pool besides reacting to events. */
 const tickMs = 100;
 const firstBackoffMs = 1_000;
+/** Scaling decisions kept for the admin API. */
+const keptDecisions = 200;
 
 /**
  * The instances of one version and the slots they offer (SPEC S6): requests take a free slot
  * or wait in a FIFO pending queue (503 past `max_pending_latency`); the autoscaler starts and
  * stops instances; crashed, stuck and over-memory instances are replaced; reload, scale-down and
- * shutdown drain.
+ * shutdown drain. Instances come from an `InstanceFactory` and are reached only through the
+ * leases handed out here, so the pool never knows how an instance runs.
+ *
+ * @example
+ * const pool = new VersionPool(moduleInstanceFactory(spec), { service: 'default', version: 'v1', ... });
+ * const lease = await pool.acquire();
+ * try { return await lease.send(request); } finally { lease.release(); }
  */
-export class VersionPool {
-  #spec: InstanceSpec;
+export class VersionPool implements InstancePool {
+  #factory: InstanceFactory;
   readonly #options: VersionPoolOptions;
+  readonly #clock: Clock;
   /** Every instance not yet exited: starting, serving, or draining. */
-  readonly #all = new Set<InstanceProcess>();
+  readonly #all = new Set<Member>();
   /** Instances that may take traffic (ready and prepared, not retiring). */
-  readonly #serving = new Set<InstanceProcess>();
-  readonly #retiring = new Set<InstanceProcess>();
+  readonly #serving = new Set<Member>();
+  readonly #retiring = new Set<Member>();
   /** Out of routing after a lost connection, until its exit or a ping says which it was. */
-  readonly #suspect = new Set<InstanceProcess>();
+  readonly #suspect = new Set<Member>();
   readonly #stopping = new Set<Promise<void>>();
   readonly #pending: Waiter[] = [];
   readonly #decisions: ScalingDecision[] = [];
@@ -83,19 +152,31 @@ export class VersionPool {
   /** Set once an instance of this code was started: every later one is warmed up (S6). */
   #anyStarted = false;
   #closed = false;
-  readonly #ticker: NodeJS.Timeout;
+  readonly #ticker: ClockTimer;
 
-  constructor(spec: InstanceSpec, options: VersionPoolOptions) {
-    this.#spec = spec;
+  constructor(factory: InstanceFactory, options: VersionPoolOptions) {
+    this.#factory = factory;
     this.#options = options;
-    this.#ticker = setInterval(() => this.#evaluate(), tickMs).unref();
+    this.#clock = options.clock ?? systemClock;
+    this.#ticker = this.#clock.setInterval(() => this.#evaluate(), tickMs);
     if (options.warm) this.#start('the dev server starts one instance ahead of traffic');
     this.#evaluate();
   }
 
-  /** Instances not yet exited, in start order. */
-  get instances(): InstanceProcess[] {
-    return [...this.#all];
+  /** Instances not yet exited, in start order, with their slot counts. */
+  get instances(): InstanceStatus[] {
+    return [...this.#all].map((member) => ({
+      id: member.handle.id,
+      state: member.handle.state,
+      pid: member.handle.pid,
+      startedAt: member.handle.startedAt,
+      readyMs: member.handle.readyMs,
+      rss: member.handle.rss,
+      memoryLimitBytes: this.#factory.memoryLimitBytes,
+      slots: this.#factory.slots,
+      inflight: member.inflight,
+      served: member.served,
+    }));
   }
 
   /** The most recent scaling decisions, oldest first. */
@@ -115,15 +196,15 @@ export class VersionPool {
   acquire(): Promise<Lease> {
     if (this.#closed)
       return Promise.reject(new HangarError('INSTANCE_START_FAILED', 'the platform is shutting down'));
-    const instance = this.#pick();
-    if (instance) return Promise.resolve(this.#lease(instance, 0));
+    const member = this.#pick();
+    if (member) return Promise.resolve(this.#lease(member, 0));
     if (this.#lastError && this.#liveCount() === 0 && this.#blocked()) return Promise.reject(this.#lastError);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
-        since: Date.now(),
+        since: this.#clock.now(),
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: this.#clock.setTimeout(() => {
           const at = this.#pending.indexOf(waiter);
           if (at !== -1) this.#pending.splice(at, 1);
           reject(
@@ -139,50 +220,126 @@ export class VersionPool {
     });
   }
 
-  /** Serves new code: fresh instances take new requests, the old ones drain. */
-  reload(spec: InstanceSpec = this.#spec): void {
-    this.#spec = spec;
+  /** Serves new code: fresh instances (from `factory`) take new requests, the old ones drain. */
+  reload(factory: InstanceFactory = this.#factory): void {
+    this.#factory = factory;
     this.#failures = 0;
     this.#blockedUntil = undefined;
     this.#lastError = undefined;
     this.#anyStarted = false;
-    for (const instance of this.#all) this.#retire(instance, 'stop', 'the code or app.yaml changed');
+    for (const member of this.#all) this.#retire(member, 'the code or app.yaml changed');
     if (this.#options.warm) this.#start('the code or app.yaml changed');
     this.#evaluate();
   }
 
+  /** Ends every instance at once (a second Ctrl-C: stop waiting for the drain). */
+  killAll(): void {
+    for (const member of this.#all) member.handle.kill('the platform was told to stop at once');
+  }
+
+  /** Stops taking requests, fails the queue, drains and stops every instance. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#clock.clearInterval(this.#ticker);
+    for (const waiter of this.#pending.splice(0)) {
+      this.#clock.clearTimeout(waiter.timer);
+      waiter.reject(new HangarError('INSTANCE_START_FAILED', 'the platform is shutting down'));
+    }
+    for (const member of this.#all) this.#retire(member, 'the platform is shutting down', false);
+    await Promise.all(this.#stopping);
+  }
+
+  #lease(member: Member, pendingMs: number): Lease {
+    member.inflight++;
+    member.idleSince = undefined;
+    return new PoolLease(this.#owner, member, pendingMs);
+  }
+
+  /** What the pool's leases call back; one object per pool, so a lease costs one allocation. */
+  readonly #owner: LeaseOwner = {
+    send: (member, request) => this.#send(member, request),
+    release: (member, sent) => {
+      member.inflight--;
+      if (sent) member.served++;
+      if (member.inflight === 0) {
+        member.idleSince = this.#clock.now();
+        for (const wake of member.idleWaiters.splice(0)) wake();
+      }
+      this.#dispatchPending();
+    },
+  };
+
   /**
-   * A request on `instance` outlived its deadline and grace: no new requests go to the instance
-   * until it answers a ping; one that does not answer within `timeoutMs` has a blocked event
-   * loop and is killed (S6). Resolves true when the instance was healthy.
+   * Runs a request on the member and says what a failure means (S6): past its deadline and
+   * grace the instance is checked for a blocked event loop and the request ends with
+   * DEADLINE_EXCEEDED; a lost connection takes the instance out of routing until its exit or
+   * a ping says which it was, and ends the request with INSTANCE_EXITED, or INSTANCE_KILLED
+   * when the platform killed it. A request that never reached the instance is `retryable`.
    */
-  async checkResponsive(instance: InstanceProcess, timeoutMs: number, reason: string): Promise<boolean> {
-    if (!this.#serving.delete(instance)) return instance.state !== 'stopped';
-    const alive = await instance.ping(timeoutMs);
-    if (alive && this.#all.has(instance) && !this.#retiring.has(instance) && !this.#closed) {
-      this.#serving.add(instance);
+  async #send(member: Member, request: InstanceRequest): Promise<InstanceResponse> {
+    try {
+      return await member.handle.send(request);
+    } catch (err) {
+      const expiry = request.expiry;
+      if (expiry?.expired) {
+        // The client gets its answer now; whether the instance is stuck is found out meanwhile.
+        void this.#checkResponsive(
+          member,
+          `request ${request.requestId} outlived its deadline and grace period`,
+        );
+        throw new HangarError('DEADLINE_EXCEEDED', expiry.reason?.message ?? 'the deadline passed', {
+          cause: err,
+        });
+      }
+      if (member.handle.state === 'ready' && !isConnectionLoss(err)) throw err;
+      this.#suspectLost(member);
+      const killed = member.handle.killedBecause;
+      const error = killed
+        ? new HangarError('INSTANCE_KILLED', `the instance serving this request was killed: ${killed}`, {
+            cause: err,
+          })
+        : new HangarError('INSTANCE_EXITED', 'the instance serving this request exited unexpectedly', {
+            cause: err,
+          });
+      // Refused before anything was sent (the process died and its exit is not processed yet):
+      // nothing ran, so the request may go elsewhere. A connection lost mid-request is a 500 (S6).
+      throw neverDelivered(err) ? Object.assign(error, { retryable: true }) : error;
+    }
+  }
+
+  /**
+   * A request on the member outlived its deadline and grace: no new requests go to it until it
+   * answers a ping; one that does not answer within the heartbeat timeout has a blocked event
+   * loop and is killed (S6). Resolves true when it was healthy.
+   */
+  async #checkResponsive(member: Member, reason: string): Promise<boolean> {
+    if (!this.#serving.delete(member)) return member.handle.state !== 'stopped';
+    const timeoutMs = this.#options.heartbeatTimeoutMs;
+    const alive = await member.handle.ping(timeoutMs);
+    if (alive && this.#all.has(member) && !this.#retiring.has(member) && !this.#closed) {
+      this.#serving.add(member);
       this.#dispatchPending();
       return true;
     }
-    if (!alive) this.killStuck(instance, `${reason}; it did not answer a ping within ${timeoutMs} ms`);
+    if (!alive) this.#killStuck(member, `${reason}; it did not answer a ping within ${timeoutMs} ms`);
     return alive;
   }
 
   /**
-   * A connection to `instance` broke mid-request: most often the process just died, and its
-   * `exit` event comes a moment later. Until then no request may be routed to it (a quick next
-   * request would fail too); if it answers a ping it was alive and goes back into routing.
+   * A connection to the member broke mid-request: most often the process just died, and its
+   * exit comes a moment later. Until then no request may be routed to it (a quick next request
+   * would fail too); if it answers a ping it was alive and goes back into routing.
    */
-  suspect(instance: InstanceProcess, timeoutMs: number): void {
-    if (!this.#serving.delete(instance)) return;
-    this.#suspect.add(instance);
-    void instance.ping(timeoutMs).then((alive) => {
-      if (!this.#suspect.delete(instance)) return;
-      if (alive && this.#all.has(instance) && !this.#retiring.has(instance) && !this.#closed) {
-        this.#serving.add(instance);
+  #suspectLost(member: Member): void {
+    if (!this.#serving.delete(member)) return;
+    this.#suspect.add(member);
+    void member.handle.ping(this.#options.heartbeatTimeoutMs).then((alive) => {
+      if (!this.#suspect.delete(member)) return;
+      if (alive && this.#all.has(member) && !this.#retiring.has(member) && !this.#closed) {
+        this.#serving.add(member);
         this.#dispatchPending();
       } else if (!alive) {
-        this.killStuck(instance, 'a request lost its connection and the instance does not answer pings');
+        this.#killStuck(member, 'a request lost its connection and the instance does not answer pings');
       }
     });
   }
@@ -191,71 +348,42 @@ export class VersionPool {
    * Kills an instance whose event loop does not answer (S6: a blocked handler at its deadline);
    * its other requests get 500, and a replacement starts when needed.
    */
-  killStuck(instance: InstanceProcess, reason: string): void {
-    if (!this.#all.has(instance)) return;
-    this.#serving.delete(instance);
-    this.#retiring.add(instance);
-    this.#record('kill', reason, instance);
-    instance.killedBecause = reason;
-    instance.kill();
-    this.#start(`replacing ${instance.id.slice(0, 8)}, which was killed`);
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearInterval(this.#ticker);
-    for (const waiter of this.#pending.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new HangarError('INSTANCE_START_FAILED', 'the platform is shutting down'));
-    }
-    for (const instance of this.#all) this.#retire(instance, 'stop', 'the platform is shutting down', false);
-    await Promise.all(this.#stopping);
-  }
-
-  #lease(instance: InstanceProcess, pendingMs: number): Lease {
-    instance.requestStarted();
-    const loading = instance.loading;
-    instance.loading = false;
-    let released = false;
-    return {
-      instance,
-      pendingMs,
-      loading,
-      release: () => {
-        if (released) return;
-        released = true;
-        instance.requestDone();
-        this.#dispatchPending();
-      },
-    };
+  #killStuck(member: Member, reason: string): void {
+    if (!this.#all.has(member)) return;
+    this.#serving.delete(member);
+    this.#retiring.add(member);
+    this.#record('kill', reason, member);
+    member.handle.kill(reason);
+    this.#start(`replacing ${member.handle.id.slice(0, 8)}, which was killed`);
   }
 
   /**
    * Below the target utilisation requests are packed onto the busiest instance, so spare ones can
    * go idle and scale down; above it they spread to the least busy, to keep latency low.
    */
-  #pick(): InstanceProcess | undefined {
-    const { slots, scaling } = this.#options;
+  #pick(): Member | undefined {
+    const { scaling } = this.#options;
+    const slots = this.#factory.slots;
     const target = scaling.kind === 'automatic' ? scaling.targetThroughputUtilization : 1;
-    let packed: InstanceProcess | undefined;
-    let spread: InstanceProcess | undefined;
-    for (const instance of this.#serving) {
-      if (instance.inflight >= slots) continue;
-      if ((instance.inflight + 1) / slots <= target && (!packed || instance.inflight > packed.inflight)) {
-        packed = instance;
+    let packed: Member | undefined;
+    let spread: Member | undefined;
+    for (const member of this.#serving) {
+      if (member.inflight >= slots) continue;
+      if ((member.inflight + 1) / slots <= target && (!packed || member.inflight > packed.inflight)) {
+        packed = member;
       }
-      if (!spread || instance.inflight < spread.inflight) spread = instance;
+      if (!spread || member.inflight < spread.inflight) spread = member;
     }
     return packed ?? spread;
   }
 
   #dispatchPending(): void {
     while (this.#pending.length > 0) {
-      const instance = this.#pick();
-      if (!instance) return;
+      const member = this.#pick();
+      if (!member) return;
       const waiter = this.#pending.shift()!;
-      clearTimeout(waiter.timer);
-      waiter.resolve(this.#lease(instance, Date.now() - waiter.since));
+      this.#clock.clearTimeout(waiter.timer);
+      waiter.resolve(this.#lease(member, this.#clock.now() - waiter.since));
     }
   }
 
@@ -264,30 +392,29 @@ export class VersionPool {
   }
 
   #blocked(): boolean {
-    return this.#blockedUntil !== undefined && Date.now() < this.#blockedUntil;
+    return this.#blockedUntil !== undefined && this.#clock.now() < this.#blockedUntil;
   }
 
   #evaluate(): void {
     if (this.#closed) return;
-    const now = Date.now();
     const snapshot: PoolSnapshot = {
-      now,
+      now: this.#clock.now(),
       scaling: this.#options.scaling,
-      slotsPerInstance: this.#options.slots,
+      slotsPerInstance: this.#factory.slots,
       instances: [],
       pendingCount: this.#pending.length,
       oldestPendingSince: this.#pending[0]?.since,
       idlePeriodMs: this.#options.idlePeriodMs,
       startBlockedUntil: this.#blockedUntil,
     };
-    for (const instance of this.#all) {
-      if (this.#retiring.has(instance) || this.#suspect.has(instance)) continue;
-      const serving = this.#serving.has(instance);
+    for (const member of this.#all) {
+      if (this.#retiring.has(member) || this.#suspect.has(member)) continue;
+      const serving = this.#serving.has(member);
       snapshot.instances.push({
-        id: instance.id,
+        id: member.handle.id,
         state: serving ? 'ready' : 'starting',
-        inflight: instance.inflight,
-        idleSince: serving && instance.inflight === 0 ? instance.idleSince : undefined,
+        inflight: member.inflight,
+        idleSince: serving && member.inflight === 0 ? member.idleSince : undefined,
       });
     }
     for (const action of decide(snapshot)) this.#apply(action);
@@ -298,66 +425,82 @@ export class VersionPool {
       this.#start(action.reason);
       return;
     }
-    const instance = [...this.#serving].find((i) => i.id === action.instanceId);
-    if (instance) this.#retire(instance, 'stop', action.reason);
+    const member = [...this.#serving].find((m) => m.handle.id === action.instanceId);
+    if (member) this.#retire(member, action.reason);
   }
 
   #start(reason: string): void {
     if (this.#closed) return;
-    const instance = new InstanceProcess(this.#spec);
+    const factory = this.#factory;
+    const handle = factory.create();
+    const member: Member = {
+      handle,
+      inflight: 0,
+      served: 0,
+      idleSince: undefined,
+      loading: true,
+      idleWaiters: [],
+    };
     // "First" is decided at start: instances started while the first is still starting (a burst
     // of traffic on a cold version) are not first, and get their warmup request.
     const first = !this.#anyStarted;
     this.#anyStarted = true;
-    this.#all.add(instance);
-    this.#record('start', reason, instance);
-    instance.onExit((code, signal) => this.#exited(instance, code, signal));
-    instance.onMemoryExceeded((i) => {
-      const limit = Math.round(i.spec.memoryLimitBytes / 2 ** 20);
+    this.#all.add(member);
+    this.#record('start', reason, member);
+    handle.onExit((exit) => this.#exited(member, exit));
+    handle.onMemoryExceeded(() => {
+      const limit = Math.round(factory.memoryLimitBytes / 2 ** 20);
       this.#record(
         'replace',
-        `memory ${Math.round(i.rss / 2 ** 20)} MiB is over the limit of ${limit} MiB (instance_class); replacing it after its current requests`,
-        i,
+        `memory ${Math.round(handle.rss / 2 ** 20)} MiB is over the limit of ${limit} MiB (instance_class); replacing it after its current requests`,
+        member,
       );
-      this.#retire(i, 'stop', 'over its memory limit', false);
+      this.#retire(member, 'over its memory limit', false);
       this.#evaluate();
     });
-    const spec = this.#spec;
-    instance
+    handle
       .start()
       .then(async () => {
-        if (this.#retiring.has(instance) || this.#closed || spec !== this.#spec) {
-          this.#retire(instance, 'stop', 'no longer wanted once it had started', false);
+        if (this.#retiring.has(member) || this.#closed || factory !== this.#factory) {
+          this.#retire(member, 'no longer wanted once it had started', false);
           return;
         }
-        await this.#options.prepare?.(instance, first);
-        if (this.#retiring.has(instance) || this.#closed) return;
+        if (this.#options.prepare) {
+          const lease = this.#lease(member, 0);
+          try {
+            await this.#options.prepare(lease, first);
+          } finally {
+            lease.release();
+          }
+        }
+        if (this.#retiring.has(member) || this.#closed) return;
         this.#failures = 0;
         this.#blockedUntil = undefined;
         this.#lastError = undefined;
-        this.#serving.add(instance);
+        member.idleSince ??= this.#clock.now();
+        this.#serving.add(member);
         this.#dispatchPending();
       })
       .catch((err: unknown) => {
         const error = err instanceof Error ? err : new HangarError('INSTANCE_START_FAILED', String(err));
-        instance.kill();
-        this.#all.delete(instance);
-        this.#retiring.delete(instance);
-        if (spec !== this.#spec || this.#closed) return;
+        handle.kill();
+        this.#all.delete(member);
+        this.#retiring.delete(member);
+        if (factory !== this.#factory || this.#closed) return;
         this.#failures++;
         const backoff = Math.min(firstBackoffMs * 2 ** (this.#failures - 1), this.#options.startBackoffMaxMs);
-        this.#blockedUntil = Date.now() + backoff;
+        this.#blockedUntil = this.#clock.now() + backoff;
         this.#lastError = error;
         this.#record(
           'start-failed',
           `start failed (${this.#failures} in a row); next attempt in ${backoff} ms`,
-          instance,
+          member,
         );
         this.#options.onStartFailed?.(error);
         // Nothing can serve the queue before the back-off ends: fail it now, with the reason.
         if (this.#serving.size === 0) {
           for (const waiter of this.#pending.splice(0)) {
-            clearTimeout(waiter.timer);
+            this.#clock.clearTimeout(waiter.timer);
             waiter.reject(error);
           }
         }
@@ -365,39 +508,52 @@ export class VersionPool {
   }
 
   /** Stops routing to the instance and stops it once its in-flight requests finish (drain). */
-  #retire(instance: InstanceProcess, action: 'stop', reason: string, record = true): void {
-    this.#serving.delete(instance);
-    if (this.#retiring.has(instance) || !this.#all.has(instance)) return;
-    this.#retiring.add(instance);
-    if (record) this.#record(action, reason, instance);
-    const stopping = instance
-      .stop(this.#options.drainTimeoutMs)
+  #retire(member: Member, reason: string, record = true): void {
+    this.#serving.delete(member);
+    if (this.#retiring.has(member) || !this.#all.has(member)) return;
+    this.#retiring.add(member);
+    if (record) this.#record('stop', reason, member);
+    const stopping = this.#drain(member)
+      .then(() => member.handle.stop())
       .finally(() => this.#stopping.delete(stopping));
     this.#stopping.add(stopping);
   }
 
-  #exited(instance: InstanceProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    const wasServing = this.#serving.delete(instance) || this.#suspect.delete(instance);
-    const expected = this.#retiring.delete(instance);
-    this.#all.delete(instance);
+  /** Resolves when the member has no request in flight, or after drain_timeout (S6). */
+  #drain(member: Member): Promise<void> {
+    if (member.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimeout(resolve, this.#options.drainTimeoutMs);
+      member.idleWaiters.push(() => {
+        this.#clock.clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #exited(member: Member, exit: InstanceExit): void {
+    const wasServing = this.#serving.delete(member) || this.#suspect.delete(member);
+    const expected = this.#retiring.delete(member);
+    this.#all.delete(member);
+    for (const wake of member.idleWaiters.splice(0)) wake();
     if (!expected && wasServing && !this.#closed) {
-      this.#record('exit', `exited unexpectedly (${signal ?? `code ${code}`})`, instance);
-      this.#options.onExit?.(instance, code, signal);
-      this.#start(`replacing ${instance.id.slice(0, 8)}, which exited unexpectedly`);
+      this.#record('exit', `exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`, member);
+      this.#options.onExit?.(member.handle.id, exit);
+      this.#start(`replacing ${member.handle.id.slice(0, 8)}, which exited unexpectedly`);
     }
   }
 
-  #record(action: ScalingDecision['action'], reason: string, instance?: InstanceProcess): void {
+  #record(action: ScalingDecision['action'], reason: string, member?: Member): void {
     const decision: ScalingDecision = {
-      at: new Date().toISOString(),
+      at: new Date(this.#clock.now()).toISOString(),
       service: this.#options.service,
       version: this.#options.version,
       action,
-      instanceId: instance?.id,
+      instanceId: member?.handle.id,
       reason,
     };
     this.#decisions.push(decision);
-    if (this.#decisions.length > 200) this.#decisions.shift();
+    if (this.#decisions.length > keptDecisions) this.#decisions.shift();
     this.#options.onDecision?.(decision);
   }
 }

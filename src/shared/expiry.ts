@@ -15,6 +15,11 @@ export class Expiry {
     return this.#reason !== undefined;
   }
 
+  /** What it fired with; undefined until it has. */
+  get reason(): Error | undefined {
+    return this.#reason;
+  }
+
   /**
    * Calls `listener` once it fires (at once if it has); replaces an earlier listener, and
    * `undefined` removes it.

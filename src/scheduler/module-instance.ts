@@ -9,11 +9,18 @@ import { HangarError } from '../shared/errors.js';
 import { type AppLogLine, type InstanceInit, InstanceMessage } from '../shared/messages.js';
 import { channelSocketPath } from '../shared/request-channel.js';
 import { newInstanceId } from '../shared/request-id.js';
+import type {
+  InstanceExit,
+  InstanceFactory,
+  InstanceHandle,
+  InstanceRequest,
+  InstanceResponse,
+  InstanceState,
+} from './instance.js';
 import { InstanceChannel } from './instance-channel.js';
+import { sendOverChannel, sendOverHttp } from './module-transport.js';
 
 const instanceMain = fileURLToPath(new URL('../instance/main.js', import.meta.url));
-
-export type InstanceState = 'starting' | 'ready' | 'draining' | 'stopped';
 
 /** What an instance of a version is started with; the pool fills in the instance's own id. */
 export interface InstanceSpec {
@@ -34,18 +41,36 @@ export interface InstanceSpec {
   /** The socket service, for the in-instance sockets shim (S12). */
   sockets?: InstanceInit['sockets'];
   startTimeoutMs: number;
+  /** How long an instance asked to stop may take to exit before it is killed. */
+  stopTimeoutMs: number;
   /** Each line the instance prints (its stdout and stderr). */
-  onOutput?: (instance: InstanceProcess, stream: 'stdout' | 'stderr', line: string) => void;
+  onOutput?: (instanceId: string, stream: 'stdout' | 'stderr', line: string) => void;
   /** App log lines (S9) the instance shipped, in the order it wrote them. */
-  onLogs?: (instance: InstanceProcess, lines: AppLogLine[]) => void;
+  onLogs?: (instanceId: string, lines: AppLogLine[]) => void;
 }
 
 /**
- * One instance process and the keep-alive connection pool to it (SPEC S6). Start-up races
- * "ready" against "failed", "exited" and a timeout, so a crash while loading becomes an
- * error carrying the instance's own stderr (the miniflare pattern).
+ * Makes module instances of one version's code (S4.1 module handlers): a pool given this
+ * factory runs each instance as a Node process.
+ *
+ * @example
+ * const pool = new VersionPool(moduleInstanceFactory(spec), options);
  */
-export class InstanceProcess {
+export function moduleInstanceFactory(spec: InstanceSpec): InstanceFactory {
+  return {
+    create: () => new ModuleInstance(spec),
+    slots: spec.slots,
+    memoryLimitBytes: spec.memoryLimitBytes,
+  };
+}
+
+/**
+ * One module instance: a Node process running the app's modules (src/instance), and the two
+ * ways requests reach it (module-transport.ts). Start-up races "ready" against "failed",
+ * "exited" and a timeout, so a crash while loading becomes an error carrying the instance's
+ * own stderr (the miniflare pattern).
+ */
+export class ModuleInstance implements InstanceHandle {
   readonly id = newInstanceId();
   readonly spec: InstanceSpec;
   readonly socketPath: string;
@@ -53,27 +78,23 @@ export class InstanceProcess {
   /** Milliseconds from spawn to "ready" (module loaded, server listening); undefined while starting. */
   readyMs: number | undefined;
   state: InstanceState = 'starting';
-  inflight = 0;
-  served = 0;
-  /** Epoch ms since which no request is in flight; undefined while busy or starting. */
-  idleSince: number | undefined;
   /** Resident memory from the last heartbeat or pong. */
   rss = 0;
-  /** The next request it serves is its first: a loading request (S6, S7). */
-  loading = true;
   /** Set once the instance is over its memory limit; reported once. */
-  overMemory = false;
+  #overMemory = false;
   /** Why the platform killed it (a blocked event loop), for the requests that were on it. */
   killedBecause: string | undefined;
   #pingId = 0;
   readonly #pongs = new Map<number, () => void>();
-  #memoryListener: ((instance: InstanceProcess) => void) | undefined;
+  #memoryListener: (() => void) | undefined;
+  /** The request channel (fetch handlers); set once started. It connects on first use. */
+  #channel: InstanceChannel | undefined;
   #child: ChildProcess | undefined;
   #pool: Pool | undefined;
   #nodeHandlers = new Set<number>();
   #exited: Promise<number | null> | undefined;
   #stderrTail: string[] = [];
-  #exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
+  #exitListeners: Array<(exit: InstanceExit) => void> = [];
 
   constructor(spec: InstanceSpec) {
     this.spec = spec;
@@ -85,28 +106,22 @@ export class InstanceProcess {
   }
 
   /**
-   * The request channel to this instance (fetch handlers); set once `start()` resolved. It
-   * connects on first use, so a request sent after the process died is refused, never lost.
+   * Fetch handlers go over the request channel; Node (req, res) handlers over HTTP on a
+   * keep-alive pool made on first use, sized to the instance's slots.
    */
-  channel: InstanceChannel | undefined;
-
-  /** Whether module handler `index` is a Node (req, res) handler: those are served over HTTP. */
-  servesOverHttp(index: number): boolean {
-    return this.#nodeHandlers.has(index);
-  }
-
-  /** The undici pool to the instance's HTTP socket (Node handlers); made on first use. */
-  get dispatcher(): Pool {
-    if (this.state === 'starting') throw new Error(`instance ${this.id} is not started`);
+  send(request: InstanceRequest): Promise<InstanceResponse> {
+    const limit = this.spec.limits.maxResponseBytes;
+    if (this.#channel && !this.#nodeHandlers.has(request.handler))
+      return sendOverChannel(this.#channel, request, limit);
     this.#pool ??= new Pool('http://localhost', {
       socketPath: this.socketPath,
       connections: this.spec.slots,
       keepAliveTimeout: 30_000,
     });
-    return this.#pool;
+    return sendOverHttp(this.#pool, request, limit);
   }
 
-  onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void {
+  onExit(listener: (exit: InstanceExit) => void): void {
     this.#exitListeners.push(listener);
   }
 
@@ -145,7 +160,7 @@ export class InstanceProcess {
         this.state = 'stopped';
         rmSync(this.socketPath, { force: true });
         rmSync(channelSocketPath(this.socketPath), { force: true });
-        for (const listener of this.#exitListeners) listener(code, signal);
+        for (const listener of this.#exitListeners) listener({ code, signal });
         resolve(code);
       });
     });
@@ -155,7 +170,7 @@ export class InstanceProcess {
     child.on('message', (raw: { type?: unknown }) => {
       if (raw?.type !== 'logs') return;
       const message = InstanceMessage.safeParse(raw);
-      if (message.success && message.data.type === 'logs') spec.onLogs?.(this, message.data.lines);
+      if (message.success && message.data.type === 'logs') spec.onLogs?.(this.id, message.data.lines);
     });
 
     type Started = { ok: true; nodeHandlers: number[] } | { ok: false; reason: string };
@@ -192,18 +207,17 @@ export class InstanceProcess {
       );
     }
     this.#nodeHandlers = new Set(started.nodeHandlers);
-    this.channel = new InstanceChannel(channelSocketPath(this.socketPath), spec.limits.maxResponseBytes);
+    this.#channel = new InstanceChannel(channelSocketPath(this.socketPath), spec.limits.maxResponseBytes);
     child.on('message', (raw) => this.#onMessage(raw));
     // A ping or stop sent as the instance dies fails with EPIPE; its exit event says the rest.
     // Without a listener that 'error' event would be thrown in the platform process.
     child.on('error', () => {});
     this.readyMs = Date.now() - this.startedAt.getTime();
     this.state = 'ready';
-    this.idleSince = Date.now();
   }
 
   /** Called once, when a heartbeat first shows the instance over its memory limit. */
-  onMemoryExceeded(listener: (instance: InstanceProcess) => void): void {
+  onMemoryExceeded(listener: () => void): void {
     this.#memoryListener = listener;
   }
 
@@ -240,62 +254,33 @@ export class InstanceProcess {
       this.#pongs.get(m.id)?.();
       this.#pongs.delete(m.id);
     }
-    if (!this.overMemory && m.rss > this.spec.memoryLimitBytes) {
-      this.overMemory = true;
-      this.#memoryListener?.(this);
+    if (!this.#overMemory && m.rss > this.spec.memoryLimitBytes) {
+      this.#overMemory = true;
+      this.#memoryListener?.();
     }
   }
 
   /**
-   * Stops routing to the instance, lets its in-flight requests finish (up to `drainTimeoutMs`),
-   * then asks it to exit, and kills it if it does not.
+   * Asks the instance to exit (the pool drained its requests first) and kills it if it has
+   * not exited within `stopTimeoutMs`.
    */
-  async stop(drainTimeoutMs: number): Promise<void> {
+  async stop(): Promise<void> {
     if (this.state === 'stopped' || !this.#child) return;
     this.state = 'draining';
-    const deadline = Date.now() + drainTimeoutMs;
-    while (this.inflight > 0 && Date.now() < deadline) await this.#idle(deadline - Date.now());
     if (this.#child.connected) this.#child.send({ type: 'stop' });
     else this.kill();
-    const killer = setTimeout(() => this.kill(), 2_000);
+    const killer = setTimeout(() => this.kill(), this.spec.stopTimeoutMs);
     await this.#exited;
     clearTimeout(killer);
-    this.channel?.close();
+    this.#channel?.close();
     await this.#pool?.destroy();
   }
 
-  /** Ends the process at once by its pid. */
-  kill(): void {
+  /** Ends the process at once by its pid; `reason` tells the requests that were on it why. */
+  kill(reason?: string): void {
+    if (reason !== undefined) this.killedBecause ??= reason;
     const child = this.#child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-
-  /** Called by the pool when a request takes a slot on this instance. */
-  requestStarted(): void {
-    this.inflight++;
-    this.idleSince = undefined;
-  }
-
-  /** Called by the pool when a request on this instance finished. */
-  requestDone(): void {
-    this.inflight--;
-    this.served++;
-    if (this.inflight === 0) {
-      this.idleSince = Date.now();
-      for (const wake of this.#idleWaiters.splice(0)) wake();
-    }
-  }
-
-  #idleWaiters: Array<() => void> = [];
-
-  #idle(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 
   #pipeLines(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
@@ -317,7 +302,7 @@ export class InstanceProcess {
       this.#stderrTail.push(line);
       if (this.#stderrTail.length > 40) this.#stderrTail.shift();
     }
-    this.spec.onOutput?.(this, stream, line);
+    this.spec.onOutput?.(this.id, stream, line);
   }
 }
 

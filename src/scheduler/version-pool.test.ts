@@ -1,0 +1,437 @@
+/**
+ * VersionPool in process: fake instances (no processes) and a manual clock, so slots, the
+ * pending queue, back-off, replacement, drain and the decisions are checked exactly and fast.
+ * The same behaviours run end to end with real instances in test/e2e/scaling.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  answer,
+  connectionError,
+  FakeFactory,
+  fakeRequest,
+  ManualClock,
+  settle,
+} from '../../test/helpers/fake-instances.js';
+import type { AutomaticScaling, Scaling } from '../config/types.js';
+import { HangarError } from '../shared/errors.js';
+import { Expiry } from '../shared/expiry.js';
+import { isRetryable, type Lease } from './instance.js';
+import { type ScalingDecision, VersionPool, type VersionPoolOptions } from './version-pool.js';
+
+const automatic = (over: Partial<AutomaticScaling> = {}): AutomaticScaling => ({
+  kind: 'automatic',
+  minInstances: 0,
+  maxInstances: 1,
+  maxInstancesExplicit: true,
+  minIdleInstances: 0,
+  maxIdleInstances: 1,
+  targetThroughputUtilization: 0.6,
+  maxConcurrentRequests: 10,
+  minPendingLatencyMs: 30,
+  ...over,
+});
+const manual = (instances: number): Scaling => ({ kind: 'manual', instances });
+
+const pools: VersionPool[] = [];
+afterEach(async () => {
+  // Leases a test left open would hold the drain until drain_timeout on a clock that stands still.
+  for (const pool of pools.splice(0)) {
+    const closed = pool.close();
+    pool.killAll();
+    await closed;
+  }
+});
+
+function makePool(
+  factory: FakeFactory,
+  clock: ManualClock,
+  scaling: Scaling,
+  over: Partial<VersionPoolOptions> = {},
+): { pool: VersionPool; decisions: ScalingDecision[] } {
+  const decisions: ScalingDecision[] = [];
+  const pool = new VersionPool(factory, {
+    service: 'default',
+    version: 'v1',
+    scaling,
+    maxPendingLatencyMs: 10_000,
+    drainTimeoutMs: 30_000,
+    idlePeriodMs: 60_000,
+    startBackoffMaxMs: 30_000,
+    heartbeatTimeoutMs: 1_000,
+    warm: false,
+    clock,
+    onDecision: (d) => decisions.push(d),
+    ...over,
+  });
+  pools.push(pool);
+  return { pool, decisions };
+}
+
+/** A request that stays open until the test calls the returned function. */
+function holdOpen(factory: FakeFactory): Array<() => void> {
+  const open: Array<() => void> = [];
+  factory.behaviour = () =>
+    new Promise((resolve) => {
+      open.push(() => resolve(answer('done')));
+    });
+  return open;
+}
+
+describe('VersionPool: slots and the pending queue', () => {
+  it('gives an instance as many leases as it has slots, queues the next, and hands it the first freed slot', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    const { pool } = makePool(factory, clock, manual(1));
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    expect(a.instanceId).toBe(b.instanceId);
+    expect(pool.instances[0]).toMatchObject({ inflight: 2, slots: 2 });
+
+    let third: Lease | undefined;
+    void pool.acquire().then((lease) => {
+      third = lease;
+    });
+    await clock.advance(250);
+    expect(third).toBeUndefined();
+    expect(pool.pendingCount).toBe(1);
+
+    a.release();
+    await settle();
+    expect(third?.instanceId).toBe(a.instanceId);
+    expect(third?.pendingMs).toBe(250);
+    expect(pool.pendingCount).toBe(0);
+    // Release is idempotent: a second call frees nothing more.
+    a.release();
+    expect(pool.instances[0]?.inflight).toBe(2);
+  });
+
+  it('rejects a queued request with PENDING_TIMEOUT (503) after max_pending_latency', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const { pool } = makePool(factory, clock, manual(1), { maxPendingLatencyMs: 1_500 });
+    await pool.acquire();
+    const queued = pool.acquire();
+    const outcome = queued.then(
+      () => 'leased',
+      (err: HangarError) => err,
+    );
+    await clock.advance(1_499);
+    expect(pool.pendingCount).toBe(1);
+    await clock.advance(1);
+    const err = await outcome;
+    expect(err).toMatchObject({ code: 'HANGAR_E_PENDING_TIMEOUT', status: 503 });
+    expect((err as HangarError).message).toContain('max_pending_latency (1500 ms)');
+    expect(pool.pendingCount).toBe(0);
+  });
+
+  it('packs requests onto the busiest instance below the target utilisation, then spreads', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 10 });
+    const { pool } = makePool(factory, clock, manual(2));
+    await clock.advance(0);
+    expect(pool.instances.map((i) => i.state)).toEqual(['ready', 'ready']);
+    const leases = [];
+    for (let i = 0; i < 4; i++) leases.push(await pool.acquire());
+    // Manual scaling targets full use (1.0): everything packs onto one instance until it is full.
+    expect(new Set(leases.map((l) => l.instanceId)).size).toBe(1);
+    const { pool: auto } = makePool(
+      new FakeFactory(clock, { slots: 10 }),
+      clock,
+      automatic({ minInstances: 2, maxInstances: 2 }),
+    );
+    await clock.advance(0);
+    const spread: Lease[] = [];
+    for (let i = 0; i < 8; i++) spread.push(await auto.acquire());
+    const counts = auto.instances.map((i) => i.inflight).sort();
+    // target 0.6 of 10 slots: 6 packed on one instance, then the rest spread to the least busy.
+    expect(counts).toEqual([2, 6]);
+  });
+});
+
+describe('VersionPool: starts, failures and back-off', () => {
+  it('fails requests with the start error, refuses them at once during the back-off, and starts again after it', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    factory.failStart = new HangarError(
+      'INSTANCE_START_FAILED',
+      'instance failed to start: SyntaxError in main.ts',
+    );
+    const failures: Error[] = [];
+    const { pool, decisions } = makePool(factory, clock, automatic(), {
+      onStartFailed: (error) => failures.push(error),
+    });
+    await expect(pool.acquire()).rejects.toMatchObject({ message: expect.stringContaining('SyntaxError') });
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'start-failed']);
+    expect(decisions[1]!.reason).toBe('start failed (1 in a row); next attempt in 1000 ms');
+    // While blocked, a request is refused at once with the reason instead of starting again.
+    await expect(pool.acquire()).rejects.toBe(factory.failStart);
+    expect(factory.made).toHaveLength(1);
+
+    await clock.advance(999);
+    await expect(pool.acquire()).rejects.toBe(factory.failStart);
+    expect(factory.made).toHaveLength(1);
+    // The back-off is over: the next request starts an instance again (and it fails again).
+    await clock.advance(1);
+    const next = pool.acquire().catch((err: Error) => err);
+    await clock.advance(0);
+    expect(factory.made).toHaveLength(2);
+    expect(await next).toBe(factory.failStart);
+    expect(decisions.at(-1)!.reason).toBe('start failed (2 in a row); next attempt in 2000 ms');
+    expect(failures).toHaveLength(2);
+
+    // The code is fixed: the next start after the back-off succeeds and resets the count.
+    factory.failStart = undefined;
+    await clock.advance(2_000);
+    const lease = await pool.acquire();
+    expect(lease.instanceId).toBe(factory.made.at(-1)!.id);
+    expect(decisions.filter((d) => d.action === 'start')).toHaveLength(3);
+  });
+
+  it('caps the back-off at start_backoff_max', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    factory.failStart = new Error('boom');
+    const { decisions } = makePool(factory, clock, manual(1), { startBackoffMaxMs: 3_000 });
+    await clock.advance(20_000);
+    const waits = decisions
+      .filter((d) => d.action === 'start-failed')
+      .map((d) => Number(/next attempt in (\d+) ms/.exec(d.reason)![1]));
+    expect(waits.slice(0, 4)).toEqual([1_000, 2_000, 3_000, 3_000]);
+  });
+
+  it('warms the first instance when asked to, and runs prepare with a lease before any traffic', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const prepared: Array<{ first: boolean; loading: boolean; kind: string }> = [];
+    const { pool } = makePool(factory, clock, manual(2), {
+      warm: true,
+      prepare: async (lease, first) => {
+        await lease.send(fakeRequest({ kind: 'warmup', url: '/_ah/warmup' }));
+        prepared.push({ first, loading: lease.loading, kind: factory.made.at(-1)!.received.at(-1)!.kind });
+      },
+    });
+    await clock.advance(0);
+    expect(prepared).toHaveLength(2);
+    expect(prepared.map((p) => p.first).sort()).toEqual([false, true]);
+    // The warmup request was each instance's loading request; user requests are not.
+    expect(prepared.every((p) => p.loading && p.kind === 'warmup')).toBe(true);
+    const lease = await pool.acquire();
+    await lease.send(fakeRequest());
+    expect(lease.loading).toBe(false);
+    lease.release();
+    expect(pool.instances.map((i) => i.served)).toEqual([1, 1].map((n, i) => (i === 0 ? n + 1 : n)));
+  });
+
+  it('a rejected prepare fails the start', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const { pool, decisions } = makePool(factory, clock, manual(1), {
+      prepare: async () => {
+        throw new Error('GET /_ah/start answered 500; an instance counts as started on 2xx or 404');
+      },
+    });
+    await expect(pool.acquire()).rejects.toThrow('/_ah/start answered 500');
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'start-failed']);
+    expect(factory.made[0]!.state).toBe('stopped');
+  });
+});
+
+describe('VersionPool: replacement', () => {
+  it('replaces an instance that exits unexpectedly, and says so', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const exits: string[] = [];
+    const { pool, decisions } = makePool(factory, clock, manual(1), {
+      onExit: (id, exit) => exits.push(`${id} ${exit.code}`),
+    });
+    await clock.advance(0);
+    const first = factory.made[0]!;
+    first.crash(3);
+    await clock.advance(0);
+    expect(exits).toEqual([`${first.id} 3`]);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'exit', 'start']);
+    expect(decisions[1]!.reason).toBe('exited unexpectedly (code 3)');
+    expect(decisions[2]!.reason).toBe(`replacing ${first.id.slice(0, 8)}, which exited unexpectedly`);
+    expect((await pool.acquire()).instanceId).toBe(factory.made[1]!.id);
+  });
+
+  it('replaces an instance over its memory limit after its current request', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { memoryLimitBytes: 100 * 2 ** 20 });
+    const open = holdOpen(factory);
+    const { pool, decisions } = makePool(factory, clock, manual(1));
+    const lease = await pool.acquire();
+    const sent = lease.send(fakeRequest());
+    const big = factory.made[0]!;
+    big.reportMemory(150 * 2 ** 20, factory.memoryLimitBytes);
+    await settle();
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'replace', 'start']);
+    expect(decisions[1]!.reason).toMatch(/^memory 150 MiB is over the limit of 100 MiB/);
+    // The request in flight finishes on it; only then is it stopped.
+    expect(big.stopCalls).toBe(0);
+    open[0]!();
+    expect((await sent).body.toString()).toBe('done');
+    lease.release();
+    await settle();
+    expect(big.stopCalls).toBe(1);
+    expect((await pool.acquire()).instanceId).toBe(factory.made[1]!.id);
+  });
+});
+
+describe('VersionPool: what a failed send means (S6)', () => {
+  it('past the deadline: DEADLINE_EXCEEDED; an instance that answers pings keeps serving', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    holdOpen(factory);
+    const { pool, decisions } = makePool(factory, clock, manual(1));
+    const lease = await pool.acquire();
+    const expiry = new Expiry();
+    const sent = lease.send(fakeRequest({ expiry }));
+    expiry.fire(new Error('no response within the 1500 ms deadline and 700 ms grace'));
+    await expect(sent).rejects.toMatchObject({
+      code: 'HANGAR_E_DEADLINE_EXCEEDED',
+      message: 'no response within the 1500 ms deadline and 700 ms grace',
+    });
+    lease.release();
+    await settle();
+    expect(decisions.map((d) => d.action)).toEqual(['start']);
+    expect((await pool.acquire()).instanceId).toBe(lease.instanceId);
+  });
+
+  it('past the deadline with a blocked event loop: the instance is killed and replaced; its other requests get INSTANCE_KILLED', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    const reject: Array<(err: Error) => void> = [];
+    factory.behaviour = () => new Promise((_, no) => reject.push(no));
+    const { pool, decisions } = makePool(factory, clock, manual(1));
+    const stuck = await pool.acquire();
+    const other = await pool.acquire();
+    const expiry = new Expiry();
+    const first = stuck.send(fakeRequest({ expiry }));
+    const second = other.send(fakeRequest());
+    const instance = factory.made[0]!;
+    instance.responsive = false;
+    expiry.fire(new Error('deadline'));
+    await expect(first).rejects.toMatchObject({ code: 'HANGAR_E_DEADLINE_EXCEEDED' });
+    await settle();
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'kill', 'start']);
+    expect(decisions[1]!.reason).toMatch(
+      /outlived its deadline and grace period; it did not answer a ping within 1000 ms$/,
+    );
+    expect(instance.killedBecause).toBe(decisions[1]!.reason);
+    // The process is gone: its connection breaks for the other request.
+    reject[1]!(connectionError('ECONNRESET'));
+    await expect(second).rejects.toMatchObject({ code: 'HANGAR_E_INSTANCE_KILLED' });
+    stuck.release();
+    other.release();
+    expect((await pool.acquire()).instanceId).toBe(factory.made[1]!.id);
+  });
+
+  it('a request the instance never got is retryable; one lost after it was sent is not', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    factory.behaviour = (request) =>
+      Promise.reject(connectionError(request.url === '/refused' ? 'ECONNREFUSED' : 'ECONNRESET'));
+    const { pool } = makePool(factory, clock, manual(2));
+    await clock.advance(0);
+    const a = await pool.acquire();
+    const refused = await a.send(fakeRequest({ url: '/refused' })).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'HANGAR_E_INSTANCE_EXITED' });
+    expect(isRetryable(refused)).toBe(true);
+    a.release();
+    const b = await pool.acquire();
+    // The suspect instance is out of routing until its ping says it is alive.
+    expect(b.instanceId).not.toBe(a.instanceId);
+    const lost = await b.send(fakeRequest({ url: '/reset' })).catch((err: unknown) => err);
+    expect(lost).toMatchObject({ code: 'HANGAR_E_INSTANCE_EXITED' });
+    expect(isRetryable(lost)).toBe(false);
+    b.release();
+    await settle();
+    // Both answered their pings: both are back in routing.
+    const leases = [await pool.acquire(), await pool.acquire()];
+    expect(new Set(leases.map((l) => l.instanceId))).toEqual(new Set([a.instanceId, b.instanceId]));
+  });
+
+  it('an error that is not about the connection passes through and the instance keeps serving', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    factory.behaviour = () => Promise.reject(new HangarError('UPSTREAM_INVALID', 'bad status line'));
+    const { pool } = makePool(factory, clock, manual(1));
+    const lease = await pool.acquire();
+    await expect(lease.send(fakeRequest())).rejects.toMatchObject({ code: 'HANGAR_E_UPSTREAM_INVALID' });
+    lease.release();
+    expect((await pool.acquire()).instanceId).toBe(lease.instanceId);
+  });
+});
+
+describe('VersionPool: drain and scale-down', () => {
+  it('reload: new requests go to fresh instances, the old one finishes its request, then stops', async () => {
+    const clock = new ManualClock();
+    const oldCode = new FakeFactory(clock);
+    const open = holdOpen(oldCode);
+    const { pool, decisions } = makePool(oldCode, clock, manual(1));
+    const lease = await pool.acquire();
+    const inFlight = lease.send(fakeRequest());
+    const newCode = new FakeFactory(clock);
+    pool.reload(newCode);
+    const next = await pool.acquire();
+    expect(next.instanceId).toBe(newCode.made[0]!.id);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'stop', 'start']);
+    expect(oldCode.made[0]!.stopCalls).toBe(0);
+    open[0]!();
+    await inFlight;
+    lease.release();
+    await settle();
+    expect(oldCode.made[0]!.stopCalls).toBe(1);
+  });
+
+  it('drain_timeout: an instance whose request never ends is stopped anyway', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    holdOpen(factory);
+    const { pool } = makePool(factory, clock, manual(1), { drainTimeoutMs: 5_000 });
+    const lease = await pool.acquire();
+    void lease.send(fakeRequest());
+    pool.reload(new FakeFactory(clock));
+    await clock.advance(4_999);
+    expect(factory.made[0]!.stopCalls).toBe(0);
+    await clock.advance(1);
+    expect(factory.made[0]!.stopCalls).toBe(1);
+  });
+
+  it('automatic scaling: an idle instance above max_idle_instances stops after the idle period', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const { pool, decisions } = makePool(factory, clock, automatic({ maxIdleInstances: 0 }), {
+      idlePeriodMs: 60_000,
+    });
+    const lease = await pool.acquire();
+    lease.release();
+    await clock.advance(59_000);
+    expect(pool.instances).toHaveLength(1);
+    await clock.advance(2_000);
+    expect(pool.instances).toHaveLength(0);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'stop']);
+    expect(decisions[1]!.reason).toMatch(/^idle for [\d.]+ s; 1 idle > max_idle_instances 0$/);
+  });
+
+  it('close: queued requests are refused, every instance drains and stops, killAll ends them at once', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const open = holdOpen(factory);
+    const { pool } = makePool(factory, clock, manual(1));
+    const lease = await pool.acquire();
+    void lease.send(fakeRequest());
+    const queued = pool.acquire().catch((err: HangarError) => err.message);
+    const closed = pool.close();
+    expect(await queued).toBe('the platform is shutting down');
+    await expect(pool.acquire()).rejects.toThrow('shutting down');
+    pool.killAll();
+    expect(factory.made[0]!.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(factory.made[0]!.killedBecause).toBe('the platform was told to stop at once');
+    open[0]!();
+    lease.release();
+    await closed;
+    expect(clock.pendingTimers).toBe(0);
+  });
+});

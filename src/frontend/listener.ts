@@ -30,7 +30,7 @@ export interface TlsFiles {
  *   the body, so a 413 from Content-Length goes out without one.
  *
  * @example
- * const server = createFrontendServer({ route, limits, serverSoftware, exposeErrors: true });
+ * const server = createFrontendServer({ routes, limits, serverSoftware, exposeErrors: true });
  * server.listen(8080, '127.0.0.1');
  */
 export function createFrontendServer(options: FrontendOptions & { tls?: TlsFiles }): Server {

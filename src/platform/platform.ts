@@ -6,6 +6,7 @@ import { createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
+import { DevRouteTable } from '../frontend/route.js';
 import { openLogStore } from '../logs/open-store.js';
 import { startRequestLogThread } from '../logs/request-log-thread.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
@@ -79,12 +80,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   let closing = false;
   const services: ServiceRuntime[] = [];
   const decisions: ScalingDecision[] = [];
-  const byName = new Map<string, ServiceRuntime>();
-  const route = (host: string) => {
-    // `<service>.localhost` and `<service>-dot-...` pick a service (S11); anything else the default.
-    const label = host.split(':')[0]!.split('.')[0]!.split('-dot-')[0]!;
-    return byName.get(label) ?? byName.get('default');
-  };
+  // `<service>.localhost` and `<service>-dot-...` pick a service (S11); anything else the default.
+  const routes = new DevRouteTable();
   // Front end (S5) over HTTP and optionally HTTPS, metering (S10) behind it: traffic.ts.
   const traffic = createTraffic({
     dataDir,
@@ -92,7 +89,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     serverSoftware: devServerSoftware,
     exposeErrors: true,
     ...(options.https ? { tls: options.https.tls } : {}),
-    route,
+    routes,
     instances: () =>
       services.flatMap((runtime) =>
         runtime.pool.instances.map((instance) => ({
@@ -146,16 +143,16 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       dataDir,
       platformConfig: options.platformConfig,
       sockets: sockets.instanceInit(options.application),
-      onOutput: (instance, stream, line) =>
+      onOutput: (service, instanceId, stream, line) =>
         logger.raw(
-          `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${instance.spec.service} ${instance.id.slice(0, 8)}]`)} ${line}`,
+          `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${service} ${instanceId.slice(0, 8)}]`)} ${line}`,
         ),
-      onLogs: (instance, lines) => requestLogs.lines(instance.id, lines),
+      onLogs: (instanceId, lines) => requestLogs.lines(instanceId, lines),
       onStartFailed: (error) => logger.error(error.message),
-      onExit: (instance, code, signal) => {
+      onExit: (service, instanceId, { code, signal }) => {
         if (!closing) {
           logger.warn(
-            `instance ${instance.id.slice(0, 8)} of ${instance.spec.service} exited (${signal ?? `code ${code}`})`,
+            `instance ${instanceId.slice(0, 8)} of ${service} exited (${signal ?? `code ${code}`})`,
           );
         }
       },
@@ -170,7 +167,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       onInternalRequest: (record) => requestLogs.request(record),
     });
     services.push(runtime);
-    byName.set(config.service, runtime);
+    routes.set(runtime);
   }
 
   const watchers = options.watch ? services.map((runtime) => watchService(runtime, dataDir, options)) : [];
@@ -190,7 +187,9 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       const closed = frontends.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const s of frontends) s.closeIdleConnections();
       await Promise.all(services.map((runtime) => runtime.pool.close()));
-      await Promise.all(frontends.map((s, i) => closeWhenIdle(s, closed[i]!, 1_000)));
+      await Promise.all(
+        frontends.map((s, i) => closeWhenIdle(s, closed[i]!, options.platformConfig.limits.shutdownGraceMs)),
+      );
       // Before the meter's last write: the socket service reports its final bytes as it stops.
       await sockets.close();
       traffic.close();
@@ -249,12 +248,12 @@ function instanceViews(runtime: ServiceRuntime): InstanceView[] {
     state: instance.state,
     pid: instance.pid,
     busySlots: instance.inflight,
-    slots: instance.spec.slots,
+    slots: instance.slots,
     requestsServed: instance.served,
     started: instance.startedAt.toISOString(),
     readyMs: instance.readyMs ?? null,
     memory: instance.rss,
-    memoryLimit: instance.spec.memoryLimitBytes,
+    memoryLimit: instance.memoryLimitBytes,
   }));
 }
 

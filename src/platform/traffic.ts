@@ -5,8 +5,9 @@
  */
 import type { Server } from 'node:http';
 import type { PlatformConfig } from '../config/types.js';
-import type { FrontendOptions, ServiceRoute } from '../frontend/frontend.js';
+import type { FrontendOptions } from '../frontend/frontend.js';
 import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
+import type { RouteTable } from '../frontend/route.js';
 import type { ListenPorts } from '../frontend/secure-redirect.js';
 import { type InstanceSample, Meter } from '../metering/meter.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metering/prometheus.js';
@@ -23,7 +24,8 @@ export interface TrafficOptions {
   exposeErrors: boolean;
   /** Certificate and key for the HTTPS listener; none: HTTP only. */
   tls?: TlsFiles;
-  route(host: string): ServiceRoute | undefined;
+  /** Which service version answers a request (S11): `hangar dev`'s DevRouteTable, serve's table. */
+  routes: RouteTable;
   /** The platform's instances, for instance-hours. */
   instances(): InstanceSample[];
   logger: Logger;
@@ -48,7 +50,7 @@ export interface Traffic {
  * Builds the front-end servers and the meter. Opens `<data-dir>/hangar.db`.
  *
  * @example
- * const traffic = createTraffic({ dataDir, platformConfig, serverSoftware, exposeErrors: true, route, instances, logger, onRequest });
+ * const traffic = createTraffic({ dataDir, platformConfig, serverSoftware, exposeErrors: true, routes, instances, logger, onRequest });
  * traffic.server.listen(8080);
  */
 export function createTraffic(options: TrafficOptions): Traffic {
@@ -66,7 +68,7 @@ export function createTraffic(options: TrafficOptions): Traffic {
   });
   const ports: ListenPorts = {};
   const frontend: FrontendOptions = {
-    route: options.route,
+    routes: options.routes,
     exposeErrors: options.exposeErrors,
     limits: options.platformConfig.limits,
     serverSoftware: options.serverSoftware,

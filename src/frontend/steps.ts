@@ -1,0 +1,338 @@
+/**
+ * The steps of SPEC S5, one function each, in the order frontend.ts's handle() runs them.
+ * Each step says why it exists, takes the request's `Exchange` and what the step before it
+ * produced, and gives back what the next one needs, or `DONE` once it has answered the
+ * client itself (a rejection, a redirect). The types carry the order: matchRoute() needs the
+ * `ServiceRoute` only routeRequest() returns, dispatchRequest() the body only
+ * readRequestBody() returns, and so on.
+ *
+ * Hot path: steps that need no I/O are synchronous; the only awaits are the body (when there
+ * is one), the instance, static files and gzip (when it pays). A step passes on the one
+ * Exchange and the values the modules it calls produce: no per-step objects, closures or
+ * promises beyond those of the single function these steps were cut from.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Handler, StaticDirHandler, StaticFilesHandler } from '../config/types.js';
+import { HangarError, isHangarError } from '../shared/errors.js';
+import type { RequestRecord } from '../shared/request-record.js';
+import { compressResponse } from './compress.js';
+import { trackBodyRead } from './connection-state.js';
+import { dispatchToInstance } from './dispatch.js';
+import { normalisedTarget } from './dot-segments.js';
+import { errorAnswer } from './error-response.js';
+import { checkFraming } from './framing-checks.js';
+import type { FrontendOptions } from './frontend.js';
+import { type HandlerMatch, matchHandler } from './handler-match.js';
+import { type BodyChunks, readBody } from './request-body.js';
+import { sanitiseRequestHeaders } from './request-headers.js';
+import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './response-rewrite.js';
+import type { RouteRequest, ServiceRoute } from './route.js';
+import { secureRedirect } from './secure-redirect.js';
+import { serveStatic } from './static.js';
+
+/** A step's result when it has answered the client itself: the pipeline stops there. */
+export const DONE: unique symbol = Symbol('done');
+export type Done = typeof DONE;
+
+/** What every step reads of its front end, resolved once per listener. */
+export interface StepContext {
+  readonly options: FrontendOptions;
+  readonly https: boolean;
+  /** `secure: always` handlers already warned about (no HTTPS listener): each warns once. */
+  readonly warned: WeakSet<Handler>;
+}
+
+/**
+ * One request on its way through the steps: made in step 1, filled in as the steps run. It is
+ * also the route table's `RouteRequest` (host and path are set by routeRequest(), the cookie and
+ * the client's address are read only if the table asks), so routing allocates nothing.
+ */
+export class Exchange implements RouteRequest {
+  /** Set by routeRequest() (step 3): from then on the app's error pages apply to failures. */
+  route: ServiceRoute | undefined = undefined;
+  /** The Host header, once step 2 has checked there is exactly one valid one. */
+  host = '';
+  /** The request target's path, without the query: what handlers and dispatch rules match. */
+  path = '';
+  /** The client's Accept-Encoding as it came: step 5 drops it before the instance, step 7 reads it. */
+  acceptEncoding: string | undefined = undefined;
+
+  constructor(
+    readonly context: StepContext,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly record: RequestRecord,
+  ) {}
+
+  get cookie(): string | undefined {
+    return this.req.headers.cookie;
+  }
+
+  get ip(): string {
+    return this.req.socket.remoteAddress ?? '';
+  }
+}
+
+/** Methods the front end serves, for `Allow` on a 405. */
+const allowedMethods = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
+
+/**
+ * Step 2, framing and size checks (framing-checks.ts): what Node's parser accepted but S5
+ * refuses. Ambiguous framing is how requests get smuggled past a proxy, so a refused request
+ * never reaches routing or an instance, and its connection closes: after it, nothing says
+ * where the next request on the connection starts.
+ */
+export function rejectMalformed(x: Exchange): Done | undefined {
+  const problem = checkFraming(x.req, x.context.options.limits);
+  if (!problem) return undefined;
+  const allow = problem.code === 'HANGAR_E_METHOD_NOT_ALLOWED' ? { allow: allowedMethods } : undefined;
+  return reject(x, problem, { close: true, headers: allow });
+}
+
+/**
+ * Step 2, `.`/`..` segments (dot-segments.ts, `%2e` included): a 302 to the normalised path,
+ * so handlers and static files only ever match a path that cannot climb out of its directory,
+ * and the client learns the URL that is served.
+ */
+export function redirectDotSegments(x: Exchange): Done | undefined {
+  const url = x.req.url!;
+  const normalised = normalisedTarget(url);
+  if (normalised === undefined) return undefined;
+  const error = new HangarError(
+    'PATH_NOT_NORMALISED',
+    `${url} has . or .. segments; redirected to ${normalised}`,
+  );
+  return reject(x, error, { close: hasBody(x.req), headers: { location: normalised } });
+}
+
+/**
+ * Step 3, host → app/service/version (route.ts, S11): everything after this belongs to one
+ * app, whose error pages, quotas and handlers apply from here on.
+ */
+export function routeRequest(x: Exchange): ServiceRoute | Done {
+  const url = x.req.url!;
+  const q = url.indexOf('?');
+  x.host = x.req.headers.host!;
+  x.path = q === -1 ? url : url.slice(0, q);
+  const route = x.context.options.routes.route(x);
+  if (!route)
+    return reject(x, new HangarError('SERVICE_NOT_FOUND', `No service answers for host ${x.host}.`));
+  x.route = route;
+  const { record } = x;
+  record.app = route.app;
+  record.service = route.service;
+  record.version = route.version;
+  return route;
+}
+
+/**
+ * Step 3, the app's daily quotas (S10): an app that used one up gets 503 with its `over_quota`
+ * page before any of its handlers runs or any instance is started for it.
+ */
+export function checkQuota(x: Exchange, route: ServiceRoute): Done | undefined {
+  const exhausted = x.context.options.meter?.overQuota(route.app);
+  if (exhausted === undefined) return undefined;
+  const error = new HangarError(
+    'OVER_QUOTA',
+    `app ${route.app} has used up its daily ${exhausted} quota (quotas.daily.${exhausted}); it resets at 00:00 UTC`,
+  );
+  return reject(x, error, { close: hasBody(x.req) });
+}
+
+/** Step 3, the first handler in app.yaml order whose `url` matches the path (handler-match.ts); none: 404. */
+export function matchRoute(x: Exchange, route: ServiceRoute): HandlerMatch | Done {
+  const found = matchHandler(route.config.handlers, x.path);
+  if (found) return found;
+  return reject(x, new HangarError('HANDLER_NOT_FOUND', `No handler in app.yaml matches ${x.path}.`));
+}
+
+/**
+ * Step 3, `secure:` (secure-redirect.ts): `always` sends HTTP to HTTPS and `never` HTTPS to
+ * HTTP, before anything is served, so a page meant for one scheme is never served on the
+ * other. Without an HTTPS listener `always` is served over HTTP, with one warning per handler.
+ */
+export function redirectSecure(x: Exchange, handler: Handler): Done | undefined {
+  if (handler.secure === 'optional') return undefined;
+  const { context, req, res } = x;
+  const { options, https } = context;
+  const ports = options.ports?.() ?? {};
+  const redirect = secureRedirect(handler, { https, host: x.host, url: req.url! }, ports);
+  if (redirect) {
+    x.record.status = redirect.status;
+    res.writeHead(redirect.status, {
+      server: options.serverSoftware,
+      location: redirect.location,
+      'content-length': '0',
+      ...(hasBody(req) ? { connection: 'close' } : {}),
+    });
+    res.end();
+    return DONE;
+  }
+  if (handler.secure === 'always' && !https && !context.warned.has(handler)) {
+    context.warned.add(handler);
+    options.warn?.(
+      `handler ${handler.url} has secure: always, but there is no HTTPS listener (--https-port); serving it over HTTP`,
+    );
+  }
+  return undefined;
+}
+
+/** True for the handlers step 4 serves. */
+export function isStatic(handler: Handler): handler is StaticDirHandler | StaticFilesHandler {
+  return handler.kind === 'static-dir' || handler.kind === 'static-files';
+}
+
+/**
+ * Step 4, static files (static.ts): served by the front end itself, as App Engine does, with
+ * no instance and no deadline, so they cost no instance time and work while instances start.
+ */
+export async function serveStaticFiles(
+  x: Exchange,
+  route: ServiceRoute,
+  handler: StaticDirHandler | StaticFilesHandler,
+  match: RegExpExecArray,
+): Promise<void> {
+  const { req, res, record } = x;
+  res.setHeader('server', x.context.options.serverSoftware);
+  const result = await serveStatic({ handler, match, appDir: route.config.dir, req, res });
+  record.status = result.status;
+  if (result.error) record.error = result.error.message;
+}
+
+/** Step 5's precondition: only module handlers run on instances yet; CGI and entrypoint ones get 501. */
+export function rejectUnsupported(
+  x: Exchange,
+  handler: Exclude<Handler, StaticDirHandler | StaticFilesHandler>,
+): Done | undefined {
+  if (handler.kind === 'module') return undefined;
+  const error = new HangarError(
+    'HANDLER_NOT_SUPPORTED',
+    `${handler.kind === 'cgi' ? 'CGI' : 'entrypoint'} handlers (script: ${handler.script}) are not supported yet; ` +
+      'use a module handler (script: path/main.app).',
+  );
+  return reject(x, error);
+}
+
+/**
+ * Step 5, "buffer the body" (request-body.ts): the whole body is read before an instance is
+ * picked, so a slow client never holds a slot, and the size limit is enforced as it streams
+ * in. A failure here (413, a malformed chunk, the client gone) leaves the connection's framing
+ * spent, so the answer closes it. Only for requests with a body (hasBody()): the others go on
+ * without a turn of the event loop.
+ */
+export async function readRequestBody(x: Exchange): Promise<BodyChunks | Done> {
+  const read = readBody(x.req, x.res, x.context.options.limits.maxRequestBytes);
+  // While it reads, a parse error in the body is this request's 400 (early-rejections.ts).
+  const untrack = trackBodyRead(x.req.socket, read);
+  try {
+    return await read.body;
+  } catch (err) {
+    return reject(x, err, { close: true });
+  } finally {
+    untrack();
+  }
+}
+
+/**
+ * Step 5, header hygiene (request-headers.ts: nothing the app could mistake for the platform's,
+ * what the front end knows added), then a slot on an instance of the route's version and the
+ * request sent there (dispatch.ts, the scheduler seam). The client's Accept-Encoding is kept
+ * for step 7 first: the front end compresses, so the instance never sees it.
+ */
+export async function dispatchRequest(
+  x: Exchange,
+  route: ServiceRoute,
+  handlerPosition: number,
+  body: BodyChunks,
+): Promise<UpstreamResponse> {
+  const { req, record } = x;
+  const { https } = x.context;
+  x.acceptEncoding = req.headers['accept-encoding'];
+  const remoteAddr = req.socket.remoteAddress ?? '';
+  sanitiseRequestHeaders(req, { requestId: record.requestId, remoteAddr, https });
+  try {
+    return await dispatchToInstance(
+      route,
+      req,
+      body,
+      { requestId: record.requestId, handlerPosition, remoteAddr, https, arrivedAt: record.startTime },
+      record,
+    );
+  } catch (err) {
+    // The scheduler's failures are HangarErrors; anything else is undici refusing the
+    // instance's answer (bad framing, an impossible status line).
+    if (isHangarError(err)) throw err;
+    throw new HangarError(
+      'UPSTREAM_INVALID',
+      `the instance's response was not valid HTTP: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Step 6 (response-rewrite.ts): the whole response is here, nothing was streamed; its size and
+ * status are checked and the headers the platform owns are set by the platform alone.
+ */
+export function rewriteUpstream(x: Exchange, upstream: UpstreamResponse): ClientResponse {
+  const { options } = x.context;
+  return rewriteResponse(upstream, {
+    method: x.record.method,
+    maxResponseBytes: options.limits.maxResponseBytes,
+    serverSoftware: options.serverSoftware,
+  });
+}
+
+/**
+ * Step 7 (gzip-decision.ts, compress.ts): gzip when the client takes it and it pays. Returns
+ * undefined, synchronously, when there is nothing to compress: most responses need no extra
+ * turn of the event loop.
+ */
+export function gzipResponse(x: Exchange, response: ClientResponse): Promise<void> | undefined {
+  return compressResponse(response, {
+    method: x.record.method,
+    acceptEncoding: x.acceptEncoding,
+    userAgent: x.record.userAgent,
+  });
+}
+
+/** The answer goes out, whole, with the Content-Length step 6 set. */
+export function respond(x: Exchange, response: ClientResponse): void {
+  x.record.status = response.status;
+  x.res.writeHead(response.status, response.headers);
+  x.res.end(response.body.length > 0 ? response.body : undefined);
+}
+
+/**
+ * Answers with the error's status and page (error-response.ts) and records what ended the
+ * request; when the head is already out, the connection is cut instead. Any step's failure
+ * ends here, so every refusal has a status, a request id and a log line naming the rule.
+ */
+export function reject(
+  x: Exchange,
+  err: unknown,
+  extra: { close?: boolean; headers?: Record<string, string> | undefined } = {},
+): Done {
+  const headers: Record<string, string> = { server: x.context.options.serverSoftware, ...extra.headers };
+  if (extra.close) headers.connection = 'close';
+  const answer = errorAnswer(err, {
+    expose: x.context.options.exposeErrors,
+    config: x.route?.config,
+    headers,
+  });
+  x.record.status = answer.status;
+  x.record.error = answer.logLine;
+  if (x.res.headersSent) {
+    x.res.destroy();
+    return DONE;
+  }
+  x.res.writeHead(answer.status, answer.headers);
+  x.res.end(answer.body);
+  return DONE;
+}
+
+/** The request announced a body (Content-Length > 0 or any Transfer-Encoding). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}

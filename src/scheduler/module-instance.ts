@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { HangarError } from '../shared/errors.js';
 import { type AppLogLine, type InstanceInit, InstanceMessage } from '../shared/messages.js';
+import { PendingReplies } from '../shared/pending-replies.js';
 import { channelSocketPath } from '../shared/request-channel.js';
 import { newInstanceId } from '../shared/request-id.js';
+import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
 import type {
   InstanceExit,
   InstanceFactory,
@@ -84,16 +85,13 @@ export class ModuleInstance implements InstanceHandle {
   #overMemory = false;
   /** Why the platform killed it (a blocked event loop), for the requests that were on it. */
   killedBecause: string | undefined;
-  #pingId = 0;
-  readonly #pongs = new Map<number, () => void>();
+  readonly #pongs = new PendingReplies<void>();
   #memoryListener: (() => void) | undefined;
   /** The request channel (fetch handlers); set once started. It connects on first use. */
   #channel: InstanceChannel | undefined;
-  #child: ChildProcess | undefined;
+  #child: SupervisedChild | undefined;
   #pool: Pool | undefined;
   #nodeHandlers = new Set<number>();
-  #exited: Promise<number | null> | undefined;
-  #stderrTail: string[] = [];
   #exitListeners: Array<(exit: InstanceExit) => void> = [];
 
   constructor(spec: InstanceSpec) {
@@ -141,77 +139,49 @@ export class ModuleInstance implements InstanceHandle {
       limits: spec.limits,
       sockets: spec.sockets,
     };
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...spec.env,
-      TZ: 'UTC',
-      HANGAR_INSTANCE_INIT: JSON.stringify(init),
-    };
     // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
     const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
-    const child = spawn(process.execPath, ['--enable-source-maps', ...execArgv, instanceMain], {
+    const child = new SupervisedChild({
+      args: ['--enable-source-maps', ...execArgv, instanceMain],
       cwd: spec.appDir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...spec.env, TZ: 'UTC', HANGAR_INSTANCE_INIT: JSON.stringify(init) },
+      onLine: (stream, line) => spec.onOutput?.(this.id, stream, line),
     });
     this.#child = child;
-    this.#exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.state = 'stopped';
-        rmSync(this.socketPath, { force: true });
-        rmSync(channelSocketPath(this.socketPath), { force: true });
-        for (const listener of this.#exitListeners) listener({ code, signal });
-        resolve(code);
-      });
+    child.onExit((code, signal) => {
+      this.state = 'stopped';
+      this.#pongs.failAll(new Error('the instance exited'));
+      rmSync(this.socketPath, { force: true });
+      rmSync(channelSocketPath(this.socketPath), { force: true });
+      for (const listener of this.#exitListeners) listener({ code, signal });
     });
-    this.#pipeLines(child, 'stdout');
-    this.#pipeLines(child, 'stderr');
     // From spawn on, not only once ready: lines of the app's module top level count too.
-    child.on('message', (raw: { type?: unknown }) => {
-      if (raw?.type !== 'logs') return;
-      const message = InstanceMessage.safeParse(raw);
-      if (message.success && message.data.type === 'logs') spec.onLogs?.(this.id, message.data.lines);
-    });
-
-    type Started = { ok: true; nodeHandlers: number[] } | { ok: false; reason: string };
-    const started = await new Promise<Started>((resolve) => {
-      const timer = setTimeout(
-        () => resolve({ ok: false, reason: `it did not report ready within ${spec.startTimeoutMs} ms` }),
-        spec.startTimeoutMs,
-      );
-      const finish = (result: Started) => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        resolve(result);
-      };
-      const onMessage = (raw: unknown) => {
-        const message = InstanceMessage.safeParse(raw);
-        if (!message.success) return;
-        if (message.data.type === 'ready') finish({ ok: true, nodeHandlers: message.data.nodeHandlers });
-        else if (message.data.type === 'failed') finish({ ok: false, reason: message.data.error.message });
-      };
-      child.on('message', onMessage);
-      child.once('exit', (code, signal) =>
-        finish({ ok: false, reason: `it exited (${signal ?? `code ${code}`}) before it was ready` }),
-      );
-      child.once('error', (err) => finish({ ok: false, reason: err.message }));
-    });
-    if (!started.ok) {
-      this.kill();
-      await this.#exited;
-      const stderr = this.#stderrTail.join('\n');
+    child.onMessage((raw) => this.#onMessage(raw));
+    let nodeHandlers: number[] = [];
+    try {
+      await child.ready({
+        startTimeoutMs: spec.startTimeoutMs,
+        isReady: (raw) => {
+          const message = InstanceMessage.safeParse(raw);
+          if (!message.success) return undefined;
+          if (message.data.type === 'failed') return message.data.error.message;
+          if (message.data.type !== 'ready') return undefined;
+          nodeHandlers = message.data.nodeHandlers;
+          return true;
+        },
+      });
+    } catch (err) {
+      const { reason, stderr } =
+        err instanceof ChildStartError ? err : { reason: String(err), stderr: child.stderrTail };
       throw new HangarError(
         'INSTANCE_START_FAILED',
-        `instance of ${spec.service}/${spec.version} failed to start: ${started.reason}` +
-          (stderr && !started.reason.includes(stderr) ? `\n--- instance stderr ---\n${stderr}` : ''),
+        `instance of ${spec.service}/${spec.version} failed to start: ${reason}` +
+          (stderr && !reason.includes(stderr) ? `\n--- instance stderr ---\n${stderr}` : ''),
+        { cause: err },
       );
     }
-    this.#nodeHandlers = new Set(started.nodeHandlers);
+    this.#nodeHandlers = new Set(nodeHandlers);
     this.#channel = new InstanceChannel(channelSocketPath(this.socketPath), spec.limits.maxResponseBytes);
-    child.on('message', (raw) => this.#onMessage(raw));
-    // A ping or stop sent as the instance dies fails with EPIPE; its exit event says the rest.
-    // Without a listener that 'error' event would be thrown in the platform process.
-    child.on('error', () => {});
     this.readyMs = Date.now() - this.startedAt.getTime();
     this.state = 'ready';
   }
@@ -228,32 +198,28 @@ export class ModuleInstance implements InstanceHandle {
   ping(timeoutMs: number): Promise<boolean> {
     const child = this.#child;
     if (!child?.connected || this.state === 'stopped') return Promise.resolve(false);
-    const id = ++this.#pingId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pongs.delete(id);
-        resolve(false);
-      }, timeoutMs);
-      this.#pongs.set(id, () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      child.send({ type: 'ping', id });
-    });
+    return this.#pongs
+      .request((id) => child.send({ type: 'ping', id }), { timeoutMs })
+      .then(
+        () => true,
+        () => false,
+      );
   }
 
   #onMessage(raw: unknown): void {
-    // Log batches have their own listener; parsing them twice would cost on the busy path.
-    if ((raw as { type?: unknown } | null)?.type === 'logs') return;
+    const type = (raw as { type?: unknown } | null)?.type;
+    if (type === 'logs') {
+      const message = InstanceMessage.safeParse(raw);
+      if (message.success && message.data.type === 'logs') this.spec.onLogs?.(this.id, message.data.lines);
+      return;
+    }
+    if (type !== 'heartbeat' && type !== 'pong') return;
     const message = InstanceMessage.safeParse(raw);
     if (!message.success) return;
     const m = message.data;
     if (m.type !== 'heartbeat' && m.type !== 'pong') return;
     this.rss = m.rss;
-    if (m.type === 'pong') {
-      this.#pongs.get(m.id)?.();
-      this.#pongs.delete(m.id);
-    }
+    if (m.type === 'pong') this.#pongs.settle(m.id, undefined);
     if (!this.#overMemory && m.rss > this.spec.memoryLimitBytes) {
       this.#overMemory = true;
       this.#memoryListener?.();
@@ -265,13 +231,10 @@ export class ModuleInstance implements InstanceHandle {
    * not exited within `stopTimeoutMs`.
    */
   async stop(): Promise<void> {
-    if (this.state === 'stopped' || !this.#child) return;
+    const child = this.#child;
+    if (this.state === 'stopped' || !child) return;
     this.state = 'draining';
-    if (this.#child.connected) this.#child.send({ type: 'stop' });
-    else this.kill();
-    const killer = setTimeout(() => this.kill(), this.spec.stopTimeoutMs);
-    await this.#exited;
-    clearTimeout(killer);
+    await child.stop({ message: { type: 'stop' }, graceMs: this.spec.stopTimeoutMs });
     this.#channel?.close();
     await this.#pool?.destroy();
   }
@@ -279,30 +242,7 @@ export class ModuleInstance implements InstanceHandle {
   /** Ends the process at once by its pid; `reason` tells the requests that were on it why. */
   kill(reason?: string): void {
     if (reason !== undefined) this.killedBecause ??= reason;
-    const child = this.#child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-
-  #pipeLines(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
-    let rest = '';
-    const source = child[stream];
-    source?.setEncoding('utf8');
-    source?.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) this.#line(stream, line);
-    });
-    source?.on('end', () => {
-      if (rest) this.#line(stream, rest);
-    });
-  }
-
-  #line(stream: 'stdout' | 'stderr', line: string): void {
-    if (stream === 'stderr') {
-      this.#stderrTail.push(line);
-      if (this.#stderrTail.length > 40) this.#stderrTail.shift();
-    }
-    this.spec.onOutput?.(this.id, stream, line);
+    this.#child?.kill();
   }
 }
 

@@ -11,7 +11,7 @@ import { newRequestId } from '../shared/request-id.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import { abortBodyRead, isBusy } from './connection-state.js';
 import { errorAnswer } from './error-response.js';
-import type { FrontendOptions } from './frontend.js';
+import type { FrontendOptions } from './options.js';
 import { newRequestRecord } from './request-record.js';
 import { takeWireBytes } from './wire-bytes.js';
 

@@ -20,13 +20,9 @@
  */
 import type { RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { PlatformConfig } from '../config/types.js';
-import type { TrafficMeter } from '../metering/types.js';
-import type { RequestRecord } from '../shared/request-record.js';
 import { markBusy } from './connection-state.js';
+import type { FrontendOptions } from './options.js';
 import { newRequestRecord } from './request-record.js';
-import type { RouteTable } from './route.js';
-import type { ListenPorts } from './secure-redirect.js';
 import {
   checkQuota,
   DONE,
@@ -49,26 +45,6 @@ import {
   serveStaticFiles,
 } from './steps.js';
 import { takeWireBytes } from './wire-bytes.js';
-
-export interface FrontendOptions {
-  /** Host (and path, cookie, client address) → service version (S11); see route.ts. */
-  routes: RouteTable;
-  /** Step 8: the finished request, for the request log and the dev terminal. */
-  onRequest?(record: RequestRecord): void;
-  /** Show the cause of 5xx errors in the response body (the dev server does, like dev_appserver). */
-  exposeErrors: boolean;
-  /** This listener serves HTTPS. */
-  https?: boolean;
-  /** The S15 limits (sizes in bytes). */
-  limits: PlatformConfig['limits'];
-  /** `Server` header of every response: the platform's SERVER_SOFTWARE. */
-  serverSoftware: string;
-  meter?: TrafficMeter;
-  /** The platform's HTTP and HTTPS ports, for `secure:` redirects. */
-  ports?(): ListenPorts;
-  /** Platform warnings (e.g. `secure: always` with no HTTPS listener), each printed once. */
-  warn?(message: string): void;
-}
 
 /**
  * The front end's request listener: runs S5's steps in order for each request. Use

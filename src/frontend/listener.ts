@@ -6,7 +6,8 @@
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { earlyRejections } from './early-rejections.js';
-import { createFrontend, type FrontendOptions } from './frontend.js';
+import { createFrontend } from './frontend.js';
+import type { FrontendOptions } from './options.js';
 import { deferContinue } from './request-body.js';
 
 export interface TlsFiles {

@@ -5,8 +5,8 @@
  */
 import type { Server } from 'node:http';
 import type { PlatformConfig } from '../config/types.js';
-import type { FrontendOptions } from '../frontend/frontend.js';
 import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
+import type { FrontendOptions } from '../frontend/options.js';
 import type { RouteTable } from '../frontend/route.js';
 import type { ListenPorts } from '../frontend/secure-redirect.js';
 import { type InstanceSample, Meter } from '../metering/meter.js';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StaticDirHandler, StaticFilesHandler } from '../config/types.js';
+import { errorAnswer } from './error-response.js';
 import type { StaticResult } from './static.js';
 import { serveStatic } from './static.js';
 
@@ -100,7 +101,15 @@ async function withServer(
       return;
     }
     serveStatic({ handler, match, appDir, req, res }).then(
-      (r) => results.push(r),
+      (r) => {
+        // A refusal is answered as the pipeline's step 4 does: by the front end's error builder.
+        if (r.refusal) {
+          const allow = r.status === 405 ? { allow: 'GET, HEAD' } : undefined;
+          const answer = errorAnswer(r.refusal, { expose: false, headers: allow });
+          res.writeHead(answer.status, answer.headers).end(answer.body);
+        }
+        results.push(r);
+      },
       (e: unknown) => errors.push(e),
     );
   });

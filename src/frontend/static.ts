@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { StaticDirHandler, StaticFilesHandler } from '../config/types.js';
+import { HangarError } from '../shared/errors.js';
 import { mimeTypeFor } from './mime.js';
 
 /** App Engine's production default when neither `expiration` nor `default_expiration` is set. */
@@ -23,7 +24,13 @@ export interface StaticResult {
   bytesOut: number;
   /** Real path of the file served (200/304); never sent to the client. */
   file?: string;
-  /** Set with status 500: the file exists but could not be read; for the log only. */
+  /**
+   * Set when nothing was written: why the request is refused (STATIC_NOT_FOUND,
+   * STATIC_METHOD_NOT_ALLOWED, STATIC_READ_FAILED). The caller answers it with the front end's
+   * error builder (error-response.ts), like every other refusal.
+   */
+  refusal?: HangarError;
+  /** Set when a read failed after the head went out (the connection was cut); for the log only. */
   error?: Error;
 }
 
@@ -75,7 +82,12 @@ const NOT_MODIFIED_HEADERS = [
 export async function serveStatic(opts: ServeStaticOptions): Promise<StaticResult> {
   const { handler, match, appDir, req, res } = opts;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return sendText(req, res, 405, 'Method Not Allowed', { allow: 'GET, HEAD' });
+    return refuse(
+      new HangarError(
+        'STATIC_METHOD_NOT_ALLOWED',
+        `${req.method} is not served for static files; use GET or HEAD`,
+      ),
+    );
   }
   const target =
     handler.kind === 'static-dir'
@@ -85,10 +97,10 @@ export async function serveStatic(opts: ServeStaticOptions): Promise<StaticResul
   try {
     if (target !== undefined) opened = await openConfined(target, appDir);
   } catch (err) {
-    return sendText(req, res, 500, 'Internal Server Error', {}, toError(err));
+    return refuse(readFailed(err));
   }
   if (target === undefined || opened === undefined) {
-    return sendText(req, res, 404, `Not Found: ${urlPath(req)}`);
+    return refuse(new HangarError('STATIC_NOT_FOUND', `No file for ${urlPath(req)}.`));
   }
   return sendFile(opened, handler, req, res, target.file);
 }
@@ -276,7 +288,7 @@ async function sendFile(
     );
     return { status: 200, bytesOut, file };
   } catch (err) {
-    if (!res.headersSent) return sendText(req, res, 500, 'Internal Server Error', {}, toError(err));
+    if (!res.headersSent) return refuse(readFailed(err));
     // The client went away, or the read failed mid-body. The status is already sent; cutting
     // the connection short of Content-Length is how HTTP/1.1 says the body is incomplete.
     res.destroy();
@@ -286,25 +298,18 @@ async function sendFile(
   }
 }
 
-/** A short plain-text response; it names at most the URL path, never a file system path. */
-function sendText(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  text: string,
-  extra: Record<string, string> = {},
-  error?: Error,
-): StaticResult {
-  const body = Buffer.from(`${text}\n`);
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': String(body.length),
-    'x-content-type-options': 'nosniff',
-    ...extra,
-  });
-  const withBody = req.method !== 'HEAD';
-  res.end(withBody ? body : undefined);
-  return { status, bytesOut: withBody ? body.length : 0, ...(error ? { error } : {}) };
+/** Nothing was written: the caller answers `refusal` (its message names at most the URL path). */
+function refuse(refusal: HangarError): StaticResult {
+  return { status: refusal.status, bytesOut: 0, refusal };
+}
+
+/**
+ * The cause names the file system path: a 5xx message reaches the client only where errors are
+ * exposed (the dev server); elsewhere the client gets the generic text and the log the cause.
+ */
+function readFailed(err: unknown): HangarError {
+  const cause = toError(err);
+  return new HangarError('STATIC_READ_FAILED', `the file could not be read: ${cause.message}`, { cause });
 }
 
 function urlPath(req: IncomingMessage): string {

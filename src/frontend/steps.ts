@@ -195,6 +195,14 @@ export async function serveStaticFiles(
   const { req, res, record } = x;
   res.setHeader('server', x.context.options.serverSoftware);
   const result = await serveStatic({ handler, match, appDir: route.config.dir, req, res });
+  if (result.refusal) {
+    reject(
+      x,
+      result.refusal,
+      result.refusal.code === 'HANGAR_E_STATIC_METHOD_NOT_ALLOWED' ? { headers: { allow: 'GET, HEAD' } } : {},
+    );
+    return;
+  }
   record.status = result.status;
   if (result.error) record.error = result.error.message;
 }

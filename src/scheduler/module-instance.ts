@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -9,6 +7,7 @@ import { type AppLogLine, type InstanceInit, InstanceMessage } from '../shared/m
 import { PendingReplies } from '../shared/pending-replies.js';
 import { channelSocketPath } from '../shared/request-channel.js';
 import { newInstanceId } from '../shared/request-id.js';
+import { runSocketPath } from '../shared/socket-path.js';
 import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
 import type {
   InstanceExit,
@@ -96,7 +95,8 @@ export class ModuleInstance implements InstanceHandle {
 
   constructor(spec: InstanceSpec) {
     this.spec = spec;
-    this.socketPath = socketPathFor(spec.runDir, this.id);
+    // The request channel's socket (`.ch.sock`) beside it is the longer of the two.
+    this.socketPath = runSocketPath(spec.runDir, `${this.id.slice(0, 12)}.sock`, channelSocketPath);
   }
 
   get pid(): number | undefined {
@@ -244,13 +244,4 @@ export class ModuleInstance implements InstanceHandle {
     if (reason !== undefined) this.killedBecause ??= reason;
     this.#child?.kill();
   }
-}
-
-/** Unix socket paths are limited to ~107 bytes; deep data dirs fall back to a short temp path. */
-function socketPathFor(runDir: string, id: string): string {
-  const preferred = join(runDir, `${id.slice(0, 12)}.sock`);
-  // The request channel's socket (`.ch.sock`) is the longer of the two.
-  if (Buffer.byteLength(channelSocketPath(preferred)) <= 100) return preferred;
-  const tag = createHash('sha256').update(runDir).digest('hex').slice(0, 12);
-  return join(tmpdir(), `hangar-${tag}`, `${id.slice(0, 12)}.sock`);
 }

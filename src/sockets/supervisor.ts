@@ -5,15 +5,15 @@
  * answers the admin API's socket list and metering's byte totals (shared/pending-replies.ts),
  * and stops it with the platform, killing it by its pid if it does not exit in time.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlatformConfig } from '../config/types.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { PendingReplies } from '../shared/pending-replies.js';
+import { runSocketPath } from '../shared/socket-path.js';
 import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
 import { FromService, type ServiceInit, type SocketBytes, type SocketView, type ToService } from './ipc.js';
 import { appToken } from './protocol.js';
@@ -92,7 +92,7 @@ class Supervisor implements SocketServiceHandle {
   constructor(options: StartSocketServiceOptions) {
     this.#options = options;
     this.#timeouts = options.config;
-    this.path = socketPath(join(options.dataDir, 'run'));
+    this.path = runSocketPath(join(options.dataDir, 'run'), 'sockets.sock');
   }
 
   get pid(): number | undefined {
@@ -249,12 +249,4 @@ function merge(carried: Map<string, SocketBytes>, live: SocketBytes[]): SocketBy
     } else out.set(keyOf(entry), { ...entry });
   }
   return [...out.values()];
-}
-
-/** Unix socket paths are limited to ~107 bytes; deep data dirs fall back to a short temp path. */
-function socketPath(runDir: string): string {
-  const preferred = join(runDir, 'sockets.sock');
-  if (Buffer.byteLength(preferred) <= 100) return preferred;
-  const tag = createHash('sha256').update(runDir).digest('hex').slice(0, 12);
-  return join(tmpdir(), `hangar-${tag}`, 'sockets.sock');
 }

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { automaticScaling } from '../../test/helpers/scaling.js';
 import type { AutomaticScaling, Scaling } from '../config/types.js';
 import { decide, type InstanceLoad, type PoolSnapshot } from './autoscaler.js';
 
-const automatic = (over: Partial<AutomaticScaling> = {}): AutomaticScaling => ({
-  kind: 'automatic',
-  minInstances: 0,
-  maxInstances: 20,
-  maxInstancesExplicit: true,
-  minIdleInstances: 0,
-  maxIdleInstances: 1,
-  targetThroughputUtilization: 0.6,
-  maxConcurrentRequests: 10,
-  minPendingLatencyMs: 30,
-  ...over,
-});
+const automatic = (over: Partial<AutomaticScaling> = {}): AutomaticScaling => automaticScaling({ ...over });
 
 const ready = (id: string, inflight: number, idleSince?: number): InstanceLoad => ({
   id,

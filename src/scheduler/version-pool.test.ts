@@ -12,24 +12,15 @@ import {
   ManualClock,
   settle,
 } from '../../test/helpers/fake-instances.js';
+import { automaticScaling } from '../../test/helpers/scaling.js';
 import type { AutomaticScaling, Scaling } from '../config/types.js';
 import { HangarError } from '../shared/errors.js';
 import { Expiry } from '../shared/expiry.js';
 import { isRetryable, type Lease } from './instance.js';
 import { type ScalingDecision, VersionPool, type VersionPoolOptions } from './version-pool.js';
 
-const automatic = (over: Partial<AutomaticScaling> = {}): AutomaticScaling => ({
-  kind: 'automatic',
-  minInstances: 0,
-  maxInstances: 1,
-  maxInstancesExplicit: true,
-  minIdleInstances: 0,
-  maxIdleInstances: 1,
-  targetThroughputUtilization: 0.6,
-  maxConcurrentRequests: 10,
-  minPendingLatencyMs: 30,
-  ...over,
-});
+const automatic = (over: Partial<AutomaticScaling> = {}): AutomaticScaling =>
+  automaticScaling({ maxInstances: 1, ...over });
 const manual = (instances: number): Scaling => ({ kind: 'manual', instances });
 
 const pools: VersionPool[] = [];

@@ -4,10 +4,10 @@
  * instance counting the requests it sees). Every framing vector and limit is tested in process
  * in src/frontend/pipeline-framing.test.ts. Limits are the real defaults.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, repoRoot, startDev } from '../helpers/dev-server.js';
+import { expectLargestBodyPasses } from '../helpers/pipeline-cases.js';
 import { openSocket, rawRequest, readResponse } from '../helpers/raw-http.js';
 
 const MiB = 1024 * 1024;
@@ -78,20 +78,7 @@ describe('front end: framing and size checks (S5 step 2)', () => {
 
   it('a 32 MiB body passes, byte for byte', async () => {
     const before = await seen();
-    const body = Buffer.alloc(limit, 7);
-    body.write('start', 0);
-    body.write('end', limit - 3);
-    const res = await rawRequest(
-      dev.url,
-      Buffer.concat([
-        Buffer.from(`POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: ${limit}\r\n\r\n`),
-        body,
-      ]),
-    );
-    expect(res.status).toBe(200);
-    const echo = JSON.parse(res.body.toString()) as { bodyLength: number; bodySha256: string };
-    expect(echo.bodyLength).toBe(limit);
-    expect(echo.bodySha256).toBe(createHash('sha256').update(body).digest('hex'));
+    await expectLargestBodyPasses(dev.url, limit);
     expect(await seen()).toBe(before + 1);
   });
 });

@@ -47,6 +47,7 @@ describe('defaultPlatformConfig', () => {
         maxHeaderBytes: 16_384,
         maxHeaderCount: 100,
         shutdownGraceMs: 1_000,
+        unresponsiveAfterMs: 1_000,
       },
       sockets: {
         idleTimeoutMs: 600_000,
@@ -68,7 +69,7 @@ describe('defaultPlatformConfig', () => {
       logs: { retentionMs: 7 * 24 * 3_600_000, maxBytes: 1_073_741_824 },
       scheduler: {
         idlePeriodMs: 60_000,
-        heartbeatIntervalMs: 1_000,
+        heartbeatIntervalMs: 250,
         heartbeatTimeoutMs: 3_000,
         startBackoffMaxMs: 30_000,
         startTimeoutMs: 30_000,
@@ -131,7 +132,7 @@ describe('loadPlatformConfig', () => {
     );
     expect(config.scheduler).toEqual({
       idlePeriodMs: 2_000,
-      heartbeatIntervalMs: 1_000,
+      heartbeatIntervalMs: 250,
       heartbeatTimeoutMs: 500,
       startBackoffMaxMs: 5_000,
       startTimeoutMs: 30_000,

@@ -26,6 +26,7 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     maxHeaderBytes: 16_384,
     maxHeaderCount: 100,
     shutdownGraceMs: 1_000,
+    unresponsiveAfterMs: 1_000,
   },
   sockets: {
     idleTimeoutMs: 10 * 60_000,
@@ -47,7 +48,7 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
   logs: { retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 },
   scheduler: {
     idlePeriodMs: 60_000,
-    heartbeatIntervalMs: 1_000,
+    heartbeatIntervalMs: 250,
     heartbeatTimeoutMs: 3_000,
     startBackoffMaxMs: 30_000,
     startTimeoutMs: 30_000,

@@ -129,6 +129,7 @@ export function platformSchema(defaults: PlatformConfig) {
         max_header_bytes: positiveSize().optional(),
         max_header_count: wholeNumber(1, 10_000, 'use a whole number from 1 to 10000').optional(),
         shutdown_grace: anyDuration().optional(),
+        unresponsive_after: positiveDuration().optional(),
       }),
       sockets: section('sockets', {
         idle_timeout: positiveDuration().optional(),
@@ -215,6 +216,7 @@ export function platformSchema(defaults: PlatformConfig) {
           maxHeaderBytes: l.max_header_bytes ?? d.limits.maxHeaderBytes,
           maxHeaderCount: l.max_header_count ?? d.limits.maxHeaderCount,
           shutdownGraceMs: l.shutdown_grace ?? d.limits.shutdownGraceMs,
+          unresponsiveAfterMs: l.unresponsive_after ?? d.limits.unresponsiveAfterMs,
         },
         sockets: {
           idleTimeoutMs: s.idle_timeout ?? d.sockets.idleTimeoutMs,

@@ -136,6 +136,8 @@ export interface PlatformConfig {
     maxHeaderCount: number;
     /** On shutdown, after the drain: keep-alive connections still open this long are cut. */
     shutdownGraceMs: number;
+    /** An instance whose event loop has not answered for this long takes no new requests (S6). */
+    unresponsiveAfterMs: number;
   };
   sockets: {
     idleTimeoutMs: number;

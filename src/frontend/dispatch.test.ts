@@ -85,6 +85,7 @@ async function route(clock: ManualClock, ...instances: SocketInstance[]) {
     idlePeriodMs: 60_000,
     startBackoffMaxMs: 30_000,
     heartbeatTimeoutMs: 1_000,
+    unresponsiveAfterMs: 1_000,
     warm: false,
     clock,
   });

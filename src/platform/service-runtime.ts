@@ -141,6 +141,7 @@ export class ServiceRuntime implements ServiceRoute {
       idlePeriodMs: scheduler.idlePeriodMs,
       startBackoffMaxMs: scheduler.startBackoffMaxMs,
       heartbeatTimeoutMs: scheduler.heartbeatTimeoutMs,
+      unresponsiveAfterMs: limits.unresponsiveAfterMs,
       warm: ctx.mode === 'dev' || scaling.kind === 'manual',
       prepare: (lease, first) => this.#prepare(lease, first),
       onDecision: ctx.onDecision,

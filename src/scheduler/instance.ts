@@ -60,6 +60,12 @@ export interface LinesOfRefusedResponse {
   linesComplete?: boolean;
 }
 
+/** How far over its memory an instance is: its class's limit, or the hard cap above it. */
+export type MemoryLevel = 'limit' | 'cap';
+
+/** The hard memory cap, as a multiple of the class's limit (docs/security.md). */
+export const memoryCapFactor = 1.25;
+
 /** Why an instance ended, for the pool's decisions and the platform's log. */
 export interface InstanceExit {
   code: number | null;
@@ -82,6 +88,11 @@ export interface InstanceHandle {
   readonly rss: number;
   /** Why the platform killed it, for the requests that were on it. */
   readonly killedBecause: string | undefined;
+  /**
+   * Epoch ms of its last sign of life (a heartbeat, a pong): its event loop answers several
+   * times a second, so a stale value means a blocked loop (S6). Undefined while starting.
+   */
+  readonly lastHeardAt: number | undefined;
   /** Resolves once it takes requests; rejects with HangarError INSTANCE_START_FAILED and the reason. */
   start(): Promise<void>;
   /**
@@ -100,8 +111,11 @@ export interface InstanceHandle {
   kill(reason?: string): void;
   /** Called once when it ends, expectedly or not. */
   onExit(listener: (exit: InstanceExit) => void): void;
-  /** Called once, when it first reports memory over its limit. */
-  onMemoryExceeded(listener: () => void): void;
+  /**
+   * Called once when its memory first passes its class's limit (`limit`: replace it after its
+   * requests), and once more if it passes the hard cap (`cap`: it must end now).
+   */
+  onMemoryExceeded(listener: (level: MemoryLevel) => void): void;
 }
 
 /** Makes the instances of one version's code; a pool reloads by taking a new factory. */

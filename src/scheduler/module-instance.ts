@@ -9,15 +9,18 @@ import { channelSocketPath } from '../shared/request-channel.js';
 import { newInstanceId } from '../shared/request-id.js';
 import { runSocketPath } from '../shared/socket-path.js';
 import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
-import type {
-  InstanceExit,
-  InstanceFactory,
-  InstanceHandle,
-  InstanceRequest,
-  InstanceResponse,
-  InstanceState,
+import {
+  type InstanceExit,
+  type InstanceFactory,
+  type InstanceHandle,
+  type InstanceRequest,
+  type InstanceResponse,
+  type InstanceState,
+  type MemoryLevel,
+  memoryCapFactor,
 } from './instance.js';
 import { InstanceChannel } from './instance-channel.js';
+import { memoryWatchIntervalMs, residentBytes } from './memory-watch.js';
 import { sendOverChannel, sendOverHttp } from './module-transport.js';
 
 const instanceMain = fileURLToPath(new URL('../instance/main.js', import.meta.url));
@@ -82,10 +85,15 @@ export class ModuleInstance implements InstanceHandle {
   rss = 0;
   /** Set once the instance is over its memory limit; reported once. */
   #overMemory = false;
+  /** Set once it passed the hard cap; reported once. */
+  #overCap = false;
+  /** Epoch ms of the last heartbeat or pong (S6 liveness). */
+  lastHeardAt: number | undefined;
+  #memoryWatch: NodeJS.Timeout | undefined;
   /** Why the platform killed it (a blocked event loop), for the requests that were on it. */
   killedBecause: string | undefined;
   readonly #pongs = new PendingReplies<void>();
-  #memoryListener: (() => void) | undefined;
+  #memoryListener: ((level: MemoryLevel) => void) | undefined;
   /** The request channel (fetch handlers); set once started. It connects on first use. */
   #channel: InstanceChannel | undefined;
   #child: SupervisedChild | undefined;
@@ -139,8 +147,13 @@ export class ModuleInstance implements InstanceHandle {
       limits: spec.limits,
       sockets: spec.sockets,
     };
-    // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
-    const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
+    const execArgv = [
+      // V8's own heap limit at the class's memory: a JS heap that grows past it ends the process
+      // (an out-of-memory exit) before the platform's hard cap has to (docs/security.md).
+      `--max-old-space-size=${Math.max(16, Math.floor(spec.memoryLimitBytes / 2 ** 20))}`,
+      // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
+      ...(process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? []),
+    ];
     const child = new SupervisedChild({
       args: ['--enable-source-maps', ...execArgv, instanceMain],
       cwd: spec.appDir,
@@ -150,6 +163,7 @@ export class ModuleInstance implements InstanceHandle {
     this.#child = child;
     child.onExit((code, signal) => {
       this.state = 'stopped';
+      clearInterval(this.#memoryWatch);
       this.#pongs.failAll(new Error('the instance exited'));
       rmSync(this.socketPath, { force: true });
       rmSync(channelSocketPath(this.socketPath), { force: true });
@@ -183,11 +197,13 @@ export class ModuleInstance implements InstanceHandle {
     this.#nodeHandlers = new Set(nodeHandlers);
     this.#channel = new InstanceChannel(channelSocketPath(this.socketPath), spec.limits.maxResponseBytes);
     this.readyMs = Date.now() - this.startedAt.getTime();
+    this.lastHeardAt = Date.now();
+    this.#watchMemory(child);
     this.state = 'ready';
   }
 
   /** Called once, when a heartbeat first shows the instance over its memory limit. */
-  onMemoryExceeded(listener: () => void): void {
+  onMemoryExceeded(listener: (level: MemoryLevel) => void): void {
     this.#memoryListener = listener;
   }
 
@@ -218,11 +234,41 @@ export class ModuleInstance implements InstanceHandle {
     if (!message.success) return;
     const m = message.data;
     if (m.type !== 'heartbeat' && m.type !== 'pong') return;
-    this.rss = m.rss;
+    this.lastHeardAt = Date.now();
     if (m.type === 'pong') this.#pongs.settle(m.id, undefined);
-    if (!this.#overMemory && m.rss > this.spec.memoryLimitBytes) {
+    this.#reportMemory(m.rss);
+  }
+
+  /**
+   * The hard cap is checked from outside the process (memory-watch.ts): an instance
+   * allocating in a tight loop sends no heartbeat, and must still end when it passes the cap.
+   */
+  #watchMemory(child: SupervisedChild): void {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    let reading = false;
+    this.#memoryWatch = setInterval(() => {
+      if (reading) return;
+      reading = true;
+      void residentBytes(pid).then((rss) => {
+        reading = false;
+        if (rss !== undefined && this.state !== 'stopped') this.#reportMemory(rss);
+      });
+    }, memoryWatchIntervalMs);
+    this.#memoryWatch.unref();
+  }
+
+  /** Over the class's limit: replaced after its requests; over the hard cap: ended now (S6). */
+  #reportMemory(rss: number): void {
+    this.rss = rss;
+    const limit = this.spec.memoryLimitBytes;
+    if (!this.#overMemory && rss > limit) {
       this.#overMemory = true;
-      this.#memoryListener?.();
+      this.#memoryListener?.('limit');
+    }
+    if (!this.#overCap && rss > limit * memoryCapFactor) {
+      this.#overCap = true;
+      this.#memoryListener?.('cap');
     }
   }
 

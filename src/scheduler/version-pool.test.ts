@@ -49,6 +49,7 @@ function makePool(
     idlePeriodMs: 60_000,
     startBackoffMaxMs: 30_000,
     heartbeatTimeoutMs: 1_000,
+    unresponsiveAfterMs: 1_000,
     warm: false,
     clock,
     onDecision: (d) => decisions.push(d),
@@ -254,10 +255,10 @@ describe('VersionPool: replacement', () => {
     const lease = await pool.acquire();
     const sent = lease.send(fakeRequest());
     const big = factory.made[0]!;
-    big.reportMemory(150 * 2 ** 20, factory.memoryLimitBytes);
+    big.reportMemory(120 * 2 ** 20, factory.memoryLimitBytes);
     await settle();
     expect(decisions.map((d) => d.action)).toEqual(['start', 'replace', 'start']);
-    expect(decisions[1]!.reason).toMatch(/^memory 150 MiB is over the limit of 100 MiB/);
+    expect(decisions[1]!.reason).toMatch(/^memory 120 MiB is over the limit of 100 MiB/);
     // The request in flight finishes on it; only then is it stopped.
     expect(big.stopCalls).toBe(0);
     open[0]!();
@@ -266,6 +267,85 @@ describe('VersionPool: replacement', () => {
     await settle();
     expect(big.stopCalls).toBe(1);
     expect((await pool.acquire()).instanceId).toBe(factory.made[1]!.id);
+  });
+});
+
+describe('VersionPool: hard memory cap and blocked event loops (S6)', () => {
+  it('an instance past the hard cap (1.25× its class) is killed at once, mid-request, and replaced', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { memoryLimitBytes: 100 * 2 ** 20 });
+    const reject: Array<(err: Error) => void> = [];
+    factory.behaviour = () => new Promise((_, no) => reject.push(no));
+    const { pool, decisions } = makePool(factory, clock, manual(1));
+    const lease = await pool.acquire();
+    const sent = lease.send(fakeRequest());
+    const hog = factory.made[0]!;
+    hog.reportMemory(130 * 2 ** 20, factory.memoryLimitBytes);
+    await settle();
+    // Over the limit and over the cap in one report: replaced, and killed at once without a drain.
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'replace', 'start', 'kill']);
+    expect(decisions[3]!.reason).toBe(
+      'memory 130 MiB passed the hard cap of 125 MiB (1.25× instance_class 100 MiB); killed at once',
+    );
+    expect(hog.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    reject[0]!(connectionError('ECONNRESET'));
+    await expect(sent).rejects.toMatchObject({
+      code: 'HANGAR_E_INSTANCE_KILLED',
+      message: expect.stringContaining('passed the hard cap'),
+    });
+    lease.release();
+    expect((await pool.acquire()).instanceId).toBe(factory.made[1]!.id);
+  });
+
+  it('an instance whose loop stops answering takes no new requests and is replaced at once; killed at deadline + grace', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    holdOpen(factory);
+    const { pool, decisions } = makePool(factory, clock, manual(1), { unresponsiveAfterMs: 1_000 });
+    const spinning = await pool.acquire();
+    const expiry = new Expiry();
+    const sent = spinning.send(fakeRequest({ expiry }));
+    const blocked = factory.made[0]!;
+    blocked.responsive = false;
+    await clock.advance(1_000);
+    expect(decisions.map((d) => d.action)).toEqual(['start']);
+    await clock.advance(100);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'unresponsive', 'start']);
+    expect(decisions[1]!.reason).toMatch(
+      /^its event loop has not answered for 1\d\d\d ms \(limits.unresponsive_after 1000 ms\)/,
+    );
+    // Other requests go to the replacement, not to the blocked instance's free slot.
+    const other = await pool.acquire();
+    expect(other.instanceId).toBe(factory.made[1]!.id);
+    // Deadline + grace with the loop still blocked: killed now, without waiting for a ping.
+    expiry.fire(new Error('no response within the deadline and grace'));
+    await expect(sent).rejects.toMatchObject({ code: 'HANGAR_E_DEADLINE_EXCEEDED' });
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'unresponsive', 'start', 'kill']);
+    expect(decisions[3]!.reason).toMatch(
+      /outlived its deadline and grace period while its event loop was blocked$/,
+    );
+    expect(blocked.exit?.signal).toBe('SIGKILL');
+    // Its replacement was already started: no second one.
+    expect(factory.made).toHaveLength(2);
+  });
+
+  it('an instance whose loop answers again serves again', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const { pool, decisions } = makePool(factory, clock, automatic({ maxInstances: 2, minInstances: 1 }), {
+      unresponsiveAfterMs: 500,
+    });
+    await clock.advance(0);
+    const first = factory.made[0]!;
+    first.responsive = false;
+    await clock.advance(700);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'unresponsive', 'start']);
+    first.responsive = true;
+    await clock.advance(100);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'unresponsive', 'start', 'recovered']);
+    expect(pool.instances.map((i) => i.id)).toContain(first.id);
+    const leases = [await pool.acquire(), await pool.acquire()];
+    expect(new Set(leases.map((l) => l.instanceId))).toEqual(new Set([first.id, factory.made[1]!.id]));
   });
 });
 

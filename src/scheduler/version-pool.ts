@@ -12,6 +12,7 @@ import {
   type InstanceStatus,
   isConnectionLoss,
   type Lease,
+  memoryCapFactor,
   neverDelivered,
 } from './instance.js';
 
@@ -20,7 +21,7 @@ export interface ScalingDecision {
   at: string;
   service: string;
   version: string;
-  action: 'start' | 'stop' | 'replace' | 'exit' | 'kill' | 'start-failed';
+  action: 'start' | 'stop' | 'replace' | 'exit' | 'kill' | 'start-failed' | 'unresponsive' | 'recovered';
   instanceId?: string;
   reason: string;
 }
@@ -35,6 +36,11 @@ export interface VersionPoolOptions {
   startBackoffMaxMs: number;
   /** How long an instance may take to answer a ping before it counts as stuck (S6). */
   heartbeatTimeoutMs: number;
+  /**
+   * An instance not heard from for this long has a blocked event loop (S6
+   * `limits.unresponsive_after`): it takes no new requests and a replacement starts at once.
+   */
+  unresponsiveAfterMs: number;
   /** Start one instance as soon as the pool exists (the dev server does, so load errors show at once). */
   warm: boolean;
   /**
@@ -143,6 +149,8 @@ export class VersionPool implements InstancePool {
   readonly #retiring = new Set<Member>();
   /** Out of routing after a lost connection, until its exit or a ping says which it was. */
   readonly #suspect = new Set<Member>();
+  /** Out of routing while its event loop does not answer (S6); back once it does. */
+  readonly #unresponsive = new Set<Member>();
   readonly #stopping = new Set<Promise<void>>();
   readonly #pending: Waiter[] = [];
   readonly #decisions: ScalingDecision[] = [];
@@ -282,11 +290,12 @@ export class VersionPool implements InstancePool {
     } catch (err) {
       const expiry = request.expiry;
       if (expiry?.expired) {
-        // The client gets its answer now; whether the instance is stuck is found out meanwhile.
-        void this.#checkResponsive(
-          member,
-          `request ${request.requestId} outlived its deadline and grace period`,
-        );
+        const reason = `request ${request.requestId} outlived its deadline and grace period`;
+        // A loop that is still blocked at deadline + grace: killed at once (S6). Otherwise the
+        // client gets its answer now, and whether the instance is stuck is found out meanwhile.
+        if (this.#unresponsive.has(member))
+          this.#killStuck(member, `${reason} while its event loop was blocked`);
+        else void this.#checkResponsive(member, reason);
         throw new HangarError('DEADLINE_EXCEEDED', expiry.reason?.message ?? 'the deadline passed', {
           cause: err,
         });
@@ -308,13 +317,13 @@ export class VersionPool implements InstancePool {
   }
 
   /**
-   * A request on the member outlived its deadline and grace: no new requests go to it until it
-   * answers a ping; one that does not answer within the heartbeat timeout has a blocked event
-   * loop and is killed (S6). Resolves true when it was healthy.
+   * A request on the member outlived its deadline and grace while its loop still seemed alive:
+   * no new requests go to it until it answers a ping; one that does not answer within
+   * `unresponsive_after` has a blocked event loop and is killed (S6). Resolves true when healthy.
    */
   async #checkResponsive(member: Member, reason: string): Promise<boolean> {
     if (!this.#serving.delete(member)) return member.handle.state !== 'stopped';
-    const timeoutMs = this.#options.heartbeatTimeoutMs;
+    const timeoutMs = this.#options.unresponsiveAfterMs;
     const alive = await member.handle.ping(timeoutMs);
     if (alive && this.#all.has(member) && !this.#retiring.has(member) && !this.#closed) {
       this.#serving.add(member);
@@ -351,10 +360,42 @@ export class VersionPool implements InstancePool {
   #killStuck(member: Member, reason: string): void {
     if (!this.#all.has(member)) return;
     this.#serving.delete(member);
+    // An unresponsive or retiring instance already has its replacement (or needs none).
+    const replaced = this.#unresponsive.delete(member) || this.#retiring.has(member);
     this.#retiring.add(member);
     this.#record('kill', reason, member);
     member.handle.kill(reason);
-    this.#start(`replacing ${member.handle.id.slice(0, 8)}, which was killed`);
+    if (!replaced) this.#start(`replacing ${member.handle.id.slice(0, 8)}, which was killed`);
+  }
+
+  /**
+   * S6's blocked event loop: an instance not heard from for `unresponsive_after` takes no new
+   * requests and a replacement starts at once, so the version's other requests do not wait for
+   * it; one heard from again serves again.
+   */
+  #checkLiveness(now: number): void {
+    const limit = this.#options.unresponsiveAfterMs;
+    for (const member of this.#serving) {
+      const heard = member.handle.lastHeardAt;
+      if (heard === undefined || now - heard <= limit) continue;
+      this.#serving.delete(member);
+      this.#unresponsive.add(member);
+      this.#record(
+        'unresponsive',
+        `its event loop has not answered for ${now - heard} ms (limits.unresponsive_after ${limit} ms); no new requests until it does`,
+        member,
+      );
+      this.#start(`replacing ${member.handle.id.slice(0, 8)}, whose event loop is blocked`);
+    }
+    for (const member of this.#unresponsive) {
+      const heard = member.handle.lastHeardAt;
+      if (heard === undefined || now - heard > limit) continue;
+      this.#unresponsive.delete(member);
+      if (!this.#all.has(member) || this.#retiring.has(member) || this.#closed) continue;
+      this.#record('recovered', 'its event loop answers again; it takes requests again', member);
+      this.#serving.add(member);
+      this.#dispatchPending();
+    }
   }
 
   /**
@@ -397,8 +438,10 @@ export class VersionPool implements InstancePool {
 
   #evaluate(): void {
     if (this.#closed) return;
+    const now = this.#clock.now();
+    this.#checkLiveness(now);
     const snapshot: PoolSnapshot = {
-      now: this.#clock.now(),
+      now,
       scaling: this.#options.scaling,
       slotsPerInstance: this.#factory.slots,
       instances: [],
@@ -408,7 +451,7 @@ export class VersionPool implements InstancePool {
       startBlockedUntil: this.#blockedUntil,
     };
     for (const member of this.#all) {
-      if (this.#retiring.has(member) || this.#suspect.has(member)) continue;
+      if (this.#retiring.has(member) || this.#suspect.has(member) || this.#unresponsive.has(member)) continue;
       const serving = this.#serving.has(member);
       snapshot.instances.push({
         id: member.handle.id,
@@ -448,8 +491,16 @@ export class VersionPool implements InstancePool {
     this.#all.add(member);
     this.#record('start', reason, member);
     handle.onExit((exit) => this.#exited(member, exit));
-    handle.onMemoryExceeded(() => {
+    handle.onMemoryExceeded((level) => {
       const limit = Math.round(factory.memoryLimitBytes / 2 ** 20);
+      if (level === 'cap') {
+        const cap = Math.round((factory.memoryLimitBytes * memoryCapFactor) / 2 ** 20);
+        this.#killStuck(
+          member,
+          `memory ${Math.round(handle.rss / 2 ** 20)} MiB passed the hard cap of ${cap} MiB (${memoryCapFactor}× instance_class ${limit} MiB); killed at once`,
+        );
+        return;
+      }
       this.#record(
         'replace',
         `memory ${Math.round(handle.rss / 2 ** 20)} MiB is over the limit of ${limit} MiB (instance_class); replacing it after its current requests`,
@@ -532,7 +583,8 @@ export class VersionPool implements InstancePool {
   }
 
   #exited(member: Member, exit: InstanceExit): void {
-    const wasServing = this.#serving.delete(member) || this.#suspect.delete(member);
+    const wasServing =
+      this.#serving.delete(member) || this.#suspect.delete(member) || this.#unresponsive.delete(member);
     const expected = this.#retiring.delete(member);
     this.#all.delete(member);
     for (const wake of member.idleWaiters.splice(0)) wake();

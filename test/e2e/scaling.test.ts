@@ -189,15 +189,28 @@ describe('deadlines', () => {
     expect(after.instance).toBe(before.instance);
   });
 
-  it('a while(true) handler gets 500, its instance is killed and replaced, and serves nothing later', async () => {
+  it('a while(true) handler: out of routing after unresponsive_after with a replacement at once, killed at deadline + grace', async () => {
     const dev = await startDev([fixture('scaling-deadline')], ['--no-watch', ...deadline()]);
     const before = (await (await fetch(`${dev.url}/`)).json()) as { instance: string };
-    const res = await fetch(`${dev.url}/spin`);
+    const started = Date.now();
+    const spin = fetch(`${dev.url}/spin`);
+    // While it spins, the version keeps answering: its replacement takes the traffic (S6).
+    const unresponsive = await until(dev, 5_000, (d) =>
+      d.decisions.some((x) => x.action === 'unresponsive' && x.instanceId === before.instance),
+    );
+    expect(unresponsive.decisions.filter((d) => d.action === 'start')).toHaveLength(2);
+    const meanwhile = await fetch(`${dev.url}/`);
+    expect(meanwhile.status).toBe(200);
+    expect(((await meanwhile.json()) as { instance: string }).instance).not.toBe(before.instance);
+    const res = await spin;
     expect(res.status).toBe(500);
-    const doc = await until(dev, 10_000, (d) => d.decisions.some((x) => x.action === 'kill'));
+    // Deadline 1.5 s + grace 0.7 s; the kill follows at once, not after a further ping timeout.
+    const doc = await until(dev, 5_000, (d) => d.decisions.some((x) => x.action === 'kill'));
     const kill = doc.decisions.find((d) => d.action === 'kill')!;
     expect(kill.instanceId).toBe(before.instance);
-    expect(kill.reason).toMatch(/did not answer a ping within 1000 ms/);
+    expect(kill.reason).toMatch(/outlived its deadline and grace period while its event loop was blocked$/);
+    expect(Date.parse(kill.at) - started).toBeLessThan(2_200 + 800);
+    expect(doc.decisions.filter((d) => d.action === 'start')).toHaveLength(2);
     for (let i = 0; i < 5; i++) {
       const next = await fetch(`${dev.url}/`);
       expect(next.status).toBe(200);
@@ -281,11 +294,30 @@ describe('failures', () => {
     const before = (await (await fetch(`${dev.url}/`)).json()) as { instance: string };
     const hog = await fetch(`${dev.url}/hog?ms=1500`);
     expect(hog.status).toBe(200);
-    expect(await hog.text()).toBe('holding 450 MiB');
+    expect(await hog.text()).toBe('holding 360 MiB');
     const doc = await until(dev, 10_000, (d) => d.decisions.some((x) => x.action === 'replace'));
     const replace = doc.decisions.find((d) => d.action === 'replace')!;
     expect(replace.instanceId).toBe(before.instance);
     expect(replace.reason).toMatch(/^memory \d+ MiB is over the limit of 384 MiB/);
+    const after = (await (await fetch(`${dev.url}/`)).json()) as { instance: string };
+    expect(after.instance).not.toBe(before.instance);
+  });
+
+  it('an instance past its hard memory cap (1.25× its class) is killed mid-request, not after it', async () => {
+    const dev = await startDev([fixture('scaling-memory')], ['--no-watch']);
+    const before = (await (await fetch(`${dev.url}/`)).json()) as { instance: string };
+    // 600 MiB, then the handler would hold it for 5 s: it is killed long before it answers.
+    const started = Date.now();
+    const hog = await fetch(`${dev.url}/hog?mib=600&ms=5000`);
+    expect(hog.status).toBe(500);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    const doc = await until(dev, 10_000, (d) => d.decisions.some((x) => x.action === 'kill'));
+    const kill = doc.decisions.find((d) => d.action === 'kill')!;
+    expect(kill.instanceId).toBe(before.instance);
+    expect(kill.reason).toMatch(
+      /^memory \d+ MiB passed the hard cap of 480 MiB \(1\.25× instance_class 384 MiB\); killed at once$/,
+    );
+    await dev.waitFor(/GET \/hog\?mib=600&ms=5000 500 .*HANGAR_E_INSTANCE_KILLED: .*passed the hard cap/);
     const after = (await (await fetch(`${dev.url}/`)).json()) as { instance: string };
     expect(after.instance).not.toBe(before.instance);
   });

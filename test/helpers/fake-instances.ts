@@ -4,13 +4,15 @@
  * hang, die, stop answering pings). With them `VersionPool` is tested in process, exactly
  * and fast: time moves only when the test moves it.
  */
-import type {
-  InstanceExit,
-  InstanceFactory,
-  InstanceHandle,
-  InstanceRequest,
-  InstanceResponse,
-  InstanceState,
+import {
+  type InstanceExit,
+  type InstanceFactory,
+  type InstanceHandle,
+  type InstanceRequest,
+  type InstanceResponse,
+  type InstanceState,
+  type MemoryLevel,
+  memoryCapFactor,
 } from '../../src/scheduler/instance.js';
 import type { Clock, ClockTimer } from '../../src/shared/clock.js';
 
@@ -122,8 +124,7 @@ export class FakeInstance implements InstanceHandle {
   killedBecause: string | undefined;
   /** Requests it was sent, in order. */
   readonly received: InstanceRequest[] = [];
-  /** Answers pings while true (a blocked event loop: false). */
-  responsive = true;
+  #blockedSince: number | undefined;
   stopCalls = 0;
   /** How it ended, once it did. */
   exit: InstanceExit | undefined;
@@ -131,7 +132,9 @@ export class FakeInstance implements InstanceHandle {
   #startWith: Error | undefined;
   #startGate: Promise<void> | undefined;
   #exitListeners: Array<(exit: InstanceExit) => void> = [];
-  #memoryListener: (() => void) | undefined;
+  #memoryListener: ((level: MemoryLevel) => void) | undefined;
+  #memoryLevels = new Set<MemoryLevel>();
+  readonly #clock: Clock;
 
   constructor(
     clock: Clock,
@@ -139,6 +142,7 @@ export class FakeInstance implements InstanceHandle {
     options: { failStart?: Error; startGate?: Promise<void> } = {},
   ) {
     this.id = `fake${String(++counter).padStart(8, '0')}`;
+    this.#clock = clock;
     this.startedAt = new Date(clock.now());
     this.#behaviour = behaviour;
     this.#startWith = options.failStart;
@@ -168,6 +172,20 @@ export class FakeInstance implements InstanceHandle {
     });
   }
 
+  /** Its event loop answers (heartbeats, pings) while true; false: a blocked loop, from now on. */
+  get responsive(): boolean {
+    return this.#blockedSince === undefined;
+  }
+
+  set responsive(answers: boolean) {
+    this.#blockedSince = answers ? undefined : (this.#blockedSince ?? this.#clock.now());
+  }
+
+  /** A loop that answers was heard just now; a blocked one last when it blocked. */
+  get lastHeardAt(): number | undefined {
+    return this.state === 'starting' ? undefined : (this.#blockedSince ?? this.#clock.now());
+  }
+
   ping(): Promise<boolean> {
     return Promise.resolve(this.state !== 'stopped' && this.responsive);
   }
@@ -188,13 +206,17 @@ export class FakeInstance implements InstanceHandle {
     this.#end({ code, signal: null });
   }
 
-  /** Reports resident memory, as a heartbeat would; over `limit` the pool is told once. */
+  /** Reports resident memory; over `limit`, and over the hard cap above it, the pool is told once each. */
   reportMemory(rss: number, limit: number): void {
     this.rss = rss;
-    if (rss > limit) {
-      const listener = this.#memoryListener;
-      this.#memoryListener = undefined;
-      listener?.();
+    const levels: Array<[MemoryLevel, number]> = [
+      ['limit', limit],
+      ['cap', limit * memoryCapFactor],
+    ];
+    for (const [level, bytes] of levels) {
+      if (rss <= bytes || this.#memoryLevels.has(level)) continue;
+      this.#memoryLevels.add(level);
+      this.#memoryListener?.(level);
     }
   }
 
@@ -202,7 +224,7 @@ export class FakeInstance implements InstanceHandle {
     this.#exitListeners.push(listener);
   }
 
-  onMemoryExceeded(listener: () => void): void {
+  onMemoryExceeded(listener: (level: MemoryLevel) => void): void {
     this.#memoryListener = listener;
   }
 

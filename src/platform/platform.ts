@@ -9,6 +9,8 @@ import type { TlsFiles } from '../frontend/listener.js';
 import { DevRouteTable } from '../frontend/route.js';
 import { openLogStore } from '../logs/open-store.js';
 import { startRequestLogThread } from '../logs/request-log-thread.js';
+import { probeMemoryCgroup } from '../scheduler/memory-cgroup.js';
+import { instanceIsolation, reportIsolation } from '../scheduler/isolation.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { DATABASE_FILE } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
@@ -55,6 +57,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const token = ensureAdminToken(dataDir);
+  // How instances are kept off the network but for the socket service (S12); a warning unless netns.
+  reportIsolation(instanceIsolation(), logger);
   // The request log (S9) runs on a worker thread with its own connection to hangar.db
   // (request-log-thread.ts), and prints the dev terminal's request lines with their app lines.
   // The schema is checked here first, so a database Hangar cannot use stops the start with its reason.
@@ -106,6 +110,14 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   });
   const { server, httpsServer } = traffic;
   // The socket service (S12) owns every app socket; its bytes are outgoing bandwidth (S10).
+  // The hard memory cap (docs/security.md): the kernel's where cgroup v2 allows it, else the
+  // platform's RSS watch and V8's heap limit; said once, so an operator knows which.
+  const memoryCgroups = await probeMemoryCgroup();
+  logger.info(
+    typeof memoryCgroups === 'string'
+      ? `memory caps: the platform's RSS watch and V8's heap limit (no kernel cap: ${memoryCgroups})`
+      : `memory caps: cgroup v2 memory.max per instance under ${memoryCgroups.dir}`,
+  );
   const sockets = await startSocketService({
     dataDir,
     config: options.platformConfig.sockets,
@@ -143,6 +155,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       dataDir,
       platformConfig: options.platformConfig,
       sockets: sockets.instanceInit(options.application),
+      memoryCgroups: typeof memoryCgroups === 'string' ? undefined : memoryCgroups,
       onOutput: (service, instanceId, stream, line) =>
         logger.raw(
           `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${service} ${instanceId.slice(0, 8)}]`)} ${line}`,
@@ -192,6 +205,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       );
       // Before the meter's last write: the socket service reports its final bytes as it stops.
       await sockets.close();
+      if (typeof memoryCgroups !== 'string') await memoryCgroups.remove();
       traffic.close();
       await requestLogs.close();
     },

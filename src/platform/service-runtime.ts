@@ -5,6 +5,7 @@ import type { AppConfig, InstanceClass, PlatformConfig, Scaling } from '../confi
 import { matchHandler } from '../frontend/handler-match.js';
 import type { ServiceRoute } from '../frontend/route.js';
 import type { InstanceExit, Lease, RequestKind } from '../scheduler/instance.js';
+import type { MemoryCgroups } from '../scheduler/memory-cgroup.js';
 import { type InstanceSpec, moduleInstanceFactory } from '../scheduler/module-instance.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
 import type { PackedLines } from '../shared/request-channel.js';
@@ -24,6 +25,8 @@ export interface RuntimeContext {
   onOutput?(service: string, instanceId: string, stream: 'stdout' | 'stderr', line: string): void;
   /** App log lines from instances (S9). */
   onLogs?: InstanceSpec['onLogs'];
+  /** Instances' cgroups with the kernel's memory cap, where cgroup v2 allows it. */
+  memoryCgroups?: MemoryCgroups | undefined;
   /** How instances reach the socket service (S12). */
   sockets?: InstanceSpec['sockets'];
   onDecision?(decision: ScalingDecision): void;
@@ -265,6 +268,7 @@ export class ServiceRuntime implements ServiceRoute {
         onOutput: (instanceId, stream, line) => ctx.onOutput?.(config.service, instanceId, stream, line),
         ...(ctx.onLogs ? { onLogs: ctx.onLogs } : {}),
         sockets: ctx.sockets,
+        memoryCgroups: ctx.memoryCgroups,
       },
     };
   }

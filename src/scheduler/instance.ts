@@ -70,6 +70,8 @@ export const memoryCapFactor = 1.25;
 export interface InstanceExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Why it ended, when the platform or the kernel ended it (e.g. the memory cap). */
+  reason?: string;
 }
 
 /**

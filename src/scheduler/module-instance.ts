@@ -20,6 +20,8 @@ import {
   memoryCapFactor,
 } from './instance.js';
 import { InstanceChannel } from './instance-channel.js';
+import { isolateInstance } from './isolation.js';
+import type { ConfinedInstance, MemoryCgroups } from './memory-cgroup.js';
 import { memoryWatchIntervalMs, residentBytes } from './memory-watch.js';
 import { sendOverChannel, sendOverHttp } from './module-transport.js';
 
@@ -46,6 +48,8 @@ export interface InstanceSpec {
   startTimeoutMs: number;
   /** How long an instance asked to stop may take to exit before it is killed. */
   stopTimeoutMs: number;
+  /** Instances' cgroups with the kernel's memory cap, where cgroup v2 allows it (memory-cgroup.ts). */
+  memoryCgroups?: MemoryCgroups | undefined;
   /** Each line the instance prints (its stdout and stderr). */
   onOutput?: (instanceId: string, stream: 'stdout' | 'stderr', line: string) => void;
   /** App log lines (S9) the instance shipped, in the order it wrote them. */
@@ -154,21 +158,26 @@ export class ModuleInstance implements InstanceHandle {
       // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
       ...(process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? []),
     ];
-    const child = new SupervisedChild({
-      args: ['--enable-source-maps', ...execArgv, instanceMain],
-      cwd: spec.appDir,
-      env: { ...process.env, ...spec.env, TZ: 'UTC', HANGAR_INSTANCE_INIT: JSON.stringify(init) },
-      onLine: (stream, line) => spec.onOutput?.(this.id, stream, line),
-    });
+    // Network isolation (isolation.ts): a wrapper such as `unshare --net`, or Node's permission model.
+    const child = new SupervisedChild(
+      isolateInstance(
+        {
+          args: ['--enable-source-maps', ...execArgv, instanceMain],
+          cwd: spec.appDir,
+          env: { ...process.env, ...spec.env, TZ: 'UTC', HANGAR_INSTANCE_INIT: JSON.stringify(init) },
+          onLine: (stream, line) => spec.onOutput?.(this.id, stream, line),
+        },
+        spec.cacheDir,
+      ),
+    );
     this.#child = child;
-    child.onExit((code, signal) => {
-      this.state = 'stopped';
-      clearInterval(this.#memoryWatch);
-      this.#pongs.failAll(new Error('the instance exited'));
-      rmSync(this.socketPath, { force: true });
-      rmSync(channelSocketPath(this.socketPath), { force: true });
-      for (const listener of this.#exitListeners) listener({ code, signal });
-    });
+    // The kernel's hard cap where cgroup v2 allows it (memory-cgroup.ts); the RSS watch either way.
+    const cap = spec.memoryLimitBytes * memoryCapFactor;
+    const confined =
+      spec.memoryCgroups && child.pid !== undefined
+        ? spec.memoryCgroups.confine(this.id.slice(0, 12), child.pid, cap).catch(() => undefined)
+        : undefined;
+    child.onExit((code, signal) => void this.#ended({ code, signal }, confined, cap));
     // From spawn on, not only once ready: lines of the app's module top level count too.
     child.onMessage((raw) => this.#onMessage(raw));
     let nodeHandlers: number[] = [];
@@ -200,6 +209,26 @@ export class ModuleInstance implements InstanceHandle {
     this.lastHeardAt = Date.now();
     this.#watchMemory(child);
     this.state = 'ready';
+  }
+
+  /** The process is gone: say why when the kernel ended it at the memory cap, then tell the listeners. */
+  async #ended(
+    exit: InstanceExit,
+    confined: Promise<ConfinedInstance | undefined> | undefined,
+    cap: number,
+  ): Promise<void> {
+    clearInterval(this.#memoryWatch);
+    const cgroup = await confined;
+    if (cgroup && (await cgroup.oomKilled())) {
+      this.killedBecause ??= `the kernel ended it: memory passed its hard cap of ${Math.round(cap / 2 ** 20)} MiB (cgroup memory.max)`;
+    }
+    void cgroup?.remove();
+    this.state = 'stopped';
+    this.#pongs.failAll(new Error('the instance exited'));
+    rmSync(this.socketPath, { force: true });
+    rmSync(channelSocketPath(this.socketPath), { force: true });
+    const ended = this.killedBecause ? { ...exit, reason: this.killedBecause } : exit;
+    for (const listener of this.#exitListeners) listener(ended);
   }
 
   /** Called once, when a heartbeat first shows the instance over its memory limit. */

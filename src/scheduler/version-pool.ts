@@ -589,7 +589,8 @@ export class VersionPool implements InstancePool {
     this.#all.delete(member);
     for (const wake of member.idleWaiters.splice(0)) wake();
     if (!expected && wasServing && !this.#closed) {
-      this.#record('exit', `exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`, member);
+      const why = exit.reason ? `: ${exit.reason}` : '';
+      this.#record('exit', `exited unexpectedly (${exit.signal ?? `code ${exit.code}`})${why}`, member);
       this.#options.onExit?.(member.handle.id, exit);
       this.#start(`replacing ${member.handle.id.slice(0, 8)}, which exited unexpectedly`);
     }

@@ -44,6 +44,14 @@ export const SUPERVISED_CHILD_DEFAULTS = {
 export interface SupervisedChildOptions {
   /** Arguments of `process.execPath`: Node flags, the script, its arguments. */
   args: readonly string[];
+  /**
+   * A wrapper to start Node with (e.g. `unshare`, for instance isolation): the child is then
+   * `command ...commandArgs process.execPath ...args`. It must exec Node in its own process (not
+   * fork), so that `pid` is Node's and the IPC channel (fd 3) reaches it. Node itself when left out.
+   */
+  command?: string;
+  /** The wrapper's own arguments, before the Node executable. */
+  commandArgs?: readonly string[];
   /** The child's whole environment; `process.env` when left out. */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -124,9 +132,10 @@ export class ChildStartError extends Error {
 }
 
 /**
- * Spawns `process.execPath` with stdio `['ignore', 'pipe', 'pipe', 'ipc']` at once; `ready()`
- * then waits for it to report readiness. Use `startSupervisedChild` for both in one call; this
- * two-step form is for callers that need the pid or the child's messages while it starts.
+ * Spawns `process.execPath` (through `command` when one is given) with stdio
+ * `['ignore', 'pipe', 'pipe', 'ipc']` at once; `ready()` then waits for it to report readiness.
+ * Use `startSupervisedChild` for both in one call; this two-step form is for callers that need
+ * the pid or the child's messages while it starts.
  *
  * @example
  * const child = new SupervisedChild({ args: [main], env, onLine: (stream, line) => log(line) });
@@ -150,11 +159,17 @@ export class SupervisedChild {
   constructor(options: SupervisedChildOptions) {
     this.#tailLines = options.stderrTailLines ?? SUPERVISED_CHILD_DEFAULTS.stderrTailLines;
     this.#outputDrainMs = options.outputDrainMs ?? SUPERVISED_CHILD_DEFAULTS.outputDrainMs;
-    const child = spawn(process.execPath, [...options.args], {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    const child = spawn(
+      options.command ?? process.execPath,
+      options.command === undefined
+        ? [...options.args]
+        : [...(options.commandArgs ?? []), process.execPath, ...options.args],
+      {
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      },
+    );
     this.#child = child;
     this.pid = child.pid;
     this.exited = new Promise((resolve) => {

@@ -1,0 +1,349 @@
+/**
+ * How instance processes are kept from opening network connections of their own (issue 14).
+ * The sockets shim (S12) routes `net`/`tls`/`dgram`/`dns` through the socket service, but a
+ * child process, a worker thread, `process.binding('tcp_wrap')` or a native addon never meets
+ * the shim. This module decides, once per platform process, how instances are confined, and
+ * turns that into how their process is started (docs/sockets.md "Isolation").
+ *
+ * - `netns`: Linux, with `unshare` (util-linux). Each instance runs in a network namespace of
+ *   its own whose only interface, `lo`, is down: every IP connect fails (`ENETUNREACH`),
+ *   whatever code makes it. Unix sockets are path-based and reach the platform as before
+ *   (request channel, HTTP socket, socket service, IPC). As root the instance also loses every
+ *   capability (`setpriv`), else it could `setns()` back into the platform's namespace; without
+ *   root it runs in a user namespace of its own (its uid unchanged), which gives it none there.
+ *   `unshare` and `setpriv` exec Node in their own process, so the pid stays the instance's.
+ * - `permission`: elsewhere, Node's permission model: child processes, `process.binding`,
+ *   native addons, WASI and the inspector are refused by Node; worker threads have to stay
+ *   allowed for the loader hooks' thread, so the instance refuses them itself
+ *   (src/instance/isolation-guard.ts). Code inside the instance process can still connect past
+ *   the shim: this mode is a barrier against the usual ways round it, not a sandbox.
+ * - `none`: no confinement; only for debugging (`HANGAR_ISOLATION=none`).
+ *
+ * `HANGAR_ISOLATION` (`auto`, the default, or `netns` / `permission` / `none`) picks a mode;
+ * a mode asked for and not available stops the platform with the reason.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HangarError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { SupervisedChildOptions } from '../shared/supervised-child.js';
+
+export type IsolationMode = 'netns' | 'permission' | 'none';
+
+/** The environment variable that picks the mode. */
+export const ISOLATION_ENV = 'HANGAR_ISOLATION';
+
+const requests = ['auto', 'netns', 'permission', 'none'] as const;
+
+/**
+ * What the probe needs to know about this machine; `probeIsolationFacts()` reads the real ones,
+ * tests pass their own.
+ *
+ * @example
+ * const facts: IsolationFacts = { platform: 'darwin', root: false, tools: {}, trial: () => 'no', permissionFlag: '--experimental-permission', nodeFlags: new Set(), shell: '/bin/sh' };
+ */
+export interface IsolationFacts {
+  platform: NodeJS.Platform;
+  /** The effective uid is 0. */
+  root: boolean;
+  /** Absolute paths of the tools found on PATH. */
+  tools: { unshare?: string; setpriv?: string };
+  /** Runs `command ...args` to the end: undefined when it succeeded, else why it did not. */
+  trial(command: string, args: readonly string[]): string | undefined;
+  /** Node's flag for the permission model: `--permission` (Node ≥ 22.13), `--experimental-permission` (Node 20). */
+  permissionFlag: string | undefined;
+  /** Node flags this Node accepts (for the optional `--disable-warning`). */
+  nodeFlags: ReadonlySet<string>;
+  /** A POSIX shell for the permission mode's compile step, undefined where there is none. */
+  shell: string | undefined;
+}
+
+/**
+ * The chosen mode and how instances are started under it.
+ *
+ * @example
+ * const isolation = instanceIsolation();
+ * if (isolation.mode !== 'netns') logger.warn(describeIsolation(isolation));
+ */
+export interface Isolation {
+  mode: IsolationMode;
+  /** How it is done, in a few words. */
+  how: string;
+  /** What it does not stop. */
+  leavesOpen: string;
+  /** Why a stronger mode was not used; only when `auto` fell back. */
+  fallback?: string;
+  /** The wrapper placed before the Node executable (netns: unshare, setpriv; permission: a shell). */
+  command?: string;
+  commandArgs?: readonly string[];
+  /** Node flags placed before the instance's own (permission mode). */
+  permissionFlags?: readonly string[];
+}
+
+/** A network namespace wrapper and the words that describe it. */
+interface NetnsCandidate {
+  args: readonly string[];
+  how: string;
+}
+
+function netnsCandidates(facts: IsolationFacts): NetnsCandidate[] | string {
+  if (facts.platform !== 'linux') return `network namespaces are Linux only (this is ${facts.platform})`;
+  const { unshare, setpriv } = facts.tools;
+  if (!unshare) return '`unshare` (util-linux) is not on PATH';
+  const candidates: NetnsCandidate[] = [];
+  if (facts.root && setpriv) {
+    candidates.push({
+      // unshare(CLONE_NEWNET) needs root; then every capability goes, so that the instance
+      // cannot setns() back into the platform's namespace nor bring an interface up.
+      args: [
+        unshare,
+        '--net',
+        '--',
+        setpriv,
+        '--no-new-privs',
+        '--bounding-set=-all',
+        '--inh-caps=-all',
+        '--',
+      ],
+      how: 'a network namespace per instance with no interface up (unshare --net), without capabilities (setpriv)',
+    });
+  }
+  // Without root (or without setpriv): a user namespace of its own owns the network namespace,
+  // so the instance holds no capability over the platform's; its uid stays what it was.
+  candidates.push({
+    args: [unshare, '--user', '--map-current-user', '--net', '--'],
+    how: 'a network namespace per instance with no interface up, in a user namespace of its own (unshare --user --map-current-user --net)',
+  });
+  return candidates;
+}
+
+/**
+ * Picks the mode: what `requested` (HANGAR_ISOLATION) asks for, or with `auto` the strongest
+ * the machine allows. Runs trials through `facts.trial` only as far as needed.
+ *
+ * @example
+ * decideIsolation('auto', probeIsolationFacts()).mode; // 'netns' as root on Linux
+ */
+export function decideIsolation(requested: string | undefined, facts: IsolationFacts): Isolation {
+  const request = (requested ?? '').trim().toLowerCase() || 'auto';
+  if (!(requests as readonly string[]).includes(request)) {
+    throw new HangarError(
+      'USAGE',
+      `${ISOLATION_ENV} must be one of ${requests.join(', ')}, not '${requested}'; fix ${ISOLATION_ENV} or unset it (auto)`,
+    );
+  }
+  if (request === 'none') return noIsolation();
+  const whyNotNetns: string[] = [];
+  if (request === 'auto' || request === 'netns') {
+    const candidates = netnsCandidates(facts);
+    if (typeof candidates === 'string') whyNotNetns.push(candidates);
+    else {
+      for (const candidate of candidates) {
+        const [command, ...commandArgs] = candidate.args;
+        const failed = facts.trial(command!, [...commandArgs, 'true']);
+        if (failed === undefined) return netns(command!, commandArgs, candidate.how);
+        whyNotNetns.push(`\`${candidate.args.slice(0, -1).join(' ')} true\` failed: ${failed}`);
+      }
+    }
+    if (request === 'netns') {
+      throw new HangarError(
+        'USAGE',
+        `${ISOLATION_ENV}=netns, but instances cannot be put in a network namespace here: ${whyNotNetns.join('; ')}; ` +
+          `run the platform on Linux with util-linux, as root or where user namespaces are allowed, or set ${ISOLATION_ENV}=permission`,
+      );
+    }
+  }
+  if (!facts.permissionFlag) {
+    if (request === 'permission')
+      throw new HangarError(
+        'USAGE',
+        `${ISOLATION_ENV}=permission, but this Node (${process.version}) has no permission model; use Node 20 or later`,
+      );
+    return { ...noIsolation(), fallback: [...whyNotNetns, 'this Node has no permission model'].join('; ') };
+  }
+  const quiet = facts.nodeFlags.has('--disable-warning')
+    ? // The platform's start-up warning says it once; not every instance's stderr at every start.
+      ['--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning']
+    : [];
+  return {
+    mode: 'permission',
+    how: `Node's permission model (${facts.permissionFlag}): child processes, process.binding, native addons and writes outside the temp dir refused by Node, worker threads by the instance`,
+    leavesOpen:
+      "code in the instance process itself can still connect past the socket service (e.g. with Node's own connect, which the platform's modules keep)",
+    ...(request === 'auto' ? { fallback: whyNotNetns.join('; ') } : {}),
+    permissionFlags: [
+      facts.permissionFlag,
+      '--allow-fs-read=*',
+      // module.register runs the instance's loader hooks on a worker thread; the guard below
+      // refuses the app's own workers. (`listen` on a Unix socket is not checked by Node.)
+      '--allow-worker',
+      ...quiet,
+      '--import',
+      guardUrl,
+    ],
+    ...(facts.shell
+      ? {
+          command: facts.shell,
+          // The compile step runs as a process of its own with the IPC channel hidden from it,
+          // then the shell execs the instance (same pid, fd 3 passed on).
+          commandArgs: [
+            '-c',
+            'p=$1; shift; NODE_CHANNEL_FD= "$1" "$p"; exec "$@"',
+            'hangar-instance',
+            precompileMain,
+          ],
+        }
+      : {}),
+  };
+}
+
+function netns(command: string, commandArgs: readonly string[], how: string): Isolation {
+  return {
+    mode: 'netns',
+    how,
+    leavesOpen:
+      "Unix sockets by path (the platform's, and any other the platform's user may open: instances run as that user)",
+    command,
+    commandArgs,
+  };
+}
+
+function noIsolation(): Isolation {
+  return {
+    mode: 'none',
+    how: 'none',
+    leavesOpen:
+      'app code can open connections past the socket service and its policy (child processes, worker threads, process.binding, native addons)',
+  };
+}
+
+const guardUrl = new URL('../instance/isolation-guard.js', import.meta.url).href;
+const precompileMain = fileURLToPath(new URL('../instance/isolation-precompile.js', import.meta.url));
+
+/** The first executable `name` on PATH, as an absolute path. */
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The real facts of this machine and Node. The trials are run lazily by `decideIsolation`.
+ *
+ * @example
+ * const facts = probeIsolationFacts();
+ */
+export function probeIsolationFacts(): IsolationFacts {
+  const flags = process.allowedNodeEnvironmentFlags;
+  const unshare = onPath('unshare');
+  const setpriv = onPath('setpriv');
+  return {
+    platform: process.platform,
+    root: process.geteuid?.() === 0,
+    tools: { ...(unshare ? { unshare } : {}), ...(setpriv ? { setpriv } : {}) },
+    trial(command, args) {
+      const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5_000 });
+      if (result.error) return result.error.message;
+      if (result.status === 0) return undefined;
+      const stderr = result.stderr.toString().trim().split('\n')[0];
+      return stderr || `exit ${result.signal ?? result.status}`;
+    },
+    permissionFlag: flags.has('--permission')
+      ? '--permission'
+      : flags.has('--experimental-permission')
+        ? '--experimental-permission'
+        : undefined,
+    nodeFlags: new Set(['--disable-warning'].filter((flag) => flags.has(flag))),
+    shell: (() => {
+      try {
+        accessSync('/bin/sh', constants.X_OK);
+        return '/bin/sh';
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
+}
+
+let chosen: Isolation | undefined;
+
+/**
+ * The isolation of this platform's instances: `HANGAR_ISOLATION` and the machine, probed on the
+ * first call and kept. Throws (HANGAR_E_USAGE) when the variable is malformed or asks for a
+ * mode that is not available.
+ *
+ * @example
+ * const isolation = instanceIsolation();
+ */
+export function instanceIsolation(): Isolation {
+  chosen ??= decideIsolation(process.env[ISOLATION_ENV], probeIsolationFacts());
+  return chosen;
+}
+
+/**
+ * An instance's start options under `isolation`: the wrapper command, and in permission mode
+ * Node's flags with the writable paths (the TypeScript cache and the temp dir).
+ *
+ * @example
+ * new SupervisedChild(isolateInstance({ args, cwd, env, onLine }, spec.cacheDir));
+ */
+export function isolateInstance(
+  options: SupervisedChildOptions,
+  cacheDir: string,
+  isolation: Isolation = instanceIsolation(),
+): SupervisedChildOptions {
+  const wrapper = isolation.command
+    ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
+    : {};
+  if (!isolation.permissionFlags) return { ...options, ...wrapper };
+  const [flag, ...rest] = isolation.permissionFlags;
+  return {
+    ...options,
+    ...wrapper,
+    args: [
+      flag!,
+      // One flag per path (Node 20 refuses a comma-separated list).
+      `--allow-fs-write=${cacheDir}`,
+      `--allow-fs-write=${tmpdir()}`,
+      ...rest,
+      ...options.args,
+    ],
+  };
+}
+
+/**
+ * The start-up line that names the mode and what it leaves open: a warning unless it is netns.
+ *
+ * @example
+ * reportIsolation(instanceIsolation(), logger);
+ */
+export function reportIsolation(isolation: Isolation, logger: Logger): void {
+  logger[isolation.mode === 'netns' ? 'info' : 'warn'](describeIsolation(isolation));
+}
+
+/**
+ * @example
+ * describeIsolation(isolation); // 'instance isolation: netns (a network namespace per instance ...); open: ...'
+ */
+export function describeIsolation(isolation: Isolation): string {
+  const because = isolation.fallback ? ` because ${isolation.fallback}` : '';
+  if (isolation.mode === 'netns')
+    return `instance isolation: netns (${isolation.how}); still open: ${isolation.leavesOpen}`;
+  return (
+    `instance isolation: ${isolation.mode}${because}` +
+    (isolation.mode === 'none' ? '' : ` (${isolation.how})`) +
+    `; still open: ${isolation.leavesOpen}. Network namespaces (netns: Linux with util-linux, as root ` +
+    `or with user namespaces) close that; ${ISOLATION_ENV}=netns|permission|none picks a mode`
+  );
+}

@@ -1,13 +1,21 @@
 /**
- * The single-value fields of a handler entry (SPEC S3): url, http_headers, mime_type,
+ * The single-value fields of a handler entry (SPEC S3): url, upload, http_headers, mime_type,
  * redirect_http_response_code, and the pattern shapes urls compile to.
  */
 import { z } from 'zod';
-import { checkRegex, convert, describeValue, FieldProblem, problem, wrongType } from './schema-kit.js';
+import { type PatternInput, patternProblem } from './safe-pattern.js';
+import { checkRegex, convert, describeValue, FieldProblem, problem, regex, wrongType } from './schema-kit.js';
+
+/** Where the pattern as written starts in the sources below (after `^(?:`). */
+const WRAPPED_AT = 4;
 
 /** `url:` and `upload:` are implicitly anchored full matches. */
 export function fullMatch(source: string): RegExp {
-  return new RegExp(`^(?:${source})$`);
+  return new RegExp(fullMatchSource(source));
+}
+
+function fullMatchSource(source: string): string {
+  return `^(?:${source})$`;
 }
 
 /**
@@ -15,7 +23,30 @@ export function fullMatch(source: string): RegExp {
  * it is also group 1 unless `url` has capture groups of its own.
  */
 export function staticDirPattern(url: string): RegExp {
-  return new RegExp(`^(?:${url.replace(/\/+$/, '')})/(?<path>.*)$`);
+  return new RegExp(staticDirSource(url));
+}
+
+function staticDirSource(url: string): string {
+  return `^(?:${trimSlashes(url)})/(?<path>.*)$`;
+}
+
+function trimSlashes(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/**
+ * Refuses a pattern a request could make slow (safe-pattern.ts): the front end matches it on
+ * its one event loop, so a path that takes seconds would stall every app.
+ */
+function checkLinear(text: string, source: string, input: PatternInput, added?: string): void {
+  const found = patternProblem({ text, source, offset: WRAPPED_AT, input, ...(added ? { added } : {}) });
+  if (found) throw new FieldProblem(found.message, found.fix);
+}
+
+/** The `url` of a `static_dir` handler, with the `/<path>` it serves appended; throws a FieldProblem. */
+export function checkStaticDirUrl(url: string): void {
+  checkRegex(url, staticDirPattern);
+  checkLinear(trimSlashes(url), staticDirSource(url), 'path', "the '/(?<path>.*)' that static_dir appends");
 }
 
 /** `url:` — a request path regex, implicitly anchored, without a leading `^`. */
@@ -37,7 +68,26 @@ export const urlField = convert((value) => {
     );
   }
   checkRegex(value, fullMatch);
+  checkLinear(value, fullMatchSource(value), 'path');
   return value;
+});
+
+/**
+ * `upload:` — the files `static_files` may serve, a full match of the filled-in file path.
+ * That path holds percent-decoded request text, so any character can occur in it.
+ */
+export const uploadField = regex(
+  fullMatch,
+  'write a regular expression of the files static_files may serve',
+).transform((upload, ctx) => {
+  try {
+    checkLinear(upload, fullMatchSource(upload), 'any');
+  } catch (err) {
+    if (!(err instanceof FieldProblem)) throw err;
+    ctx.addIssue({ code: 'custom', message: problem(err.message, err.fix), input: upload });
+    return z.NEVER;
+  }
+  return upload;
 });
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

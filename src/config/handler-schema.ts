@@ -5,14 +5,16 @@
 import { join } from 'node:path';
 import { insideApp, pathKind, resolveScript } from './app-files.js';
 import {
+  checkStaticDirUrl,
   fullMatch,
   httpHeadersField,
   mimeTypeField,
   redirectCodeField,
   staticDirPattern,
+  uploadField,
   urlField,
 } from './handler-fields.js';
-import { checkRegex, choice, expiration, FieldProblem, problem, regex, text } from './schema-kit.js';
+import { choice, expiration, FieldProblem, problem, text } from './schema-kit.js';
 import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { Handler } from './types.js';
 
@@ -25,7 +27,7 @@ const handlerFields = mapping(
     script: text('name a module export (main.app), an existing file, or auto').optional(),
     static_dir: text('name a directory in the app, e.g. static').optional(),
     static_files: text('name the file to serve, e.g. static/\\1').optional(),
-    upload: regex(fullMatch, 'write a regular expression of the files static_files may serve').optional(),
+    upload: uploadField.optional(),
     mime_type: mimeTypeField.optional(),
     expiration: expiration('write e.g. expiration: "1d 6h"').optional(),
     http_headers: httpHeadersField.optional(),
@@ -121,7 +123,7 @@ export function handlerSchema(appDir: string) {
         }
         if (h.static_dir !== undefined && typeof h.url === 'string' && isClean(ctx, ['url'])) {
           try {
-            checkRegex(h.url, staticDirPattern);
+            checkStaticDirUrl(h.url);
           } catch (err) {
             if (!(err instanceof FieldProblem)) throw err;
             ctx.addIssue({ code: 'custom', path: ['url'], message: problem(err.message, err.fix) });

@@ -48,6 +48,11 @@ describe('defaultPlatformConfig', () => {
         maxHeaderCount: 100,
         shutdownGraceMs: 1_000,
         unresponsiveAfterMs: 1_000,
+        headerTimeoutMs: 10_000,
+        bodyIdleTimeoutMs: 30_000,
+        maxConnections: 10_000,
+        maxConnectionsPerClient: 256,
+        maxBufferedBytes: 268_435_456,
       },
       sockets: {
         idleTimeoutMs: 600_000,
@@ -105,6 +110,9 @@ describe('loadPlatformConfig', () => {
         '  drain_timeout: 30s',
         '  max_header_bytes: 16384',
         '  max_header_count: 100',
+        '  unresponsive_after: 1s',
+        '  header_timeout: 10s',
+        '  body_idle_timeout: 30s',
         'sockets:',
         '  idle_timeout: 10m',
         '  allow: []',
@@ -219,6 +227,36 @@ describe('loadPlatformConfig', () => {
     expect(Object.isFrozen(config.quotas.daily)).toBe(true);
   });
 
+  it('reads the slow-client and connection limits of the front end', async () => {
+    const config = await loadPlatformConfig(
+      await write(
+        y(
+          'limits:',
+          '  unresponsive_after: 1500ms',
+          '  header_timeout: 300ms',
+          '  body_idle_timeout: 2s',
+          '  max_connections: 50',
+          '  max_connections_per_client: 3',
+          '  max_buffered_bytes: 64MiB',
+        ),
+      ),
+    );
+    expect(config.limits).toEqual({
+      ...defaultPlatformConfig.limits,
+      unresponsiveAfterMs: 1_500,
+      headerTimeoutMs: 300,
+      bodyIdleTimeoutMs: 2_000,
+      maxConnections: 50,
+      maxConnectionsPerClient: 3,
+      maxBufferedBytes: 64 * 1024 ** 2,
+    });
+    // Per client up to the whole listener's cap is fine.
+    const equal = await loadPlatformConfig(
+      await write(y('limits:', '  max_connections: 8', '  max_connections_per_client: 8')),
+    );
+    expect(equal.limits.maxConnectionsPerClient).toBe(8);
+  });
+
   it('treats a file of comments as all defaults', async () => {
     expect(await loadPlatformConfig(await write('# nothing yet\n'))).toEqual(defaultPlatformConfig);
   });
@@ -257,6 +295,15 @@ describe('loadPlatformConfig', () => {
     { rule: 'stop timeout format', yaml: y('scheduler:', '  stop_timeout: two seconds'), field: 'scheduler.stop_timeout', line: 2, message: 'is not a duration' },
     { rule: 'negative restart delay', yaml: y('sockets:', '  restart_delay: -1s'), field: 'sockets.restart_delay', line: 2, message: 'is not a duration' },
     { rule: 'shutdown grace type', yaml: y('limits:', '  shutdown_grace: [1s]'), field: 'limits.shutdown_grace', line: 2, message: 'must be a duration' },
+    { rule: 'zero unresponsive_after', yaml: y('limits:', '  unresponsive_after: 0s'), field: 'limits.unresponsive_after', line: 2, message: 'must be at least 1ms' },
+    { rule: 'zero header timeout', yaml: y('limits:', '  header_timeout: 0'), field: 'limits.header_timeout', line: 2, message: 'must be at least 1ms' },
+    { rule: 'body idle timeout format', yaml: y('limits:', '  body_idle_timeout: half a minute'), field: 'limits.body_idle_timeout', line: 2, message: 'is not a duration' },
+    { rule: 'zero connections', yaml: y('limits:', '  max_connections: 0'), field: 'limits.max_connections', line: 2, message: 'must be from 1 to 1000000' },
+    { rule: 'fractional connections per client', yaml: y('limits:', '  max_connections_per_client: 2.5'), field: 'limits.max_connections_per_client', line: 2, message: 'must be a whole number' },
+    { rule: 'per-client cap above the cap', yaml: y('limits:', '  max_connections_per_client: 20000'), field: 'limits.max_connections_per_client', line: 2, message: 'is more than max_connections (10000, the default)' },
+    { rule: 'per-client cap above a set cap', yaml: y('limits:', '  max_connections: 10', '  max_connections_per_client: 11'), field: 'limits.max_connections_per_client', line: 3, message: 'is more than max_connections (10)' },
+    { rule: 'zero buffered bytes', yaml: y('limits:', '  max_buffered_bytes: 0'), field: 'limits.max_buffered_bytes', line: 2, message: 'must be greater than 0' },
+    { rule: 'buffered bytes format', yaml: y('limits:', '  max_buffered_bytes: lots'), field: 'limits.max_buffered_bytes', line: 2, message: 'is not a size' },
     { rule: 'header count', yaml: y('limits:', '  max_header_count: 0'), field: 'limits.max_header_count', line: 2, message: 'must be from 1 to 10000' },
     { rule: 'strict type', yaml: y('sockets:', '  strict: on'), field: 'sockets.strict', line: 2, message: "must be true or false, not 'on'" },
     { rule: 'allow entry', yaml: y('sockets:', '  allow:', '  - db.internal:5432', '  - db.internal'), field: 'sockets.allow[1]', line: 4, message: 'does not end in a port' },

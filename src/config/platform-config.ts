@@ -27,6 +27,11 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     maxHeaderCount: 100,
     shutdownGraceMs: 1_000,
     unresponsiveAfterMs: 1_000,
+    headerTimeoutMs: 10_000,
+    bodyIdleTimeoutMs: 30_000,
+    maxConnections: 10_000,
+    maxConnectionsPerClient: 256,
+    maxBufferedBytes: 256 * 1024 ** 2,
   },
   sockets: {
     idleTimeoutMs: 10 * 60_000,

@@ -130,6 +130,15 @@ export function platformSchema(defaults: PlatformConfig) {
         max_header_count: wholeNumber(1, 10_000, 'use a whole number from 1 to 10000').optional(),
         shutdown_grace: anyDuration().optional(),
         unresponsive_after: positiveDuration().optional(),
+        header_timeout: positiveDuration().optional(),
+        body_idle_timeout: positiveDuration().optional(),
+        max_connections: wholeNumber(1, 1_000_000, 'use a whole number from 1 to 1000000').optional(),
+        max_connections_per_client: wholeNumber(
+          1,
+          1_000_000,
+          'use a whole number from 1 to 1000000',
+        ).optional(),
+        max_buffered_bytes: positiveSize().optional(),
       }),
       sockets: section('sockets', {
         idle_timeout: positiveDuration().optional(),
@@ -194,6 +203,24 @@ export function platformSchema(defaults: PlatformConfig) {
       },
       { when: everywhere },
     )
+    .superRefine(
+      (c, ctx) => {
+        const limits = c.limits;
+        if (!limits || !isClean(ctx, ['limits'])) return;
+        const max = limits.max_connections ?? defaults.limits.maxConnections;
+        const given = limits.max_connections_per_client;
+        if (given === undefined || given <= max) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['limits', 'max_connections_per_client'],
+          message: problem(
+            `max_connections_per_client (${given}) is more than max_connections (${max}${limits.max_connections === undefined ? ', the default' : ''})`,
+            'lower max_connections_per_client or raise max_connections',
+          ),
+        });
+      },
+      { when: everywhere },
+    )
     .transform((c): PlatformConfig => {
       const d = defaults;
       const l = c.limits ?? {};
@@ -217,6 +244,11 @@ export function platformSchema(defaults: PlatformConfig) {
           maxHeaderCount: l.max_header_count ?? d.limits.maxHeaderCount,
           shutdownGraceMs: l.shutdown_grace ?? d.limits.shutdownGraceMs,
           unresponsiveAfterMs: l.unresponsive_after ?? d.limits.unresponsiveAfterMs,
+          headerTimeoutMs: l.header_timeout ?? d.limits.headerTimeoutMs,
+          bodyIdleTimeoutMs: l.body_idle_timeout ?? d.limits.bodyIdleTimeoutMs,
+          maxConnections: l.max_connections ?? d.limits.maxConnections,
+          maxConnectionsPerClient: l.max_connections_per_client ?? d.limits.maxConnectionsPerClient,
+          maxBufferedBytes: l.max_buffered_bytes ?? d.limits.maxBufferedBytes,
         },
         sockets: {
           idleTimeoutMs: s.idle_timeout ?? d.sockets.idleTimeoutMs,

@@ -138,6 +138,16 @@ export interface PlatformConfig {
     shutdownGraceMs: number;
     /** An instance whose event loop has not answered for this long takes no new requests (S6). */
     unresponsiveAfterMs: number;
+    /** Time a client has to send a request's headers (slowloris), and a new connection its first bytes. */
+    headerTimeoutMs: number;
+    /** Longest pause while a request body is being received: past it, 408 and the connection closes. */
+    bodyIdleTimeoutMs: number;
+    /** Open client connections per front-end listener; past it new ones are closed at once. */
+    maxConnections: number;
+    /** Open connections per client address on one listener; past it new ones get 503 and are closed. */
+    maxConnectionsPerClient: number;
+    /** The front end's budget of buffered request and response bytes; past it, 503 with Retry-After. */
+    maxBufferedBytes: number;
   };
   sockets: {
     idleTimeoutMs: number;

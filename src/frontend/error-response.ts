@@ -50,7 +50,8 @@ export function errorAnswer(err: unknown, options: ErrorAnswerOptions): ErrorAns
   const message = hangar ? hangar.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   const logLine = `${hangar ? `${hangar.code}: ` : ''}${message.split('\n')[0]}`;
   const headers: Record<string, string> = { ...options.headers };
-  if (hangar?.code === 'HANGAR_E_PENDING_TIMEOUT') headers['retry-after'] = String(pendingRetryAfterSeconds);
+  if (hangar?.code === 'HANGAR_E_PENDING_TIMEOUT' || hangar?.code === 'HANGAR_E_BUFFERS_FULL')
+    headers['retry-after'] = String(pendingRetryAfterSeconds);
 
   if (hangar?.code === 'HANGAR_E_RESPONSE_TOO_LARGE') {
     return { status, headers: { ...headers, 'content-length': '0' }, body: Buffer.alloc(0), logLine };

@@ -20,6 +20,7 @@
  */
 import type { RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { BufferBudget } from './buffer-budget.js';
 import { markBusy } from './connection-state.js';
 import type { FrontendOptions } from './options.js';
 import { newRequestRecord } from './request-record.js';
@@ -30,6 +31,7 @@ import {
   Exchange,
   gzipResponse,
   hasBody,
+  holdResponse,
   isStatic,
   matchRoute,
   readRequestBody,
@@ -55,7 +57,12 @@ import { takeWireBytes } from './wire-bytes.js';
  * const server = http.createServer(createFrontend({ routes, limits, serverSoftware, exposeErrors: true }));
  */
 export function createFrontend(options: FrontendOptions): RequestListener {
-  const context: StepContext = { options, https: options.https === true, warned: new WeakSet() };
+  const context: StepContext = {
+    options,
+    https: options.https === true,
+    warned: new WeakSet(),
+    budget: options.bufferBudget ?? new BufferBudget(options.limits.maxBufferedBytes),
+  };
   return (req, res) => {
     // Step 1: the request's id and clock.
     const started = performance.now();
@@ -64,9 +71,12 @@ export function createFrontend(options: FrontendOptions): RequestListener {
     markBusy(socket, true);
     // Step 8 runs once the response is out and the pipeline has filled the record in.
     let pending = 2;
+    const exchange = new Exchange(context, req, res, record);
     const finish = () => {
       if (--pending > 0) return;
       markBusy(socket, false);
+      // The client has taken the answer (or is gone): the bodies held for it are free again.
+      context.budget.release(exchange.held);
       record.latencyMs = performance.now() - started;
       if (!record.status) record.status = res.statusCode;
       const wire = takeWireBytes(socket);
@@ -76,7 +86,7 @@ export function createFrontend(options: FrontendOptions): RequestListener {
       options.onRequest?.(record);
     };
     res.once('close', finish);
-    void handle(new Exchange(context, req, res, record), finish);
+    void handle(exchange, finish);
   };
 }
 
@@ -107,6 +117,8 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
     const body = hasBody(x.req) ? await readRequestBody(x) : noBody;
     if (body === DONE) return;
     const upstream = await dispatchRequest(x, route, found.index, body);
+    // The answer is held until the client takes it: within the platform's budget, or a 503.
+    holdResponse(x, upstream.body);
 
     // 6. The whole response: size and status checked, headers rewritten.
     const response = rewriteUpstream(x, upstream);

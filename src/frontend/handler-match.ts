@@ -10,6 +10,12 @@ export interface HandlerMatch {
 /**
  * SPEC S5 step 3: the first handler, in app.yaml order, whose implicitly anchored `url`
  * regex matches the whole path (without the query string).
+ *
+ * This runs on the front end's one event loop for every request of every app, with V8's
+ * backtracking RegExp (20-90 ns a pattern; the linear-time re2js took 5-30× longer). That is
+ * safe because src/config/safe-pattern.ts refuses, when app.yaml is read, every pattern a
+ * path could make super-linear (`(a+)+`, `.*-.*x`, backreferences, lookarounds): a hostile
+ * path of 16 KiB costs microseconds. See docs/decisions.md "Linear-time url matching".
  */
 export function matchHandler(handlers: readonly Handler[], path: string): HandlerMatch | undefined {
   for (let index = 0; index < handlers.length; index++) {

@@ -2,9 +2,11 @@
  * What a front end is built with. Its own module so that the steps (steps.ts) and the
  * listener that runs them (frontend.ts) both read it without importing each other.
  */
+import type { ServerResponse } from 'node:http';
 import type { PlatformConfig } from '../config/types.js';
 import type { TrafficMeter } from '../metering/types.js';
 import type { RequestRecord } from '../shared/request-record.js';
+import type { BufferBudget } from './buffer-budget.js';
 import type { RouteTable } from './route.js';
 import type { ListenPorts } from './secure-redirect.js';
 
@@ -13,6 +15,17 @@ export interface FrontendOptions {
   routes: RouteTable;
   /** Step 8: the finished request, for the request log and the dev terminal. */
   onRequest?(record: RequestRecord): void;
+  /**
+   * Where a request's log record is put before its answer's last bytes go out, so that a crash
+   * of the platform cannot lose the record of a request whose client got an answer (the
+   * platform's request journal, logs/request-journal.ts). None: responses end at once.
+   */
+  journal?: ResponseJournal;
+  /**
+   * The budget of body bytes held for clients, shared by the platform's HTTP and HTTPS
+   * listeners; default: one of `limits.max_buffered_bytes` for this listener alone.
+   */
+  bufferBudget?: BufferBudget;
   /** Show the cause of 5xx errors in the response body (the dev server does, like dev_appserver). */
   exposeErrors: boolean;
   /** This listener serves HTTPS. */
@@ -26,4 +39,15 @@ export interface FrontendOptions {
   ports?(): ListenPorts;
   /** Platform warnings (e.g. `secure: always` with no HTTPS listener), each printed once. */
   warn?(message: string): void;
+}
+
+/** What the front end needs of the request journal (logs/request-journal.ts implements it). */
+export interface ResponseJournal {
+  /**
+   * Ends `res` with `body` once `record` is in the journal: later in this turn, in one write with
+   * the turn's other records. Call after `res.writeHead()`, with the record's status set.
+   */
+  end(record: RequestRecord, res: ServerResponse, body?: Uint8Array): void;
+  /** Puts `record` in the journal now, for a caller that writes the last bytes itself (static files). */
+  write(record: RequestRecord): void;
 }

@@ -1,9 +1,11 @@
 /**
  * SPEC S5 step 5 "buffer the body", with step 2's streamed-body limit: the whole body is read
  * before an instance is picked, and a body that crosses `max_request_bytes` while it streams
- * in (chunked, or a client sending more than it announced) ends in 413.
+ * in (chunked, or a client sending more than it announced) ends in 413. A client that pauses
+ * longer than `limits.body_idle_timeout` while sending it (S15, a slow-body attack) gets 408.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { HangarError } from '../shared/errors.js';
 
 /**
@@ -39,29 +41,91 @@ export function deferContinue(req: IncomingMessage): void {
 
 /** A body read in progress; `abort` ends it early (e.g. the parser found the chunked body malformed). */
 export interface BodyRead {
+  /** The request whose body this is. */
+  readonly req: IncomingMessage;
   body: Promise<BodyChunks>;
   abort(error: HangarError): void;
+}
+
+/** A body read the idle sweep watches: what it had received at the last sweep, and since when. */
+interface WatchedRead extends BodyRead {
+  received: number;
+  seen: number;
+  quietSince: number;
+  readonly idleMs: number;
+}
+
+// Body idle timeouts: one interval timer for every body being read, not one timer per request.
+// Each sweep compares a read's byte count with the last sweep's; a read that has not moved for
+// its idle timeout is aborted with 408. The timer runs only while reads are watched, every
+// quarter of the shortest timeout (10 ms to 1 s): a pause is cut between 1 and 1.5 timeouts.
+const watched = new Set<WatchedRead>();
+let sweeper: NodeJS.Timeout | undefined;
+let sweepEveryMs = 0;
+
+function watch(read: WatchedRead): void {
+  watched.add(read);
+  const every = Math.max(10, Math.min(1_000, Math.floor(read.idleMs / 4)));
+  if (sweeper !== undefined && every >= sweepEveryMs) return;
+  clearInterval(sweeper);
+  sweepEveryMs = every;
+  sweeper = setInterval(sweep, every).unref();
+}
+
+function sweep(): void {
+  const now = performance.now();
+  for (const read of watched) {
+    if (read.received !== read.seen) {
+      read.seen = read.received;
+      read.quietSince = now;
+    } else if (now - read.quietSince >= read.idleMs) {
+      read.abort(
+        new HangarError(
+          'REQUEST_TIMEOUT',
+          `the client paused for more than limits.body_idle_timeout (${read.idleMs} ms) while sending the request body (${read.received} bytes received)`,
+        ),
+      );
+    }
+  }
+  if (watched.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
 }
 
 /**
  * Reads the request body (its chunks, see BodyChunks), at most `maxBytes` long. Rejects with
  * REQUEST_TOO_LARGE (413) when the body crosses the limit (the rest is read and discarded, so
- * the client sees the 413 instead of a reset), and with CLIENT_CLOSED when the client goes
- * away first. Requests without a body resolve at once.
+ * the client sees the 413 instead of a reset), with REQUEST_TIMEOUT (408) when no byte came
+ * for `idleTimeoutMs` (0: no limit), and with CLIENT_CLOSED when the client goes away first.
+ * Requests without a body resolve at once.
  *
  * @example
- * const body = await readBody(req, res, limits.maxRequestBytes).body;
+ * const body = await readBody(req, res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs).body;
  */
-export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): BodyRead {
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBytes: number,
+  idleTimeoutMs = 0,
+): BodyRead {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || length === '0')) {
-    return { body: Promise.resolve(empty), abort: () => {} };
+    return { req, body: Promise.resolve(empty), abort: () => {} };
   }
   if (awaitingContinue.delete(req)) res.writeContinue();
 
-  let abort: (error: HangarError) => void = () => {};
-  const body = new Promise<BodyChunks>((resolve, reject) => {
+  const read: WatchedRead = {
+    req,
+    body: undefined as unknown as Promise<BodyChunks>, // set just below, by the executor
+    abort: () => {},
+    received: 0,
+    seen: 0,
+    quietSince: idleTimeoutMs > 0 ? performance.now() : 0,
+    idleMs: idleTimeoutMs,
+  };
+  read.body = new Promise<BodyChunks>((resolve, reject) => {
     const declared = chunked ? -1 : Number(length);
     const chunks: Buffer[] = [];
     let received = 0;
@@ -69,6 +133,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
     const settle = (error?: HangarError, value?: BodyChunks) => {
       if (settled) return;
       settled = true;
+      watched.delete(read);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('close', onClose);
@@ -81,6 +146,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
+      read.received = received;
       if (received > maxBytes || (declared >= 0 && received > declared)) {
         settle(
           new HangarError(
@@ -100,10 +166,11 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
           `the client closed the connection after ${received} body bytes, before the body was complete`,
         ),
       );
-    abort = (error) => settle(error);
+    read.abort = (error) => settle(error);
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('close', onClose);
   });
-  return { body, abort: (error) => abort(error) };
+  if (idleTimeoutMs > 0) watch(read);
+  return read;
 }

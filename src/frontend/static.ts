@@ -42,6 +42,8 @@ export interface ServeStaticOptions {
   appDir: string;
   req: IncomingMessage;
   res: ServerResponse;
+  /** Called with the status once the head is written, before the last bytes go out (the request journal). */
+  beforeBody?(status: number): void;
 }
 
 /** The file a URL names, before symlinks are resolved, and the directory it must stay in. */
@@ -102,7 +104,7 @@ export async function serveStatic(opts: ServeStaticOptions): Promise<StaticResul
   if (target === undefined || opened === undefined) {
     return refuse(new HangarError('STATIC_NOT_FOUND', `No file for ${urlPath(req)}.`));
   }
-  return sendFile(opened, handler, req, res, target.file);
+  return sendFile(opened, handler, req, res, target.file, opts.beforeBody);
 }
 
 /** static_dir: `<appDir>/<static_dir>/<decoded path group>` (the `url` may have groups of its own). */
@@ -256,6 +258,7 @@ async function sendFile(
   req: IncomingMessage,
   res: ServerResponse,
   name: string,
+  beforeBody?: (status: number) => void,
 ): Promise<StaticResult> {
   const { handle, realFile: file } = opened;
   let streaming = false;
@@ -265,10 +268,12 @@ async function sendFile(
     if (isNotModified(req, headers)) {
       const kept = NOT_MODIFIED_HEADERS.filter((h) => headers[h] !== undefined).map((h) => [h, headers[h]!]);
       res.writeHead(304, Object.fromEntries(kept));
+      beforeBody?.(304);
       res.end();
       return { status: 304, bytesOut: 0, file };
     }
     res.writeHead(200, headers);
+    beforeBody?.(200);
     if (req.method === 'HEAD' || opened.size === 0) {
       res.end();
       return { status: 200, bytesOut: 0, file };

@@ -15,15 +15,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Handler, StaticDirHandler, StaticFilesHandler } from '../config/types.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import type { RequestRecord } from '../shared/request-record.js';
+import type { BufferBudget } from './buffer-budget.js';
 import { compressResponse } from './compress.js';
-import { trackBodyRead } from './connection-state.js';
+import { closeAfterAnswer, trackBodyRead } from './connection-state.js';
 import { dispatchToInstance } from './dispatch.js';
 import { normalisedTarget } from './dot-segments.js';
 import { errorAnswer } from './error-response.js';
 import { checkFraming } from './framing-checks.js';
 import { type HandlerMatch, matchHandler } from './handler-match.js';
-import type { FrontendOptions } from './options.js';
-import { type BodyChunks, readBody } from './request-body.js';
+import type { FrontendOptions, ResponseJournal } from './options.js';
+import { type BodyChunks, bodyLength, readBody } from './request-body.js';
 import { sanitiseRequestHeaders } from './request-headers.js';
 import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './response-rewrite.js';
 import type { RouteRequest, ServiceRoute } from './route.js';
@@ -40,6 +41,8 @@ export interface StepContext {
   readonly https: boolean;
   /** `secure: always` handlers already warned about (no HTTPS listener): each warns once. */
   readonly warned: WeakSet<Handler>;
+  /** The bodies held for all requests of the platform (limits.max_buffered_bytes). */
+  readonly budget: BufferBudget;
 }
 
 /**
@@ -56,6 +59,8 @@ export class Exchange implements RouteRequest {
   path = '';
   /** The client's Accept-Encoding as it came: step 5 drops it before the instance, step 7 reads it. */
   acceptEncoding: string | undefined = undefined;
+  /** Body bytes this request holds of the front end's budget; given back in step 8. */
+  held = 0;
 
   constructor(
     readonly context: StepContext,
@@ -84,7 +89,16 @@ const allowedMethods = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
  */
 export function rejectMalformed(x: Exchange): Done | undefined {
   const problem = checkFraming(x.req, x.context.options.limits);
-  if (!problem) return undefined;
+  if (!problem) {
+    // An Upgrade request is served as plain HTTP/1.1, but Node's parser stops reading at its
+    // end (the rest "is another protocol") and drops what was pipelined behind it in the same
+    // read: its answer closes the connection, so no later request is answered in their place.
+    if (x.req.headers.upgrade !== undefined) {
+      x.res.shouldKeepAlive = false;
+      closeAfterAnswer(x.req.socket, false);
+    }
+    return undefined;
+  }
   const allow = problem.code === 'HANGAR_E_METHOD_NOT_ALLOWED' ? { allow: allowedMethods } : undefined;
   return reject(x, problem, { close: true, headers: allow });
 }
@@ -159,13 +173,15 @@ export function redirectSecure(x: Exchange, handler: Handler): Done | undefined 
   const redirect = secureRedirect(handler, { https, host: x.host, url: req.url! }, ports);
   if (redirect) {
     x.record.status = redirect.status;
+    // With the body unread the connection closes after the redirect: nothing behind it runs.
+    if (hasBody(req)) closeAfterAnswer(req.socket, false);
     res.writeHead(redirect.status, {
       server: options.serverSoftware,
       location: redirect.location,
       'content-length': '0',
       ...(hasBody(req) ? { connection: 'close' } : {}),
     });
-    res.end();
+    endResponse(x);
     return DONE;
   }
   if (handler.secure === 'always' && !https && !context.warned.has(handler)) {
@@ -194,7 +210,16 @@ export async function serveStaticFiles(
 ): Promise<void> {
   const { req, res, record } = x;
   res.setHeader('server', x.context.options.serverSoftware);
-  const result = await serveStatic({ handler, match, appDir: route.config.dir, req, res });
+  const { journal } = x.context.options;
+  const result = await serveStatic({
+    handler,
+    match,
+    appDir: route.config.dir,
+    req,
+    res,
+    // The record goes into the request journal before the file's bytes (request-journal.ts).
+    ...(journal ? { beforeBody: (status: number) => journalStatic(journal, record, status) } : {}),
+  });
   if (result.refusal) {
     reject(
       x,
@@ -205,6 +230,11 @@ export async function serveStaticFiles(
   }
   record.status = result.status;
   if (result.error) record.error = result.error.message;
+}
+
+function journalStatic(journal: ResponseJournal, record: RequestRecord, status: number): void {
+  record.status = status;
+  journal.write(record);
 }
 
 /** Step 5's precondition: only module handlers run on instances yet; CGI and entrypoint ones get 501. */
@@ -229,11 +259,19 @@ export function rejectUnsupported(
  * without a turn of the event loop.
  */
 export async function readRequestBody(x: Exchange): Promise<BodyChunks | Done> {
-  const read = readBody(x.req, x.res, x.context.options.limits.maxRequestBytes);
+  const { limits } = x.context.options;
+  // A declared body takes its room in the budget before a byte of it is read (a refusal
+  // closes the connection: the body is not read).
+  const declared = Number(x.req.headers['content-length'] ?? 0);
+  if (declared > 0 && !hold(x, declared)) return reject(x, buffersFull(x), { close: true });
+  const read = readBody(x.req, x.res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs);
   // While it reads, a parse error in the body is this request's 400 (early-rejections.ts).
   const untrack = trackBodyRead(x.req.socket, read);
   try {
-    return await read.body;
+    const body = await read.body;
+    // A chunked body's size is known once it is read: it is held from then on.
+    if (declared === 0 && !hold(x, bodyLength(body))) return reject(x, buffersFull(x));
+    return body;
   } catch (err) {
     return reject(x, err, { close: true });
   } finally {
@@ -308,13 +346,30 @@ export function gzipResponse(x: Exchange, response: ClientResponse): Promise<voi
 export function respond(x: Exchange, response: ClientResponse): void {
   x.record.status = response.status;
   x.res.writeHead(response.status, response.headers);
-  x.res.end(response.body.length > 0 ? response.body : undefined);
+  endResponse(x, response.body.length > 0 ? response.body : undefined);
+}
+
+/**
+ * The answer's last bytes go out. With the platform's request journal, only once the request's
+ * log record is in it (later in this turn, one write for the turn's answers): a crash of the
+ * platform cannot lose the record of a request whose client got its answer.
+ */
+function endResponse(x: Exchange, body?: Buffer): void {
+  const { journal } = x.context.options;
+  if (journal) journal.end(x.record, x.res, body);
+  else x.res.end(body);
 }
 
 /**
  * Answers with the error's status and page (error-response.ts) and records what ended the
  * request; when the head is already out, the connection is cut instead. Any step's failure
  * ends here, so every refusal has a status, a request id and a log line naming the rule.
+ *
+ * With `close`, the connection's framing is spent: the answer says `Connection: close`, the
+ * socket is destroyed once it is flushed, and nothing the client pipelined behind the refused
+ * request runs (connection-state.ts closeAfterAnswer; listener.ts drops it). Reading stops
+ * at once unless the refused request's body is still to come (it is read and discarded, so
+ * the client sees the answer instead of a reset).
  */
 export function reject(
   x: Exchange,
@@ -322,7 +377,10 @@ export function reject(
   extra: { close?: boolean; headers?: Record<string, string> | undefined } = {},
 ): Done {
   const headers: Record<string, string> = { server: x.context.options.serverSoftware, ...extra.headers };
-  if (extra.close) headers.connection = 'close';
+  if (extra.close) {
+    headers.connection = 'close';
+    closeAfterAnswer(x.req.socket, x.req.complete || !hasBody(x.req));
+  }
   const answer = errorAnswer(err, {
     expose: x.context.options.exposeErrors,
     config: x.route?.config,
@@ -335,7 +393,7 @@ export function reject(
     return DONE;
   }
   x.res.writeHead(answer.status, answer.headers);
-  x.res.end(answer.body);
+  endResponse(x, answer.body);
   return DONE;
 }
 
@@ -343,4 +401,24 @@ export function reject(
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Takes `bytes` of the platform's body budget for this request; false when they do not fit. */
+function hold(x: Exchange, bytes: number): boolean {
+  if (!x.context.budget.reserve(bytes)) return false;
+  x.held += bytes;
+  return true;
+}
+
+/** Holds the instance's whole answer until the client has taken it, or refuses it (503). */
+export function holdResponse(x: Exchange, body: Buffer): void {
+  if (!hold(x, body.length)) throw buffersFull(x);
+}
+
+function buffersFull(x: Exchange): HangarError {
+  const { limitBytes, used } = x.context.budget;
+  return new HangarError(
+    'BUFFERS_FULL',
+    `the front end already holds ${used} of limits.max_buffered_bytes (${limitBytes}) bytes of request and response bodies for slow clients; try again shortly`,
+  );
 }

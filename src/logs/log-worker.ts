@@ -3,18 +3,21 @@
  * of request-logs.ts — assembling entries, the dev terminal's request lines, the batched
  * writer and the SQLite store on its own connection — runs here, beside the front end's event
  * loop instead of inside it. The platform thread only hands over records and lines, one
- * message per event-loop turn.
+ * message per event-loop turn. With a request journal (request-journal.ts), the journals of
+ * platform processes that died are recovered into the store first, before any message (a query
+ * among them) is handled, and each commit of journaled records is reported back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { paint } from '../shared/logger.js';
 import { openLogStore } from './open-store.js';
+import { parseHead, recoverJournals } from './request-journal.js';
 import { formatAppLine, formatRequestEntry } from './request-line.js';
 import type { LogThreadData, ToLogThread } from './request-log-thread.js';
-import { createRequestLogs } from './request-logs.js';
+import { createRequestLogs, toStoredRecord } from './request-logs.js';
 import { TerminalWriter } from './terminal-writer.js';
 
 const port = parentPort!;
-const { store: location, retention, terminal } = workerData as LogThreadData;
+const { store: location, retention, terminal, journal } = workerData as LogThreadData;
 
 /** The dev terminal's request lines: one write per turn, none lost to a reader that is behind. */
 const terminalWriter = terminal ? new TerminalWriter({ fd: terminal.fd }) : undefined;
@@ -33,7 +36,26 @@ const logs = createRequestLogs({
       `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ')}`,
     ),
   onError: (err) => port.postMessage({ type: 'error', message: err.message }),
+  ...(journal
+    ? { onCommitted: (generations: number[]) => port.postMessage({ type: 'committed', generations }) }
+    : {}),
 });
+
+if (journal) {
+  // Messages wait in the port until the listener below is added: a query sees what is recovered.
+  try {
+    const recovery = await recoverJournals(journal.dir, journal.self, {
+      storedIds: opened.storedIds,
+      append: (records) => opened.store.append(records.map(toStoredRecord), []),
+    });
+    if (recovery) port.postMessage({ type: 'recovered', recovery });
+  } catch (err) {
+    port.postMessage({
+      type: 'error',
+      message: `cannot recover the request journals in ${journal.dir}: ${(err as Error).message}; they are kept for the next start`,
+    });
+  }
+}
 
 let unsubscribe: (() => void) | undefined;
 
@@ -41,7 +63,23 @@ port.on('message', (message: ToLogThread) => {
   switch (message.type) {
     case 'batch':
       for (const event of message.events) {
-        if (event[0] === 'request') logs.request(event[1]);
+        if (event[0] === 'journaled') {
+          const record = parseHead(event[1], event[2]);
+          if (!record) {
+            port.postMessage({
+              type: 'error',
+              message: `a request journal entry was not readable: ${event[1]}`,
+            });
+            continue;
+          }
+          record.journalGeneration = event[3];
+          record.latencyMs = event[4];
+          record.status = event[5];
+          record.bytesIn = event[6];
+          record.bytesOut = event[7];
+          record.error = event[8];
+          logs.request(record);
+        } else if (event[0] === 'request') logs.request(event[1]);
         else logs.lines(event[1], event[2]);
       }
       return;

@@ -13,6 +13,11 @@ export type LogStoreLocation = { kind: 'sqlite'; dataDir: string };
 /** An open store and how to close what it opened. */
 export interface OpenedLogStore {
   store: LogStore;
+  /**
+   * Of `ids`, those the store has a record of. The request journal's recovery stores only the
+   * others: a stored record may hold lines that came over IPC, which the journal's entry lacks.
+   */
+  storedIds(ids: readonly string[]): Set<string>;
   close(): void;
 }
 
@@ -26,7 +31,15 @@ export interface OpenedLogStore {
 export function openLogStore(location: LogStoreLocation): OpenedLogStore {
   const db = openDatabase(location.dataDir);
   try {
-    return { store: new SqliteLogStore(db), close: () => db.close() };
+    const store = new SqliteLogStore(db);
+    let stored: ReturnType<typeof db.prepare> | undefined;
+    const storedIds = (ids: readonly string[]) => {
+      stored ??= db
+        .prepare('SELECT request_id FROM request_logs WHERE request_id IN (SELECT value FROM json_each(?))')
+        .pluck();
+      return new Set(stored.all(JSON.stringify(ids)) as string[]);
+    };
+    return { store, storedIds, close: () => db.close() };
   } catch (err) {
     db.close();
     throw err;

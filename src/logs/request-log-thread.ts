@@ -3,12 +3,19 @@
  * event loop only queues what it is handed and posts it once per turn; storing, assembling
  * and printing the dev terminal's request lines happen on the worker. On 2 cores this took
  * about a fifth of the front end's per-request work off its event loop (docs/decisions.md).
+ *
+ * With a journal (request-journal.ts), every record is in the journal file before the log
+ * thread gets it, and a journaled record crosses to the worker as its entry's head (parsed
+ * there) and its lines text, plus what became known when the exchange closed: cheaper than the
+ * structured clone of the whole record. The worker reports what it committed, and recovers the
+ * journals of dead platform processes before it answers anything.
  */
 import { Worker } from 'node:worker_threads';
 import type { AppLogLine } from '../shared/messages.js';
 import { PendingReplies } from '../shared/pending-replies.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import type { LogStoreLocation } from './open-store.js';
+import { type JournaledRecord, type Recovery, RequestJournal } from './request-journal.js';
 import type { RequestLogs } from './request-logs.js';
 import type { RetentionPolicy } from './store.js';
 import type { LogEntry, LogPage, LogQuery } from './types.js';
@@ -20,9 +27,29 @@ export interface LogThreadData {
   retention: RetentionPolicy;
   /** Where the dev terminal's request lines go (a file descriptor), and in colour or not; none: not printed. */
   terminal: { fd: number; color: boolean } | undefined;
+  /** The request journal's directory, and the owner of this process's files (the worker recovers the others). */
+  journal?: { dir: string; self: string } | undefined;
 }
 
-export type LogEvent = ['request', RequestRecord] | ['lines', string, readonly AppLogLine[]];
+/**
+ * `journaled`: a journaled record as its entry's head and its lines text (request-journal.ts),
+ * the generation it was first journaled in, and what the entry may not have yet: latency,
+ * status, bytes in and out, error.
+ */
+export type LogEvent =
+  | ['request', RequestRecord]
+  | ['lines', string, readonly AppLogLine[]]
+  | [
+      'journaled',
+      string,
+      string | undefined,
+      number,
+      number,
+      number,
+      number | undefined,
+      number,
+      string | undefined,
+    ];
 
 /** Messages to the worker. */
 export type ToLogThread =
@@ -36,11 +63,25 @@ type FromLogThread =
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; message: string }
   | { type: 'entry'; entry: LogEntry }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'committed'; generations: number[] }
+  | { type: 'recovered'; recovery: Recovery };
 
-export interface RequestLogThreadOptions extends LogThreadData {
-  /** The log failed to write or prune (said by the worker; may repeat). */
+export interface RequestLogThreadOptions extends Omit<LogThreadData, 'journal'> {
+  /**
+   * Keep a request journal in `dir` (the data dir's `run/`): no record of an answered request is
+   * lost to a crash of the platform process; journals of dead processes are recovered at start.
+   */
+  journal?: { dir: string; rotateBytes?: number; onError?(message: string): void };
+  /** The log failed to write or prune (said by the worker; may repeat), or the journal failed. */
   onError(message: string): void;
+  /** Records of a platform process that died were recovered from its journal (before any query). */
+  onRecovered?(recovery: Recovery): void;
+}
+
+/** The request log as the platform runs it, and its journal (for the front end), if it keeps one. */
+export interface RequestLogThread extends RequestLogs {
+  readonly journal: RequestJournal | undefined;
 }
 
 /**
@@ -49,8 +90,19 @@ export interface RequestLogThreadOptions extends LogThreadData {
  * @example
  * const logs = startRequestLogThread({ store: { kind: 'sqlite', dataDir }, retention, terminal: { fd: 1, color }, onError });
  */
-export function startRequestLogThread(options: RequestLogThreadOptions): RequestLogs {
-  const { onError, ...data } = options;
+export function startRequestLogThread(options: RequestLogThreadOptions): RequestLogThread {
+  const { onError, onRecovered, journal: journalOptions, ...rest } = options;
+  const journal = journalOptions
+    ? new RequestJournal({
+        dir: journalOptions.dir,
+        ...(journalOptions.rotateBytes ? { rotateBytes: journalOptions.rotateBytes } : {}),
+        onError: journalOptions.onError ?? onError,
+      })
+    : undefined;
+  const data: LogThreadData = {
+    ...rest,
+    journal: journal && journalOptions ? { dir: journalOptions.dir, self: journal.owner } : undefined,
+  };
   const worker = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: data });
   // No timeout: the worker answers every call, or its exit fails them all.
   const replies = new PendingReplies<unknown>();
@@ -62,8 +114,13 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
   worker.on('message', (message: FromLogThread) => {
     if (message.type === 'entry') {
       for (const listener of listeners) listener(message.entry);
+    } else if (message.type === 'committed') {
+      const counts = message.generations;
+      for (let i = 0; i + 1 < counts.length; i += 2) journal?.committed(counts[i]!, counts[i + 1]!);
     } else if (message.type === 'error') {
       onError(message.message);
+    } else if (message.type === 'recovered') {
+      onRecovered?.(message.recovery);
     } else if (message.ok) {
       replies.settle(message.id, message.value);
     } else {
@@ -96,7 +153,25 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
   };
 
   return {
-    request: (record) => queue(['request', record]),
+    journal,
+    request(record) {
+      const r = record as JournaledRecord;
+      // Not journaled where its answer was written (the platform's own /_ah/ requests): now.
+      if (journal && r.journalHead === undefined) journal.write(r);
+      if (r.journalHead === undefined) queue(['request', record]);
+      else
+        queue([
+          'journaled',
+          r.journalHead,
+          r.lines,
+          r.journalGeneration!,
+          r.latencyMs,
+          r.status,
+          r.bytesIn,
+          r.bytesOut,
+          r.error,
+        ]);
+    },
     lines: (instanceId, lines) => queue(['lines', instanceId, lines]),
     query: (query) => call({ type: 'query', query }) as Promise<LogPage>,
     subscribe(listener) {
@@ -109,10 +184,12 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
       };
     },
     close() {
+      // The worker's last commits are reported before its answer: the journal then keeps only
+      // what was not committed (for the next start to recover).
       closed ??= call({ type: 'close' })
         .catch(() => {})
         .then(() => worker.terminate())
-        .then(() => undefined);
+        .then(() => journal?.close());
       return closed;
     },
   };

@@ -9,8 +9,17 @@ import type { RequestRecord } from '../shared/request-record.js';
 import { LogAssembler } from './assembler.js';
 import { readPackedLines } from './packed-lines.js';
 import { toLogLine, toLogRecord, toStoredLine } from './record.js';
+import type { JournaledRecord } from './request-journal.js';
 import type { LogStore, RetentionPolicy } from './store.js';
-import type { LogEntry, LogLine, LogPage, LogQuery, RequestLogRecord, StoredLine } from './types.js';
+import type {
+  LogEntry,
+  LogLine,
+  LogPage,
+  LogQuery,
+  RecordWithLines,
+  RequestLogRecord,
+  StoredLine,
+} from './types.js';
 import { LogWriter } from './writer.js';
 
 export interface RequestLogsOptions {
@@ -24,6 +33,11 @@ export interface RequestLogsOptions {
   onInstanceLine?(instanceId: string, line: LogLine): void;
   /** The store failed to write or prune; said once per kind by the caller. */
   onError?(err: Error): void;
+  /**
+   * Records that came from the request journal were committed: pairs of journal generation and
+   * count, flat (`[generation, count, ...]`), so the journal can let those entries go.
+   */
+  onCommitted?(generations: number[]): void;
 }
 
 export interface RequestLogs {
@@ -45,9 +59,18 @@ export interface RequestLogs {
  */
 export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
   const { store } = options;
+  const { onCommitted } = options;
   const writer = new LogWriter(store, {
     flushMs: 100,
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(onCommitted
+      ? {
+          onWritten: (records: readonly RecordWithLines[]) => {
+            const counts = journalCounts(records);
+            if (counts.length > 0) onCommitted(counts);
+          },
+        }
+      : {}),
   });
   const listeners = new Set<(entry: LogEntry) => void>();
   const assembler = new LogAssembler({
@@ -89,14 +112,16 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
     request(record) {
       // Complete: its response carried every line it wrote, or no instance served it.
       const complete = record.linesComplete === true || record.instanceId === undefined;
-      const log = toLogRecord(record);
+      const log: JournaledLogRecord = toLogRecord(record);
+      // Goes with the record to the writer (the assembler's entries are spread copies), which reports it committed.
+      const generation = (record as JournaledRecord).journalGeneration;
+      if (generation !== undefined) log.journalGeneration = generation;
       if (record.lines === undefined) return assembler.record(log, undefined, complete);
       const read = readPackedLines(record.lines);
       if (read)
         return assembler.record(log, read.lines, complete, { json: record.lines, maxLevel: read.maxLevel });
       // Not the stored form (a broken instance): kept as one line, so nothing it sent is lost.
-      const message = `Hangar could not read the lines the instance sent with this response: ${record.lines}`;
-      assembler.record(log, [{ time: log.startTime, level: 'error', message }], complete);
+      assembler.record(log, [unreadableLines(log, record.lines)], complete);
     },
     lines(instanceId, lines) {
       const late: StoredLine[] = [];
@@ -128,4 +153,43 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
       await store.close();
     },
   };
+}
+
+/** A log record that came from the request journal: the generation its entry is in. */
+type JournaledLogRecord = RequestLogRecord & { journalGeneration?: number };
+
+/** Text that is not the stored form (a broken instance), kept as one line so nothing it sent is lost. */
+function unreadableLines(log: RequestLogRecord, text: string): LogLine {
+  return {
+    time: log.startTime,
+    level: 'error',
+    message: `Hangar could not read the lines the instance sent with this response: ${text}`,
+  };
+}
+
+/**
+ * A record as the store keeps it, with the lines that came with its response: a record recovered
+ * from the request journal, which goes to the store only (the live views have moved on).
+ */
+export function toStoredRecord(record: RequestRecord): RecordWithLines {
+  const log = toLogRecord(record);
+  if (record.lines === undefined) return log;
+  const read = readPackedLines(record.lines);
+  if (read) return { ...log, storedLines: { json: record.lines, maxLevel: read.maxLevel } };
+  return { ...log, lines: [unreadableLines(log, record.lines)] };
+}
+
+/** `[generation, count, ...]` of the journaled records among `records`. */
+function journalCounts(records: readonly JournaledLogRecord[]): number[] {
+  const counts: number[] = [];
+  for (const record of records) {
+    const generation = record.journalGeneration;
+    if (generation === undefined) continue;
+    // A batch's records are of one generation or a few: a short search.
+    let at = counts.length - 2;
+    while (at >= 0 && counts[at] !== generation) at -= 2;
+    if (at >= 0) counts[at + 1]!++;
+    else counts.push(generation, 1);
+  }
+  return counts;
 }

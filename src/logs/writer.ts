@@ -11,12 +11,15 @@ export interface LogWriterOptions {
   flushMs?: number;
   /** A write failed; what failed stays queued and is retried on the next flush. */
   onError?(err: Error): void;
+  /** These records are in the store now (a batch was committed). */
+  onWritten?(records: readonly RecordWithLines[]): void;
 }
 
 export class LogWriter {
   readonly #store: LogStore;
   readonly #flushMs: number;
   readonly #onError: ((err: Error) => void) | undefined;
+  readonly #onWritten: ((records: readonly RecordWithLines[]) => void) | undefined;
   #records: RecordWithLines[] = [];
   #lines: StoredLine[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -36,6 +39,7 @@ export class LogWriter {
     this.#store = store;
     this.#flushMs = options.flushMs ?? 100;
     this.#onError = options.onError;
+    this.#onWritten = options.onWritten;
   }
 
   record(record: RecordWithLines): void {
@@ -81,10 +85,6 @@ export class LogWriter {
     this.#busy = true;
     try {
       await this.#store.append(records, lines);
-      this.#busy = false;
-      const waiting = this.#waiters;
-      this.#waiters = waiting.filter((w) => w.batch > batch);
-      for (const w of waiting) if (w.batch <= batch) w.resolve();
     } catch (err) {
       this.#busy = false;
       // Their items go out with the next batch.
@@ -94,6 +94,17 @@ export class LogWriter {
       this.#lines = lines.concat(this.#lines);
       this.#onError?.(err as Error);
       this.#schedule();
+      return;
+    }
+    this.#busy = false;
+    const waiting = this.#waiters;
+    this.#waiters = waiting.filter((w) => w.batch > batch);
+    for (const w of waiting) if (w.batch <= batch) w.resolve();
+    if (records.length === 0 || !this.#onWritten) return;
+    try {
+      this.#onWritten(records);
+    } catch (err) {
+      this.#onError?.(err as Error);
     }
   }
 }

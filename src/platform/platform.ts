@@ -9,8 +9,8 @@ import type { TlsFiles } from '../frontend/listener.js';
 import { DevRouteTable } from '../frontend/route.js';
 import { openLogStore } from '../logs/open-store.js';
 import { startRequestLogThread } from '../logs/request-log-thread.js';
-import { probeMemoryCgroup } from '../scheduler/memory-cgroup.js';
 import { instanceIsolation, reportIsolation } from '../scheduler/isolation.js';
+import { probeMemoryCgroup } from '../scheduler/memory-cgroup.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { DATABASE_FILE } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
@@ -72,6 +72,19 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       maxBytes: options.platformConfig.logs.maxBytes,
     },
     terminal: logger.fd === undefined ? undefined : { fd: logger.fd, color: logger.color },
+    // Each record is in run/'s journal before its answer goes out; a crash loses none (docs/logs.md).
+    journal: {
+      dir: join(dataDir, 'run'),
+      onError: (message) => {
+        if (logErrorsShown.has(message)) return;
+        logErrorsShown.add(message);
+        logger.error(`request log: ${message}`);
+      },
+    },
+    onRecovered: (r) =>
+      logger.info(
+        `request log: ${r.recovered} entries recovered from the journal of platform process ${r.pids.join(', ')}, which ended without closing its log (${r.alreadyStored} were stored already)`,
+      ),
     onError: (message) => {
       if (logErrorsShown.has(message)) return;
       logErrorsShown.add(message);
@@ -107,6 +120,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
       ),
     logger,
     onRequest: (record) => requestLogs.request(record),
+    journal: requestLogs.journal,
   });
   const { server, httpsServer } = traffic;
   // The socket service (S12) owns every app socket; its bytes are outgoing bandwidth (S10).

@@ -5,8 +5,9 @@
  */
 import type { Server } from 'node:http';
 import type { PlatformConfig } from '../config/types.js';
+import { BufferBudget } from '../frontend/buffer-budget.js';
 import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
-import type { FrontendOptions } from '../frontend/options.js';
+import type { FrontendOptions, ResponseJournal } from '../frontend/options.js';
 import type { RouteTable } from '../frontend/route.js';
 import type { ListenPorts } from '../frontend/secure-redirect.js';
 import { type InstanceSample, Meter } from '../metering/meter.js';
@@ -30,6 +31,8 @@ export interface TrafficOptions {
   instances(): InstanceSample[];
   logger: Logger;
   onRequest(record: RequestRecord): void;
+  /** The request journal: each record in it before its answer's last bytes go out. */
+  journal?: ResponseJournal | undefined;
 }
 
 export interface Traffic {
@@ -68,6 +71,8 @@ export function createTraffic(options: TrafficOptions): Traffic {
   });
   const ports: ListenPorts = {};
   const frontend: FrontendOptions = {
+    // One budget for both listeners: it bounds the platform's memory, not a port's.
+    bufferBudget: new BufferBudget(options.platformConfig.limits.maxBufferedBytes),
     routes: options.routes,
     exposeErrors: options.exposeErrors,
     limits: options.platformConfig.limits,
@@ -76,6 +81,7 @@ export function createTraffic(options: TrafficOptions): Traffic {
     ports: () => ports,
     warn: (message) => logger.warn(message),
     onRequest: options.onRequest,
+    ...(options.journal ? { journal: options.journal } : {}),
   };
   const server = createFrontendServer(frontend);
   const httpsServer = options.tls

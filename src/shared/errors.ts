@@ -43,6 +43,10 @@ export const ErrorCodes = {
   EXPECTATION_FAILED: { status: 417, summary: 'an Expect header other than 100-continue' },
   REQUEST_TOO_LARGE: { status: 413, summary: 'the request body is larger than max_request_bytes' },
   REQUEST_TIMEOUT: { status: 408, summary: 'the client did not send the whole request in time' },
+  TOO_MANY_CONNECTIONS: {
+    status: 503,
+    summary: 'the client (or all clients) already hold as many connections as the front end accepts',
+  },
   CLIENT_CLOSED: { status: 499, summary: 'the client closed the connection before the request was complete' },
   PATH_NOT_NORMALISED: {
     status: 302,
@@ -51,6 +55,10 @@ export const ErrorCodes = {
   STATIC_NOT_FOUND: { status: 404, summary: 'no servable file under a static handler for the path' },
   STATIC_METHOD_NOT_ALLOWED: { status: 405, summary: 'static handlers serve GET and HEAD only' },
   STATIC_READ_FAILED: { status: 500, summary: 'a static file exists but could not be read' },
+  BUFFERS_FULL: {
+    status: 503,
+    summary: 'the front end holds limits.max_buffered_bytes of request and response bodies already',
+  },
   RESPONSE_TOO_LARGE: { status: 500, summary: 'the response body is larger than max_response_bytes' },
   UPSTREAM_INVALID: { status: 502, summary: 'the instance answered with invalid HTTP' },
   OVER_QUOTA: { status: 503, summary: 'the app used up a daily quota' },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, repoRoot, startDev } from '../helpers/dev-server.js';
 import { expectLargestBodyPasses } from '../helpers/pipeline-cases.js';
-import { openSocket, rawRequest, readResponse } from '../helpers/raw-http.js';
+import { converse, openSocket, rawRequest, readResponse } from '../helpers/raw-http.js';
 
 const MiB = 1024 * 1024;
 const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -80,5 +80,66 @@ describe('front end: framing and size checks (S5 step 2)', () => {
     const before = await seen();
     await expectLargestBodyPasses(dev.url, limit);
     expect(await seen()).toBe(before + 1);
+  });
+
+  // Issue 14: a request pipelined behind a refusal must never reach the app. The app counts what
+  // it sees; /count is asked after the connection closed, through the same (single) instance,
+  // so a smuggled request the front end had forwarded would already be counted.
+  describe('nothing pipelined behind a refusal reaches the app', () => {
+    const smuggled = (tag: string) => `GET /smuggled/${tag} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    const refusals: Array<[string, string, number, string]> = [
+      [
+        'Transfer-Encoding: gzip, chunked',
+        'POST /v/p-te-gzip HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+        400,
+        'REQUEST_MALFORMED',
+      ],
+      [
+        'GET with a chunked body',
+        'GET /v/p-get-chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+        'REQUEST_MALFORMED',
+      ],
+      ['TRACE', 'TRACE /v/p-trace HTTP/1.1\r\nHost: a\r\n\r\n', 405, 'METHOD_NOT_ALLOWED'],
+      [
+        'duplicate Host',
+        'GET /v/p-dup-host HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n',
+        400,
+        'REQUEST_MALFORMED',
+      ],
+      [
+        'Content-Length with Transfer-Encoding (the parser)',
+        'POST /v/p-cl-te HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+        'REQUEST_MALFORMED',
+      ],
+    ];
+    for (const [name, request, status, code] of refusals) {
+      it(`${name} → ${status}, and the request behind it never reaches the app`, async () => {
+        const tag = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+        const before = await seen();
+        const c = await converse(dev.url, [request + smuggled(tag)]);
+        expect(c.statuses, c.raw.toString('latin1', 0, 200)).toEqual([status]);
+        expect(c.closed).toBe(true);
+        const [method, target] = request.split(' ', 2) as [string, string];
+        await dev.waitFor(
+          new RegExp(`^${escapeRe(method)} ${escapeRe(target)} ${status} .*\\(HANGAR_E_${code}: `, 'm'),
+        );
+        expect(await seen(), 'the app saw the pipelined request').toBe(before);
+        expect(dev.output()).not.toContain(`/smuggled/${tag}`);
+      });
+    }
+
+    it('a valid request, then garbage the parser refuses, in one write: the app answers the first, then the 400, then close', async () => {
+      const before = await seen();
+      const c = await converse(dev.url, [
+        'GET /text?n=5 HTTP/1.1\r\nHost: a\r\n\r\nG@RBAGE / HTTP/1.1\r\n\r\n',
+      ]);
+      expect(c.statuses, c.raw.toString('latin1', 0, 400)).toEqual([200, 400]);
+      expect(c.responses[0]!.body.toString()).toBe('hello');
+      expect(c.closed).toBe(true);
+      await dev.waitFor(/^- - 400 .*\(HANGAR_E_REQUEST_MALFORMED: unknown or malformed method/m);
+      expect(await seen()).toBe(before + 1);
+    });
   });
 });

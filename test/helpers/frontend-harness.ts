@@ -59,6 +59,10 @@ export interface FrontendHarness {
   record(match: (record: RequestRecord) => boolean, timeoutMs?: number): Promise<RequestRecord>;
   /** Closes the server and every connection to it. */
   stop(): Promise<void>;
+  /** The front end's server, e.g. for its open connections (`getConnections`). */
+  server: Server;
+  /** Resolves once the server holds `n` connections or fewer; rejects after `timeoutMs`. */
+  connectionsAtMost(n: number, timeoutMs?: number): Promise<void>;
 }
 
 /** An instance's answer, with no app lines. */
@@ -179,7 +183,22 @@ export async function startFrontendHarness(options: FrontendHarnessOptions = {})
         check();
       }),
     stop: () => close(server),
+    server,
+    connectionsAtMost: (n, timeoutMs = 5_000) => connectionsAtMost(server, n, timeoutMs),
   };
+}
+
+/** Polls the server's connection count (it changes on 'close' events the test cannot see). */
+async function connectionsAtMost(server: Server, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const count = await new Promise<number>((resolve, reject) =>
+      server.getConnections((err, open) => (err ? reject(err) : resolve(open))),
+    );
+    if (count <= n) return;
+    if (Date.now() > deadline) throw new Error(`the server still has ${count} connections (want ≤ ${n})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** The app's one version as the stub table hands it out. */

@@ -31,17 +31,125 @@ export function addressOf(url: string): { host: string; port: number } {
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }
 
-/** Opens a raw connection to the front end (plain or TLS). */
-export function openSocket(url: string, tls?: RawOptions['tls']): Promise<Socket> {
+/**
+ * Opens a raw connection to the front end (plain or TLS). `localAddress` picks the client's
+ * own loopback address (e.g. 127.0.0.2), for limits per client address.
+ */
+export function openSocket(
+  url: string,
+  tls?: RawOptions['tls'],
+  options: { localAddress?: string } = {},
+): Promise<Socket> {
   const { host, port } = addressOf(url);
+  if (options.localAddress !== undefined && !isLoopback(options.localAddress)) {
+    throw new Error(`not loopback: ${options.localAddress}`);
+  }
+  const local = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
   return new Promise((resolve, reject) => {
     const socket = tls
-      ? tlsConnect({ host, port, ca: tls.ca, servername: tls.servername ?? 'localhost' }, () =>
+      ? tlsConnect({ host, port, ca: tls.ca, servername: tls.servername ?? 'localhost', ...local }, () =>
           resolve(socket),
         )
-      : connect({ host, port }, () => resolve(socket));
+      : connect({ host, port, ...local }, () => resolve(socket));
     socket.once('error', reject);
   });
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
+
+/** Everything the server sent on one connection, split into responses. */
+export interface Conversation {
+  /** The final (non-1xx) responses, in order. */
+  responses: Array<Omit<RawResponse, 'raw' | 'closed'>>;
+  /** Their statuses, for short assertions. */
+  statuses: number[];
+  /** Every byte received. */
+  raw: Buffer;
+  /** The server ended or closed the connection (within the time allowed). */
+  closed: boolean;
+  /** Milliseconds from the first write until the server closed (or the time allowed ran out). */
+  elapsedMs: number;
+}
+
+/**
+ * Writes `parts` on a new connection (each part after the one before it was handed to the
+ * kernel, with `pauseMs` between them when given) and collects every byte the server sends
+ * until it ends the connection, or `timeoutMs` passes (then `closed` is false). For pipelining
+ * vectors: one part holding several requests arrives as one read on loopback.
+ */
+export async function converse(
+  url: string,
+  parts: ReadonlyArray<string | Buffer>,
+  options: { timeoutMs?: number; pauseMs?: number; localAddress?: string; head?: boolean } = {},
+): Promise<Conversation> {
+  const socket = await openSocket(url, undefined, { localAddress: options.localAddress });
+  const started = performance.now();
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => {}); // a reset after the answer still leaves the answer readable
+  const ended = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), options.timeoutMs ?? 5_000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    socket.once('end', done);
+    socket.once('close', done);
+  });
+  try {
+    for (const [i, part] of parts.entries()) {
+      if (i > 0 && options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+      if (socket.destroyed || socket.writableEnded) break;
+      await new Promise<void>((resolve) =>
+        socket.write(typeof part === 'string' ? Buffer.from(part, 'latin1') : part, () => resolve()),
+      );
+    }
+    const closed = await ended;
+    const elapsedMs = performance.now() - started;
+    const raw = Buffer.concat(chunks);
+    const responses = splitResponses(raw, options.head === true);
+    return { responses, statuses: responses.map((r) => r.status), raw, closed, elapsedMs };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Every complete final response in `buffer`, in order (1xx skipped; Content-Length framing).
+ * `headFirst`: the first answers a HEAD request, so it has no body whatever its headers say.
+ */
+export function splitResponses(
+  buffer: Buffer,
+  headFirst = false,
+): Array<Omit<RawResponse, 'raw' | 'closed'>> {
+  const out: Array<Omit<RawResponse, 'raw' | 'closed'>> = [];
+  let start = 0;
+  for (;;) {
+    const end = buffer.indexOf('\r\n\r\n', start);
+    if (end === -1) return out;
+    const lines = buffer.toString('latin1', start, end).split('\r\n');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1]);
+    if (!Number.isFinite(status)) return out;
+    const headers: Record<string, string[]> = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const values = headers[name] ?? [];
+      values.push(line.slice(colon + 1).trim());
+      headers[name] = values;
+    }
+    const bodyStart = end + 4;
+    if (status >= 100 && status < 200) {
+      start = bodyStart;
+      continue;
+    }
+    const length = headFirst && out.length === 0 ? 0 : Number(headers['content-length']?.[0] ?? 0);
+    if (buffer.length < bodyStart + length) return out;
+    out.push({ status, headers, body: buffer.subarray(bodyStart, bodyStart + length) });
+    start = bodyStart + length;
+  }
 }
 
 /**

@@ -112,6 +112,21 @@ describe('journal entries', () => {
     expect(parseEntry(line(tabbed, 3), 3)).toEqual(tabbed);
   });
 
+  it("keeps each record's own connection and route fields when they change from one to the next", () => {
+    const records: RequestRecord[] = [
+      served(1, { userAgent: 'a', secure: true, app: 'one' }),
+      served(2, { userAgent: 'b', secure: false, app: 'one' }),
+      served(3, { userAgent: 'a', secure: true, app: 'one' }),
+      served(4, { userAgent: 'a', secure: true, app: undefined, host: '"quoted"\\host' }),
+      served(5, { userAgent: 'a', secure: true, app: undefined, host: '"quoted"\\host' }),
+      served(6, { method: 'PUT' }),
+    ];
+    for (const each of records) {
+      const record = { ...each, latencyMs: 1 };
+      expect(parseEntry(line(record, 1), 1)).toEqual(record);
+    }
+  });
+
   it('is one line: the head, the lines text as it came, the generation', () => {
     const entry = journalEntry(full, 12);
     expect(entry.endsWith(`\t${full.lines}\t12\n`)).toBe(true);

@@ -71,7 +71,7 @@ export interface RequestJournalOptions {
 
 /** The entry format's version, its first field. */
 const FORMAT = 1;
-/** Entries in the array: the format, then the record's fields in this order. */
+/** Entries in the array: the format, then the record's fields (journalHead()). */
 const FIELD_COUNT = 23;
 const FILE = /^request-journal-(\d+)-([0-9a-f]+)-(\d+)-(\d+)$/;
 const DEFAULT_ROTATE_BYTES = 1 << 20;
@@ -386,36 +386,95 @@ export function journalEntry(record: RequestRecord, generation: number, bytesOut
   return raw ? `${head}\t${lines}\t${generation}\n` : `${head}\t${generation}\n`;
 }
 
-/** The JSON array of a journal entry; with `raw`, the lines are left out (they follow a tab). */
+/**
+ * The JSON array of a journal entry; with `raw`, the lines are left out (they follow a tab). The
+ * fields that mostly repeat from one request to the next (the connection's and the route's)
+ * come last, written once as JSON and reused while they repeat: a third of the array's cost.
+ */
 function journalHead(record: RequestRecord, bytesOut: number, raw: boolean): string {
   const now = Date.now();
   const startTime = record.startTime ?? now - record.latencyMs;
   const latencyMs = record.latencyMs > 0 ? record.latencyMs : now - startTime;
-  return JSON.stringify([
-    FORMAT,
-    record.requestId,
-    startTime,
-    record.method,
-    record.resource,
-    record.httpVersion,
-    record.status,
-    latencyMs,
-    record.app,
-    record.service,
-    record.version,
-    record.instanceId,
-    record.host,
-    record.userAgent,
-    record.ip,
-    record.secure,
-    record.bytesIn,
-    bytesOut,
-    record.pendingMs,
-    record.loadingRequest,
-    record.error,
-    record.linesComplete,
-    raw ? undefined : record.lines,
+  const { error, lines } = record;
+  return `[${FORMAT},${JSON.stringify(record.requestId)},${number(startTime)},${JSON.stringify(record.resource)},${number(record.status)},${number(latencyMs)},${number(record.bytesIn)},${number(bytesOut)},${number(record.pendingMs)},${boolean(record.loadingRequest)},${error === undefined ? 'null' : JSON.stringify(error)},${boolean(record.linesComplete)},${raw || lines === undefined ? 'null' : JSON.stringify(lines)},${contextJson(record)}]`;
+}
+
+/** A number as JSON writes it. */
+function number(value: number | undefined): string {
+  return value !== undefined && Number.isFinite(value) ? `${value}` : 'null';
+}
+
+function boolean(value: boolean | undefined): string {
+  return value === undefined ? 'null' : value ? 'true' : 'false';
+}
+
+/** The last record's repeating fields, and them as JSON (without the brackets). */
+const context: Pick<
+  RequestRecord,
+  | 'method'
+  | 'httpVersion'
+  | 'app'
+  | 'service'
+  | 'version'
+  | 'instanceId'
+  | 'host'
+  | 'userAgent'
+  | 'ip'
+  | 'secure'
+> & { json: string } = {
+  method: '',
+  httpVersion: undefined,
+  app: undefined,
+  service: undefined,
+  version: undefined,
+  instanceId: undefined,
+  host: undefined,
+  userAgent: undefined,
+  ip: undefined,
+  secure: undefined,
+  json: '',
+};
+
+function contextJson(r: RequestRecord): string {
+  const c = context;
+  if (
+    r.method === c.method &&
+    r.instanceId === c.instanceId &&
+    r.userAgent === c.userAgent &&
+    r.ip === c.ip &&
+    r.host === c.host &&
+    r.version === c.version &&
+    r.service === c.service &&
+    r.app === c.app &&
+    r.httpVersion === c.httpVersion &&
+    r.secure === c.secure &&
+    c.json !== ''
+  )
+    return c.json;
+  c.method = r.method;
+  c.httpVersion = r.httpVersion;
+  c.app = r.app;
+  c.service = r.service;
+  c.version = r.version;
+  c.instanceId = r.instanceId;
+  c.host = r.host;
+  c.userAgent = r.userAgent;
+  c.ip = r.ip;
+  c.secure = r.secure;
+  const json = JSON.stringify([
+    r.method,
+    r.httpVersion,
+    r.app,
+    r.service,
+    r.version,
+    r.instanceId,
+    r.host,
+    r.userAgent,
+    r.ip,
+    r.secure,
   ]);
+  c.json = json.slice(1, -1);
+  return c.json;
 }
 
 /**
@@ -446,35 +505,35 @@ export function parseHead(head: string, lines?: string): JournaledRecord | undef
   if (
     typeof f[1] !== 'string' ||
     typeof f[3] !== 'string' ||
-    typeof f[4] !== 'string' ||
-    typeof f[6] !== 'number' ||
+    typeof f[4] !== 'number' ||
+    typeof f[5] !== 'number' ||
     typeof f[7] !== 'number' ||
-    typeof f[17] !== 'number'
+    typeof f[13] !== 'string'
   )
     return undefined;
   return {
     requestId: f[1],
     startTime: optional(f[2], 'number'),
-    method: f[3],
-    resource: f[4],
-    httpVersion: optional(f[5], 'string'),
-    status: f[6],
-    latencyMs: f[7],
-    app: optional(f[8], 'string'),
-    service: optional(f[9], 'string'),
-    version: optional(f[10], 'string'),
-    instanceId: optional(f[11], 'string'),
-    host: optional(f[12], 'string'),
-    userAgent: optional(f[13], 'string'),
-    ip: optional(f[14], 'string'),
-    secure: optional(f[15], 'boolean'),
-    bytesIn: optional(f[16], 'number'),
-    bytesOut: f[17],
-    pendingMs: optional(f[18], 'number'),
-    loadingRequest: optional(f[19], 'boolean'),
-    error: optional(f[20], 'string'),
-    linesComplete: optional(f[21], 'boolean'),
-    lines: lines ?? optional(f[22], 'string'),
+    method: f[13],
+    resource: f[3],
+    httpVersion: optional(f[14], 'string'),
+    status: f[4],
+    latencyMs: f[5],
+    app: optional(f[15], 'string'),
+    service: optional(f[16], 'string'),
+    version: optional(f[17], 'string'),
+    instanceId: optional(f[18], 'string'),
+    host: optional(f[19], 'string'),
+    userAgent: optional(f[20], 'string'),
+    ip: optional(f[21], 'string'),
+    secure: optional(f[22], 'boolean'),
+    bytesIn: optional(f[6], 'number'),
+    bytesOut: f[7],
+    pendingMs: optional(f[8], 'number'),
+    loadingRequest: optional(f[9], 'boolean'),
+    error: optional(f[10], 'string'),
+    linesComplete: optional(f[11], 'boolean'),
+    lines: lines ?? optional(f[12], 'string'),
   };
 }
 

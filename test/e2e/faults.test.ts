@@ -12,7 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LogEntry, LogPage } from '../../src/logs/types.js';
-import { adminGet, type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
+import {
+  adminGet,
+  type DevServer,
+  type InstancesDoc,
+  repoRoot,
+  startDev,
+  stopAll,
+  untilInstances,
+} from '../helpers/dev-server.js';
 
 const app = join(repoRoot, 'test/fixtures/faults-app');
 const configDir = mkdtempSync(join(tmpdir(), 'hangar-faults-'));
@@ -23,26 +31,7 @@ writeFileSync(
   'limits:\n  request_deadline: 2s\n  deadline_grace: 500ms\n  unresponsive_after: 1s\n',
 );
 
-interface Decision {
-  at: string;
-  action: string;
-  instanceId?: string;
-  reason: string;
-}
-interface InstancesDoc {
-  instances: Array<{ id: string; state: string; pid: number | null }>;
-  decisions: Decision[];
-}
-
-async function until(dev: DevServer, ms: number, ok: (doc: InstancesDoc) => boolean): Promise<InstancesDoc> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const doc = await adminGet<InstancesDoc>(dev, '/api/instances');
-    if (ok(doc)) return doc;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${JSON.stringify(doc, null, 1)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = untilInstances;
 
 async function start(): Promise<{ dev: DevServer; doc: InstancesDoc }> {
   const dev = await startDev([app], ['--no-watch', '--config', configFile]);

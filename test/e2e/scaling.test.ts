@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { adminGet, type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
+import {
+  adminGet,
+  type InstancesDoc,
+  repoRoot,
+  startDev,
+  stopAll,
+  untilInstances,
+} from '../helpers/dev-server.js';
 
 const fixture = (name: string) => join(repoRoot, 'test/fixtures', name);
 const configDir = mkdtempSync(join(tmpdir(), 'hangar-scaling-config-'));
@@ -15,28 +22,7 @@ function config(yaml: string): string[] {
   return ['--config', file];
 }
 
-interface Decision {
-  at: string;
-  action: string;
-  instanceId?: string;
-  reason: string;
-}
-interface InstancesDoc {
-  instances: Array<{ id: string; state: string; busySlots: number; memory: number; requestsServed: number }>;
-  decisions: Decision[];
-}
-
-/** Polls the admin API until `ok` holds; bounded by `ms` (the bound is the test's limit, not a sleep). */
-async function until(dev: DevServer, ms: number, ok: (doc: InstancesDoc) => boolean): Promise<InstancesDoc> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const doc = await adminGet<InstancesDoc>(dev, '/api/instances');
-    if (ok(doc)) return doc;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(doc, null, 1)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = untilInstances;
 
 afterEach(stopAll);
 

@@ -112,3 +112,40 @@ export async function adminGet<T>(server: DevServer, path: string): Promise<T> {
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
+
+/** A scaling decision as `GET /api/instances` shows it. */
+export interface DecisionDoc {
+  at: string;
+  action: string;
+  instanceId?: string;
+  reason: string;
+}
+
+/** `GET /api/instances`: the instances (the fields tests read) and the latest decisions. */
+export interface InstancesDoc {
+  instances: Array<{
+    id: string;
+    state: string;
+    pid: number | null;
+    busySlots: number;
+    memory: number;
+    requestsServed: number;
+  }>;
+  decisions: DecisionDoc[];
+}
+
+/** Polls the admin API until `ok` holds; bounded by `ms` (the bound is the test's limit, not a sleep). */
+export async function untilInstances(
+  server: DevServer,
+  ms: number,
+  ok: (doc: InstancesDoc) => boolean,
+): Promise<InstancesDoc> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const doc = await adminGet<InstancesDoc>(server, '/api/instances');
+    if (ok(doc)) return doc;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(doc, null, 1)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -129,17 +129,9 @@ export function splitResponses(
   for (;;) {
     const end = buffer.indexOf('\r\n\r\n', start);
     if (end === -1) return out;
-    const lines = buffer.toString('latin1', start, end).split('\r\n');
-    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1]);
-    if (!Number.isFinite(status)) return out;
-    const headers: Record<string, string[]> = {};
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const values = headers[name] ?? [];
-      values.push(line.slice(colon + 1).trim());
-      headers[name] = values;
-    }
+    const head = parseHead(buffer, start, end);
+    if (!head) return out;
+    const { status, headers } = head;
     const bodyStart = end + 4;
     if (status >= 100 && status < 200) {
       start = bodyStart;
@@ -241,17 +233,9 @@ function parse(
   for (;;) {
     const end = buffer.indexOf('\r\n\r\n', start);
     if (end === -1) return undefined;
-    const lines = buffer.toString('latin1', start, end).split('\r\n');
-    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1]);
-    if (!Number.isFinite(status)) return undefined;
-    const headers: Record<string, string[]> = {};
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const values = headers[name] ?? [];
-      values.push(line.slice(colon + 1).trim());
-      headers[name] = values;
-    }
+    const parsed = parseHead(buffer, start, end);
+    if (!parsed) return undefined;
+    const { status, headers } = parsed;
     const bodyStart = end + 4;
     if (status >= 100 && status < 200) {
       start = bodyStart;
@@ -282,4 +266,24 @@ function expectedLength(buffer: Buffer): number | undefined {
     const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
     return length === undefined ? undefined : end + 4 + Number(length);
   }
+}
+
+/** The status and headers (names lower-cased) of the head in `buffer[start, end)`; undefined if it is not a status line. */
+function parseHead(
+  buffer: Buffer,
+  start: number,
+  end: number,
+): { status: number; headers: Record<string, string[]> } | undefined {
+  const lines = buffer.toString('latin1', start, end).split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1]);
+  if (!Number.isFinite(status)) return undefined;
+  const headers: Record<string, string[]> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const values = headers[name] ?? [];
+    values.push(line.slice(colon + 1).trim());
+    headers[name] = values;
+  }
+  return { status, headers };
 }

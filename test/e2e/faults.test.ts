@@ -132,7 +132,7 @@ describe('faults under load (issue 14)', () => {
     const stopped = doc.instances[0]!;
     process.kill(stopped.pid!, 'SIGSTOP');
     try {
-      const marked = await until(dev, 5_000, (d) =>
+      const marked = await until(dev, 20_000, (d) =>
         d.decisions.some((x) => x.action === 'unresponsive' && x.instanceId === stopped.id),
       );
       expect(marked.decisions.filter((d) => d.action === 'start')).toHaveLength(3);
@@ -143,7 +143,7 @@ describe('faults under load (issue 14)', () => {
     } finally {
       process.kill(stopped.pid!, 'SIGCONT');
     }
-    await until(dev, 5_000, (d) =>
+    await until(dev, 20_000, (d) =>
       d.decisions.some((x) => x.action === 'recovered' && x.instanceId === stopped.id),
     );
   });

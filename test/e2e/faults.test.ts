@@ -5,8 +5,7 @@
  * every request the client got an answer for has its request-log record. Loads are bounded in
  * count; every wait is bounded; processes are signalled by the pids the admin API reports.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LogEntry, LogPage } from '../../src/logs/types.js';
 import {
   adminGet,
+  childrenOf,
   type DevServer,
   type InstancesDoc,
   repoRoot,
@@ -177,16 +177,10 @@ describe('faults under load (issue 14)', () => {
       const { dev } = await start();
       const first = await fetch(`${dev.url}/tcp?port=${port}`);
       expect(((await first.json()) as { echoed: string }).echoed).toBe('ping');
-      const service = execFileSync(
-        'pgrep',
-        ['-P', String(dev.process.pid), '-f', 'sockets/service/main.js'],
-        {
-          encoding: 'utf8',
-        },
-      )
-        .trim()
-        .split('\n')
-        .map(Number);
+      // The platform's child running the socket service, found by its parent's pid (not by name).
+      const service = childrenOf(dev.process.pid!).filter((pid) =>
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sockets/service/main.js'),
+      );
       expect(service).toHaveLength(1);
       const answers = await drive(dev, 'sockkill', 120, 4, 20, async () => {
         process.kill(service[0]!, 'SIGKILL');

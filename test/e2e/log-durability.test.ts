@@ -6,71 +6,20 @@
  * redirects, requests the parser refused), from the request journal (src/logs/request-journal.ts).
  * The platform's children exit with it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LogEntry, LogPage } from '../../src/logs/types.js';
-import { cli, repoRoot } from '../helpers/dev-server.js';
+import { childrenOf, type DevServer, repoRoot, startDev } from '../helpers/dev-server.js';
 
 const app = join(repoRoot, 'test/fixtures/journal-app');
 
-interface Dev {
-  child: ChildProcess;
-  url: string;
-  adminUrl: string;
-  token: string;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-}
-
 /** `hangar dev` on `dataDir` (kept across restarts), started as a user would. */
-async function devOn(dataDir: string): Promise<Dev> {
-  const child = spawn(
-    process.execPath,
-    [cli, 'dev', app, '--port', '0', '--admin-port', '0', '--data-dir', dataDir, '--no-watch'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const waitFor = (pattern: RegExp, timeoutMs = 20_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!pattern.test(out)) return;
-        done();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${out}`));
-      }, timeoutMs);
-      const onExit = () => {
-        done();
-        reject(new Error(`hangar dev exited while waiting for ${pattern}:\n${out}`));
-      };
-      const done = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        child.off('exit', onExit);
-      };
-      listeners.add(check);
-      child.once('exit', onExit);
-      check();
-    });
-  await waitFor(/admin API: http/);
-  const match = out.match(/default \(version [^)]+\): (http:\/\/\S+)\n\s+admin API: (http:\/\/\S+)/)!;
-  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  return { child, url: match[1]!, adminUrl: match[2]!, token, output: () => out, waitFor };
-}
+const devOn = (dataDir: string): Promise<DevServer> => startDev([app], ['--no-watch'], { dataDir });
 
 /** Ends `child` by its pid with `signal` and waits for it to exit. */
 async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -78,23 +27,6 @@ async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
   await exited;
-}
-
-/** Pids whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.push(Number(name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
 }
 
 function isAlive(pid: number): boolean {
@@ -171,8 +103,8 @@ describe('request logs: no answered request is lost to a kill -9 of the platform
 
   it('keeps the record (and its lines) of every request answered before the kill', async () => {
     const first = await devOn(dataDir);
-    started.push(first.child);
-    const firstPid = first.child.pid!;
+    started.push(first.process);
+    const firstPid = first.process.pid!;
     // Its instance (max_instances: 1) and the socket service, started before the burst: the kill
     // must follow the last answer at once.
     expect((await fetch(`${first.url}/echo?i=warm`)).status).toBe(200);
@@ -212,7 +144,7 @@ describe('request logs: no answered request is lost to a kill -9 of the platform
       answered.set(`/bad?i=${i}`, { status: Number(status.split(' ')[1]) });
     }
     // Right after the last answer: the log thread still holds the last ~150 ms of records.
-    await end(first.child, 'SIGKILL');
+    await end(first.process, 'SIGKILL');
 
     expect(answered.size).toBe(total + 3);
     for (const [resource, { status }] of answered) expect(status, resource).toBe(expected(resource));
@@ -224,7 +156,7 @@ describe('request logs: no answered request is lost to a kill -9 of the platform
     );
 
     const second = await devOn(dataDir);
-    started.push(second.child);
+    started.push(second.process);
     const res = await fetch(`${second.adminUrl}/api/logs?limit=1000`, {
       headers: { authorization: `Bearer ${second.token}` },
     });
@@ -271,8 +203,8 @@ describe('request logs: no answered request is lost to a kill -9 of the platform
     expect(second.output()).not.toMatch(/GET \/echo\?i=/);
 
     // A clean stop commits everything and leaves no journal behind.
-    children.push(...childrenOf(second.child.pid!));
-    await end(second.child, 'SIGINT');
+    children.push(...childrenOf(second.process.pid!));
+    await end(second.process, 'SIGINT');
     expect(journalFiles(dataDir)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -23,8 +23,14 @@ export interface DevServer {
 const running = new Set<DevServer>();
 
 /** Starts `hangar dev` as a user would (the built CLI, a real process) on free ports. */
-export async function startDev(paths: string[], extraArgs: string[] = []): Promise<DevServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hangar-data-'));
+export async function startDev(
+  paths: string[],
+  extraArgs: string[] = [],
+  options: { dataDir?: string } = {},
+): Promise<DevServer> {
+  // A data dir the caller gives is the caller's (e.g. kept across a restart); a fresh one is removed at stop.
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hangar-data-'));
   const child = spawn(
     process.execPath,
     [cli, 'dev', ...paths, '--port', '0', '--admin-port', '0', '--data-dir', dataDir, ...extraArgs],
@@ -86,7 +92,7 @@ export async function startDev(paths: string[], extraArgs: string[] = []): Promi
         await exited;
         clearTimeout(timer);
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
       return child.exitCode;
     },
   };
@@ -148,4 +154,21 @@ export async function untilInstances(
       throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(doc, null, 1)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Pids whose parent is `pid` (from /proc). */
+export function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) found.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
 }

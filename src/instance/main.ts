@@ -26,7 +26,6 @@ delete process.env.HANGAR_INSTANCE_INIT;
 // The platform going away (even by SIGKILL) closes the IPC channel; an instance never outlives it.
 process.on('disconnect', () => process.exit(0));
 
-register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
 Object.assign(process.env, init.env);
 installPerRequestEnv();
 // Before app code runs: `new Response(...)` in handlers makes the light kind (light-response.ts),
@@ -40,12 +39,15 @@ try {
   // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads.
   if (init.sockets) (await import('../sockets/client/install.js')).installFromInit(init);
   const { loadModuleHandler } = await import('./app-loader.js');
+  const { createInstanceServer } = await import('./server.js');
+  const { createChannelServer } = await import('./channel-server.js');
+  // The loader hooks (`hangar` imports, TypeScript) only after Hangar's own modules are loaded:
+  // each import through them is a round trip to the loader thread, and Hangar's need none.
+  register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
   const handlers: LoadedHandler[] = [];
   for (const { module, exportName } of init.modules) {
     handlers.push(await loadModuleHandler(init.appDir, module, exportName));
   }
-  const { createInstanceServer } = await import('./server.js');
-  const { createChannelServer } = await import('./channel-server.js');
   const server = createInstanceServer(handlers);
   server.keepAliveTimeout = 60_000;
   const channel = createChannelServer(handlers, init.limits);

@@ -125,11 +125,11 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const { server, httpsServer } = traffic;
   // The socket service (S12) owns every app socket; its bytes are outgoing bandwidth (S10).
   // The hard memory cap (docs/security.md): the kernel's where cgroup v2 allows it, else the
-  // platform's RSS watch and V8's heap limit; said once, so an operator knows which.
+  // platform's RSS watch; said once, so an operator knows which.
   const memoryCgroups = await probeMemoryCgroup();
   logger.info(
     typeof memoryCgroups === 'string'
-      ? `memory caps: the platform's RSS watch and V8's heap limit (no kernel cap: ${memoryCgroups})`
+      ? `memory caps: the platform's RSS watch, every 100 ms (no kernel cap: ${memoryCgroups})`
       : `memory caps: cgroup v2 memory.max per instance under ${memoryCgroups.dir}`,
   );
   const sockets = await startSocketService({

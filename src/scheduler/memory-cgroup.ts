@@ -3,8 +3,8 @@
  * Hangar to use (docs/security.md): each instance process goes into a cgroup of its own with
  * `memory.max` at the cap, so the kernel stops it the moment it passes the cap, however it
  * allocates. Where that is not possible (cgroup v1, no memory controller, a cgroup that may
- * not get children, not Linux), the platform's own RSS watch (memory-watch.ts) and V8's heap
- * limit enforce the cap instead; `probeMemoryCgroup()` says which, once.
+ * not get children, not Linux), the platform's own RSS watch (memory-watch.ts) enforces the
+ * cap instead; `probeMemoryCgroup()` says which, once.
  */
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -151,13 +151,10 @@ export class ModuleInstance implements InstanceHandle {
       limits: spec.limits,
       sockets: spec.sockets,
     };
-    const execArgv = [
-      // V8's own heap limit at the class's memory: a JS heap that grows past it ends the process
-      // (an out-of-memory exit) before the platform's hard cap has to (docs/security.md).
-      `--max-old-space-size=${Math.max(16, Math.floor(spec.memoryLimitBytes / 2 ** 20))}`,
-      // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
-      ...(process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? []),
-    ];
+    // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
+    // No V8 flag by default, not even a heap limit: on Node 20 any V8 flag makes Node reject the
+    // compiled code of its own modules, +55 ms per instance start (docs/decisions.md, issue 14).
+    const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
     // Network isolation (isolation.ts): a wrapper such as `unshare --net`, or Node's permission model.
     const child = new SupervisedChild(
       isolateInstance(

@@ -107,8 +107,18 @@ export async function load(url: string, context: LoadContext, nextLoad: NextLoad
   return { format: 'module', source: await compiled(file, source), shortCircuit: true };
 }
 
+/** esbuild's target: the Node major this instance runs on (a version's `runtime:` may differ from the platform's). */
+const target = `node${process.versions.node.split('.')[0]}`;
+
 async function compiled(file: string, source: string): Promise<string> {
-  const key = createHash('sha256').update(file).update('\0').update(source).digest('hex');
+  // The target is in the key: instances of two versions on different Node majors share the cache.
+  const key = createHash('sha256')
+    .update(target)
+    .update('\0')
+    .update(file)
+    .update('\0')
+    .update(source)
+    .digest('hex');
   const cached = join(cacheDir, `${key}.js`);
   try {
     return readFileSync(cached, 'utf8');
@@ -121,7 +131,7 @@ async function compiled(file: string, source: string): Promise<string> {
   const result = await transform(source, {
     loader: file.endsWith('x') ? 'tsx' : 'ts',
     format: 'esm',
-    target: `node${process.versions.node.split('.')[0]}`,
+    target,
     sourcefile: file,
     sourcemap: 'inline',
   });

@@ -9,8 +9,10 @@
  * Why before: `res.end()` hands a small answer to the kernel within the call, and the client may
  * read it at once; a journal write after it, even in the same synchronous turn, leaves a window
  * in which a SIGKILL loses the record of an answered request. So the front end hands `end()` the
- * response instead of ending it; the records of one event-loop turn are written with one
- * `write(2)` at the end of the turn (process.nextTick, after the turn's promise callbacks), and
+ * response instead of ending it; the records of one event-loop iteration are written with one
+ * `write(2)` once its I/O callbacks have run (setImmediate: answers that completed in the same
+ * poll phase, e.g. several gzip results or channel replies, share the write; with
+ * process.nextTick each got a write of its own), and
  * only then are their responses ended. A crash inside the write leaves a torn last entry and no
  * answer sent. The page cache outlives the process, so there is no fsync: this survives a crash
  * of the process, not of the machine. The entry's head is also what the log thread gets of a
@@ -157,7 +159,7 @@ export class RequestJournal {
     this.#bodies.push(body);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      process.nextTick(this.#flushTurn);
+      setImmediate(this.#flushTurn);
     }
   }
 

@@ -4,6 +4,7 @@ import type { LogEntry, LogPage, LogQuery } from '../logs/types.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
+import { type DeployApi, handleDeployRoutes, type VersionsApi } from './deploy-api.js';
 
 /** One instance as the admin API lists it. */
 export interface InstanceView {
@@ -39,6 +40,9 @@ export interface AdminSource {
     query(query: LogQuery): Promise<LogPage>;
     subscribe(listener: (entry: LogEntry) => void): () => void;
   };
+  /** `hangar serve`: the deploy protocol and the versions API (docs/serve.md). */
+  deploys?: DeployApi;
+  versions?: VersionsApi;
 }
 
 /**
@@ -48,6 +52,10 @@ export interface AdminSource {
 export function createAdminServer(token: string, source: AdminSource): Server {
   return createServer((req, res) => {
     const send = (status: number, body: unknown) => {
+      if (body === undefined) {
+        res.writeHead(status).end();
+        return;
+      }
       const json = `${JSON.stringify(body)}\n`;
       res.writeHead(status, {
         'content-type': 'application/json',
@@ -107,6 +115,7 @@ export function createAdminServer(token: string, source: AdminSource): Server {
       }
       return;
     }
+    if (handleDeployRoutes(req, res, path ?? '/', send, source.deploys, source.versions)) return;
     send(404, { error: `no admin endpoint ${req.method} ${path}` });
   });
 }

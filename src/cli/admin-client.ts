@@ -37,17 +37,112 @@ export async function adminGetJson<T>(opts: AdminClientOptions, path: string): P
   try {
     res = await fetch(server + path, { headers: { authorization: `Bearer ${token}` } });
   } catch (err) {
-    throw new HangarError(
-      'ADMIN_API',
-      `cannot reach the admin API at ${server} (${(err as Error).cause ?? (err as Error).message}); is hangar running, and is --server right?`,
-    );
+    throw unreachable(server, err);
   }
-  if (res.status === 401) {
-    throw new HangarError(
-      'ADMIN_API',
-      `the admin API at ${server} refused the token; check --token, HANGAR_TOKEN or --data-dir`,
-    );
-  }
+  if (res.status === 401) throw refusedToken(server);
   if (!res.ok) throw new HangarError('ADMIN_API', `${path} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+export interface AdminRequestInit {
+  /** Raw bytes instead of a JSON body, sent as application/octet-stream with this length. */
+  bytes?: { stream: ReadableStream<Uint8Array>; length: number };
+  /**
+   * No limit on the silence between body chunks. The default (undici's 300 s) would cut a
+   * build stream while `npm ci` works without printing.
+   */
+  patient?: boolean;
+}
+
+type Undici = typeof import('undici');
+let undici: Promise<Undici> | undefined;
+let patientAgent: InstanceType<Undici['Agent']> | undefined;
+
+/**
+ * One admin API call: `body` is sent as JSON (or `init.bytes` raw). Resolves to the response
+ * when it is 2xx; otherwise throws a HangarError with the API's own message (`{ error }` or
+ * `{ error: { message } }`) and the status. Uses undici's fetch, not Node's: streamed request
+ * bodies and an agent without the body timeout, neither of which Node 20's fetch takes from
+ * the undici in node_modules.
+ *
+ * @example
+ * const res = await adminRequest(opts, 'POST', '/api/versions/promote', { service, version });
+ * const doc = await res.json();
+ */
+export async function adminRequest(
+  opts: AdminClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  init: AdminRequestInit = {},
+): Promise<import('undici').Response> {
+  const { server, token } = adminTarget(opts);
+  // Loaded on first use: the verbs that only GET never pay for it.
+  undici ??= import('undici');
+  const { fetch, Agent } = await undici;
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  let payload: string | ReadableStream<Uint8Array> | undefined;
+  if (init.bytes) {
+    headers['content-type'] = 'application/octet-stream';
+    headers['content-length'] = String(init.bytes.length);
+    payload = init.bytes.stream;
+  } else if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  if (init.patient) patientAgent ??= new Agent({ bodyTimeout: 0, headersTimeout: 0 });
+  let res: import('undici').Response;
+  try {
+    res = await fetch(server + path, {
+      method,
+      headers,
+      body: payload,
+      // Required by fetch for a streamed request body.
+      ...(init.bytes ? { duplex: 'half' as const } : {}),
+      ...(init.patient ? { dispatcher: patientAgent } : {}),
+    });
+  } catch (err) {
+    throw unreachable(server, err);
+  }
+  if (res.ok) return res;
+  if (res.status === 401) throw refusedToken(server);
+  const text = await res.text();
+  let message = `${method} ${path} answered ${res.status}: ${text.trim().slice(0, 500)}`;
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    const apiMessage =
+      typeof error === 'string' ? error : (error as { message?: unknown } | undefined)?.message;
+    if (typeof apiMessage === 'string' && apiMessage !== '') message = apiMessage;
+  } catch {
+    // Not JSON (a proxy's error page, say): the status line and text above say enough.
+  }
+  if (res.status === 404 && message.startsWith('no admin endpoint')) {
+    message += `; is ${server} a \`hangar serve\` of this version (not \`hangar dev\`), and is --server right?`;
+  }
+  throw new HangarError('ADMIN_API', message, { status: res.status });
+}
+
+/** `adminRequest` and the JSON document it answers with. */
+export async function adminJson<T>(
+  opts: AdminClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const res = await adminRequest(opts, method, path, body);
+  return (await res.json()) as T;
+}
+
+function unreachable(server: string, err: unknown): HangarError {
+  return new HangarError(
+    'ADMIN_API',
+    `cannot reach the admin API at ${server} (${(err as Error).cause ?? (err as Error).message}); is hangar running, and is --server right?`,
+  );
+}
+
+function refusedToken(server: string): HangarError {
+  return new HangarError(
+    'ADMIN_API',
+    `the admin API at ${server} refused the token; check --token, HANGAR_TOKEN or --data-dir`,
+  );
 }

@@ -30,6 +30,9 @@ const from = (env: string, fallback?: string | number) =>
 const program = new Command('hangar')
   .description('A self-hostable application platform in the mould of the App Engine standard environment')
   .version(version)
+  // Without this the program's own --version wins anywhere on the line, and
+  // `hangar deploy --version v2` (or `hangar logs --version v2`) prints Hangar's version instead.
+  .enablePositionalOptions()
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(str) });
 
@@ -94,6 +97,62 @@ program
   .action(async (path: string, opts: { config?: string }) => {
     const { runValidate } = await import('./validate.js');
     process.exitCode = await runValidate(path, opts);
+  });
+
+withAdminOptions(
+  program
+    .command('deploy')
+    .description('upload services to a running `hangar serve`, build them there, and promote them')
+    .argument(
+      '[paths...]',
+      'service directories or app.yaml files (several = several services; dispatch.yaml: not yet)',
+      ['.'],
+    ),
+  'print one JSON document with what was deployed (progress and build output go to stderr)',
+)
+  .option('--version <version>', "the version's name instead of app.yaml's version: (default: generated)")
+  .option('--no-promote', 'keep traffic where it is; the new version is reachable by its own host')
+  .option('--application <id>', "application id instead of app.yaml's application:")
+  .action(async (paths: string[], opts) => {
+    const { runDeploy } = await import('./deploy.js');
+    process.exitCode = await runDeploy(paths, opts);
+  });
+
+const versions = program.command('versions').description('versions deployed to `hangar serve`');
+withAdminOptions(
+  versions
+    .command('list')
+    .description('list versions: service, version, minor, traffic share, instances, created, runtime'),
+)
+  .option('--service <name>', 'only this service')
+  .option('--app <id>', 'only this app')
+  .action(async (opts) => {
+    const { runVersionsList } = await import('./versions.js');
+    await runVersionsList(opts);
+  });
+withAdminOptions(
+  versions
+    .command('promote')
+    .description("send all of the service's traffic to a version; the old version drains")
+    .argument('<version>', 'the version to promote'),
+)
+  .option('--service <name>', 'its service (default: default)')
+  .option('--app <id>', 'its app (may be left out when the platform has one)')
+  .action(async (version: string, opts) => {
+    const { runVersionsPromote } = await import('./versions.js');
+    await runVersionsPromote(version, opts);
+  });
+withAdminOptions(
+  versions
+    .command('delete')
+    .description('delete a version: its instances stop and its files go; refused while it receives traffic')
+    .argument('<version>', 'the version to delete'),
+)
+  .option('--service <name>', 'its service (default: default)')
+  .option('--app <id>', 'its app (may be left out when the platform has one)')
+  .action(async (version: string, opts) => {
+    const { runVersionsDelete } = await import('./versions.js');
+    await runVersionsDelete(version, opts);
   });
 
 const instances = program.command('instances').description('instances of the running platform');

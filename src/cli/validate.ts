@@ -19,7 +19,7 @@ import { isHangarError } from '../shared/errors.js';
 export async function runValidate(path: string, opts: { config?: string }): Promise<number> {
   const problems: string[] = [];
   const collect = (err: unknown) => {
-    problems.push(...describe(err));
+    problems.push(...describeFailure(err, 'validating'));
   };
 
   // Both files are checked even when one fails; app.yaml's problems are listed first.
@@ -64,11 +64,14 @@ function describeApp(app: AppConfig, files: number, bytes: number): string {
   );
 }
 
-/** The lines to print for a failure: one per issue, else the message, never a stack. */
-function describe(err: unknown): string[] {
+/**
+ * The lines to print for a failure: one per issue, else the message, never a stack. Shared
+ * with `hangar deploy`, which prints app.yaml's problems exactly as validate does.
+ */
+export function describeFailure(err: unknown, doing: string): string[] {
   const issues = (err as { issues?: readonly ConfigIssue[] } | null)?.issues;
   if (isHangarError(err) && Array.isArray(issues)) return issues.map((issue) => formatIssue(issue));
   if (isHangarError(err)) return [`hangar: ${err.message}`];
   const message = err instanceof Error ? err.message : String(err);
-  return [`hangar: unexpected error while validating: ${message}`];
+  return [`hangar: unexpected error while ${doing}: ${message}`];
 }

@@ -85,7 +85,7 @@ const invalid: Row[] = [
   { rule: 'version -dot-', yaml: y('runtime: nodejs22', 'version: v1-dot-2', ...HANDLERS), field: 'version', line: 2, message: "must not contain '-dot-'" },
   // runtime, threadsafe, entrypoint
   { rule: 'runtime required', yaml: y('service: api', ...HANDLERS), field: 'runtime', line: 1, message: 'is required' },
-  { rule: 'runtime value', yaml: y('runtime: python27', ...HANDLERS), field: 'runtime', line: 1, message: 'must be one of nodejs, nodejs20, nodejs22, nodejs24' },
+  { rule: 'runtime value', yaml: y('runtime: python27', ...HANDLERS), field: 'runtime', line: 1, message: 'must be one of nodejs, nodejs18, nodejs20, nodejs22, nodejs24, nodejs26' },
   { rule: 'threadsafe type', yaml: y('runtime: nodejs22', 'threadsafe: yes', ...HANDLERS), field: 'threadsafe', line: 2, message: "must be true or false, not 'yes'" },
   { rule: 'threadsafe with CGI', yaml: y('runtime: nodejs22', 'threadsafe: true', 'handlers:', '- url: /cgi', '  script: cgi.sh'), field: 'threadsafe', line: 2, message: 'threadsafe cannot be enabled with CGI handler: cgi.sh' },
   { rule: 'entrypoint empty', yaml: y('runtime: nodejs22', "entrypoint: ''", ...HANDLERS), field: 'entrypoint', line: 2, message: 'must not be empty' },

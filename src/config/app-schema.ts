@@ -22,10 +22,21 @@ import {
 } from './scaling-schema.js';
 import { choice, expiration, flag, problem, text, wrongType } from './schema-kit.js';
 import { everywhere, isClean, mapping } from './schema-mapping.js';
-import type { AppConfig, Handler, InstanceClass } from './types.js';
+import type { AppConfig, Handler, InstanceClass, NodeRuntimeName } from './types.js';
 
-/** Runtimes Hangar runs (S3). */
-export const RUNTIMES = ['nodejs', 'nodejs20', 'nodejs22', 'nodejs24'] as const;
+/**
+ * Runtimes Hangar runs (S3): the Node major of the version's instances, whatever Node runs the
+ * platform (src/versions/node-runtimes.ts); `nodejs` is the newest at hand. The even (LTS) majors
+ * only, as App Engine offers them.
+ */
+export const RUNTIMES = [
+  'nodejs',
+  'nodejs18',
+  'nodejs20',
+  'nodejs22',
+  'nodejs24',
+  'nodejs26',
+] as const satisfies readonly NodeRuntimeName[];
 
 const INSTANCE_CLASSES = ['F1', 'F2', 'F4', 'F4_1G', 'B1', 'B2', 'B4', 'B4_1G', 'B8'] as const;
 

@@ -1,6 +1,7 @@
 /**
  * The deploy file limits (SPEC S3): files in total, files per directory and bytes per file,
- * counted after `skip_files`. Checked by `hangar validate` and `hangar deploy`.
+ * counted after `skip_files`. Checked by `hangar validate` and `hangar deploy`, over one walk
+ * (`walkAppFiles`) so both see the same files.
  */
 import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
@@ -28,6 +29,33 @@ export interface FileLimitsReport {
   issues: ConfigIssue[];
 }
 
+/** One file a deploy would upload. */
+export interface AppFile {
+  /** Relative to the app dir, POSIX separators: the name it is deployed under. */
+  path: string;
+  /** Absolute real path of its bytes (a symlink resolved to its target inside the app). */
+  source: string;
+  size: number;
+  /** The target's permission bits. */
+  mode: number;
+}
+
+/** Every file a deploy would upload (sorted by path), their bytes, and every limit broken. */
+export interface AppFilesWalk {
+  files: AppFile[];
+  bytes: number;
+  issues: ConfigIssue[];
+}
+
+export interface WalkOptions {
+  limits?: FileLimits;
+  /**
+   * Paths left out whatever `skip_files` says (deploy's `node_modules/`, `.git/`, data dir,
+   * SPEC S11); called with the relative POSIX path and the entry's name, directories first.
+   */
+  exclude?: (path: string, name: string) => boolean;
+}
+
 // Enough parallel stat calls to hide latency, few enough to stay clear of EMFILE.
 const STAT_CONCURRENCY = 64;
 
@@ -45,12 +73,27 @@ export async function checkFileLimits(
   skipFiles: readonly RegExp[],
   limits: FileLimits = DEFAULT_FILE_LIMITS,
 ): Promise<FileLimitsReport> {
+  const walk = await walkAppFiles(appDir, skipFiles, { limits });
+  return { files: walk.files.length, bytes: walk.bytes, issues: walk.issues };
+}
+
+/**
+ * The walk behind `checkFileLimits` (validate) and `buildManifest` (deploy), so both count
+ * the same files under the same rules; it also hands back each file found.
+ */
+export async function walkAppFiles(
+  appDir: string,
+  skipFiles: readonly RegExp[],
+  options: WalkOptions = {},
+): Promise<AppFilesWalk> {
+  const limits = options.limits ?? DEFAULT_FILE_LIMITS;
+  const exclude = options.exclude ?? (() => false);
   const shown = resolve(appDir);
   const root = await realpath(shown);
   const skipped = (path: string) => skipFiles.some((pattern) => pattern.test(path));
   const issues: ConfigIssue[] = [];
   const bigFiles: ConfigIssue[] = [];
-  let files = 0;
+  const files: AppFile[] = [];
   let bytes = 0;
 
   const pending = [''];
@@ -74,6 +117,7 @@ export async function checkFileLimits(
     const candidates: string[] = [];
     for (const entry of entries) {
       const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+      if (exclude(path, entry.name)) continue;
       if (entry.isDirectory()) {
         if (!skipped(path) && !skipped(`${path}/`)) pending.push(path);
       } else if ((entry.isFile() || entry.isSymbolicLink()) && !skipped(path)) {
@@ -81,23 +125,24 @@ export async function checkFileLimits(
       }
     }
 
-    const sizes = await mapLimited(candidates, STAT_CONCURRENCY, (path) => fileSize(root, path));
+    const found = await mapLimited(candidates, STAT_CONCURRENCY, (path) => fileInfo(root, path));
     let here = 0;
-    for (const [i, size] of sizes.entries()) {
-      if (size === undefined) continue;
+    for (const [i, info] of found.entries()) {
+      if (info === undefined) continue;
+      const path = candidates[i] ?? '';
       here++;
-      bytes += size;
-      if (size > limits.maxFileBytes) {
+      bytes += info.size;
+      files.push({ path, ...info });
+      if (info.size > limits.maxFileBytes) {
         bigFiles.push(
           fileIssue(
-            join(shown, candidates[i] ?? ''),
-            `is ${formatSize(size)} (${count(size)} bytes); the deploy limit is ${formatSize(limits.maxFileBytes)} per file`,
+            join(shown, path),
+            `is ${formatSize(info.size)} (${count(info.size)} bytes); the deploy limit is ${formatSize(limits.maxFileBytes)} per file`,
             'split it, serve it from outside the app (e.g. object storage), or add it to skip_files',
           ),
         );
       }
     }
-    files += here;
     if (here > limits.maxPerDir) {
       issues.push(
         fileIssue(
@@ -109,35 +154,44 @@ export async function checkFileLimits(
     }
   }
 
-  if (files > limits.maxFiles) {
+  if (files.length > limits.maxFiles) {
     issues.unshift(
       fileIssue(
         shown,
-        `the app has ${count(files)} files after skip_files; the deploy limit is ${count(limits.maxFiles)}`,
+        `the app has ${count(files.length)} files after skip_files; the deploy limit is ${count(limits.maxFiles)}`,
         'add what need not be deployed (tests, build inputs, caches) to skip_files, or remove it',
       ),
     );
   }
   bigFiles.sort((a, b) => a.file.localeCompare(b.file));
+  // The stack walk visits directories in no useful order; a manifest must not depend on it.
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, bytes, issues: [...issues, ...bigFiles] };
 }
 
-/** Size of a regular file (following a symlink only if it stays inside `root`), else undefined. */
-async function fileSize(root: string, path: string): Promise<number | undefined> {
+/**
+ * A regular file's real path, size and mode (following a symlink only if it stays inside
+ * `root`), else undefined.
+ */
+async function fileInfo(
+  root: string,
+  path: string,
+): Promise<{ source: string; size: number; mode: number } | undefined> {
   const absolute = join(root, path);
   try {
     const target = await realpath(absolute);
     const rel = relative(root, target);
     if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
     const info = await stat(target);
-    return info.isFile() ? info.size : undefined;
+    return info.isFile() ? { source: target, size: info.size, mode: info.mode & 0o7777 } : undefined;
   } catch {
     // Dangling links and files removed during the walk are not deployed either.
     return undefined;
   }
 }
 
-async function mapLimited<T, R>(
+/** `items.map(fn)` with at most `limit` calls of `fn` in flight; results in `items`' order. */
+export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<R>,

@@ -17,10 +17,13 @@ export {
   SIZE_FORMAT,
 } from './durations.js';
 export {
+  type AppFile,
+  type AppFilesWalk,
   checkFileLimits,
   DEFAULT_FILE_LIMITS,
   type FileLimits,
   type FileLimitsReport,
+  walkAppFiles,
 } from './file-limits.js';
 export { fullMatch, staticDirPattern } from './handler-fields.js';
 export { ConfigError, type ConfigIssue, displayPath, formatIssue } from './issues.js';

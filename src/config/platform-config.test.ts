@@ -82,6 +82,7 @@ describe('defaultPlatformConfig', () => {
       },
       authDomain: 'gmail.com',
       quotas: { daily: {} },
+      runtimes: {},
     });
   });
 
@@ -257,6 +258,14 @@ describe('loadPlatformConfig', () => {
     expect(equal.limits.maxConnectionsPerClient).toBe(8);
   });
 
+  it('reads runtimes: Node executables by runtime name', async () => {
+    const config = await loadPlatformConfig(
+      await write(y('runtimes:', `  nodejs24: ${process.execPath}`, `  nodejs18: ${process.execPath}`)),
+    );
+    expect(config.runtimes).toEqual({ nodejs24: process.execPath, nodejs18: process.execPath });
+    expect(Object.isFrozen(config.runtimes)).toBe(true);
+  });
+
   it('treats a file of comments as all defaults', async () => {
     expect(await loadPlatformConfig(await write('# nothing yet\n'))).toEqual(defaultPlatformConfig);
   });
@@ -313,6 +322,11 @@ describe('loadPlatformConfig', () => {
     { rule: 'auth_domain', yaml: y('auth_domain: "not a domain"'), field: 'auth_domain', line: 1, message: 'must be a domain name' },
     { rule: 'unknown quota', yaml: y('quotas:', '  daily:', '    request: 10'), field: 'quotas.daily.request', line: 3, message: "unknown key 'request' (did you mean 'requests'?)" },
     { rule: 'quota value', yaml: y('quotas:', '  daily:', '    requests: lots'), field: 'quotas.daily.requests', line: 3, message: 'must be a whole number' },
+    { rule: 'runtime name', yaml: y('runtimes:', `  nodejs: ${process.execPath}`), field: 'runtimes.nodejs', line: 2, message: "unknown key 'nodejs'" },
+    { rule: 'runtime path relative', yaml: y('runtimes:', '  nodejs24: bin/node'), field: 'runtimes.nodejs24', line: 2, message: "'bin/node' is not an absolute path" },
+    { rule: 'runtime path missing', yaml: y('limits: {}', 'runtimes:', '  nodejs22: /nonexistent/node-v22/bin/node'), field: 'runtimes.nodejs22', line: 3, message: "'/nonexistent/node-v22/bin/node' does not exist" },
+    { rule: 'runtime path a directory', yaml: y('runtimes:', '  nodejs22: /'), field: 'runtimes.nodejs22', line: 2, message: "'/' is not a file" },
+    { rule: 'runtime path type', yaml: y('runtimes:', '  nodejs22: [a]'), field: 'runtimes.nodejs22', line: 2, message: 'must be a path, not a list' },
     { rule: 'YAML syntax', yaml: y('limits:', '  request_deadline: 60s', '\tdrain_timeout: 5s'), field: 'limits.request_deadline', line: 3, message: 'invalid YAML: tabs' },
     { rule: 'duplicate key', yaml: y('limits:', '  request_deadline: 60s', '  request_deadline: 30s'), field: 'limits.request_deadline', line: 3, message: 'duplicate key' },
     { rule: 'top level', yaml: y('- limits'), field: '', line: 1, message: 'must be a mapping, not a list' },

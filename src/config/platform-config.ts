@@ -61,6 +61,7 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
   },
   authDomain: 'gmail.com',
   quotas: { daily: {} },
+  runtimes: {},
 });
 
 /**

@@ -2,8 +2,11 @@
  * The platform config schema (SPEC S15): every key optional, unknown keys rejected, each
  * value in its unit; the result is merged over `defaults`.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
 import type { z } from 'zod';
+import { RUNTIMES } from './app-schema.js';
 import { parseSize } from './durations.js';
 import {
   checkWhole,
@@ -17,7 +20,7 @@ import {
   wholeNumber,
 } from './schema-kit.js';
 import { everywhere, isClean, mapping } from './schema-mapping.js';
-import type { PlatformConfig } from './types.js';
+import type { PlatformConfig, VersionedRuntimeName } from './types.js';
 
 /** Daily quota names (S10); values ending in `_bytes` are sizes, the rest counts. */
 export const DAILY_QUOTA_NAMES = [
@@ -112,6 +115,38 @@ const dailyQuotas = mapping(
   'write quotas.daily as name: limit lines, e.g. requests: 100000',
 );
 
+/** The runtimes a `runtimes:` key may name: every one but `nodejs`, which is the newest at hand. */
+const VERSIONED_RUNTIMES = RUNTIMES.filter((r): r is VersionedRuntimeName => r !== 'nodejs');
+
+/**
+ * `runtimes.nodejsNN`: an absolute path to an executable file. Whether it is Node NN is checked
+ * when a version first needs it (by running it, src/versions/node-runtimes.ts); that it is there
+ * is checked here, so a typo is reported with its line.
+ */
+const nodeExecutable = (runtime: string) =>
+  convert((value) => {
+    const major = runtime.slice('nodejs'.length);
+    const fix = `write the absolute path of a Node ${major} executable, e.g. ${runtime}: /opt/node-v${major}/bin/node`;
+    if (typeof value !== 'string' || value.trim() === '')
+      throw new FieldProblem(`must be a path, not ${describeValue(value)}`, fix);
+    if (!isAbsolute(value)) throw new FieldProblem(`'${value}' is not an absolute path`, fix);
+    const info = statSync(value, { throwIfNoEntry: false });
+    if (!info) throw new FieldProblem(`'${value}' does not exist`, fix);
+    if (!info.isFile()) throw new FieldProblem(`'${value}' is not a file`, fix);
+    try {
+      accessSync(value, constants.X_OK);
+    } catch {
+      throw new FieldProblem(`'${value}' is not executable`, `${fix}; or chmod +x it`);
+    }
+    return value;
+  });
+
+const runtimes = mapping(
+  Object.fromEntries(VERSIONED_RUNTIMES.map((runtime) => [runtime, nodeExecutable(runtime).optional()])),
+  'runtimes',
+  'write runtimes as runtime: path lines, e.g. nodejs24: /opt/node-v24/bin/node',
+);
+
 const section = <S extends z.ZodRawShape>(name: string, shape: S) =>
   mapping(shape, name, `write ${name} as a mapping of its keys`).optional();
 
@@ -181,9 +216,10 @@ export function platformSchema(defaults: PlatformConfig) {
         );
       }).optional(),
       quotas: section('quotas', { daily: dailyQuotas.optional() }),
+      runtimes: runtimes.optional(),
     },
     'the platform config',
-    'write the platform config as a mapping with limits, sockets, urlfetch, logs, scheduler, auth_domain, quotas',
+    'write the platform config as a mapping with limits, sockets, urlfetch, logs, scheduler, auth_domain, quotas, runtimes',
   )
     .superRefine(
       (c, ctx) => {
@@ -281,6 +317,12 @@ export function platformSchema(defaults: PlatformConfig) {
         },
         authDomain: c.auth_domain ?? d.authDomain,
         quotas: { daily: { ...d.quotas.daily, ...daily } },
+        runtimes: {
+          ...d.runtimes,
+          ...Object.fromEntries(
+            Object.entries(c.runtimes ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          ),
+        },
       };
     });
 }

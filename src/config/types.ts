@@ -4,6 +4,11 @@
  * milliseconds, sizes in bytes.
  */
 
+/** `runtime:` of app.yaml (S3): a Node major, or `nodejs` for the newest at hand. */
+export type NodeRuntimeName = 'nodejs' | 'nodejs18' | 'nodejs20' | 'nodejs22' | 'nodejs24' | 'nodejs26';
+/** A runtime naming one Node major, the keys of the platform config's `runtimes:`. */
+export type VersionedRuntimeName = Exclude<NodeRuntimeName, 'nodejs'>;
+
 export type InstanceClass = 'F1' | 'F2' | 'F4' | 'F4_1G' | 'B1' | 'B2' | 'B4' | 'B4_1G' | 'B8';
 export type Secure = 'optional' | 'always' | 'never';
 export type Login = 'optional' | 'required' | 'admin';
@@ -108,7 +113,7 @@ export interface AppConfig {
   service: string;
   /** `version:`; undefined when not set. */
   version?: string;
-  runtime: 'nodejs' | 'nodejs20' | 'nodejs22' | 'nodejs24';
+  runtime: NodeRuntimeName;
   threadsafe: boolean;
   entrypoint?: string;
   instanceClass: InstanceClass;
@@ -188,4 +193,9 @@ export interface PlatformConfig {
   };
   authDomain: string;
   quotas: { daily: Record<string, number> };
+  /**
+   * Node executables for `runtime: nodejsNN` (docs/configuration.md, `runtimes:`), absolute
+   * paths; a runtime not listed is the platform's own Node or one fetched from the npm registry.
+   */
+  runtimes: Partial<Record<VersionedRuntimeName, string>>;
 }

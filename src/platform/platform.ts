@@ -18,7 +18,8 @@ import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { startSocketService } from '../sockets/supervisor.js';
-import { ServiceRuntime } from './service-runtime.js';
+import { nodeRuntimeResolver } from '../versions/node-runtimes.js';
+import { ServiceRuntime, serviceNode } from './service-runtime.js';
 import { createTraffic } from './traffic.js';
 import { TreeWatcher } from './watcher.js';
 
@@ -59,6 +60,21 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const token = ensureAdminToken(dataDir);
   // How instances are kept off the network but for the socket service (S12); a warning unless netns.
   reportIsolation(instanceIsolation(), logger);
+  // Each service's `runtime:` (S3) before anything listens: a Node that cannot be had (or fetched,
+  // which is logged) stops the start with the reason instead of failing every instance start.
+  const nodeRuntimes = nodeRuntimeResolver({
+    dataDir,
+    configured: options.platformConfig.runtimes,
+    log: (message) => logger.info(message),
+  });
+  for (const [config, node] of await Promise.all(
+    options.services.map(async (config) => [config, await serviceNode(nodeRuntimes, config)] as const),
+  )) {
+    if (node.source !== 'platform')
+      logger.info(
+        `${config.service}: runtime ${config.runtime} runs on Node ${node.version} (${node.execPath})`,
+      );
+  }
   // The request log (S9) runs on a worker thread with its own connection to hangar.db
   // (request-log-thread.ts), and prints the dev terminal's request lines with their app lines.
   // The schema is checked here first, so a database Hangar cannot use stops the start with its reason.
@@ -192,6 +208,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
         );
       },
       onInternalRequest: (record) => requestLogs.request(record),
+      nodeRuntimes,
     });
     services.push(runtime);
     routes.set(runtime);
@@ -261,7 +278,12 @@ function watchService(runtime: ServiceRuntime, dataDir: string, options: DevPlat
             `${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''} changed; reloading ${runtime.service}`,
           ),
         );
-        await runtime.reload(config);
+        try {
+          await runtime.reload(config);
+        } catch (err) {
+          // A new runtime: whose Node cannot be had.
+          logger.error(`${(err as Error).message}\n(still serving the previous app.yaml)`);
+        }
       });
     },
   });

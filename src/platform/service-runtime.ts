@@ -5,12 +5,18 @@ import type { AppConfig, InstanceClass, PlatformConfig, Scaling } from '../confi
 import { matchHandler } from '../frontend/handler-match.js';
 import type { ServiceRoute } from '../frontend/route.js';
 import type { InstanceExit, Lease, RequestKind } from '../scheduler/instance.js';
+import { instanceIsolation, permissionFlagsFor } from '../scheduler/isolation.js';
 import type { MemoryCgroups } from '../scheduler/memory-cgroup.js';
 import { type InstanceSpec, moduleInstanceFactory } from '../scheduler/module-instance.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
 import type { PackedLines } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
 import type { RequestRecord } from '../shared/request-record.js';
+import {
+  type NodeRuntime,
+  type NodeRuntimeResolver,
+  nodeRuntimeResolver,
+} from '../versions/node-runtimes.js';
 
 export interface RuntimeContext {
   application: string;
@@ -34,6 +40,28 @@ export interface RuntimeContext {
   onExit?(service: string, instanceId: string, exit: InstanceExit): void;
   /** Requests the platform makes itself (`/_ah/start`, `/_ah/warmup`), for the request log. */
   onInternalRequest?(record: RequestRecord): void;
+  /**
+   * Finds the Node of each `runtime:` (src/versions/node-runtimes.ts). One per platform, so that
+   * services naming the same runtime share one resolution and download; when left out, the
+   * service makes its own from `dataDir` and `platformConfig.runtimes`.
+   */
+  nodeRuntimes?: NodeRuntimeResolver;
+}
+
+/**
+ * The Node that instances of `config` run on: its `runtime:` resolved (fetched on first use,
+ * src/versions/node-runtimes.ts) and checked against how this platform confines instances.
+ * Call it before the service starts to turn a runtime that cannot be had into a start error
+ * (`hangar dev` does); instances wait for it otherwise.
+ *
+ * @example
+ * const node = await serviceNode(nodeRuntimes, config); // { execPath, version: 'v24.11.1', ... }
+ */
+export async function serviceNode(resolver: NodeRuntimeResolver, config: AppConfig): Promise<NodeRuntime> {
+  const node = await resolver.resolve(config.runtime);
+  // Throws when the permission mode cannot confine this Node (Node 18 has no permission model).
+  permissionFlagsFor(instanceIsolation(), node);
+  return node;
 }
 
 /** Version name under `hangar dev` when app.yaml sets none (see docs/decisions.md). */
@@ -75,9 +103,13 @@ export class ServiceRuntime implements ServiceRoute {
   moduleIndex: Map<number, number>;
   pool: VersionPool;
   readonly #context: RuntimeContext;
+  readonly #nodeRuntimes: NodeRuntimeResolver;
 
   constructor(config: AppConfig, context: RuntimeContext) {
     this.#context = context;
+    this.#nodeRuntimes =
+      context.nodeRuntimes ??
+      nodeRuntimeResolver({ dataDir: context.dataDir, configured: context.platformConfig.runtimes });
     this.config = config;
     const { spec, moduleIndex } = this.#spec(config);
     this.moduleIndex = moduleIndex;
@@ -114,6 +146,8 @@ export class ServiceRuntime implements ServiceRoute {
    * app.yaml gets a new pool (scaling settings may differ); new code alone reuses the pool.
    */
   async reload(config: AppConfig = this.config): Promise<void> {
+    // A new runtime: its Node first (may download), so one that cannot be had keeps the old pool.
+    if (config.runtime !== this.config.runtime) await serviceNode(this.#nodeRuntimes, config);
     const { spec, moduleIndex } = this.#spec(config);
     const configChanged = config !== this.config;
     this.config = config;
@@ -265,6 +299,9 @@ export class ServiceRuntime implements ServiceRoute {
         },
         startTimeoutMs: ctx.platformConfig.scheduler.startTimeoutMs,
         stopTimeoutMs: ctx.platformConfig.scheduler.stopTimeoutMs,
+        // Known at once once resolved (hangar dev resolves before it starts services); else the
+        // first instance waits for it, and a failure is that instance's start error.
+        node: () => this.#nodeRuntimes.resolved(config.runtime) ?? serviceNode(this.#nodeRuntimes, config),
         onOutput: (instanceId, stream, line) => ctx.onOutput?.(config.service, instanceId, stream, line),
         ...(ctx.onLogs ? { onLogs: ctx.onLogs } : {}),
         sockets: ctx.sockets,

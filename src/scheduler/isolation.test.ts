@@ -15,6 +15,7 @@ import {
   describeIsolation,
   type IsolationFacts,
   isolateInstance,
+  permissionFlagsFor,
   probeIsolationFacts,
 } from './isolation.js';
 
@@ -188,6 +189,41 @@ describe('isolateInstance and the start-up line', () => {
     expect(isolated.command).toBe('/bin/sh');
     expect(isolated.commandArgs?.[1]).toContain('NODE_CHANNEL_FD= ');
     expect(isolated.commandArgs?.[1]).toContain('exec "$@"');
+  });
+
+  it("another runtime's Node: that executable, with the permission flags it knows", () => {
+    const node24 = {
+      execPath: '/data/runtimes/node-v24.1.0/bin/node',
+      version: 'v24.1.0',
+      flags: ['--permission', '--allow-worker', '--disable-warning'],
+    };
+    const netns = isolateInstance(options, '/c', decideIsolation('auto', machine()), node24);
+    expect(netns).toMatchObject({
+      execPath: node24.execPath,
+      command: '/usr/bin/unshare',
+      args: options.args,
+    });
+
+    // The platform (Node 20) says --experimental-permission; Node 24 is given --permission.
+    const permission = decideIsolation('permission', machine());
+    const isolated = isolateInstance(options, '/c', permission, node24);
+    expect(isolated.execPath).toBe(node24.execPath);
+    expect(isolated.args[0]).toBe('--permission');
+    expect(isolated.args).not.toContain('--experimental-permission');
+    expect(isolated.args).not.toContain('--allow-net');
+    // Node 25+ checks the network, Unix sockets too: the instance needs --allow-net for its own.
+    const node26 = { ...node24, version: 'v26.1.0', flags: [...node24.flags, '--allow-net'] };
+    expect(permissionFlagsFor(permission, node26)?.slice(0, 2)).toEqual(['--permission', '--allow-net']);
+    // A Node 20 before 20.11 has no --disable-warning: those flags are left out for it.
+    const early20 = { ...node24, version: 'v20.6.0', flags: ['--experimental-permission', '--allow-worker'] };
+    const flags = permissionFlagsFor(permission, early20);
+    expect(flags?.[0]).toBe('--experimental-permission');
+    expect(flags?.some((flag) => flag.startsWith('--disable-warning'))).toBe(false);
+    // Node 18 has no permission model: it cannot be confined that way, and says what to do.
+    expect(() => permissionFlagsFor(permission, { ...node24, version: 'v18.20.8', flags: [] })).toThrow(
+      /Node v18\.20\.8 .* has no permission model.*use runtime: nodejs20 or later/,
+    );
+    expect(permissionFlagsFor(decideIsolation('none', machine()), { ...node24, flags: [] })).toBeUndefined();
   });
 
   it('none: the options as they were', () => {

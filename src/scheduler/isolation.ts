@@ -55,7 +55,7 @@ export interface IsolationFacts {
   trial(command: string, args: readonly string[]): string | undefined;
   /** Node's flag for the permission model: `--permission` (Node ≥ 22.13), `--experimental-permission` (Node 20). */
   permissionFlag: string | undefined;
-  /** Node flags this Node accepts (for the optional `--disable-warning`). */
+  /** Node flags this Node accepts (for the optional `--disable-warning`, and `--allow-net` from Node 25). */
   nodeFlags: ReadonlySet<string>;
   /** A POSIX shell for the permission mode's compile step, undefined where there is none. */
   shell: string | undefined;
@@ -176,6 +176,9 @@ export function decideIsolation(requested: string | undefined, facts: IsolationF
     ...(request === 'auto' ? { fallback: whyNotNetns.join('; ') } : {}),
     permissionFlags: [
       facts.permissionFlag,
+      // From Node 25 the model checks the network too, Unix sockets included: the instance's
+      // request channel and the socket service are Unix sockets. Before 25 nothing was checked.
+      ...(facts.nodeFlags.has('--allow-net') ? ['--allow-net'] : []),
       '--allow-fs-read=*',
       // module.register runs the instance's loader hooks on a worker thread; the guard below
       // refuses the app's own workers. (`listen` on a Unix socket is not checked by Node.)
@@ -264,7 +267,7 @@ export function probeIsolationFacts(): IsolationFacts {
       : flags.has('--experimental-permission')
         ? '--experimental-permission'
         : undefined,
-    nodeFlags: new Set(['--disable-warning'].filter((flag) => flags.has(flag))),
+    nodeFlags: new Set(['--disable-warning', '--allow-net'].filter((flag) => flags.has(flag))),
     shell: (() => {
       try {
         accessSync('/bin/sh', constants.X_OK);
@@ -292,8 +295,58 @@ export function instanceIsolation(): Isolation {
 }
 
 /**
+ * The Node an instance runs on when its version's `runtime:` is not the platform's own Node
+ * (src/versions/node-runtimes.ts resolves it).
+ *
+ * @example
+ * const node: InstanceNode = { execPath: '/data/runtimes/node-v24.11.1/bin/node', version: 'v24.11.1', flags: ['--permission', '--allow-worker', '--disable-warning'] };
+ */
+export interface InstanceNode {
+  execPath: string;
+  /** `process.version` in it. */
+  version: string;
+  /** Which of the permission model's flags (and `--disable-warning`) it accepts. */
+  flags: readonly string[];
+}
+
+/**
+ * The permission mode's Node flags for `node`: the platform decided them for its own Node, and
+ * another major names the model differently (`--experimental-permission` on Node 20,
+ * `--permission` from 22.13), needs `--allow-net` (from 25), lacks `--disable-warning` (before
+ * 20.11) or the model itself (Node 18). Undefined outside the permission mode. Throws HangarError RUNTIME_UNAVAILABLE when
+ * `node` cannot be confined as this platform confines instances.
+ *
+ * @example
+ * permissionFlagsFor(instanceIsolation(), node); // ['--permission', '--allow-fs-read=*', ...]
+ */
+export function permissionFlagsFor(isolation: Isolation, node?: InstanceNode): readonly string[] | undefined {
+  const flags = isolation.permissionFlags;
+  if (!flags || !node) return flags;
+  const own = node.flags.includes('--permission')
+    ? '--permission'
+    : node.flags.includes('--experimental-permission')
+      ? '--experimental-permission'
+      : undefined;
+  if (!own || !node.flags.includes('--allow-worker')) {
+    throw new HangarError(
+      'RUNTIME_UNAVAILABLE',
+      `Node ${node.version} (${node.execPath}) has no permission model, which is how this platform confines instances ` +
+        `(instance isolation: permission${isolation.fallback ? `, because ${isolation.fallback}` : ''}); ` +
+        `use runtime: nodejs20 or later, or run the platform where network namespaces work (netns: Linux with util-linux)`,
+    );
+  }
+  const quiet = node.flags.includes('--disable-warning');
+  const rest = flags
+    .slice(1)
+    .filter((flag) => flag !== '--allow-net' && (quiet || !flag.startsWith('--disable-warning')));
+  // See decideIsolation: Node 25+ would refuse the instance its own Unix sockets without it.
+  return [own, ...(node.flags.includes('--allow-net') ? ['--allow-net'] : []), ...rest];
+}
+
+/**
  * An instance's start options under `isolation`: the wrapper command, and in permission mode
- * Node's flags with the writable paths (the TypeScript cache and the temp dir).
+ * Node's flags with the writable paths (the TypeScript cache and the temp dir). With `node`,
+ * the instance runs on that Node instead of the platform's, with flags it accepts.
  *
  * @example
  * new SupervisedChild(isolateInstance({ args, cwd, env, onLine }, spec.cacheDir));
@@ -302,15 +355,19 @@ export function isolateInstance(
   options: SupervisedChildOptions,
   cacheDir: string,
   isolation: Isolation = instanceIsolation(),
+  node?: InstanceNode,
 ): SupervisedChildOptions {
   const wrapper = isolation.command
     ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
     : {};
-  if (!isolation.permissionFlags) return { ...options, ...wrapper };
-  const [flag, ...rest] = isolation.permissionFlags;
+  const executable = node ? { execPath: node.execPath } : {};
+  const permissionFlags = permissionFlagsFor(isolation, node);
+  if (!permissionFlags) return { ...options, ...wrapper, ...executable };
+  const [flag, ...rest] = permissionFlags;
   return {
     ...options,
     ...wrapper,
+    ...executable,
     args: [
       flag!,
       // One flag per path (Node 20 refuses a comma-separated list).

@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { HangarError } from '../shared/errors.js';
@@ -20,7 +20,7 @@ import {
   memoryCapFactor,
 } from './instance.js';
 import { InstanceChannel } from './instance-channel.js';
-import { isolateInstance } from './isolation.js';
+import { type InstanceNode, isolateInstance } from './isolation.js';
 import type { ConfinedInstance, MemoryCgroups } from './memory-cgroup.js';
 import { memoryWatchIntervalMs, residentBytes } from './memory-watch.js';
 import { sendOverChannel, sendOverHttp } from './module-transport.js';
@@ -50,6 +50,13 @@ export interface InstanceSpec {
   stopTimeoutMs: number;
   /** Instances' cgroups with the kernel's memory cap, where cgroup v2 allows it (memory-cgroup.ts). */
   memoryCgroups?: MemoryCgroups | undefined;
+  /**
+   * The Node the instances run on (the version's `runtime:`, src/versions/node-runtimes.ts); the
+   * platform's own when left out. A function, as the first instance of a version may have to
+   * wait for it (a download); once it is known it should return it without a promise, so that
+   * starts stay synchronous up to the spawn.
+   */
+  node?: () => InstanceNode | Promise<InstanceNode>;
   /** Each line the instance prints (its stdout and stderr). */
   onOutput?: (instanceId: string, stream: 'stdout' | 'stderr', line: string) => void;
   /** App log lines (S9) the instance shipped, in the order it wrote them. */
@@ -104,6 +111,8 @@ export class ModuleInstance implements InstanceHandle {
   #pool: Pool | undefined;
   #nodeHandlers = new Set<number>();
   #exitListeners: Array<(exit: InstanceExit) => void> = [];
+  /** Stopped or killed while it waited for its Node, before there was a process. */
+  #cancelled = false;
 
   constructor(spec: InstanceSpec) {
     this.spec = spec;
@@ -137,6 +146,16 @@ export class ModuleInstance implements InstanceHandle {
 
   async start(): Promise<void> {
     const { spec } = this;
+    // Before a version's first instance its Node may still be on its way (a download).
+    const found = spec.node?.();
+    const node = found instanceof Promise ? await found : found;
+    if (this.#cancelled) {
+      this.state = 'stopped';
+      throw new HangarError(
+        'INSTANCE_START_FAILED',
+        `instance of ${spec.service}/${spec.version} was stopped while its Node (runtime) was being prepared`,
+      );
+    }
     mkdirSync(join(this.socketPath, '..'), { recursive: true });
     rmSync(this.socketPath, { force: true });
     rmSync(channelSocketPath(this.socketPath), { force: true });
@@ -155,16 +174,30 @@ export class ModuleInstance implements InstanceHandle {
     // No V8 flag by default, not even a heap limit: on Node 20 any V8 flag makes Node reject the
     // compiled code of its own modules, +55 ms per instance start (docs/decisions.md, issue 14).
     const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
+    // Node 25+ deprecates module.register (DEP0205), which the instance runtime uses for its
+    // loader hooks: the warning is Hangar's, not the app's, so not printed at every start.
+    const quiet = majorOf(node?.version ?? process.version) >= 25 ? ['--disable-warning=DEP0205'] : [];
     // Network isolation (isolation.ts): a wrapper such as `unshare --net`, or Node's permission model.
     const child = new SupervisedChild(
       isolateInstance(
         {
-          args: ['--enable-source-maps', ...execArgv, instanceMain],
+          args: ['--enable-source-maps', ...quiet, ...execArgv, instanceMain],
           cwd: spec.appDir,
-          env: { ...process.env, ...spec.env, TZ: 'UTC', HANGAR_INSTANCE_INIT: JSON.stringify(init) },
+          env: {
+            ...process.env,
+            // `node` in the instance's own child processes is the runtime's Node too, as on App Engine.
+            ...(node && node.execPath !== process.execPath
+              ? { PATH: `${dirname(node.execPath)}${delimiter}${process.env.PATH ?? ''}` }
+              : {}),
+            ...spec.env,
+            TZ: 'UTC',
+            HANGAR_INSTANCE_INIT: JSON.stringify(init),
+          },
           onLine: (stream, line) => spec.onOutput?.(this.id, stream, line),
         },
         spec.cacheDir,
+        undefined,
+        node,
       ),
     );
     this.#child = child;
@@ -304,6 +337,7 @@ export class ModuleInstance implements InstanceHandle {
    */
   async stop(): Promise<void> {
     const child = this.#child;
+    if (!child) this.#cancelled = true;
     if (this.state === 'stopped' || !child) return;
     this.state = 'draining';
     await child.stop({ message: { type: 'stop' }, graceMs: this.spec.stopTimeoutMs });
@@ -314,6 +348,11 @@ export class ModuleInstance implements InstanceHandle {
   /** Ends the process at once by its pid; `reason` tells the requests that were on it why. */
   kill(reason?: string): void {
     if (reason !== undefined) this.killedBecause ??= reason;
+    if (!this.#child) this.#cancelled = true;
     this.#child?.kill();
   }
+}
+
+function majorOf(version: string): number {
+  return Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
 }

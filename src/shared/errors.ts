@@ -34,6 +34,10 @@ export const ErrorCodes = {
   ADDRESS_IN_USE: { status: 500, summary: 'a port the platform needs is taken' },
   // The front-end pipeline (S5): each rejection names the rule or limit it hit.
   SERVICE_NOT_FOUND: { status: 404, summary: "no service answers for the request's host" },
+  INSTANCE_FORBIDDEN: {
+    status: 403,
+    summary: 'addressing one instance by its hostname needs the admin token as Authorization: Bearer',
+  },
   REQUEST_MALFORMED: { status: 400, summary: 'the request breaks HTTP/1.1 framing or a front-end rule' },
   REQUEST_HEADERS_TOO_LARGE: {
     status: 431,
@@ -64,6 +68,27 @@ export const ErrorCodes = {
   OVER_QUOTA: { status: 503, summary: 'the app used up a daily quota' },
   DATABASE: { status: 500, summary: 'the platform database could not be opened, read or migrated' },
   TLS_SETUP: { status: 500, summary: 'the HTTPS certificate or key could not be loaded or made' },
+  RUNTIME_UNAVAILABLE: {
+    status: 500,
+    summary: "the Node that a version's runtime: names is not at hand and could not be fetched",
+  },
+  // Deploy (S11, docs/serve.md).
+  BUILD_FAILED: { status: 422, summary: "a deployed version's build (npm, gcp-build, TypeScript) failed" },
+  NAME_INVALID: { status: 400, summary: 'an app, service or version name breaks the naming rules' },
+  VERSION_NOT_FOUND: { status: 404, summary: 'no such app, service or version on the platform' },
+  VERSION_SERVING: {
+    status: 409,
+    summary: 'the version receives traffic; promote another version of its service first',
+  },
+  BLOB_HASH_INVALID: {
+    status: 400,
+    summary: 'a deployed file is not named by a SHA-256 hash (64 lowercase hex digits)',
+  },
+  BLOB_HASH_MISMATCH: {
+    status: 400,
+    summary: 'uploaded bytes do not hash to their name, or their size differs from the manifest',
+  },
+  BLOB_NOT_FOUND: { status: 404, summary: 'the platform holds no file with that SHA-256 hash' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -42,11 +42,16 @@ export const SUPERVISED_CHILD_DEFAULTS = {
  * const options: SupervisedChildOptions = { args: ['--enable-source-maps', main], cwd: appDir, env };
  */
 export interface SupervisedChildOptions {
-  /** Arguments of `process.execPath`: Node flags, the script, its arguments. */
+  /** Arguments of the Node executable: Node flags, the script, its arguments. */
   args: readonly string[];
   /**
+   * The Node executable; `process.execPath` (the platform's own Node) when left out. Instances
+   * of a version whose `runtime:` names another Node major run on that one.
+   */
+  execPath?: string;
+  /**
    * A wrapper to start Node with (e.g. `unshare`, for instance isolation): the child is then
-   * `command ...commandArgs process.execPath ...args`. It must exec Node in its own process (not
+   * `command ...commandArgs execPath ...args`. It must exec Node in its own process (not
    * fork), so that `pid` is Node's and the IPC channel (fd 3) reaches it. Node itself when left out.
    */
   command?: string;
@@ -132,7 +137,7 @@ export class ChildStartError extends Error {
 }
 
 /**
- * Spawns `process.execPath` (through `command` when one is given) with stdio
+ * Spawns `execPath` (`process.execPath` unless given; through `command` when one is given) with stdio
  * `['ignore', 'pipe', 'pipe', 'ipc']` at once; `ready()` then waits for it to report readiness.
  * Use `startSupervisedChild` for both in one call; this two-step form is for callers that need
  * the pid or the child's messages while it starts.
@@ -159,11 +164,12 @@ export class SupervisedChild {
   constructor(options: SupervisedChildOptions) {
     this.#tailLines = options.stderrTailLines ?? SUPERVISED_CHILD_DEFAULTS.stderrTailLines;
     this.#outputDrainMs = options.outputDrainMs ?? SUPERVISED_CHILD_DEFAULTS.outputDrainMs;
+    const node = options.execPath ?? process.execPath;
     const child = spawn(
-      options.command ?? process.execPath,
+      options.command ?? node,
       options.command === undefined
         ? [...options.args]
-        : [...(options.commandArgs ?? []), process.execPath, ...options.args],
+        : [...(options.commandArgs ?? []), node, ...options.args],
       {
         cwd: options.cwd,
         env: options.env ?? process.env,

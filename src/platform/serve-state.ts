@@ -1,0 +1,453 @@
+/**
+ * What `hangar serve` runs: every deployed version of every app, brought back from the
+ * VersionStore at start, and the deploy protocol and versions API that change it (SPEC S11,
+ * docs/serve.md). The route table (frontend/serve-routes.ts) is kept in step with the store:
+ * a version is routed once it is committed, a promote moves a service's default host, a delete
+ * drains the version's instances and removes its files.
+ *
+ * A deploy is staged under `<data-dir>/staging/<id>/` and only renamed into
+ * `<data-dir>/versions/...` once it built; it is written to the store (with its promote, in one
+ * transaction) only once one instance of it started. A crash at any point before the commit
+ * leaves a directory that the next start removes, and nothing in the store.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, posix, resolve } from 'node:path';
+import { z } from 'zod';
+import type { BuildEvent, DeployApi, DeployBegun, VersionsApi } from '../admin/deploy-api.js';
+import { type AppConfig, type FileLimits, formatIssue, loadAppConfig } from '../config/index.js';
+import type { ServiceRoute } from '../frontend/route.js';
+import type { ServeRouteTable } from '../frontend/serve-routes.js';
+import { HangarError, isHangarError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { buildVersion } from '../versions/build.js';
+import { checkManifest } from '../versions/manifest.js';
+import { generatedVersionName, newMinor } from '../versions/minor.js';
+import { checkAppName, checkServiceName, checkVersionName } from '../versions/names.js';
+import type { NodeRuntime, NodeRuntimeResolver } from '../versions/node-runtimes.js';
+import type { BlobStore, ManifestEntry, VersionRecord, VersionStore } from '../versions/types.js';
+
+/** A version as it runs: its route, and what serve does with it beyond routing. */
+export interface ServeRuntime extends ServiceRoute {
+  /** Starts one instance and stops it again: resolves once the handlers loaded (the deploy's check). */
+  proveLoads(): Promise<void>;
+  /** Instances now (the versions list). */
+  readonly instanceCount: number;
+  /** Stops routing to it, lets in-flight requests finish within drain_timeout, stops its instances. */
+  close(): Promise<void>;
+}
+
+export interface ServeStateOptions {
+  dataDir: string;
+  store: VersionStore;
+  blobs: BlobStore & { clearTemporaries(): Promise<void> };
+  routes: ServeRouteTable;
+  nodeRuntimes: NodeRuntimeResolver;
+  fileLimits: FileLimits;
+  logger: Logger;
+  /** The running version of a record (a ServiceRuntime in serve mode). */
+  runtimeFor(record: VersionRecord, config: AppConfig, node: NodeRuntime): ServeRuntime;
+  /** The URL of a version's own host, for the deploy's result. */
+  urlFor(app: string, service: string, version: string): string;
+}
+
+/** A deploy whose manifest was accepted: waiting for its blobs and its build. */
+interface PendingDeploy {
+  id: string;
+  app: string;
+  service: string;
+  version: string | undefined;
+  promote: boolean;
+  appYaml: string;
+  configFile: string;
+  manifest: ManifestEntry[];
+  /** Hashes it lacked at begin; bytes of those received count as its upload. */
+  missing: Set<string>;
+  uploadedBytes: number;
+  building: boolean;
+  created: number;
+}
+
+/** A deploy not built within this long is forgotten (its blobs stay; a re-deploy reuses them). */
+const PENDING_TTL_MS = 60 * 60_000;
+
+const BeginBody = z.object({
+  app: z.string(),
+  service: z.string().default('default'),
+  version: z.string().optional(),
+  promote: z.boolean().default(true),
+  appYaml: z.string().max(1_000_000),
+  configFile: z.string().default('app.yaml'),
+  manifest: z.unknown(),
+});
+
+const PromoteBody = z.object({
+  app: z.string().optional(),
+  service: z.string().default('default'),
+  version: z.string(),
+});
+
+const key = (app: string, service: string, version: string) => `${app}\0${service}\0${version}`;
+
+export class ServeState implements DeployApi, VersionsApi {
+  readonly #o: ServeStateOptions;
+  readonly #runtimes = new Map<string, ServeRuntime>();
+  readonly #pending = new Map<string, PendingDeploy>();
+  /** Builds run one at a time: npm and the load check are heavy on a small machine. */
+  #buildQueue: Promise<unknown> = Promise.resolve();
+  /** Drains of replaced and deleted versions, awaited at close. */
+  readonly #draining = new Set<Promise<void>>();
+
+  constructor(options: ServeStateOptions) {
+    this.#o = options;
+  }
+
+  get #staging(): string {
+    return join(this.#o.dataDir, 'staging');
+  }
+  get #versionsDir(): string {
+    return join(this.#o.dataDir, 'versions');
+  }
+
+  /** Every stored version running and routed again; leftovers of a crash removed. */
+  async start(): Promise<void> {
+    const { store, routes, logger } = this.#o;
+    await rm(this.#staging, { recursive: true, force: true });
+    await this.#o.blobs.clearTemporaries();
+    const records = store.listVersions();
+    for (const record of records) {
+      try {
+        const config = await loadAppConfig(join(record.dir, 'app', record.configFile));
+        const node = await this.#o.nodeRuntimes.resolve(record.runtime);
+        const runtime = this.#o.runtimeFor(record, config, node);
+        this.#runtimes.set(key(record.app, record.service, record.version), runtime);
+        routes.set(runtime);
+      } catch (err) {
+        logger.error(
+          `version ${record.app}/${record.service}/${record.version} cannot be started again: ${(err as Error).message}`,
+        );
+      }
+    }
+    for (const split of store.listServices()) {
+      const promoted = Object.entries(split.allocations).find(([, weight]) => weight >= 1)?.[0];
+      if (promoted && this.#runtimes.has(key(split.app, split.service, promoted)))
+        routes.promote(split.app, split.service, promoted);
+    }
+    await this.#removeUnreferencedDirs(new Set(records.map((r) => resolve(r.dir))));
+  }
+
+  /** Version directories no record names: a crash between the build's rename and the commit. */
+  async #removeUnreferencedDirs(kept: Set<string>): Promise<void> {
+    const root = this.#versionsDir;
+    for (const app of await readdir(root).catch(() => [])) {
+      for (const service of await readdir(join(root, app)).catch(() => [])) {
+        for (const version of await readdir(join(root, app, service)).catch(() => [])) {
+          const dir = resolve(root, app, service, version);
+          if (!kept.has(dir)) {
+            this.#o.logger.info(`removing ${dir}: a deploy that never finished`);
+            await rm(dir, { recursive: true, force: true });
+          }
+        }
+      }
+    }
+  }
+
+  // ---- The deploy protocol -------------------------------------------------------------
+
+  async begin(raw: unknown): Promise<DeployBegun> {
+    this.#forgetOld();
+    const parsed = BeginBody.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new HangarError(
+        'USAGE',
+        `POST /api/deploys: ${issue?.path.join('.') || 'body'}: ${issue?.message}; send { app, service, version?, promote, appYaml, configFile, manifest }`,
+      );
+    }
+    const body = parsed.data;
+    checkAppName(body.app);
+    checkServiceName(body.service);
+    if (body.version !== undefined) checkVersionName(body.version);
+    const issues = checkManifest(body.manifest, this.#o.fileLimits);
+    if (issues.length > 0) {
+      throw new HangarError(
+        'FILE_LIMITS',
+        `the manifest was refused:\n${issues.map((issue) => formatIssue(issue)).join('\n')}`,
+        {
+          status: 400,
+        },
+      );
+    }
+    const manifest = body.manifest as ManifestEntry[];
+    const configFile = posix.normalize(body.configFile);
+    if (!manifest.some((file) => file.path === configFile)) {
+      throw new HangarError(
+        'CONFIG_NOT_FOUND',
+        `the manifest has no ${configFile}; a service is deployed with its app.yaml (is it in skip_files?)`,
+        { status: 400 },
+      );
+    }
+    const missing = await this.#o.blobs.missing(manifest.map((file) => file.sha256));
+    const id = randomBytes(12).toString('hex');
+    this.#pending.set(id, {
+      id,
+      app: body.app,
+      service: body.service,
+      version: body.version,
+      promote: body.promote,
+      appYaml: body.appYaml,
+      configFile,
+      manifest,
+      missing: new Set(missing),
+      uploadedBytes: 0,
+      building: false,
+      created: Date.now(),
+    });
+    return { id, missing };
+  }
+
+  async putBlob(
+    sha256: string,
+    body: AsyncIterable<Buffer>,
+    declaredBytes: number | undefined,
+  ): Promise<void> {
+    // Only blobs a pending deploy asked for: the size to hold them to comes from its manifest.
+    const wanting = [...this.#pending.values()].filter((d) => d.missing.has(sha256));
+    const entry = wanting[0]?.manifest.find((file) => file.sha256 === sha256);
+    if (!entry) {
+      throw new HangarError(
+        'BLOB_NOT_FOUND',
+        `no pending deploy asked for blob ${sha256}; start with POST /api/deploys, then upload what it answers as missing`,
+      );
+    }
+    if (declaredBytes !== undefined && declaredBytes !== entry.size) {
+      throw new HangarError(
+        'BLOB_HASH_MISMATCH',
+        `blob ${sha256} is ${entry.size} bytes in the manifest, but ${declaredBytes} bytes were sent`,
+      );
+    }
+    const result = await this.#o.blobs.put(sha256, body, entry.size);
+    for (const deploy of wanting) {
+      if (deploy.missing.delete(sha256)) deploy.uploadedBytes += result.size;
+    }
+  }
+
+  build(id: string, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<void> {
+    const deploy = this.#pending.get(id);
+    if (!deploy) {
+      return Promise.reject(
+        new HangarError('VERSION_NOT_FOUND', `no pending deploy ${id}; it finished, failed or expired (1 h)`),
+      );
+    }
+    if (deploy.building) {
+      return Promise.reject(new HangarError('USAGE', `deploy ${id} is already building`, { status: 409 }));
+    }
+    deploy.building = true;
+    const run = this.#buildQueue.then(() => this.#build(deploy, emit, signal));
+    this.#buildQueue = run.catch(() => undefined);
+    return run.finally(() => this.#pending.delete(id));
+  }
+
+  async #build(deploy: PendingDeploy, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<void> {
+    const { store, blobs, routes } = this.#o;
+    const label = `${deploy.app}/${deploy.service}`;
+    const missing = await blobs.missing(deploy.manifest.map((f) => f.sha256));
+    if (missing.length > 0) {
+      const paths = deploy.manifest.filter((f) => missing.includes(f.sha256)).map((f) => f.path);
+      throw new HangarError(
+        'BLOB_NOT_FOUND',
+        `${paths.length} file(s) were not uploaded (${paths.slice(0, 5).join(', ')}); upload them with PUT /api/blobs/<sha256> first`,
+      );
+    }
+    const stage = join(this.#staging, deploy.id);
+    let finalDir: string | undefined;
+    try {
+      emit({ phase: `copying ${deploy.manifest.length} files` });
+      const appDir = join(stage, 'app');
+      for (const file of deploy.manifest) {
+        const target = join(appDir, ...file.path.split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        await blobs.copyTo(file.sha256, target, file.mode);
+      }
+      let config = await loadConfig(join(appDir, deploy.configFile));
+      if (config.service !== deploy.service) {
+        throw new HangarError(
+          'CONFIG_INVALID',
+          `${deploy.configFile} names service '${config.service}', but the deploy is for service '${deploy.service}'`,
+          { status: 400 },
+        );
+      }
+      const version = checkVersionName(deploy.version ?? config.version ?? generatedVersionName(new Date()));
+      const minor = newMinor(Date.now());
+      emit({ phase: `runtime ${config.runtime}` });
+      const node = await this.#o.nodeRuntimes.resolve(config.runtime);
+      emit({ log: `instances run on Node ${node.version} (${node.source})` });
+      await buildVersion({
+        appDir,
+        cacheDir: join(stage, 'cache'),
+        nodeExecPath: node.execPath,
+        phase: (name) => emit({ phase: name }),
+        log: (line) => emit({ log: line }),
+        signal,
+      });
+      finalDir = join(this.#versionsDir, deploy.app, deploy.service, `${version}.${minor}`);
+      await mkdir(dirname(finalDir), { recursive: true });
+      await rename(stage, finalDir);
+      // Read again where it now lives: a config holds absolute paths (static dirs, modules).
+      config = await loadConfig(join(finalDir, 'app', deploy.configFile));
+      const record: VersionRecord = {
+        app: deploy.app,
+        service: deploy.service,
+        version,
+        minor,
+        created: new Date().toISOString(),
+        runtime: config.runtime,
+        node: node.version,
+        appYaml: deploy.appYaml,
+        configFile: deploy.configFile,
+        manifest: deploy.manifest,
+        dir: finalDir,
+      };
+      emit({ phase: 'starting one instance' });
+      const runtime = this.#o.runtimeFor(record, config, node);
+      try {
+        await runtime.proveLoads();
+      } catch (err) {
+        await runtime.close();
+        throw err;
+      }
+      if (signal.aborted) {
+        await runtime.close();
+        throw signal.reason;
+      }
+      const { replaced } = store.commitVersion(record, { promote: deploy.promote });
+      const k = key(deploy.app, deploy.service, version);
+      const before = this.#runtimes.get(k);
+      this.#runtimes.set(k, runtime);
+      routes.set(runtime);
+      if (deploy.promote) routes.promote(deploy.app, deploy.service, version);
+      if (before) this.#drain(before, replaced?.dir);
+      emit({
+        result: 'ok',
+        app: deploy.app,
+        service: deploy.service,
+        version,
+        minor,
+        promoted: deploy.promote,
+        url: this.#o.urlFor(deploy.app, deploy.service, version),
+        uploadedBytes: deploy.uploadedBytes,
+      });
+      this.#o.logger.info(
+        `deployed ${label}/${version} (minor ${minor})${deploy.promote ? ', promoted' : ''}; ${deploy.uploadedBytes} bytes uploaded`,
+      );
+    } catch (err) {
+      await rm(stage, { recursive: true, force: true });
+      if (finalDir) await rm(finalDir, { recursive: true, force: true });
+      this.#o.logger.warn(`deploy of ${label} failed: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** A version no longer routed: its requests finish, its instances stop, then its files go. */
+  #drain(runtime: ServeRuntime, dir: string | undefined): void {
+    const done = runtime
+      .close()
+      .then(async () => {
+        if (dir) await rm(dir, { recursive: true, force: true });
+      })
+      .catch((err: Error) => this.#o.logger.error(`draining ${runtime.version}: ${err.message}`))
+      .finally(() => this.#draining.delete(done));
+    this.#draining.add(done);
+  }
+
+  #forgetOld(): void {
+    const now = Date.now();
+    for (const [id, deploy] of this.#pending)
+      if (!deploy.building && now - deploy.created > PENDING_TTL_MS) this.#pending.delete(id);
+  }
+
+  // ---- Versions ------------------------------------------------------------------------
+
+  list(query: URLSearchParams): unknown {
+    const app = query.get('app') ?? undefined;
+    const service = query.get('service') ?? undefined;
+    const { store } = this.#o;
+    const traffic = new Map(store.listServices(app ? { app } : {}).map((s) => [`${s.app}\0${s.service}`, s]));
+    const versions = store
+      .listVersions({ ...(app ? { app } : {}), ...(service ? { service } : {}) })
+      .map((r) => ({
+        app: r.app,
+        service: r.service,
+        version: r.version,
+        minor: r.minor,
+        created: r.created,
+        runtime: r.runtime,
+        node: r.node,
+        traffic: traffic.get(`${r.app}\0${r.service}`)?.allocations[r.version] ?? 0,
+        instances: this.#runtimes.get(key(r.app, r.service, r.version))?.instanceCount ?? 0,
+        url: this.#o.urlFor(r.app, r.service, r.version),
+      }));
+    return { versions };
+  }
+
+  async promote(raw: unknown): Promise<unknown> {
+    const parsed = PromoteBody.safeParse(raw);
+    if (!parsed.success)
+      throw new HangarError('USAGE', 'POST /api/versions/promote: send { app, service, version }');
+    const { service, version } = parsed.data;
+    const app = parsed.data.app ?? this.#onlyApp();
+    if (!this.#runtimes.has(key(app, service, version))) {
+      throw new HangarError(
+        'VERSION_NOT_FOUND',
+        `no version '${version}' of service '${service}' in app '${app}'`,
+      );
+    }
+    const before = this.#o.store.promote(app, service, version);
+    this.#o.routes.promote(app, service, version);
+    const previous = Object.entries(before.allocations).find(([, w]) => w > 0)?.[0];
+    return { promoted: { app, service, version }, previous: previous ?? null };
+  }
+
+  async remove(app: string, service: string, version: string): Promise<unknown> {
+    const record = this.#o.store.deleteVersion(app, service, version);
+    const k = key(app, service, version);
+    const runtime = this.#runtimes.get(k);
+    this.#runtimes.delete(k);
+    this.#o.routes.remove(app, service, version);
+    if (runtime) this.#drain(runtime, record.dir);
+    else await rm(record.dir, { recursive: true, force: true });
+    return { deleted: { app, service, version } };
+  }
+
+  #onlyApp(): string {
+    const apps = this.#o.store.listApps();
+    if (apps.length === 1 && apps[0]) return apps[0].app;
+    throw new HangarError(
+      'USAGE',
+      apps.length === 0
+        ? 'no app is deployed'
+        : `several apps are deployed (${apps.map((a) => a.app).join(', ')}); name one`,
+    );
+  }
+
+  /** Every version's instances stopped (serve's shutdown), in-flight requests first. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#runtimes.values()].map((runtime) => runtime.close()));
+    await Promise.all(this.#draining);
+  }
+
+  /** Running versions (admin views). */
+  get runtimes(): ServeRuntime[] {
+    return [...this.#runtimes.values()];
+  }
+}
+
+/** app.yaml of a staged or deployed version; a config error is the deploy's error. */
+async function loadConfig(file: string): Promise<AppConfig> {
+  try {
+    return await loadAppConfig(file);
+  } catch (err) {
+    if (isHangarError(err)) throw err;
+    throw new HangarError('CONFIG_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Apps, services, versions and traffic in SQLite (module `versions` in `<data-dir>/hangar.db`).
+ * A service's traffic lives on its row (allocations as JSON, MAJOR → weight), so a version and
+ * the promote that points at it are written in one transaction. `versions_generation` is one
+ * counter bumped by every write, so a process can notice another one's writes with one read.
+ */
+import { type Db, migrate } from '../shared/database.js';
+import { HangarError } from '../shared/errors.js';
+import { isMinor } from './minor.js';
+import { checkAppName, checkServiceName, checkVersionName } from './names.js';
+import type {
+  AppRecord,
+  CommitResult,
+  ManifestEntry,
+  ShardBy,
+  TrafficSplit,
+  VersionRecord,
+  VersionStore,
+} from './types.js';
+
+const migrations = [
+  `CREATE TABLE apps (
+    app TEXT PRIMARY KEY,
+    created TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE services (
+    app TEXT NOT NULL,
+    service TEXT NOT NULL,
+    created TEXT NOT NULL,
+    allocations TEXT NOT NULL DEFAULT '{}',
+    shard_by TEXT NOT NULL DEFAULT 'ip',
+    PRIMARY KEY (app, service)
+  ) WITHOUT ROWID;
+  CREATE TABLE versions (
+    app TEXT NOT NULL,
+    service TEXT NOT NULL,
+    version TEXT NOT NULL,
+    minor TEXT NOT NULL,
+    created TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    node TEXT NOT NULL,
+    app_yaml TEXT NOT NULL,
+    config_file TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    dir TEXT NOT NULL,
+    PRIMARY KEY (app, service, version)
+  ) WITHOUT ROWID;
+  CREATE TABLE versions_generation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+  );
+  INSERT INTO versions_generation (id, generation) VALUES (1, 0);`,
+];
+
+/**
+ * shardBy of a service that never had a split: gcloud's default for `--split-by`. It does not
+ * matter while one version has all the traffic.
+ */
+const DEFAULT_SHARD_BY: ShardBy = 'ip';
+
+interface VersionRow {
+  app: string;
+  service: string;
+  version: string;
+  minor: string;
+  created: string;
+  runtime: string;
+  node: string;
+  app_yaml: string;
+  config_file: string;
+  manifest: string;
+  dir: string;
+}
+
+interface ServiceRow {
+  app: string;
+  service: string;
+  allocations: string;
+  shard_by: string;
+}
+
+const VERSION_COLUMNS =
+  'app, service, version, minor, created, runtime, node, app_yaml, config_file, manifest, dir';
+
+/** The versions tables in SQLite; statements prepared once. */
+export class SqliteVersionStore implements VersionStore {
+  readonly #db: Db;
+  readonly #apps;
+  readonly #app;
+  readonly #services;
+  readonly #service;
+  readonly #versions;
+  readonly #version;
+  readonly #generation;
+  readonly #insertApp;
+  readonly #insertService;
+  readonly #upsertVersion;
+  readonly #setAllocations;
+  readonly #deleteVersion;
+  readonly #countVersions;
+  readonly #deleteService;
+  readonly #countServices;
+  readonly #deleteApp;
+  readonly #bump;
+
+  constructor(db: Db) {
+    this.#db = db;
+    migrate(db, 'versions', migrations);
+    this.#apps = db.prepare('SELECT app, created FROM apps ORDER BY app');
+    this.#app = db.prepare('SELECT app FROM apps WHERE app = ?');
+    this.#services = db.prepare(
+      'SELECT app, service, allocations, shard_by FROM services WHERE (@app IS NULL OR app = @app) ORDER BY app, service',
+    );
+    this.#service = db.prepare(
+      'SELECT app, service, allocations, shard_by FROM services WHERE app = ? AND service = ?',
+    );
+    this.#versions = db.prepare(
+      `SELECT ${VERSION_COLUMNS} FROM versions
+       WHERE (@app IS NULL OR app = @app) AND (@service IS NULL OR service = @service)
+       ORDER BY app, service, created, version`,
+    );
+    this.#version = db.prepare(
+      `SELECT ${VERSION_COLUMNS} FROM versions WHERE app = ? AND service = ? AND version = ?`,
+    );
+    this.#generation = db.prepare('SELECT generation FROM versions_generation WHERE id = 1').pluck();
+    this.#insertApp = db.prepare(
+      'INSERT INTO apps (app, created) VALUES (?, ?) ON CONFLICT (app) DO NOTHING',
+    );
+    this.#insertService = db.prepare(
+      `INSERT INTO services (app, service, created, allocations, shard_by) VALUES (?, ?, ?, '{}', ?)
+       ON CONFLICT (app, service) DO NOTHING`,
+    );
+    this.#upsertVersion = db.prepare(
+      `INSERT INTO versions (${VERSION_COLUMNS})
+       VALUES (@app, @service, @version, @minor, @created, @runtime, @node, @app_yaml, @config_file, @manifest, @dir)
+       ON CONFLICT (app, service, version) DO UPDATE SET
+       minor = excluded.minor, created = excluded.created, runtime = excluded.runtime, node = excluded.node,
+       app_yaml = excluded.app_yaml, config_file = excluded.config_file, manifest = excluded.manifest,
+       dir = excluded.dir`,
+    );
+    this.#setAllocations = db.prepare('UPDATE services SET allocations = ? WHERE app = ? AND service = ?');
+    this.#deleteVersion = db.prepare('DELETE FROM versions WHERE app = ? AND service = ? AND version = ?');
+    this.#countVersions = db.prepare('SELECT COUNT(*) FROM versions WHERE app = ? AND service = ?').pluck();
+    this.#deleteService = db.prepare('DELETE FROM services WHERE app = ? AND service = ?');
+    this.#countServices = db.prepare('SELECT COUNT(*) FROM services WHERE app = ?').pluck();
+    this.#deleteApp = db.prepare('DELETE FROM apps WHERE app = ?');
+    this.#bump = db.prepare('UPDATE versions_generation SET generation = generation + 1 WHERE id = 1');
+  }
+
+  listApps(): AppRecord[] {
+    return this.#apps.all() as AppRecord[];
+  }
+
+  listServices(filter: { app?: string } = {}): TrafficSplit[] {
+    return (this.#services.all({ app: filter.app ?? null }) as ServiceRow[]).map(toTraffic);
+  }
+
+  listVersions(filter: { app?: string; service?: string } = {}): VersionRecord[] {
+    const rows = this.#versions.all({ app: filter.app ?? null, service: filter.service ?? null });
+    return (rows as VersionRow[]).map(toRecord);
+  }
+
+  getVersion(app: string, service: string, version: string): VersionRecord | undefined {
+    const row = this.#version.get(app, service, version) as VersionRow | undefined;
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  traffic(app: string, service: string): TrafficSplit | undefined {
+    const row = this.#service.get(app, service) as ServiceRow | undefined;
+    return row === undefined ? undefined : toTraffic(row);
+  }
+
+  generation(): number {
+    return this.#generation.get() as number;
+  }
+
+  commitVersion(record: VersionRecord, options: { promote: boolean }): CommitResult {
+    checkRecord(record);
+    const { app, service, version } = record;
+    // IMMEDIATE takes the write lock before the first read: a deferred transaction that read
+    // and then wrote would fail at once (SQLITE_BUSY, no waiting) when another connection
+    // wrote in between, instead of waiting its turn.
+    return this.#db
+      .transaction((): CommitResult => {
+        const replaced = this.getVersion(app, service, version);
+        if (replaced !== undefined && (replaced.minor === record.minor || replaced.dir === record.dir)) {
+          // The caller drains the replaced version and removes its dir: with the same dir or
+          // MINOR that would remove the version just committed.
+          throw new Error(
+            `version ${version} of ${app}/${service} is already stored with MINOR ${replaced.minor} in ${replaced.dir}; a re-deploy needs a new MINOR and directory`,
+          );
+        }
+        const previousTraffic = this.traffic(app, service);
+        this.#insertApp.run(app, record.created);
+        this.#insertService.run(app, service, record.created, DEFAULT_SHARD_BY);
+        this.#upsertVersion.run({
+          app,
+          service,
+          version,
+          minor: record.minor,
+          created: record.created,
+          runtime: record.runtime,
+          node: record.node,
+          app_yaml: record.appYaml,
+          config_file: record.configFile,
+          manifest: JSON.stringify(record.manifest.map(manifestEntry)),
+          dir: record.dir,
+        });
+        if (options.promote) this.#setAllocations.run(JSON.stringify({ [version]: 1 }), app, service);
+        this.#bump.run();
+        return { replaced, previousTraffic };
+      })
+      .immediate();
+  }
+
+  promote(app: string, service: string, version: string): TrafficSplit {
+    return this.#db
+      .transaction((): TrafficSplit => {
+        const previous = this.traffic(app, service);
+        if (previous === undefined || this.#version.get(app, service, version) === undefined) {
+          throw this.#notFound(app, service, version);
+        }
+        this.#setAllocations.run(JSON.stringify({ [version]: 1 }), app, service);
+        this.#bump.run();
+        return previous;
+      })
+      .immediate();
+  }
+
+  deleteVersion(app: string, service: string, version: string): VersionRecord {
+    return this.#db
+      .transaction((): VersionRecord => {
+        const record = this.getVersion(app, service, version);
+        const traffic = this.traffic(app, service);
+        if (record === undefined || traffic === undefined) throw this.#notFound(app, service, version);
+        const share = traffic.allocations[version] ?? 0;
+        if (share > 0) {
+          throw new HangarError(
+            'VERSION_SERVING',
+            `version ${version} of service ${service} in app ${app} receives ${percent(share)} of the service's traffic; promote another version of ${service} first, then delete ${version}`,
+          );
+        }
+        this.#deleteVersion.run(app, service, version);
+        if (version in traffic.allocations) {
+          // A weight of 0 left by a split: drop it, so the allocations never name a deleted version.
+          const { [version]: _dropped, ...rest } = traffic.allocations;
+          this.#setAllocations.run(JSON.stringify(rest), app, service);
+        }
+        // A service (and an app) exists while it has versions, so listings show what is deployed.
+        if (this.#countVersions.get(app, service) === 0) this.#deleteService.run(app, service);
+        if (this.#countServices.get(app) === 0) this.#deleteApp.run(app);
+        this.#bump.run();
+        return record;
+      })
+      .immediate();
+  }
+
+  /** HANGAR_E_VERSION_NOT_FOUND naming the first of app, service, version that is unknown. */
+  #notFound(app: string, service: string, version: string): HangarError {
+    const what =
+      this.#app.get(app) === undefined
+        ? `no app ${app} on this platform`
+        : this.#service.get(app, service) === undefined
+          ? `app ${app} has no service ${service}`
+          : `service ${service} of app ${app} has no version ${version}`;
+    return new HangarError('VERSION_NOT_FOUND', `${what}; \`hangar versions list\` shows what is deployed`);
+  }
+}
+
+/** Refuses a record whose names or MINOR could not be addressed or would break a path. */
+function checkRecord(record: VersionRecord): void {
+  checkAppName(record.app);
+  checkServiceName(record.service);
+  checkVersionName(record.version);
+  if (!isMinor(record.minor)) {
+    throw new HangarError('NAME_INVALID', `'${record.minor}' is not a MINOR: it must be a decimal integer`);
+  }
+}
+
+/** Only the manifest's own fields are stored, whatever else the caller's objects carry. */
+function manifestEntry(entry: ManifestEntry): ManifestEntry {
+  return { path: entry.path, sha256: entry.sha256, size: entry.size, mode: entry.mode };
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 10000) / 100}%`;
+}
+
+function toRecord(row: VersionRow): VersionRecord {
+  return {
+    app: row.app,
+    service: row.service,
+    version: row.version,
+    minor: row.minor,
+    created: row.created,
+    runtime: row.runtime,
+    node: row.node,
+    appYaml: row.app_yaml,
+    configFile: row.config_file,
+    manifest: JSON.parse(row.manifest) as ManifestEntry[],
+    dir: row.dir,
+  };
+}
+
+function toTraffic(row: ServiceRow): TrafficSplit {
+  return {
+    app: row.app,
+    service: row.service,
+    allocations: JSON.parse(row.allocations) as Record<string, number>,
+    shardBy: row.shard_by as ShardBy,
+  };
+}

@@ -1,6 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bearerAuthorized } from '../shared/bearer-token.js';
 
 /** The admin API's bearer token (SPEC S14): generated into `<data-dir>/admin-token` (0600) on first start. */
 export function ensureAdminToken(dataDir: string): string {
@@ -16,10 +17,10 @@ export function ensureAdminToken(dataDir: string): string {
   return token;
 }
 
-/** Constant-time check of an `Authorization: Bearer <token>` header. */
+/**
+ * Constant-time check of an `Authorization: Bearer <token>` header; the same check the front
+ * end uses to admit instance-addressed requests and to strip the token before the app sees it.
+ */
 export function authorized(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7).trim());
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  return bearerAuthorized(header, token);
 }

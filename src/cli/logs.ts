@@ -11,6 +11,7 @@ import { paint } from '../shared/logger.js';
 import { type AdminClientOptions, adminGetJson, adminTarget } from './admin-client.js';
 
 export interface LogsOptions extends AdminClientOptions {
+  app?: string;
   service?: string;
   version?: string;
   requestId?: string;
@@ -31,6 +32,7 @@ const PAGE = 1000;
 export function logsParams(opts: LogsOptions): URLSearchParams {
   const params = new URLSearchParams();
   const pairs: Array<[string, string | undefined]> = [
+    ['app', opts.app],
     ['service', opts.service],
     ['version', opts.version],
     ['requestId', opts.requestId],
@@ -54,12 +56,13 @@ export async function runLogs(opts: LogsOptions): Promise<void> {
     );
   }
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
-  const print = (entry: LogEntry) =>
-    process.stdout.write(`${opts.json ? JSON.stringify(entry) : formatEntry(entry, color)}\n`);
   const params = logsParams(opts);
   // Follow first, then read the history: nothing that finishes in between is missed.
   const stream = opts.tail ? await openStream(opts, params) : undefined;
   const entries = await fetchNewest(opts, params, limit);
+  const apps = new AppColumn(Boolean(opts.app), entries);
+  const print = (entry: LogEntry) =>
+    process.stdout.write(`${opts.json ? JSON.stringify(entry) : formatEntry(entry, color, apps.shown)}\n`);
   if (!opts.json && !opts.tail && entries.length === 0) process.stderr.write('(no matching requests)\n');
   for (const entry of entries) print(entry);
   if (!stream) return;
@@ -69,7 +72,46 @@ export async function runLogs(opts: LogsOptions): Promise<void> {
     if (entries.length > 0 && entry.requestId <= last && entries.some((e) => e.requestId === entry.requestId))
       continue;
     if (entry.requestId > last) last = entry.requestId;
+    const note = apps.see(entry);
+    if (note && !opts.json) process.stderr.write(`${note}\n`);
     print(entry);
+  }
+}
+
+/**
+ * Whether the table names each entry's app (`alpha/default/v1` instead of `default/v1`): only
+ * once entries of more than one app are shown. On `dev` and on a `serve` with one app (the usual
+ * case), or with `--app`, every entry is of the same app, and repeating its name on every line
+ * would only push the request id and error further right; where apps mix, a line without it
+ * could be any app's. The history decides up front; under `--tail`, the first entry of a second
+ * app turns it on from there, with a note saying whose the unlabelled entries above were.
+ */
+export class AppColumn {
+  readonly #filtered: boolean;
+  #shown: boolean;
+  #first: string | null | undefined;
+
+  /** `filtered`: the query named one app (`--app`); `history`: the entries printed first. */
+  constructor(filtered: boolean, history: readonly LogEntry[]) {
+    this.#filtered = filtered;
+    this.#first = history[0]?.appId;
+    this.#shown = !filtered && history.some((e) => e.appId !== this.#first);
+  }
+
+  get shown(): boolean {
+    return this.#shown;
+  }
+
+  /** Notes a streamed entry; returns the note to print when it turns the app column on. */
+  see(entry: LogEntry): string | undefined {
+    if (this.#shown || this.#filtered) return undefined;
+    if (this.#first === undefined) {
+      this.#first = entry.appId;
+      return undefined;
+    }
+    if (entry.appId === this.#first) return undefined;
+    this.#shown = true;
+    return `(entries of more than one app from here on, each with its app; the ones above are all ${this.#first === null ? 'without an app' : `of app ${this.#first}`})`;
   }
 }
 
@@ -134,8 +176,11 @@ async function openStream(
   };
 }
 
-/** One request as the table shows it, its app lines indented under it. */
-export function formatEntry(e: LogEntry, color: boolean): string {
+/**
+ * One request as the table shows it, its app lines indented under it; `showApp` puts the app in
+ * front of service/version ({@link AppColumn}).
+ */
+export function formatEntry(e: LogEntry, color: boolean, showApp = false): string {
   const statusColor =
     e.status >= 500 ? 'red' : e.status >= 400 ? 'yellow' : e.status >= 300 ? 'cyan' : 'green';
   const head = [
@@ -144,7 +189,9 @@ export function formatEntry(e: LogEntry, color: boolean): string {
     paint(color, 'bold', e.method),
     e.resource,
     `${e.latencyMs < 10 ? e.latencyMs.toFixed(1) : Math.round(e.latencyMs)} ms`,
-    e.service ? `${e.service}/${e.version ?? '?'}` : '',
+    [showApp ? e.appId : null, e.service ? `${e.service}/${e.version ?? '?'}` : null]
+      .filter(Boolean)
+      .join('/'),
     paint(color, 'gray', e.requestId),
     e.error ? paint(color, 'red', e.error) : '',
   ]

@@ -9,6 +9,7 @@ import { version } from '../shared/version.js';
 import { withAdminOptions } from './admin-options.js';
 import { type DevFlags, devDefaults, devEnv } from './dev-options.js';
 import { parsePort } from './options.js';
+import type { ServeFlags } from './serve.js';
 
 /**
  * The options the user typed. Commander fills in nothing for `dev` except `watch: true` (the
@@ -87,6 +88,37 @@ program
   .action(async (paths: string[], _opts: unknown, command: Command) => {
     const { runDev } = await import('./dev.js');
     await runDev(paths, typedOptions<DevFlags>(command));
+  });
+
+program
+  .command('serve')
+  .description('run the platform on this machine: serve the versions deployed under --data-dir')
+  .addOption(
+    new Option('--port <port>', 'port for app traffic (0 = any free port) (default 8080)').argParser((v) =>
+      parsePort(v, '--port'),
+    ),
+  )
+  .addOption(
+    new Option(
+      '--https-port <port>',
+      'also serve HTTPS on this port (needs --tls-cert and --tls-key)',
+    ).argParser((v) => parsePort(v, '--https-port')),
+  )
+  .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) for --https-port'))
+  .addOption(new Option('--tls-key <file>', 'PEM private key for --https-port'))
+  .addOption(
+    new Option('--admin-port <port>', 'port for the admin API (0 = any free port) (default 8000)').argParser(
+      (v) => parsePort(v, '--admin-port'),
+    ),
+  )
+  .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+  .option('--domain <domain>', 'hostnames are VERSION-dot-SERVICE-dot-APP.<domain> (default localhost)')
+  .option('--data-dir <dir>', 'where versions, logs and state live (default ./hangar-data)')
+  .option('--database <url>', 'the state database (default: SQLite in the data dir)')
+  .option('--config <file>', 'platform config file (S15) (default <data-dir>/hangar.config.yaml if present)')
+  .action(async (_opts: unknown, command: Command) => {
+    const { runServe } = await import('./serve.js');
+    await runServe(typedOptions<ServeFlags>(command));
   });
 
 program
@@ -185,6 +217,7 @@ withAdminOptions(
     .command('logs')
     .description('request logs with their app lines (S9): a table, --json objects, or --tail to follow'),
 )
+  .option('--app <id>', 'only this app (several apps share one serve)')
   .option('--service <name>', 'only this service')
   .option('--version <version>', 'only this version')
   .option('--request-id <id>', 'only this request (its REQUEST_LOG_ID)')

@@ -17,13 +17,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { answer, FakeInstance, ManualClock } from '../../test/helpers/fake-instances.js';
 import type { AppConfig } from '../config/types.js';
 import { createChannelServer } from '../instance/channel-server.js';
-import type { InstanceFactory, InstanceRequest, InstanceResponse } from '../scheduler/instance.js';
+import type {
+  InstanceFactory,
+  InstancePool,
+  InstanceRequest,
+  InstanceResponse,
+  Lease,
+} from '../scheduler/instance.js';
 import { InstanceChannel } from '../scheduler/instance-channel.js';
 import { sendOverChannel, sendOverHttp } from '../scheduler/module-transport.js';
 import { VersionPool } from '../scheduler/version-pool.js';
+import { HangarError } from '../shared/errors.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import { dispatchToInstance } from './dispatch.js';
 import type { ServiceRoute } from './route.js';
+import { InstanceRoute } from './serve-routes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-dispatch-'));
 const servers: Array<{ close(): unknown }> = [];
@@ -208,3 +216,116 @@ describe.each<Transport>(['channel', 'http'])(
     });
   },
 );
+
+/**
+ * A pool that records which way each slot was asked for; each lease's send runs `send` with the
+ * instance it is on and how many sends came before.
+ */
+function recordingPool(
+  send: (instanceId: string, attempt: number) => Promise<InstanceResponse>,
+  addressable = true,
+): { pool: InstancePool; asked: string[] } {
+  const asked: string[] = [];
+  let sends = 0;
+  const lease = (instanceId: string): Lease => ({
+    instanceId,
+    pendingMs: 0,
+    loading: false,
+    send: () => send(instanceId, ++sends),
+    release: () => undefined,
+  });
+  const pool: InstancePool = {
+    acquire: async () => {
+      asked.push('any');
+      return lease('picked-by-pool');
+    },
+    ...(addressable
+      ? {
+          acquireInstance: async (id: string) => {
+            asked.push(id);
+            return lease(id);
+          },
+        }
+      : {}),
+  };
+  return { pool, asked };
+}
+
+function addressed(pool: InstancePool, instanceId: string): InstanceRoute {
+  const base: ServiceRoute = {
+    app: 'app',
+    service: 'default',
+    version: 'v1',
+    config: { errorHandlers: [] } as unknown as AppConfig,
+    pool,
+    moduleIndex: new Map([[0, 0]]),
+    deadlineMs: undefined,
+    deadlineGraceMs: 1000,
+  };
+  return new InstanceRoute(base, instanceId);
+}
+
+const neverReached = () =>
+  Object.assign(new Error('refused'), { code: 'HANGAR_E_INSTANCE_EXITED', retryable: true });
+
+describe('dispatchToInstance with a route that addresses one instance', () => {
+  it('asks the pool for that instance only, and records it', async () => {
+    const { pool, asked } = recordingPool(async (id) => answer(`from ${id}`));
+    const rec = record();
+    const res = await dispatchToInstance(addressed(pool, 'inst-b'), req, [], meta, rec);
+    expect(res.body.toString()).toBe('from inst-b');
+    expect(asked).toEqual(['inst-b']);
+    expect(rec.instanceId).toBe('inst-b');
+  });
+
+  it('retries a request that never reached it on the same instance, never on another', async () => {
+    const { pool, asked } = recordingPool(async (id, attempt) => {
+      if (attempt === 1) throw neverReached();
+      return answer(`from ${id}`);
+    });
+    const res = await dispatchToInstance(addressed(pool, 'inst-b'), req, [], meta, record());
+    expect(res.body.toString()).toBe('from inst-b');
+    expect(asked).toEqual(['inst-b', 'inst-b']);
+  });
+
+  it('fails when the instance cannot take the retry: the 503 of the pool, not another instance', async () => {
+    const { pool, asked } = recordingPool(async () => {
+      throw neverReached();
+    });
+    const unavailable = new HangarError(
+      'INSTANCE_UNAVAILABLE',
+      "instance 'inst-b' cannot take the request now: it is gone",
+    );
+    const acquireInstance = pool.acquireInstance!;
+    let calls = 0;
+    pool.acquireInstance = (id) => (++calls === 1 ? acquireInstance(id) : Promise.reject(unavailable));
+    await expect(dispatchToInstance(addressed(pool, 'inst-b'), req, [], meta, record())).rejects.toBe(
+      unavailable,
+    );
+    expect(asked).toEqual(['inst-b']);
+    expect(calls).toBe(2);
+  });
+
+  it('a pool that cannot address instances: 503 at once, nothing sent', async () => {
+    const sent: string[] = [];
+    const { pool, asked } = recordingPool(async (id) => {
+      sent.push(id);
+      return answer('no');
+    }, false);
+    await expect(
+      dispatchToInstance(addressed(pool, 'inst-b'), req, [], meta, record()),
+    ).rejects.toMatchObject({
+      code: 'HANGAR_E_INSTANCE_UNAVAILABLE',
+      status: 503,
+    });
+    expect(asked).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+
+  it('a route that addresses no instance still goes to the pool to pick, as before', async () => {
+    const { pool, asked } = recordingPool(async (id) => answer(`from ${id}`));
+    const res = await dispatchToInstance(addressed(pool, 'x').base, req, [], meta, record());
+    expect(res.body.toString()).toBe('from picked-by-pool');
+    expect(asked).toEqual(['any']);
+  });
+});

@@ -1,10 +1,18 @@
 import type { IncomingMessage } from 'node:http';
-import { type InstanceResponse, isRetryable, type LinesOfRefusedResponse } from '../scheduler/instance.js';
+import {
+  type InstancePool,
+  type InstanceResponse,
+  isRetryable,
+  type Lease,
+  type LinesOfRefusedResponse,
+} from '../scheduler/instance.js';
+import { HangarError } from '../shared/errors.js';
 import { Expiry } from '../shared/expiry.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import { toInstanceRequest } from './instance-request.js';
 import type { BodyChunks } from './request-body.js';
 import type { ServiceRoute } from './route.js';
+import { addressedInstance } from './serve-routes.js';
 
 export interface DispatchMeta {
   requestId: string;
@@ -16,8 +24,25 @@ export interface DispatchMeta {
   arrivedAt?: number;
 }
 
-/** A request that never reached its instance is tried once more, on another (or a replacement) one. */
+/**
+ * A request that never reached its instance is tried once more: on another (or a replacement)
+ * one, or, when it addressed one instance, on that instance again.
+ */
 const maxAttempts = 2;
+
+/**
+ * A slot on the one instance a request addressed (S11 `INSTANCE-dot-...`): at once or a 503 at
+ * once, never another instance. A pool that cannot address instances answers 503 too.
+ */
+function acquireAddressed(pool: InstancePool, instanceId: string): Promise<Lease> {
+  if (pool.acquireInstance) return pool.acquireInstance(instanceId);
+  return Promise.reject(
+    new HangarError(
+      'INSTANCE_UNAVAILABLE',
+      `instance '${instanceId}' cannot take the request: this version's instances cannot be addressed one by one`,
+    ),
+  );
+}
 
 /**
  * SPEC S5 step 5 from "pick an instance" on, and the deadline of S6: takes a slot on an instance
@@ -29,7 +54,9 @@ const maxAttempts = 2;
  * - no answer by deadline + grace: DEADLINE_EXCEEDED (500 with the app's `timeout` page); a
  *   late answer is discarded;
  * - the instance died: INSTANCE_EXITED, or INSTANCE_KILLED when the platform killed it for a
- *   blocked event loop. A request that never reached the instance is tried once more.
+ *   blocked event loop. A request that never reached the instance is tried once more;
+ * - a route that addressed one instance (addressedInstance(), serve-routes.ts): only that
+ *   instance, at once or INSTANCE_UNAVAILABLE (503 at once), the retry included.
  */
 export async function dispatchToInstance(
   route: ServiceRoute,
@@ -47,8 +74,10 @@ export async function dispatchToInstance(
   });
   const deadlineAt = route.deadlineMs === undefined ? undefined : arrivedAt + route.deadlineMs;
   if (deadlineAt !== undefined) request.deadlineAt = deadlineAt;
+  const instanceId = addressedInstance(route);
   for (let attempt = 1; ; attempt++) {
-    const lease = await route.pool.acquire();
+    const lease =
+      instanceId === undefined ? await route.pool.acquire() : await acquireAddressed(route.pool, instanceId);
     record.instanceId = lease.instanceId;
     record.pendingMs = lease.pendingMs;
     const expiry = new Expiry();

@@ -35,6 +35,13 @@ export interface FrontendOptions {
   /** `Server` header of every response: the platform's SERVER_SOFTWARE. */
   serverSoftware: string;
   meter?: TrafficMeter;
+  /**
+   * The platform's admin token (`hangar serve`; SPEC S14). A request whose Authorization is
+   * `Bearer <adminToken>` (it may address one instance, S11) has that header removed before
+   * its instance gets it (S5 step 5): the app never sees the platform's credential. Unset
+   * (`hangar dev`): Authorization headers pass on as they came.
+   */
+  adminToken?: string | undefined;
   /** The platform's HTTP and HTTPS ports, for `secure:` redirects. */
   ports?(): ListenPorts;
   /** Platform warnings (e.g. `secure: always` with no HTTPS listener), each printed once. */

@@ -5,6 +5,7 @@
  * client address, protocol, trace).
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { bearerAuthorized } from '../shared/bearer-token.js';
 import { connectionScoped } from './hop-by-hop.js';
 import { cloudTraceHeader, type TraceContext, traceContext, traceparentHeader } from './trace-context.js';
 
@@ -13,6 +14,11 @@ export interface ForwardedFacts {
   /** The client's address as the socket saw it. */
   remoteAddr: string;
   https: boolean;
+  /**
+   * The platform's admin token, when it has one (serve): an `Authorization: Bearer <token>`
+   * carrying it is dropped, so the app never gets the platform's credential.
+   */
+  adminToken?: string | undefined;
 }
 
 // Never forwarded from the client: the body is forwarded with a fresh Content-Length;
@@ -32,9 +38,11 @@ const droppedPrefixes = ['x-appengine-', 'x-google-', 'x-hangar-'];
 /**
  * Rewrites `req.rawHeaders` (and `req.headers`) to the list the instance gets: without
  * `X-AppEngine-*`, `X-Google-*`, `X-Hangar-*`, hop-by-hop headers, headers named in
- * `Connection`, `Accept-Encoding` and `Expect`; with `X-AppEngine-Country: ZZ` (no GeoIP
- * database), `X-Forwarded-For` (the client's list plus the socket's address, as Google's front
- * end appends), `X-Forwarded-Proto`, `X-Cloud-Trace-Context` and `traceparent`.
+ * `Connection`, `Accept-Encoding`, `Expect`, and an Authorization that carries the platform's
+ * admin token (`facts.adminToken`; any other Authorization is the app's and passes); with
+ * `X-AppEngine-Country: ZZ` (no GeoIP database), `X-Forwarded-For` (the client's list plus
+ * the socket's address, as Google's front end appends), `X-Forwarded-Proto`,
+ * `X-Cloud-Trace-Context` and `traceparent`.
  * dispatch/forward send `req.rawHeaders` on, so this runs right before dispatchToInstance.
  *
  * @example
@@ -47,6 +55,7 @@ export function sanitiseRequestHeaders(req: IncomingMessage, facts: ForwardedFac
   let forwardedFor: string | undefined;
   let traceparent: string | undefined;
   let cloudTrace: string | undefined;
+  const adminToken = facts.adminToken;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
@@ -60,6 +69,8 @@ export function sanitiseRequestHeaders(req: IncomingMessage, facts: ForwardedFac
     if (lower === 'traceparent') traceparent ??= value;
     else if (lower === 'x-cloud-trace-context') cloudTrace ??= value;
     if (dropped.has(lower) || hasDroppedPrefix(lower)) continue;
+    if (adminToken !== undefined && lower === 'authorization' && bearerAuthorized(value, adminToken))
+      continue;
     kept.push(name, value);
   }
   const trace = traceContext(traceparent, cloudTrace, facts.requestId);

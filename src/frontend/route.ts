@@ -30,11 +30,14 @@ export interface ServiceRoute {
  *   the only app) and the host part of dispatch.yaml's `url: "host/path*"` rules;
  * - `path`: the path part of those rules (the URL's path, without the query);
  * - `cookie`: the Cookie header, for splits `--by cookie` (GOOGAPPUID);
- * - `ip`: the client's address as the socket saw it, for splits `--by ip`.
+ * - `ip`: the client's address as the socket saw it, for splits `--by ip`;
+ * - `authorization`: the Authorization header, for the admin check of instance-addressed hosts
+ *   (`INSTANCE-dot-...` needs the admin token; serve-routes.ts).
  *
  * Nothing else: login, handlers and quotas come after routing. The pipeline passes its own
- * per-request object, which has `host` and `path` as fields and `cookie` and `ip` as getters,
- * so a lookup allocates nothing and a table that never reads the cookie costs nothing for it.
+ * per-request object, which has `host` and `path` as fields and the others as getters,
+ * so a lookup allocates nothing and a table that never reads the cookie (or the Authorization
+ * header) costs nothing for it.
  * Do not keep the object past the call.
  */
 export interface RouteRequest {
@@ -43,6 +46,8 @@ export interface RouteRequest {
   readonly path: string;
   readonly cookie: string | undefined;
   readonly ip: string;
+  /** The Authorization header as sent; optional, so a table's own test requests may leave it out. */
+  readonly authorization?: string | undefined;
 }
 
 /**

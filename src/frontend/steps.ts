@@ -76,6 +76,11 @@ export class Exchange implements RouteRequest {
   get ip(): string {
     return this.req.socket.remoteAddress ?? '';
   }
+
+  /** Read by a table only for an instance-addressed host; step 5 strips the admin token's. */
+  get authorization(): string | undefined {
+    return this.req.headers.authorization;
+  }
 }
 
 /** Methods the front end serves, for `Allow` on a 405. */
@@ -281,9 +286,10 @@ export async function readRequestBody(x: Exchange): Promise<BodyChunks | Done> {
 
 /**
  * Step 5, header hygiene (request-headers.ts: nothing the app could mistake for the platform's,
- * what the front end knows added), then a slot on an instance of the route's version and the
- * request sent there (dispatch.ts, the scheduler seam). The client's Accept-Encoding is kept
- * for step 7 first: the front end compresses, so the instance never sees it.
+ * what the front end knows added, the platform's admin token never passed on), then a slot on
+ * an instance of the route's version (or the one instance the host addressed) and the request
+ * sent there (dispatch.ts, the scheduler seam). The client's Accept-Encoding is kept for step 7
+ * first: the front end compresses, so the instance never sees it.
  */
 export async function dispatchRequest(
   x: Exchange,
@@ -295,7 +301,12 @@ export async function dispatchRequest(
   const { https } = x.context;
   x.acceptEncoding = req.headers['accept-encoding'];
   const remoteAddr = req.socket.remoteAddress ?? '';
-  sanitiseRequestHeaders(req, { requestId: record.requestId, remoteAddr, https });
+  sanitiseRequestHeaders(req, {
+    requestId: record.requestId,
+    remoteAddr,
+    https,
+    adminToken: x.context.options.adminToken,
+  });
   try {
     return await dispatchToInstance(
       route,

@@ -35,6 +35,8 @@ function isLevel(value: string): value is LogLevel {
 export function parseLogQuery(params: URLSearchParams, now = Date.now()): LogQuery {
   const q: LogQuery = {};
   const text = (name: string) => params.get(name) ?? undefined;
+  const app = text('app');
+  if (app) q.app = app;
   const service = text('service');
   if (service) q.service = service;
   const version = text('version');
@@ -78,6 +80,7 @@ export function parseLogQuery(params: URLSearchParams, now = Date.now()): LogQue
 
 /** The query's filters as a predicate, for entries of the live stream (limit and cursor do not apply). */
 export function matchesQuery(entry: LogEntry, q: LogQuery): boolean {
+  if (q.app !== undefined && entry.appId !== q.app) return false;
   if (q.service !== undefined && entry.service !== q.service) return false;
   if (q.version !== undefined && entry.version !== q.version) return false;
   if (q.requestId !== undefined && entry.requestId !== q.requestId) return false;

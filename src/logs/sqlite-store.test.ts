@@ -43,8 +43,33 @@ describe('SqliteLogStore schema migration', () => {
     expect((await store.query({ minLevel: 'critical' })).entries).toHaveLength(0);
     // --grep matches the message text itself, quotes included (not its JSON escaping).
     expect((await store.query({ text: '"quoted"' })).entries).toHaveLength(1);
-    // Migrated through every later schema too (3: lines kept with their record).
-    expect(db.prepare("SELECT version FROM schema_versions WHERE module = 'logs'").pluck().get()).toBe(3);
+    // Migrated through every later schema too (3: lines kept with their record; 4: the app index).
+    expect(db.prepare("SELECT version FROM schema_versions WHERE module = 'logs'").pluck().get()).toBe(4);
+    expect((await store.query({ app: 'app' })).entries).toHaveLength(1);
+    expect((await store.query({ app: 'other' })).entries).toHaveLength(0);
+    db.close();
+  });
+
+  it('answers an app filter from the app index, newest first, without sorting', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-logs-plan-'));
+    dirs.push(dir);
+    const db = openDatabase(dir);
+    new SqliteLogStore(db);
+    const plan = (where: string) =>
+      (
+        db
+          .prepare(
+            `EXPLAIN QUERY PLAN SELECT r.* FROM request_logs r WHERE ${where} ORDER BY r.request_id DESC LIMIT 101`,
+          )
+          .all() as Array<{ detail: string }>
+      )
+        .map((r) => r.detail)
+        .join('; ');
+    expect(plan("r.app = 'a'")).toBe('SEARCH r USING INDEX request_logs_app (app=?)');
+    expect(plan("r.app = 'a' AND r.service = 'default'")).toBe(
+      'SEARCH r USING INDEX request_logs_app (app=?)',
+    );
+    expect(plan("r.app = 'a' AND r.start_time >= 0")).toBe('SEARCH r USING INDEX request_logs_app (app=?)');
     db.close();
   });
 });

@@ -53,6 +53,11 @@ const migrations = [
   // whether a request logged nothing or ten lines. Late lines still go to log_line_groups.
   `ALTER TABLE request_logs ADD COLUMN lines TEXT;
   ALTER TABLE request_logs ADD COLUMN max_level INTEGER NOT NULL DEFAULT -1;`,
+  // Several apps share one serve and each reads only its own log (S11): `app = ?` (also with a
+  // service, or a time range) walks the app's rows newest first in index order and stops at the
+  // page's limit, no sort. With service and version, or a status, the planner takes that index
+  // instead and checks the app on its rows (sqlite-store.test.ts checks the plans).
+  'CREATE INDEX request_logs_app ON request_logs (app, request_id);',
 ];
 
 interface RecordRow {
@@ -184,6 +189,7 @@ export class SqliteLogStore implements LogStore {
       where.push(sql);
       params[name] = value;
     };
+    add('r.app = @app', 'app', q.app);
     add('r.service = @service', 'service', q.service);
     add('r.version = @version', 'version', q.version);
     add('r.request_id = @requestId', 'requestId', q.requestId);

@@ -149,6 +149,52 @@ export function describeLogStore(name: string, make: () => Harness): void {
       expect(await ids({ service: 'none' })).toEqual([]);
     });
 
+    it('keeps apps apart: two apps with the same service and version names each see only their own', async () => {
+      // Interleaved in time, as when two apps share one serve.
+      const rs = Array.from({ length: 8 }, (_, i) =>
+        record(i + 1, {
+          appId: i % 2 === 0 ? 'alpha' : 'beta',
+          status: i < 4 ? 200 : 500,
+          resource: `/shared/${i + 1}`,
+        }),
+      );
+      const alpha = rs.filter((r) => r.appId === 'alpha').map((r) => r.requestId);
+      const beta = rs.filter((r) => r.appId === 'beta').map((r) => r.requestId);
+      const { requestId: _, ...carried } = line(rs[0]!, 'error', 'same message in both apps');
+      await h.store.append(
+        rs.map((r) => ({ ...r, lines: [{ ...carried, time: r.startTime }] })),
+        rs.map((r) => line(r, 'info', `late ${r.appId}`)),
+      );
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      expect(await ids({ app: 'alpha' })).toEqual(alpha);
+      expect(await ids({ app: 'beta' })).toEqual(beta);
+      expect(await ids({ app: 'gamma' })).toEqual([]);
+      expect(await ids({})).toEqual(rs.map((r) => r.requestId));
+      // Every other filter narrows within the app, never across.
+      expect(await ids({ app: 'alpha', service: 'default', version: 'v1' })).toEqual(alpha);
+      expect(await ids({ app: 'beta', service: 'default' })).toEqual(beta);
+      expect(await ids({ app: 'alpha', status: 500 })).toEqual(alpha.slice(2));
+      expect(await ids({ app: 'beta', minLevel: 'error' })).toEqual(beta);
+      expect(await ids({ app: 'alpha', text: 'same message' })).toEqual(alpha);
+      expect(await ids({ app: 'alpha', text: '/shared/' })).toEqual(alpha);
+      expect(await ids({ app: 'alpha', text: 'late beta' })).toEqual([]);
+      expect(await ids({ app: 'beta', requestId: alpha[0] })).toEqual([]);
+      expect(await ids({ app: 'beta', since: base + 5000 })).toEqual(beta.slice(2));
+      // An app's entries carry its own lines only.
+      const { entries } = await h.store.query({ app: 'beta' });
+      expect(entries.every((e) => e.appId === 'beta')).toBe(true);
+      expect(entries.map((e) => e.lines.map((l) => l.message))).toEqual(
+        beta.map(() => ['same message in both apps', 'late beta']),
+      );
+      // Pages of one app hold only that app's entries, down to the last.
+      const first = await h.store.query({ app: 'alpha', limit: 3 });
+      expect(first.entries.map((e) => e.requestId)).toEqual(alpha.slice(1));
+      const second = await h.store.query({ app: 'alpha', limit: 3, cursor: first.next! });
+      expect(second.entries.map((e) => e.requestId)).toEqual(alpha.slice(0, 1));
+      expect(second.next).toBeNull();
+    });
+
     it('min level keeps requests with a line at that level or above; text matches resource and lines', async () => {
       const a = record(1);
       const b = record(2, { resource: '/needle' });

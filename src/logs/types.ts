@@ -64,6 +64,8 @@ export interface StoredLine extends LogLine {
 
 /** Filters of `GET /api/logs` and `hangar logs`; all optional, combined with AND. */
 export interface LogQuery {
+  /** The app (`appId`): several apps share one `serve`, and each reads its own log (S11). */
+  app?: string;
   service?: string;
   version?: string;
   requestId?: string;

@@ -64,6 +64,16 @@ export async function serviceNode(resolver: NodeRuntimeResolver, config: AppConf
   return node;
 }
 
+/** What `hangar serve` knows of a deployed version beyond its app.yaml (S1, docs/serve.md). */
+export interface DeployedVersion {
+  /** MAJOR: the deployed name, whatever app.yaml's `version:` says. */
+  version: string;
+  /** MINOR of this deploy. */
+  minor: string;
+  /** Its TypeScript, compiled at deploy time (src/versions/build.ts). */
+  cacheDir: string;
+}
+
 /** Version name under `hangar dev` when app.yaml sets none (see docs/decisions.md). */
 export const defaultDevVersion = 'dev';
 
@@ -105,15 +115,45 @@ export class ServiceRuntime implements ServiceRoute {
   readonly #context: RuntimeContext;
   readonly #nodeRuntimes: NodeRuntimeResolver;
 
-  constructor(config: AppConfig, context: RuntimeContext) {
+  /** A deployed version's identity and compile cache (`hangar serve`); undefined under `dev`. */
+  readonly #deployed: DeployedVersion | undefined;
+  #spec0: InstanceSpec;
+
+  constructor(config: AppConfig, context: RuntimeContext, deployed?: DeployedVersion) {
     this.#context = context;
+    this.#deployed = deployed;
     this.#nodeRuntimes =
       context.nodeRuntimes ??
       nodeRuntimeResolver({ dataDir: context.dataDir, configured: context.platformConfig.runtimes });
     this.config = config;
     const { spec, moduleIndex } = this.#spec(config);
+    this.#spec0 = spec;
     this.moduleIndex = moduleIndex;
     this.pool = this.#pool(config, spec);
+  }
+
+  /**
+   * Starts one instance outside the pool and stops it again: resolves once its handlers loaded
+   * and it listens, rejects with the instance's start error (the module's own message). A
+   * deploy's check that the version loads before it is committed (S11).
+   */
+  async proveLoads(): Promise<void> {
+    const instance = moduleInstanceFactory(this.#spec0).create();
+    try {
+      await instance.start();
+    } finally {
+      await instance.stop().catch(() => instance.kill('the load check is over'));
+    }
+  }
+
+  /** Instances of this version now. */
+  get instanceCount(): number {
+    return this.pool.instances.length;
+  }
+
+  /** Drains and stops the version's instances: requests in flight finish (within drain_timeout). */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   get app(): string {
@@ -123,7 +163,7 @@ export class ServiceRuntime implements ServiceRoute {
     return this.config.service;
   }
   get version(): string {
-    return this.config.version ?? defaultDevVersion;
+    return this.#deployed?.version ?? this.config.version ?? defaultDevVersion;
   }
 
   /**
@@ -149,6 +189,7 @@ export class ServiceRuntime implements ServiceRoute {
     // A new runtime: its Node first (may download), so one that cannot be had keeps the old pool.
     if (config.runtime !== this.config.runtime) await serviceNode(this.#nodeRuntimes, config);
     const { spec, moduleIndex } = this.#spec(config);
+    this.#spec0 = spec;
     const configChanged = config !== this.config;
     this.config = config;
     this.moduleIndex = moduleIndex;
@@ -260,9 +301,9 @@ export class ServiceRuntime implements ServiceRoute {
       moduleIndex.set(index, modules.length);
       modules.push({ module: handler.module, exportName: handler.exportName });
     });
-    const version = config.version ?? defaultDevVersion;
+    const version = this.#deployed?.version ?? config.version ?? defaultDevVersion;
     // On the dev server MINOR is always 1 (S1); deployed versions will carry their own.
-    const minor = '1';
+    const minor = this.#deployed?.minor ?? '1';
     const env: Record<string, string> = {
       ...config.envVariables,
       APPLICATION_ID: `${ctx.mode === 'dev' ? 'dev' : 's'}~${ctx.application}`,
@@ -287,7 +328,7 @@ export class ServiceRuntime implements ServiceRoute {
         service: config.service,
         version,
         runDir: join(ctx.dataDir, 'run'),
-        cacheDir: join(ctx.dataDir, 'cache', 'ts'),
+        cacheDir: this.#deployed?.cacheDir ?? join(ctx.dataDir, 'cache', 'ts'),
         modules,
         env,
         slots,

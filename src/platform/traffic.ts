@@ -33,6 +33,8 @@ export interface TrafficOptions {
   onRequest(record: RequestRecord): void;
   /** The request journal: each record in it before its answer's last bytes go out. */
   journal?: ResponseJournal | undefined;
+  /** `hangar serve`: an Authorization header carrying this admin token never reaches an app. */
+  adminToken?: string | undefined;
 }
 
 export interface Traffic {
@@ -82,6 +84,7 @@ export function createTraffic(options: TrafficOptions): Traffic {
     warn: (message) => logger.warn(message),
     onRequest: options.onRequest,
     ...(options.journal ? { journal: options.journal } : {}),
+    ...(options.adminToken ? { adminToken: options.adminToken } : {}),
   };
   const server = createFrontendServer(frontend);
   const httpsServer = options.tls

@@ -174,6 +174,14 @@ export function isRetryable(err: unknown): boolean {
 export interface InstancePool {
   /** A slot, at once or after the pending queue; rejects with PENDING_TIMEOUT (503) or the start error. */
   acquire(): Promise<Lease>;
+  /**
+   * A slot on one instance, for a request addressed to it (S11 `INSTANCE-dot-...`, admin only):
+   * at once when that instance serves and has a free slot; otherwise a rejection at once with
+   * HangarError INSTANCE_UNAVAILABLE (503) saying why (busy, starting, draining, unresponsive,
+   * gone). It never queues, starts an instance or scales; the lease counts like acquire()'s.
+   * A pool without it cannot be addressed by instance (the front end answers 503).
+   */
+  acquireInstance?(instanceId: string): Promise<Lease>;
 }
 
 /** An instance as the admin API, metering and the CLI see it: the handle's facts and the pool's counts. */

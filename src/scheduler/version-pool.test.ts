@@ -506,3 +506,181 @@ describe('VersionPool: drain and scale-down', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+/**
+ * What acquireInstance() gave without the clock moving: the lease, the error, or `pending` when
+ * it is still waiting (which an addressed request must never do).
+ */
+async function atOnce(acquired: Promise<Lease>): Promise<Lease | HangarError | 'pending'> {
+  let outcome: Lease | HangarError | 'pending' = 'pending';
+  acquired.then(
+    (lease) => {
+      outcome = lease;
+    },
+    (err: HangarError) => {
+      outcome = err;
+    },
+  );
+  await settle();
+  return outcome;
+}
+
+/** The 503 an addressed request gets, with the reason its message gives. */
+const unavailable = (reason: string) => ({
+  code: 'HANGAR_E_INSTANCE_UNAVAILABLE',
+  status: 503,
+  message: expect.stringContaining(reason),
+});
+
+describe('VersionPool: a request addressed to one instance (S11)', () => {
+  it('takes a free slot on exactly that instance, counted like any lease: in flight, served, freed on release', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    const { pool } = makePool(factory, clock, manual(2));
+    await clock.advance(0);
+    const [a, b] = factory.made;
+    // Whatever the packing would pick, the addressed instance is the one that gets it.
+    for (const target of [b!, a!, b!]) {
+      const lease = await atOnce(pool.acquireInstance(target.id));
+      expect(lease).not.toBe('pending');
+      expect((lease as Lease).instanceId).toBe(target.id);
+      await (lease as Lease).send(fakeRequest({ url: `/to-${target.id}` }));
+      expect(pool.instances.find((i) => i.id === target.id)?.inflight).toBe(1);
+      (lease as Lease).release();
+    }
+    expect(a!.received.map((r) => r.url)).toEqual([`/to-${a!.id}`]);
+    expect(b!.received.map((r) => r.url)).toEqual([`/to-${b!.id}`, `/to-${b!.id}`]);
+    expect(pool.instances.map((i) => [i.id, i.inflight, i.served])).toEqual([
+      [a!.id, 0, 1],
+      [b!.id, 0, 2],
+    ]);
+    // Its first request was its loading request, whoever addressed it.
+    const again = await pool.acquireInstance(a!.id);
+    await again.send(fakeRequest());
+    expect(again.loading).toBe(false);
+    again.release();
+  });
+
+  it('a busy instance: 503 at once saying so; nothing queued, started or moved elsewhere; a freed slot serves it', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    const { pool, decisions } = makePool(factory, clock, automatic({ maxInstances: 3, minInstances: 1 }));
+    await clock.advance(0);
+    const target = factory.made[0]!;
+    const held = [await pool.acquireInstance(target.id), await pool.acquireInstance(target.id)];
+    expect(held.map((l) => l.instanceId)).toEqual([target.id, target.id]);
+    // The leases it holds count towards utilisation like any others: a second instance starts.
+    await clock.advance(1_000);
+    const starts = () => decisions.filter((d) => d.action === 'start').length;
+    expect(starts()).toBe(2);
+    expect(factory.live).toHaveLength(2);
+
+    const refused = await atOnce(pool.acquireInstance(target.id));
+    expect(refused).toMatchObject(
+      unavailable(
+        `instance '${target.id}' of default/v1 cannot take the request now: it is busy (all 2 slots taken)`,
+      ),
+    );
+    expect(pool.pendingCount).toBe(0);
+    // The other instance's free slots were not used, and the refusal left nothing behind that
+    // would start or scale anything.
+    expect(factory.made[1]!.received).toHaveLength(0);
+    expect(pool.instances.find((i) => i.id === factory.made[1]!.id)?.inflight).toBe(0);
+    await clock.advance(1_000);
+    expect(starts()).toBe(2);
+    expect(pool.instances.find((i) => i.id === target.id)?.inflight).toBe(2);
+
+    held[0]!.release();
+    const lease = await atOnce(pool.acquireInstance(target.id));
+    expect((lease as Lease).instanceId).toBe(target.id);
+    (lease as Lease).release();
+    held[1]!.release();
+  });
+
+  it('an unknown or exited instance: 503 gone', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const { pool } = makePool(factory, clock, manual(1));
+    await clock.advance(0);
+    expect(await atOnce(pool.acquireInstance('no-such-instance'))).toMatchObject(
+      unavailable("instance 'no-such-instance' of default/v1 cannot take the request now: it is gone"),
+    );
+    const first = factory.made[0]!;
+    first.crash(1);
+    await clock.advance(0);
+    expect(await atOnce(pool.acquireInstance(first.id))).toMatchObject(unavailable('it is gone'));
+    // Its replacement serves, but only a request addressed to it (or to the version) goes there.
+    expect((await pool.acquireInstance(factory.made[1]!.id)).instanceId).toBe(factory.made[1]!.id);
+  });
+
+  it('a starting, draining or unresponsive instance: 503 at once naming which', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    let open: () => void = () => undefined;
+    factory.startGate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const { pool } = makePool(factory, clock, manual(1), { unresponsiveAfterMs: 1_000 });
+    await clock.advance(0);
+    const first = factory.made[0]!;
+    expect(await atOnce(pool.acquireInstance(first.id))).toMatchObject(unavailable('it is starting'));
+    factory.startGate = undefined;
+    open();
+    await clock.advance(0);
+
+    // Its event loop stops answering: out of routing, and addressing it says why.
+    first.responsive = false;
+    await clock.advance(1_100);
+    expect(await atOnce(pool.acquireInstance(first.id))).toMatchObject(unavailable('it is unresponsive'));
+    first.responsive = true;
+    await clock.advance(100);
+    const held = await pool.acquireInstance(first.id);
+
+    // New code: the old instance drains its request and takes no new one.
+    pool.reload(new FakeFactory(clock));
+    expect(await atOnce(pool.acquireInstance(first.id))).toMatchObject(unavailable('it is draining'));
+    held.release();
+  });
+
+  it('a lease taken by address holds the drain on close, like any other; after close: 503', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const open = holdOpen(factory);
+    const { pool } = makePool(factory, clock, manual(1));
+    await clock.advance(0);
+    const instance = factory.made[0]!;
+    const lease = await pool.acquireInstance(instance.id);
+    const sent = lease.send(fakeRequest());
+    const closed = pool.close();
+    await clock.advance(1_000);
+    expect(instance.stopCalls).toBe(0);
+    expect(await atOnce(pool.acquireInstance(instance.id))).toMatchObject(
+      unavailable('the platform is shutting down'),
+    );
+    open[0]!();
+    expect((await sent).body.toString()).toBe('done');
+    lease.release();
+    await closed;
+    expect(instance.stopCalls).toBe(1);
+  });
+
+  it('an instance leased by address is not idle: it scales down only once the lease is released and the idle period passed', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock);
+    const { pool, decisions } = makePool(factory, clock, automatic({ maxIdleInstances: 0 }), {
+      idlePeriodMs: 60_000,
+    });
+    (await pool.acquire()).release();
+    const instance = factory.made[0]!;
+    await clock.advance(30_000);
+    const lease = await pool.acquireInstance(instance.id);
+    await clock.advance(90_000);
+    expect(pool.instances.map((i) => i.id)).toEqual([instance.id]);
+    lease.release();
+    await clock.advance(59_000);
+    expect(pool.instances).toHaveLength(1);
+    await clock.advance(2_000);
+    expect(pool.instances).toHaveLength(0);
+    expect(decisions.map((d) => d.action)).toEqual(['start', 'stop']);
+  });
+});

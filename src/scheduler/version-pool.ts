@@ -67,6 +67,8 @@ interface Member {
   idleSince: number | undefined;
   /** The next request it serves is its first: a loading request (S6, S7). */
   loading: boolean;
+  /** It has been put into routing once (started and prepared): out of it now means trouble, not a start. */
+  admitted: boolean;
   /** Woken when its last request in flight finishes (drain). */
   idleWaiters: Array<() => void>;
 }
@@ -228,6 +230,25 @@ export class VersionPool implements InstancePool {
     });
   }
 
+  /**
+   * A slot on the instance `instanceId`, for a request addressed to it (S11, admin only): at
+   * once when it serves and has a free slot, counted exactly like acquire()'s leases (in
+   * flight, served, idle, drain). Otherwise rejects at once with INSTANCE_UNAVAILABLE (503)
+   * saying why: busy, starting, draining, unresponsive, or gone. An addressed request never
+   * waits in the pending queue, never starts an instance and never moves the autoscaler.
+   */
+  acquireInstance(instanceId: string): Promise<Lease> {
+    const member = this.#member(instanceId);
+    if (member && !this.#closed && this.#serving.has(member) && member.inflight < this.#factory.slots)
+      return Promise.resolve(this.#lease(member, 0));
+    return Promise.reject(
+      new HangarError(
+        'INSTANCE_UNAVAILABLE',
+        `instance '${instanceId}' of ${this.#options.service}/${this.#options.version} cannot take the request now: ${this.#unavailable(member)}`,
+      ),
+    );
+  }
+
   /** Serves new code: fresh instances (from `factory`) take new requests, the old ones drain. */
   reload(factory: InstanceFactory = this.#factory): void {
     this.#factory = factory;
@@ -255,6 +276,33 @@ export class VersionPool implements InstancePool {
     }
     for (const member of this.#all) this.#retire(member, 'the platform is shutting down', false);
     await Promise.all(this.#stopping);
+  }
+
+  /** The instance with that id that has not exited (a scan: addressed requests are rare). */
+  #member(instanceId: string): Member | undefined {
+    for (const member of this.#all) if (member.handle.id === instanceId) return member;
+    return undefined;
+  }
+
+  /** Why `member` takes no request now, for acquireInstance()'s 503. */
+  #unavailable(member: Member | undefined): string {
+    if (this.#closed) return 'the platform is shutting down';
+    if (!member || member.handle.state === 'stopped')
+      return 'it is gone (it exited or was stopped); a request addressed to an instance never goes to another one';
+    if (this.#serving.has(member)) {
+      const slots = this.#factory.slots;
+      return `it is busy (all ${slots} slot${slots === 1 ? '' : 's'} taken); a request addressed to an instance does not wait for a slot`;
+    }
+    const killed = member.handle.killedBecause;
+    if (killed !== undefined) return `it is being killed: ${killed}`;
+    if (this.#retiring.has(member))
+      return 'it is draining: it is being retired and finishes only the requests it has';
+    if (this.#unresponsive.has(member))
+      return `it is unresponsive: its event loop has not answered for more than limits.unresponsive_after (${this.#options.unresponsiveAfterMs} ms)`;
+    if (this.#suspect.has(member))
+      return 'it is unresponsive: a request lost its connection to it, and it takes none until it answers a ping';
+    if (!member.admitted) return 'it is starting and takes requests once it is ready';
+    return 'it is unresponsive: a request outlived its deadline on it, and it takes none until it answers a ping';
   }
 
   #lease(member: Member, pendingMs: number): Lease {
@@ -482,6 +530,7 @@ export class VersionPool implements InstancePool {
       served: 0,
       idleSince: undefined,
       loading: true,
+      admitted: false,
       idleWaiters: [],
     };
     // "First" is decided at start: instances started while the first is still starting (a burst
@@ -529,6 +578,7 @@ export class VersionPool implements InstancePool {
         this.#blockedUntil = undefined;
         this.#lastError = undefined;
         member.idleSince ??= this.#clock.now();
+        member.admitted = true;
         this.#serving.add(member);
         this.#dispatchPending();
       })

@@ -38,6 +38,11 @@ export const ErrorCodes = {
     status: 403,
     summary: 'addressing one instance by its hostname needs the admin token as Authorization: Bearer',
   },
+  INSTANCE_UNAVAILABLE: {
+    status: 503,
+    summary:
+      'the addressed instance cannot take the request now (busy, starting, draining, unresponsive or gone)',
+  },
   REQUEST_MALFORMED: { status: 400, summary: 'the request breaks HTTP/1.1 framing or a front-end rule' },
   REQUEST_HEADERS_TOO_LARGE: {
     status: 431,

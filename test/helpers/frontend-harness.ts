@@ -38,6 +38,8 @@ export interface FrontendHarnessOptions {
   overQuota?(app: string): string | undefined;
   /** The platform's ports for `secure:` redirects. Default: none (no HTTPS listener). */
   ports?: ListenPorts;
+  /** The platform's admin token (serve), stripped from requests before instances get them. Default: none (dev). */
+  adminToken?: string;
 }
 
 export interface FrontendHarness {
@@ -140,6 +142,7 @@ export async function startFrontendHarness(options: FrontendHarnessOptions = {})
     serverSoftware: devServerSoftware,
     meter,
     ...(options.ports ? { ports: () => options.ports! } : {}),
+    ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
     warn: (message) => warnings.push(message),
     onRequest: (record) => {
       records.push(record);

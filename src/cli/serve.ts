@@ -1,0 +1,99 @@
+import { join, resolve } from 'node:path';
+import { loadPlatformConfig } from '../config/index.js';
+import { startServePlatform } from '../platform/serve-platform.js';
+import { loadCertificate } from '../platform/tls.js';
+import { HangarError } from '../shared/errors.js';
+import { createPlatformLogger } from '../shared/logger.js';
+import { serveServerSoftware } from '../shared/version.js';
+
+/** `hangar serve`'s flags as typed (S2). */
+export interface ServeFlags {
+  port?: number;
+  httpsPort?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  adminPort?: number;
+  host?: string;
+  domain?: string;
+  dataDir?: string;
+  database?: string;
+  config?: string;
+}
+
+/** S2's defaults for `hangar serve`. */
+export const serveDefaults = {
+  port: 8080,
+  adminPort: 8000,
+  host: '127.0.0.1',
+  domain: 'localhost',
+  dataDir: './hangar-data',
+} as const;
+
+/**
+ * `hangar serve` (SPEC S2, S11): the platform on one machine, serving the versions deployed
+ * under `--data-dir`. Stops (draining every version) on SIGINT or SIGTERM.
+ */
+export async function runServe(flags: ServeFlags): Promise<void> {
+  // JSON lines when not on a terminal (HANGAR_LOG_FORMAT overrides): the platform's own log only.
+  const logger = createPlatformLogger(process.stdout);
+  if (flags.database !== undefined && !/^sqlite:/i.test(flags.database)) {
+    throw new HangarError(
+      'USAGE',
+      `--database ${flags.database}: only the data dir's SQLite database is supported so far (PostgreSQL comes with several nodes, S16); leave --database out`,
+    );
+  }
+  if (
+    (flags.tlsCert === undefined) !== (flags.tlsKey === undefined) ||
+    (flags.httpsPort !== undefined && !flags.tlsCert)
+  ) {
+    throw new HangarError('USAGE', '--https-port needs both --tls-cert FILE and --tls-key FILE');
+  }
+  const dataDir = resolve(flags.dataDir ?? serveDefaults.dataDir);
+  const platformConfig = await loadPlatformConfig(flags.config, {
+    dataDir,
+    ...(flags.config ? { givenBy: '--config' } : {}),
+  });
+  const https =
+    flags.httpsPort !== undefined && flags.tlsCert && flags.tlsKey
+      ? {
+          port: flags.httpsPort,
+          tls: await loadCertificate({ kind: 'files', cert: flags.tlsCert, key: flags.tlsKey }, dataDir),
+        }
+      : undefined;
+  const platform = await startServePlatform({
+    platformConfig,
+    host: flags.host ?? serveDefaults.host,
+    port: flags.port ?? serveDefaults.port,
+    adminPort: flags.adminPort ?? serveDefaults.adminPort,
+    dataDir,
+    domain: flags.domain ?? serveDefaults.domain,
+    logger,
+    ...(https ? { https } : {}),
+  });
+  const versions = platform.state.runtimes.length;
+  logger.info(
+    `Hangar serve (${serveServerSoftware}): ${platform.url}${platform.httpsUrl ? `, ${platform.httpsUrl}` : ''}`,
+  );
+  logger.info(`  ${versions} version${versions === 1 ? '' : 's'} from ${dataDir}`);
+  logger.info(`  admin API: ${platform.adminUrl} (token in ${join(dataDir, 'admin-token')})`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: draining and stopping`);
+    platform.close().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error(String(err));
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

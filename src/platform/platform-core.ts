@@ -1,0 +1,290 @@
+/**
+ * What every platform process runs, `hangar dev` and `hangar serve` alike (ARCHITECTURE.md):
+ * the data dir and its admin token, the request log on its thread, the front end with metering
+ * (traffic.ts), the socket service, the memory caps, the Node runtimes, the admin API. What
+ * differs is handed in: the route table and the running versions (dev: services from app.yaml
+ * files; serve: deployed versions, serve-state.ts), the mode and what clients are shown.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { type AdminSource, createAdminServer, type InstanceView } from '../admin/admin-server.js';
+import { ensureAdminToken } from '../admin/admin-token.js';
+import type { PlatformConfig } from '../config/types.js';
+import type { TlsFiles } from '../frontend/listener.js';
+import type { RouteTable } from '../frontend/route.js';
+import { openLogStore } from '../logs/open-store.js';
+import { startRequestLogThread } from '../logs/request-log-thread.js';
+import { instanceIsolation, reportIsolation } from '../scheduler/isolation.js';
+import { type MemoryCgroups, probeMemoryCgroup } from '../scheduler/memory-cgroup.js';
+import type { ScalingDecision } from '../scheduler/version-pool.js';
+import { DATABASE_FILE } from '../shared/database.js';
+import { HangarError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { startSocketService } from '../sockets/supervisor.js';
+import { type NodeRuntimeResolver, nodeRuntimeResolver } from '../versions/node-runtimes.js';
+import type { RuntimeContext, ServiceRuntime } from './service-runtime.js';
+import { createTraffic, type Traffic } from './traffic.js';
+
+export interface CoreOptions {
+  mode: 'dev' | 'serve';
+  platformConfig: PlatformConfig;
+  host: string;
+  port: number;
+  adminPort: number;
+  dataDir: string;
+  logger: Logger;
+  /** SERVER_SOFTWARE and the front end's Server header (S2). */
+  serverSoftware: string;
+  /** Error text in 5xx pages (dev) or generic pages (serve). */
+  exposeErrors: boolean;
+  /** Print each request's line with its app lines on the platform's terminal (dev only). */
+  requestLines: boolean;
+  routes: RouteTable;
+  /** The running versions, for the admin API and metering's instance counts. */
+  runtimes(): readonly ServiceRuntime[];
+  https?: { port: number; tls: TlsFiles };
+}
+
+export interface PlatformCore {
+  dataDir: string;
+  token: string;
+  traffic: Traffic;
+  nodeRuntimes: NodeRuntimeResolver;
+  decisions: ScalingDecision[];
+  /** Filled in by serve with its deploy and versions endpoints before the admin port listens. */
+  admin: AdminSource;
+  url: string;
+  httpsUrl: string | undefined;
+  /** The front end's port. */
+  port: number;
+  /** What a version of `app` needs to run (the rest of a ServiceRuntime's context). */
+  context(app: string, defaultHostname: string): RuntimeContext;
+  /** Opens the admin port; call once the admin source is complete. Resolves to its URL. */
+  listenAdmin(): Promise<string>;
+  /** Set while the platform stops, so instance exits are not reported as failures. */
+  readonly closing: boolean;
+  /** Stops everything: `stopRuntimes` drains the versions between the listeners and the services. */
+  close(stopRuntimes: () => Promise<void>): Promise<void>;
+}
+
+export async function startCore(options: CoreOptions): Promise<PlatformCore> {
+  const { logger } = options;
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const token = ensureAdminToken(dataDir);
+  // How instances are kept off the network but for the socket service (S12); a warning unless netns.
+  reportIsolation(instanceIsolation(), logger);
+  const nodeRuntimes = nodeRuntimeResolver({
+    dataDir,
+    configured: options.platformConfig.runtimes,
+    log: (message) => logger.info(message),
+  });
+  // The request log (S9) runs on a worker thread with its own connection to hangar.db
+  // (request-log-thread.ts); under dev it prints the terminal's request lines with their app lines.
+  // The schema is checked here first, so a database Hangar cannot use stops the start with its reason.
+  const logStore = { kind: 'sqlite', dataDir } as const;
+  openLogStore(logStore).close();
+  const logErrorsShown = new Set<string>();
+  const once = (message: string, say: () => void) => {
+    if (logErrorsShown.has(message)) return;
+    logErrorsShown.add(message);
+    say();
+  };
+  const requestLogs = startRequestLogThread({
+    store: logStore,
+    retention: {
+      maxAgeMs: options.platformConfig.logs.retentionMs,
+      maxBytes: options.platformConfig.logs.maxBytes,
+    },
+    terminal:
+      options.requestLines && logger.fd !== undefined ? { fd: logger.fd, color: logger.color } : undefined,
+    // Each record is in run/'s journal before its answer goes out; a crash loses none (docs/logs.md).
+    journal: {
+      dir: join(dataDir, 'run'),
+      onError: (message) => once(message, () => logger.error(`request log: ${message}`)),
+    },
+    onRecovered: (r) =>
+      logger.info(
+        `request log: ${r.recovered} entries recovered from the journal of platform process ${r.pids.join(', ')}, which ended without closing its log (${r.alreadyStored} were stored already)`,
+      ),
+    onError: (message) =>
+      once(message, () =>
+        logger.error(
+          `request log: ${message} (in ${join(dataDir, DATABASE_FILE)}); lines are kept in memory and retried`,
+        ),
+      ),
+  });
+
+  let closing = false;
+  const decisions: ScalingDecision[] = [];
+  // Front end (S5) over HTTP and optionally HTTPS, metering (S10) behind it: traffic.ts.
+  const traffic = createTraffic({
+    dataDir,
+    platformConfig: options.platformConfig,
+    serverSoftware: options.serverSoftware,
+    exposeErrors: options.exposeErrors,
+    ...(options.https ? { tls: options.https.tls } : {}),
+    routes: options.routes,
+    instances: () =>
+      options.runtimes().flatMap((runtime) =>
+        runtime.pool.instances.map((instance) => ({
+          id: instance.id,
+          app: runtime.app,
+          service: runtime.service,
+          version: runtime.version,
+          startedAt: instance.startedAt,
+          state: instance.state,
+        })),
+      ),
+    logger,
+    onRequest: (record) => requestLogs.request(record),
+    journal: requestLogs.journal,
+    // Under serve an admin addresses instances with the token (S11); the app never sees it.
+    ...(options.mode === 'serve' ? { adminToken: token } : {}),
+  });
+  const { server, httpsServer } = traffic;
+  // The hard memory cap (docs/security.md): the kernel's where cgroup v2 allows it, else the
+  // platform's RSS watch; said once, so an operator knows which.
+  const cgroups = await probeMemoryCgroup();
+  const memoryCgroups: MemoryCgroups | undefined = typeof cgroups === 'string' ? undefined : cgroups;
+  logger.info(
+    typeof cgroups === 'string'
+      ? `memory caps: the platform's RSS watch, every 100 ms (no kernel cap: ${cgroups})`
+      : `memory caps: cgroup v2 memory.max per instance under ${cgroups.dir}`,
+  );
+  // The socket service (S12) owns every app socket; its bytes are outgoing bandwidth (S10).
+  const sockets = await startSocketService({
+    dataDir,
+    config: options.platformConfig.sockets,
+    mode: options.mode,
+    logger,
+    onBytes: ({ app, service, version, sent, received }) => {
+      for (const name of ['socket_bytes', 'outgoing_bytes'] as const)
+        traffic.meter.add(app, service ?? 'default', version ?? 'dev', name, sent + received);
+    },
+  });
+  const adminSource: AdminSource = {
+    sockets: () => sockets.list(),
+    instances: () => options.runtimes().flatMap(instanceViews),
+    decisions: () => decisions,
+    quotas: traffic.quotas,
+    metrics: traffic.metrics,
+    logs: requestLogs,
+  };
+  const admin = createAdminServer(token, adminSource);
+  await listen(server, options.port, options.host, '--port');
+  if (httpsServer && options.https)
+    await listen(httpsServer, options.https.port, options.host, '--https-port');
+  traffic.ports.http = (server.address() as AddressInfo).port;
+  if (httpsServer) traffic.ports.https = (httpsServer.address() as AddressInfo).port;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${hostForUrl(options.host)}:${port}`;
+  const httpsUrl = httpsServer ? `https://${hostForUrl(options.host)}:${traffic.ports.https}` : undefined;
+
+  return {
+    dataDir,
+    token,
+    traffic,
+    nodeRuntimes,
+    decisions,
+    admin: adminSource,
+    url,
+    httpsUrl,
+    port,
+    get closing() {
+      return closing;
+    },
+    context(app, defaultHostname) {
+      return {
+        application: app,
+        mode: options.mode,
+        serverSoftware: options.serverSoftware,
+        defaultHostname,
+        dataDir,
+        platformConfig: options.platformConfig,
+        sockets: sockets.instanceInit(app),
+        memoryCgroups,
+        onLogs: (instanceId, lines) => requestLogs.lines(instanceId, lines),
+        onDecision: (d) => {
+          decisions.push(d);
+          if (decisions.length > 500) decisions.shift();
+        },
+        onInternalRequest: (record) => requestLogs.request(record),
+        nodeRuntimes,
+      };
+    },
+    async listenAdmin() {
+      await listen(admin, options.adminPort, options.host, '--admin-port');
+      return `http://${hostForUrl(options.host)}:${(admin.address() as AddressInfo).port}`;
+    },
+    async close(stopRuntimes) {
+      closing = true;
+      admin.close();
+      admin.closeAllConnections();
+      // Drain (S6, S11): no new connections; requests in flight finish on their instances, then
+      // their responses are written before the connections close.
+      const frontends = httpsServer ? [server, httpsServer] : [server];
+      const closed = frontends.map((s) => new Promise<void>((done) => s.close(() => done())));
+      for (const s of frontends) s.closeIdleConnections();
+      await stopRuntimes();
+      await Promise.all(
+        frontends.map((s, i) => closeWhenIdle(s, closed[i]!, options.platformConfig.limits.shutdownGraceMs)),
+      );
+      // Before the meter's last write: the socket service reports its final bytes as it stops.
+      await sockets.close();
+      if (memoryCgroups) await memoryCgroups.remove();
+      traffic.close();
+      await requestLogs.close();
+    },
+  };
+}
+
+/** Closes keep-alive connections as their last response goes out; any left after `graceMs` are cut. */
+async function closeWhenIdle(server: Server, closed: Promise<void>, graceMs: number): Promise<void> {
+  const sweep = setInterval(() => server.closeIdleConnections(), 20);
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  server.closeIdleConnections();
+  await closed;
+  clearInterval(sweep);
+  clearTimeout(timer);
+}
+
+function instanceViews(runtime: ServiceRuntime): InstanceView[] {
+  return runtime.pool.instances.map((instance) => ({
+    id: instance.id,
+    app: runtime.app,
+    service: runtime.service,
+    version: runtime.version,
+    state: instance.state,
+    pid: instance.pid,
+    busySlots: instance.inflight,
+    slots: instance.slots,
+    requestsServed: instance.served,
+    started: instance.startedAt.toISOString(),
+    readyMs: instance.readyMs ?? null,
+    memory: instance.rss,
+    memoryLimit: instance.memoryLimitBytes,
+  }));
+}
+
+function listen(server: Server, port: number, host: string, flag: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new HangarError(
+              'ADDRESS_IN_USE',
+              `${host}:${port} is already in use; pick another with ${flag} (0 = any free port)`,
+            )
+          : err,
+      );
+    });
+    server.listen(port, host, () => resolvePromise());
+  });
+}
+
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

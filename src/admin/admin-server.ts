@@ -40,6 +40,8 @@ export interface AdminSource {
     query(query: LogQuery): Promise<LogPage>;
     subscribe(listener: (entry: LogEntry) => void): () => void;
   };
+  /** `POST /api/instances/<id>/stop`: drains and stops one instance; false when none has that id. */
+  stopInstance?(id: string): boolean;
   /** `hangar serve`: the deploy protocol and the versions API (docs/serve.md). */
   deploys?: DeployApi;
   versions?: VersionsApi;
@@ -71,6 +73,13 @@ export function createAdminServer(token: string, source: AdminSource): Server {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/api/instances') {
       send(200, { instances: source.instances(), decisions: source.decisions() });
+      return;
+    }
+    const stop = /^\/api\/instances\/([^/]+)\/stop$/.exec(path ?? '');
+    if (req.method === 'POST' && stop && source.stopInstance) {
+      const id = decodeURIComponent(stop[1] ?? '');
+      if (source.stopInstance(id)) send(202, { stopping: id });
+      else send(404, { error: `no instance ${id}; hangar instances list shows the running ones` });
       return;
     }
     if (req.method === 'GET' && path === '/api/quotas' && source.quotas) {

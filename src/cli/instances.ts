@@ -1,6 +1,7 @@
 import type { InstanceView } from '../admin/admin-server.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
-import { type AdminClientOptions, adminGetJson } from './admin-client.js';
+import { HangarError } from '../shared/errors.js';
+import { type AdminClientOptions, adminGetJson, adminJson } from './admin-client.js';
 import { formatTable } from './table.js';
 
 export interface InstancesOptions extends AdminClientOptions {
@@ -53,4 +54,33 @@ export function formatInstances(
         .join('\n')
     : '(none yet)';
   return `${out}\n`;
+}
+
+/**
+ * `hangar instances stop ID` (SPEC S2): the instance drains (its requests finish within
+ * drain_timeout) and stops. ID may be the 12-character prefix `instances list` shows.
+ */
+export async function runInstancesStop(
+  id: string,
+  opts: AdminClientOptions & { json?: boolean },
+): Promise<void> {
+  const { instances } = await adminGetJson<{ instances: InstanceView[] }>(opts, '/api/instances');
+  const matches = instances.filter((i) => i.id.startsWith(id));
+  if (matches.length !== 1) {
+    throw new HangarError(
+      'USAGE',
+      matches.length === 0
+        ? `no instance ${id}; hangar instances list shows the running ones`
+        : `${id} names ${matches.length} instances; give more of the id`,
+    );
+  }
+  const full = matches[0]!.id;
+  const doc = await adminJson<{ stopping: string }>(
+    opts,
+    'POST',
+    `/api/instances/${encodeURIComponent(full)}/stop`,
+  );
+  if (opts.json) process.stdout.write(`${JSON.stringify(doc)}\n`);
+  else
+    process.stdout.write(`stopping ${full}: it takes no new requests and stops once its requests are done\n`);
 }

@@ -200,6 +200,18 @@ withAdminOptions(
   });
 
 withAdminOptions(
+  instances
+    .command('stop')
+    .description(
+      'drain and stop one instance (its requests finish first); the version starts another if it needs one',
+    )
+    .argument('<id>', 'instance id, or the prefix `instances list` shows'),
+).action(async (id: string, opts) => {
+  const { runInstancesStop } = await import('./instances.js');
+  await runInstancesStop(id, opts);
+});
+
+withAdminOptions(
   program
     .command('quotas')
     .description(

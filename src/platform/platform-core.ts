@@ -168,6 +168,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   const adminSource: AdminSource = {
     sockets: () => sockets.list(),
     instances: () => options.runtimes().flatMap(instanceViews),
+    stopInstance: (id) => options.runtimes().some((runtime) => runtime.pool.stopInstance(id)),
     decisions: () => decisions,
     quotas: traffic.quotas,
     metrics: traffic.metrics,

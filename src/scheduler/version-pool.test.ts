@@ -684,3 +684,28 @@ describe('VersionPool: a request addressed to one instance (S11)', () => {
     expect(decisions.map((d) => d.action)).toEqual(['start', 'stop']);
   });
 });
+
+describe('VersionPool: hangar instances stop (S2)', () => {
+  it('drains the instance (its request finishes), stops it, records why; manual scaling starts another', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    const { pool, decisions } = makePool(factory, clock, manual(1));
+    await clock.advance(0);
+    const target = factory.made[0]!;
+    const lease = await pool.acquireInstance(target.id);
+    expect(pool.stopInstance('no-such-instance')).toBe(false);
+    expect(pool.stopInstance(target.id)).toBe(true);
+    // No new request goes to it while it drains...
+    await expect(pool.acquireInstance(target.id)).rejects.toMatchObject({ code: 'HANGAR_E_INSTANCE_UNAVAILABLE' });
+    expect(target.state).not.toBe('stopped');
+    // ...and the one it had still completes there.
+    await lease.send(fakeRequest({ url: '/in-flight' }));
+    lease.release();
+    await clock.advance(0);
+    expect(target.received.map((r) => r.url)).toEqual(['/in-flight']);
+    expect(target.state).toBe('stopped');
+    expect(decisions.some((d) => d.action === 'stop' && d.instanceId === target.id && /hangar instances stop/.test(d.reason))).toBe(true);
+    await clock.advance(1_000);
+    expect(factory.made.filter((i) => i.state !== 'stopped')).toHaveLength(1);
+  });
+});

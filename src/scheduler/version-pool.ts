@@ -278,6 +278,18 @@ export class VersionPool implements InstancePool {
     await Promise.all(this.#stopping);
   }
 
+  /**
+   * `hangar instances stop ID` (S2): the instance takes no new requests, finishes those it has
+   * (within drain_timeout) and stops; the autoscaler starts another if the version needs one.
+   * False when no instance of this pool has that id.
+   */
+  stopInstance(instanceId: string, reason = 'stopped by an admin (hangar instances stop)'): boolean {
+    const member = this.#member(instanceId);
+    if (!member) return false;
+    this.#retire(member, reason);
+    return true;
+  }
+
   /** The instance with that id that has not exited (a scan: addressed requests are rare). */
   #member(instanceId: string): Member | undefined {
     for (const member of this.#all) if (member.handle.id === instanceId) return member;

@@ -2,30 +2,35 @@
  * The cold-start scenario: from spawning a server's process to its first correct 200 on GET /,
  * for bare Node, `hangar dev` and the peers, repeated in alternation, medians reported. For
  * Hangar also the instance's own cold start from the admin API: spawn → ready (`readyMs`) and
- * spawn → the first response sent. Hangar's TypeScript module is compiled on the first start of
- * a data dir and cached there, so Hangar runs twice: on a fresh data dir (compiling, the
- * issue's "TypeScript included") and on one whose cache is already warm.
+ * spawn → the first response sent. `hangar dev` compiles the TypeScript module on the first
+ * start of a data dir and caches it there, so it runs twice: on a fresh data dir (compiling,
+ * the issue's "TypeScript included") and on one whose cache is already warm. `hangar serve`
+ * compiles at deploy: its row is the first request to a version just deployed (none of its
+ * instances running) → its 200, with that request's instance from the admin API.
  */
-import { hello } from './app/payload.mjs';
 import { functionsFramework, workerd } from './peers.js';
-import { probe } from './probe.js';
+import { type Answered, firstCorrect } from './probe.js';
 import {
   bareNode,
   hangarInstances,
+  helloAnswer,
+  helloRequest,
   type Role,
+  serveName,
   startHangar,
   startProblem,
+  startServe,
   stopHangar,
   type Target,
 } from './targets.js';
 import { makeTempDir, removeTempDir } from './temp.js';
 
 export interface ColdStartRow {
-  /** `dev` is Hangar on a fresh data dir; `other` on a warm cache. */
+  /** `dev` is `hangar dev` on a fresh data dir; `other` on a warm cache; `production` is `hangar serve`. */
   role: Role;
   name: string;
   /** What the first column measures from. */
-  from: 'process spawn' | '`hangar dev` spawn';
+  from: 'process spawn' | '`hangar dev` spawn' | 'first request after `hangar deploy`';
   /** Each run's spawn → first 200, ms. */
   toFirst200Ms: number[];
   /** Hangar only: each run's instance spawn → ready and instance spawn → first response, ms. */
@@ -41,20 +46,8 @@ export interface ColdStartResult {
   rows: ColdStartRow[];
 }
 
-const helloRequest = { path: '/', method: 'GET' as const, headers: {} };
-
-/** Polls GET / until it answers hello correctly; resolves with `performance.now()` and `Date.now()` then. */
-async function firstHello(url: string): Promise<{ at: number; wall: number }> {
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    const wrong = await probe(url, helloRequest, { status: 200, body: hello, gzip: false }).catch(
-      (err: Error) => err.message,
-    );
-    if (!wrong) return { at: performance.now(), wall: Date.now() };
-    if (performance.now() > deadline) throw new Error(`no correct answer within 30 s: ${wrong}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+/** Polls GET / until it answers hello correctly. */
+const firstHello = (url: string): Promise<Answered> => firstCorrect(url, helloRequest, helloAnswer);
 
 interface Measure {
   toFirst200Ms: number;
@@ -85,6 +78,26 @@ async function hangarDev(dataDir: string | undefined): Promise<Measure> {
     };
   } finally {
     await stopHangar(hangar, options);
+  }
+}
+
+/** A fresh `hangar serve` with bench/app deployed: the first request after the deploy starts an instance. */
+async function serveDeployed(): Promise<Measure> {
+  const hangar = await startServe();
+  try {
+    const instances = await hangarInstances(hangar);
+    // The instance the first request started (the deploy's load check stops its own).
+    const instance = instances.find((i) => i.readyMs !== null && i.state === 'ready');
+    if (!instance || instance.readyMs === null) throw new Error('the admin API lists no ready instance');
+    if (instances.length !== 1)
+      throw new Error(`expected 1 instance, the admin API lists ${instances.length}`);
+    return {
+      toFirst200Ms: hangar.firstAnswer.at - hangar.deployedAt,
+      instanceReadyMs: instance.readyMs,
+      instanceFirstResponseMs: hangar.firstAnswer.wall - Date.parse(instance.started),
+    };
+  } finally {
+    await stopHangar(hangar);
   }
 }
 
@@ -119,6 +132,17 @@ export async function runColdStart(runs: number, log: (line: string) => void): P
           instanceFirstResponseMs: [],
         },
         measure: () => hangarDev(warmCache),
+      },
+      {
+        row: {
+          role: 'production',
+          name: `${serveName}, version just deployed (compiled at deploy)`,
+          from: 'first request after `hangar deploy`',
+          toFirst200Ms: [],
+          instanceReadyMs: [],
+          instanceFirstResponseMs: [],
+        },
+        measure: serveDeployed,
       },
       {
         row: { role: 'workerd', name: 'workerd', from: 'process spawn', toFirst200Ms: [] },

@@ -1,8 +1,8 @@
 /**
  * The HTTP scenarios of issue 7: what is sent, what the right answer is, and who serves it.
  * Every scenario measures bare node:http first (the baseline of the ratios), then Hangar as a
- * developer runs it and as production will (`--no-watch` until `hangar serve` exists), then
- * the peers.
+ * developer runs it (`hangar dev`) and in production (`hangar serve` with bench/app deployed by
+ * `hangar deploy`), then the peers.
  */
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,9 @@ import {
   bareNode,
   hangar,
   hangarInstances,
-  startHangar,
+  serve,
+  serveName,
+  startServe,
   stopHangar,
   type Target,
 } from './targets.js';
@@ -24,7 +26,7 @@ import { makeTempDir, removeTempDir } from './temp.js';
 const targets = (): TargetSpec[] => [
   { role: 'bare', start: bareNode },
   { role: 'dev', start: () => hangar({ watch: true }) },
-  { role: 'production', start: () => hangar({ watch: false }) },
+  { role: 'production', start: () => serve() },
   { role: 'workerd', start: workerd },
   { role: 'functions-framework', start: functionsFramework },
 ];
@@ -65,16 +67,17 @@ export const httpScenarios: HttpScenario[] = [
     name: 'logging',
     description:
       'GET /log → the handler logs 10 lines (console.log), then "Hello, World!"; Node targets write them to a ' +
-      'stdout pipe the suite drains, Hangar stores them with the request. The no-logging row is the same ' +
-      'Hangar on GET /. The cost of 10 lines is judged on one Hangar measured on /log and / back to back ' +
-      'in pairs (the paired figure below); the two rows compare separate processes in distant rounds',
+      'stdout pipe the suite drains, Hangar stores them with the request (`hangar dev` also prints them to its ' +
+      'terminal, a pipe the suite drains; `hangar serve` prints nothing). The no-logging row is another ' +
+      '`hangar serve` on GET /. The cost of 10 lines is judged on one `hangar serve` measured on /log and / back ' +
+      'to back in pairs (the paired figure below); the two rows compare separate processes in distant rounds',
     request: { path: '/log', method: 'GET', headers: {} },
     expected: { status: 200, body: hello, gzip: false },
     targets: [
       ...targets(),
       {
         role: 'production-no-logging',
-        start: () => hangar({ watch: false }),
+        start: () => serve(),
         path: '/',
         label: 'GET / (no logging)',
       },
@@ -87,7 +90,7 @@ export const httpScenarios: HttpScenario[] = [
 /** Not in the default run (BENCH_SCENARIOS=pool): hello on a pool of exactly 1 and 2 instances. */
 export const poolScenario: HttpScenario = {
   name: 'pool',
-  description: 'hello on `hangar dev --no-watch` with manual_scaling: 1 instance vs 2',
+  description: 'hello on `hangar serve` with bench/app deployed under manual_scaling: 1 instance vs 2',
   request: { path: '/', method: 'GET', headers: {} },
   expected: { status: 200, body: hello, gzip: false },
   targets: [
@@ -97,7 +100,7 @@ export const poolScenario: HttpScenario = {
   ],
 };
 
-/** bench/app under `manual_scaling: instances: N`, measured once all N are ready. */
+/** bench/app deployed under `manual_scaling: instances: N`, measured once all N are ready. */
 async function hangarPool(instances: number): Promise<Target> {
   const app = makeTempDir(`pool${instances}`);
   cpSync(appDir, app, { recursive: true });
@@ -105,10 +108,15 @@ async function hangarPool(instances: number): Promise<Target> {
     join(app, 'app.yaml'),
     `runtime: nodejs20\nmanual_scaling:\n  instances: ${instances}\nhandlers:\n  - url: /.*\n    script: main.app\n`,
   );
-  const options = { watch: false, app };
-  const started = await startHangar(options);
+  let started: Awaited<ReturnType<typeof startServe>>;
+  try {
+    started = await startServe({ app });
+  } catch (err) {
+    removeTempDir(app);
+    throw err;
+  }
   const stop = async () => {
-    await stopHangar(started, options);
+    await stopHangar(started);
     removeTempDir(app);
   };
   const deadline = Date.now() + 30_000;
@@ -120,7 +128,7 @@ async function hangarPool(instances: number): Promise<Target> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
-    name: `hangar dev --no-watch, ${instances} instance${instances > 1 ? 's' : ''}`,
+    name: `${serveName}, ${instances} instance${instances > 1 ? 's' : ''}`,
     url: started.url,
     pid: started.child.pid!,
     spawnedAt: started.spawnedAt,

@@ -1,25 +1,25 @@
 /**
- * The logging scenario's check (issue 5): 10,000 requests × 10 lines through `hangar dev`, then
- * the platform stops and its store is counted. Throughput means nothing if lines are lost. It
- * sends with autocannon, because wrk cannot send an exact number of requests.
+ * The logging scenario's check (issue 5): 10,000 requests × 10 lines through `hangar serve`
+ * (bench/app deployed), then the platform stops and its store is counted. Throughput means
+ * nothing if lines are lost. It sends with autocannon, because wrk cannot send an exact number
+ * of requests.
  */
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { logLines } from './app/payload.mjs';
-import { startHangar, stopHangar } from './targets.js';
+import { serveName, startServe, stopHangar } from './targets.js';
 
 /** Sends `requests` to `/log`, stops the platform, and says whether every line is stored under its own request. */
 export async function verifyNoLineLost(requests = 10_000): Promise<string[]> {
-  const options = { watch: false };
-  const hangar = await startHangar(options);
+  const hangar = await startServe();
   try {
     const started = performance.now();
     const result = await autocannon({ url: `${hangar.url}log`, connections: 50, amount: requests });
     const seconds = (performance.now() - started) / 1000;
-    // Stopping flushes the log writer. Given its own data dir, stopHangar leaves it for the count;
-    // the `finally` below removes it.
-    await stopHangar(hangar, { ...options, dataDir: hangar.dataDir });
+    // Stopping flushes the log writer. Told the data dir is the caller's, stopHangar leaves it
+    // for the count; the `finally` below removes it.
+    await stopHangar(hangar, { dataDir: hangar.dataDir });
     const db = new Database(join(hangar.dataDir, 'hangar.db'), { readonly: true });
     // Lines of the /log requests whose text names their own request: none lost, none misattributed.
     const stored = db
@@ -42,12 +42,12 @@ export async function verifyNoLineLost(requests = 10_000): Promise<string[]> {
     const ok = sent - failed;
     const complete = stored.n === ok * logLines && records.n === ok;
     return [
-      `Logging check (\`hangar dev --no-watch\`, autocannon): ${sent} requests × ${logLines} lines in ` +
+      `Logging check (\`${serveName}\`, autocannon): ${sent} requests × ${logLines} lines in ` +
         `${seconds.toFixed(1)} s (${failed} errors/non-2xx); request records stored: ${records.n} of ${ok}; ` +
         `lines stored under their own request: ${stored.n} of ${ok * logLines}` +
         (complete ? ' — none lost.' : ' — LINES MISSING.'),
     ];
   } finally {
-    await stopHangar(hangar, options);
+    await stopHangar(hangar);
   }
 }

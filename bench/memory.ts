@@ -1,8 +1,9 @@
 /**
  * The memory scenario: resident memory (RSS, from `ps`) of each server after one request and
- * an idle period, per process and per idle instance. For Hangar an instance is its process
- * and that process's children; the platform and the socket service are once per machine. For
- * bare Node, the Functions Framework and workerd the one process is the instance.
+ * an idle period, per process and per idle instance. Hangar is `hangar serve` with bench/app
+ * deployed; an instance is its process and that process's children; the platform and the
+ * socket service are once per machine. For bare Node, the Functions Framework and workerd the
+ * one process is the instance.
  */
 import { execFile } from 'node:child_process';
 import { basename, relative } from 'node:path';
@@ -14,11 +15,11 @@ import { probe } from './probe.js';
 import {
   bareNode,
   hangarInstances,
-  hangarName,
   type Role,
   root,
-  startHangar,
+  serveName,
   startProblem,
+  startServe,
   stopHangar,
   type Target,
 } from './targets.js';
@@ -30,7 +31,7 @@ export interface MemoryRow {
   name: string;
   /** Each process of the target (its process and all descendants): what it is and its RSS, bytes. */
   processes: Array<{ label: string; bytes: number }> | null;
-  /** RSS of one idle instance and its own children (for Hangar, the instance's esbuild service), bytes. */
+  /** RSS of one idle instance and its own children (any process it started), bytes. */
   instanceBytes: number | null;
   problem?: string;
 }
@@ -85,14 +86,13 @@ function processLabel(pid: number, targetPid: number, instancePid: number, table
 }
 
 async function hangarTarget(): Promise<Measured> {
-  const options = { watch: false };
-  const hangar = await startHangar(options);
+  const hangar = await startServe();
   return {
-    name: hangarName(false),
+    name: serveName,
     url: hangar.url,
     pid: hangar.child.pid!,
     spawnedAt: hangar.spawnedAt,
-    stop: () => stopHangar(hangar, options),
+    stop: () => stopHangar(hangar),
     instancePid: async () => {
       const instances = (await hangarInstances(hangar)).filter((i) => i.state === 'ready');
       if (instances.length !== 1) throw new Error(`expected 1 ready instance, found ${instances.length}`);

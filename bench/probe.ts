@@ -66,3 +66,32 @@ export async function probe(
     return `body ${JSON.stringify(shorten(body))}, expected ${JSON.stringify(shorten(expected.body))}`;
   return undefined;
 }
+
+/** When the first right answer came: `performance.now()` and `Date.now()`. */
+export interface Answered {
+  at: number;
+  wall: number;
+}
+
+/**
+ * Sends `request` until the answer is right, a few ms apart; resolves when the first right
+ * answer came, rejects with the last wrong one after `timeoutMs`.
+ *
+ * @example
+ * const { at } = await firstCorrect(target.url, { path: '/', method: 'GET', headers: {} }, { status: 200, body: 'Hello, World!', gzip: false });
+ */
+export async function firstCorrect(
+  url: string,
+  request: LoadRequest,
+  expected: Expected,
+  timeoutMs = 30_000,
+): Promise<Answered> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const wrong = await probe(url, request, expected).catch((err: Error) => err.message);
+    if (!wrong) return { at: performance.now(), wall: Date.now() };
+    if (performance.now() > deadline)
+      throw new Error(`no correct answer within ${timeoutMs / 1000} s: ${wrong}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

@@ -92,7 +92,10 @@ function coldStart(result: ColdStartResult): string {
       rows,
     ),
     "Hangar's instance columns come from `GET /api/instances` (`readyMs`, `started`). `hangar dev` starts " +
-      "its first instance as it starts, so its first 200 includes the platform's start and the instance's.",
+      "its first instance as it starts, so its first 200 includes the platform's start and the instance's. " +
+      "`hangar serve`'s row starts at the first request to a version `hangar deploy` has just deployed " +
+      '(the platform running, TypeScript compiled at deploy, no instance of the version running), so its ' +
+      "first 200 is that request's: one instance start.",
   ].join('\n\n');
 }
 
@@ -136,7 +139,8 @@ export function markdown(record: RunRecord): string {
       `Peers: ${Object.entries(record.peers)
         .map(([name, version]) => `${name} ${version}`)
         .join(', ')}. ` +
-      `Production path: \`hangar dev --no-watch\` (no \`hangar serve\` yet). Wall time ${minutes}.`,
+      'Production path: `hangar serve` (fresh data dir, bench/app deployed with `hangar deploy`; the rows named `hangar serve`). ' +
+      `Wall time ${minutes}.`,
   ];
   const verdicts = table(
     ['target', 'result', 'figures'],

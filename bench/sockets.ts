@@ -3,7 +3,8 @@
  * shim and the socket service, against plain loopback TCP from the same kind of process, and
  * against the cheapest relay Node can be (a separate process that only `pipe()`s a Unix
  * connection to TCP: the ceiling for any spliced design). Runs alternate (direct, shim, relay,
- * direct, ...) so machine drift hits all alike; the median round is reported.
+ * direct, ...) so machine drift hits all alike; the median round is reported. The socket
+ * service runs as `hangar serve` runs it (mode `serve`, the targets listed in sockets.allow).
  */
 import { execFile } from 'node:child_process';
 import { type AddressInfo, createServer, type Server } from 'node:net';
@@ -95,26 +96,34 @@ export async function runSockets(
     join(root, 'dist/sockets/supervisor.js')
   )) as typeof import('../src/sockets/supervisor.js');
   const dir = makeTempDir('sockets');
-  const service = await startSocketService({
-    dataDir: dir,
-    config: { ...defaultPlatformConfig.sockets, idleTimeoutMs: 600_000, maxOpenPerApp: 10_000 },
-    mode: 'dev',
-    logger: quiet,
-  });
   const servers = { upload: sink(bytes), download: source(bytes), connect: idle() };
   const relays: Array<Awaited<ReturnType<typeof relay>>> = [];
+  let service: Awaited<ReturnType<typeof startSocketService>> | undefined;
   try {
+    const ports = {
+      upload: await listen(servers.upload),
+      download: await listen(servers.download),
+      connect: await listen(servers.connect),
+    };
+    // As `hangar serve` runs it: loopback is refused there unless the platform config allows it,
+    // as an operator would list a service of theirs in sockets.allow.
+    service = await startSocketService({
+      dataDir: dir,
+      config: {
+        ...defaultPlatformConfig.sockets,
+        idleTimeoutMs: 600_000,
+        maxOpenPerApp: 10_000,
+        allow: Object.values(ports).map((port) => `127.0.0.1:${port}`),
+      },
+      mode: 'serve',
+      logger: quiet,
+    });
     const shim = JSON.stringify({
       ...service.instanceInit('bench'),
       instance: 'bench',
       service: 'default',
       version: 'bench',
     });
-    const ports = {
-      upload: await listen(servers.upload),
-      download: await listen(servers.download),
-      connect: await listen(servers.connect),
-    };
     const relayPaths = {
       upload: await relay(dir, ports.upload),
       download: await relay(dir, ports.download),
@@ -165,7 +174,7 @@ export async function runSockets(
     return { kind: 'sockets', name: 'sockets', settings, throughput, connect };
   } finally {
     await Promise.all(relays.map(({ child }) => stopChild(child)));
-    await service.close();
+    await service?.close();
     for (const server of Object.values(servers)) server.close();
     removeTempDir(dir);
   }

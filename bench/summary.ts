@@ -1,7 +1,7 @@
 /**
  * The issue's targets, judged on one run's results. Hangar's production path stands in for
- * Hangar (`hangar dev --no-watch` until `hangar serve` exists); a target whose scenario did not
- * run, or whose rows have no figures, is "not measured", never met.
+ * Hangar (`hangar serve` with bench/app deployed by `hangar deploy`, role `production`); a
+ * target whose scenario did not run, or whose rows have no figures, is "not measured", never met.
  */
 import type { ColdStartResult } from './cold-start.js';
 import { int, mib, ms, ratio } from './format.js';
@@ -139,10 +139,16 @@ function coldStart(results: ScenarioResult[]): Verdict {
   const fresh = result?.rows.find((r) => r.role === 'dev');
   const firstResponse = medianOrNull(fresh?.instanceFirstResponseMs);
   if (firstResponse === null) return notMeasured(target);
+  // `hangar serve` compiles at deploy, so its instance start is not "TypeScript included": shown, not judged.
+  const serve = result?.rows.find((r) => r.role === 'production');
+  const serveFirst = medianOrNull(serve?.instanceFirstResponseMs);
   return judged(
     target,
     firstResponse <= 200,
-    `instance spawn → first response ${ms(firstResponse)} ms (spawn → ready ${ms(medianOrNull(fresh?.instanceReadyMs)!)} ms), median of ${fresh!.instanceFirstResponseMs!.length}`,
+    `${fresh!.name}: instance spawn → first response ${ms(firstResponse)} ms (spawn → ready ${ms(medianOrNull(fresh?.instanceReadyMs)!)} ms), median of ${fresh!.instanceFirstResponseMs!.length}` +
+      (serveFirst === null
+        ? ''
+        : `; ${serve!.name}: ${ms(serveFirst)} ms (spawn → ready ${ms(medianOrNull(serve?.instanceReadyMs)!)} ms)`),
   );
 }
 

@@ -1,13 +1,17 @@
 /**
- * The servers the suite measures that are Node and Hangar: bare node:http and `hangar dev`
- * (watching, and with `--no-watch` as the stand-in for the production path until
- * `hangar serve` exists). All serve bench/app on 127.0.0.1 and a free port.
+ * The servers the suite measures that are Node and Hangar: bare node:http, `hangar serve` with
+ * bench/app deployed to it by `hangar deploy` (the production path, the row the summary judges
+ * Hangar on) and `hangar dev` (watching, as a developer runs it). All serve bench/app on
+ * 127.0.0.1 and a free port.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startChild, stopChild } from './children.js';
+import { promisify } from 'node:util';
+import { hello } from './app/payload.mjs';
+import { startChild, stopChild, track } from './children.js';
 import { firstLine } from './format.js';
+import { type Answered, firstCorrect } from './probe.js';
 import { makeTempDir, removeTempDir } from './temp.js';
 
 /** What a target is to the summary of the issue's targets. */
@@ -50,6 +54,12 @@ export interface Target {
 export const root = resolve(import.meta.dirname, '..');
 /** The app every target serves: the same routes and bytes for each (see bench/app/payload.mjs). */
 export const appDir = join(root, 'bench/app');
+/** The built CLI (`npm run bench` builds it first). */
+const cli = join(root, 'dist/cli/main.js');
+
+/** GET / and its right answer: what every start waits for. */
+export const helloRequest = { path: '/', method: 'GET' as const, headers: {} };
+export const helloAnswer = { status: 200, body: hello, gzip: false };
 
 const listening = /listening on (\d+)/;
 
@@ -70,6 +80,7 @@ export async function bareNode(): Promise<Target> {
 }
 
 export interface HangarOptions {
+  /** `hangar dev` watching its files, or with `--no-watch`. */
   watch: boolean;
   /** Default: bench/app. */
   app?: string;
@@ -89,7 +100,7 @@ export interface HangarProcess {
 export async function startHangar(options: HangarOptions): Promise<HangarProcess> {
   const dataDir = options.dataDir ?? makeTempDir('data');
   const args = [
-    join(root, 'dist/cli/main.js'),
+    cli,
     'dev',
     options.app ?? appDir,
     ...(options.watch ? [] : ['--no-watch']),
@@ -108,13 +119,124 @@ export async function startHangar(options: HangarOptions): Promise<HangarProcess
   return { child, spawnedAt, url: `${match[1]}/`, adminUrl: match[2]!, dataDir };
 }
 
-/** Stops the platform as Ctrl-C does (it drains and stops its instances), then removes a data dir it was given none of. */
-export async function stopHangar(hangar: HangarProcess, options: HangarOptions): Promise<void> {
+/**
+ * Stops the platform (`hangar dev` or `hangar serve`) by its pid as Ctrl-C does (it drains and
+ * stops its instances; SIGKILL after 10 s), then removes its data dir unless `options.dataDir`
+ * says the data dir was the caller's.
+ */
+export async function stopHangar(
+  hangar: HangarProcess,
+  options: Pick<HangarOptions, 'dataDir'> = {},
+): Promise<void> {
   await stopChild(hangar.child, 'SIGINT');
   if (!options.dataDir) removeTempDir(hangar.dataDir);
 }
 
 export const hangarName = (watch: boolean) => (watch ? 'hangar dev' : 'hangar dev --no-watch');
+
+export const serveName = 'hangar serve';
+/** The application id and version bench/app is deployed as. */
+export const benchApp = { application: 'bench', version: 'v1' } as const;
+
+export interface ServeOptions {
+  /** The app to deploy; default: bench/app. */
+  app?: string;
+}
+
+export interface ServeProcess extends HangarProcess {
+  /** `performance.now()` when `hangar deploy` exited: the version promoted, none of its instances running. */
+  deployedAt: number;
+  /** The first right answer to GET / after the deploy (the request that started the version's first instance). */
+  firstAnswer: Answered;
+}
+
+const serveListening = /Hangar serve \([^)]*\): (http:\/\/[^\s",]+)[\s\S]*admin API: (http:\/\/[^\s",]+)/;
+
+/**
+ * Starts `hangar serve` on a fresh data dir and free ports (both read from its log lines),
+ * deploys `options.app` (bench/app) to it with the real `hangar deploy` CLI, and resolves once
+ * GET / has answered right.
+ */
+export async function startServe(options: ServeOptions = {}): Promise<ServeProcess> {
+  const dataDir = makeTempDir('serve');
+  let started: HangarProcess;
+  try {
+    const { child, match, spawnedAt } = await startChild(
+      process.execPath,
+      [cli, 'serve', '--port', '0', '--admin-port', '0', '--data-dir', dataDir],
+      serveListening,
+    );
+    started = { child, spawnedAt, url: `${match[1]}/`, adminUrl: match[2]!, dataDir };
+  } catch (err) {
+    removeTempDir(dataDir);
+    throw err;
+  }
+  try {
+    await deploy(started, options.app ?? appDir);
+    const deployedAt = performance.now();
+    const firstAnswer = await firstCorrect(started.url, helloRequest, helloAnswer);
+    return { ...started, deployedAt, firstAnswer };
+  } catch (err) {
+    await stopHangar(started);
+    throw err;
+  }
+}
+
+const run = promisify(execFile);
+
+/** `hangar deploy APP --server ADMIN --application bench --version v1`; throws with its output when it fails. */
+async function deploy(hangar: HangarProcess, app: string): Promise<void> {
+  const args = [
+    cli,
+    'deploy',
+    app,
+    '--server',
+    hangar.adminUrl,
+    '--data-dir',
+    hangar.dataDir,
+    '--application',
+    benchApp.application,
+    '--version',
+    benchApp.version,
+  ];
+  // The token of this platform, whatever HANGAR_TOKEN the suite's environment has.
+  const token = readFileSync(join(hangar.dataDir, 'admin-token'), 'utf8').trim();
+  const running = run(process.execPath, args, {
+    env: { ...process.env, NO_COLOR: '1', HANGAR_TOKEN: token },
+    timeout: 120_000,
+  });
+  track(running.child);
+  try {
+    await running;
+  } catch (err) {
+    const {
+      stdout = '',
+      stderr = '',
+      code,
+      signal,
+    } = err as {
+      stdout?: string;
+      stderr?: string;
+      code?: number | string;
+      signal?: string;
+    };
+    const output = `${stdout}${stderr}`.trim();
+    const last = output.split('\n').at(-1) ?? '';
+    throw new Error(`hangar deploy exited (${signal ?? code}): ${last}\n${output}`);
+  }
+}
+
+/** `hangar serve` with bench/app (or `options.app`) deployed, as a target. */
+export async function serve(options: ServeOptions = {}, name = serveName): Promise<Target> {
+  const started = await startServe(options);
+  return {
+    name,
+    url: started.url,
+    pid: started.child.pid!,
+    spawnedAt: started.spawnedAt,
+    stop: () => stopHangar(started),
+  };
+}
 
 /** `hangar dev` serving bench/app (or `options.app`), as a target. */
 export async function hangar(options: HangarOptions, name = hangarName(options.watch)): Promise<Target> {
@@ -138,7 +260,7 @@ export interface InstanceInfo {
   memory: number;
 }
 
-/** `GET /api/instances` of a running `hangar dev` (the token is in its data dir). */
+/** `GET /api/instances` of a running `hangar dev` or `hangar serve` (the token is in its data dir). */
 export async function hangarInstances(hangar: HangarProcess): Promise<InstanceInfo[]> {
   const token = readFileSync(join(hangar.dataDir, 'admin-token'), 'utf8').trim();
   const res = await fetch(`${hangar.adminUrl}/api/instances`, {

@@ -17,13 +17,21 @@ export function adminTarget(opts: AdminClientOptions): { server: string; token: 
   const server = (opts.server ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
   let token = opts.token ?? process.env.HANGAR_TOKEN;
   if (!token) {
-    const file = join(resolve(opts.dataDir ?? '.hangar'), 'admin-token');
-    try {
-      token = readFileSync(file, 'utf8').trim();
-    } catch {
+    // Without --data-dir: `hangar dev`'s default data dir, then `hangar serve`'s.
+    const dirs = opts.dataDir !== undefined ? [opts.dataDir] : ['.hangar', 'hangar-data'];
+    const files = dirs.map((dir) => join(resolve(dir), 'admin-token'));
+    for (const file of files) {
+      try {
+        token = readFileSync(file, 'utf8').trim();
+        break;
+      } catch {
+        // the next place
+      }
+    }
+    if (!token) {
       throw new HangarError(
         'USAGE',
-        `no admin token: pass --token, set HANGAR_TOKEN, or point --data-dir at the platform's data dir (looked for ${file})`,
+        `no admin token: pass --token, set HANGAR_TOKEN, or point --data-dir at the platform's data dir (looked for ${files.join(' and ')})`,
       );
     }
   }

@@ -97,6 +97,8 @@ export class ServeState implements DeployApi, VersionsApi {
   #buildQueue: Promise<unknown> = Promise.resolve();
   /** Drains of replaced and deleted versions, awaited at close. */
   readonly #draining = new Set<Promise<void>>();
+  /** Aborted when serve stops: a build in progress is given up (its processes killed). */
+  readonly #stopping = new AbortController();
 
   constructor(options: ServeStateOptions) {
     this.#o = options;
@@ -243,7 +245,11 @@ export class ServeState implements DeployApi, VersionsApi {
       return Promise.reject(new HangarError('USAGE', `deploy ${id} is already building`, { status: 409 }));
     }
     deploy.building = true;
-    const run = this.#buildQueue.then(() => this.#build(deploy, emit, signal));
+    const both = AbortSignal.any([signal, this.#stopping.signal]);
+    const run = this.#buildQueue.then(() => {
+      if (both.aborted) throw both.reason;
+      return this.#build(deploy, emit, both);
+    });
     this.#buildQueue = run.catch(() => undefined);
     return run.finally(() => this.#pending.delete(id));
   }
@@ -432,6 +438,10 @@ export class ServeState implements DeployApi, VersionsApi {
 
   /** Every version's instances stopped (serve's shutdown), in-flight requests first. */
   async close(): Promise<void> {
+    this.#stopping.abort(
+      new HangarError('BUILD_FAILED', 'the platform is stopping; deploy again once it runs'),
+    );
+    await this.#buildQueue;
     await Promise.all([...this.#runtimes.values()].map((runtime) => runtime.close()));
     await Promise.all(this.#draining);
   }

@@ -696,7 +696,9 @@ describe('VersionPool: hangar instances stop (S2)', () => {
     expect(pool.stopInstance('no-such-instance')).toBe(false);
     expect(pool.stopInstance(target.id)).toBe(true);
     // No new request goes to it while it drains...
-    await expect(pool.acquireInstance(target.id)).rejects.toMatchObject({ code: 'HANGAR_E_INSTANCE_UNAVAILABLE' });
+    await expect(pool.acquireInstance(target.id)).rejects.toMatchObject({
+      code: 'HANGAR_E_INSTANCE_UNAVAILABLE',
+    });
     expect(target.state).not.toBe('stopped');
     // ...and the one it had still completes there.
     await lease.send(fakeRequest({ url: '/in-flight' }));
@@ -704,7 +706,11 @@ describe('VersionPool: hangar instances stop (S2)', () => {
     await clock.advance(0);
     expect(target.received.map((r) => r.url)).toEqual(['/in-flight']);
     expect(target.state).toBe('stopped');
-    expect(decisions.some((d) => d.action === 'stop' && d.instanceId === target.id && /hangar instances stop/.test(d.reason))).toBe(true);
+    expect(
+      decisions.some(
+        (d) => d.action === 'stop' && d.instanceId === target.id && /hangar instances stop/.test(d.reason),
+      ),
+    ).toBe(true);
     await clock.advance(1_000);
     expect(factory.made.filter((i) => i.state !== 'stopped')).toHaveLength(1);
   });

@@ -119,12 +119,25 @@ function step(
         npm_config_progress: 'false',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own: `npm run gcp-build` runs the script in a shell, a grandchild
+      // that holds the output pipes; stopping the step must stop all of it (killGroup).
+      detached: true,
     });
     const timeoutMs = options.stepTimeoutMs ?? BUILD_STEP_TIMEOUT_MS;
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let timedOut = false;
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
     timer.unref();
-    const onAbort = () => child.kill('SIGKILL');
+    const onAbort = () => killGroup();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     for (const stream of [child.stdout, child.stderr]) {
       let rest = '';
@@ -150,7 +163,8 @@ function step(
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      timedOut = signal === 'SIGKILL' && !options.signal?.aborted;
+      // Whatever the step left behind in its group (a daemon it started) goes with it.
+      killGroup();
       if (options.signal?.aborted) return reject(options.signal.reason);
       if (code === 0) return resolve();
       const how = timedOut

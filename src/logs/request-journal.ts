@@ -27,7 +27,7 @@
  * what is read). Writing over pages the page cache already holds costs a quarter of appending
  * to a truncated or new file (2.2 against 9.4 µs for 14 KB). The worker reports the records it
  * committed, per generation (`committed()`). The current slot, once all its records are
- * committed, is truncated and starts over; past `rotateBytes` it is sealed and a free slot (or a
+ * committed, starts over under its next generation (written over, not truncated); past `rotateBytes` it is sealed and a free slot (or a
  * new one) is started; a sealed slot whose records are all committed is free again (at most two
  * are kept). A file whose process is gone is recovered by the next start, file by file.
  *
@@ -40,7 +40,6 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
-  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -180,13 +179,10 @@ export class RequestJournal {
       this.#sealed.delete(generation);
       this.#release(slot);
     } else if (slot.position > 0 && slot.fd !== undefined) {
-      // Everything in it is stored: it starts over, empty (its pages may be long cold by the next write).
-      try {
-        ftruncateSync(slot.fd, 0);
-        slot.position = 0;
-      } catch (err) {
-        this.#onError(`cannot truncate the request journal ${slot.file}: ${(err as Error).message}`);
-      }
+      // Everything in it is stored: it starts over under its next generation, written over from
+      // its start. Not truncated: writing over pages the page cache holds costs a quarter of
+      // appending to an emptied file, and what is left further on ends with the old generation.
+      if (!this.#startOver(slot)) this.#current = this.#newSlot();
     }
   }
 

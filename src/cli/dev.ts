@@ -7,6 +7,7 @@ import { HangarError } from '../shared/errors.js';
 import { createLogger, paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { type DevEnv, type DevFlags, devConfigLocation, resolveDevOptions } from './dev-options.js';
+import { stopOnSignals } from './stop-on-signals.js';
 
 /**
  * `hangar dev [PATH ...]` (SPEC S2): the local development server. `flags` are the ones typed
@@ -65,29 +66,13 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
       : '  not watching files (--no-watch); Ctrl-C stops',
   );
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // A second Ctrl-C: stop waiting for requests to drain.
+  stopOnSignals(() => platform.close(), logger, {
+    saying: 'stopping instances',
+    // A second Ctrl-C: stop waiting for requests to drain.
+    again: () => {
       for (const runtime of platform.services) runtime.pool.killAll();
-      return;
-    }
-    stopping = true;
-    logger.info(`${signal}: stopping instances`);
-    platform.close().then(
-      () => {
-        logger.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error(String(err));
-        logger.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+    },
+  });
 }
 
 async function loadServices(paths: string[]): Promise<AppConfig[]> {

@@ -5,6 +5,7 @@ import { loadCertificate } from '../platform/tls.js';
 import { HangarError } from '../shared/errors.js';
 import { createPlatformLogger } from '../shared/logger.js';
 import { serveServerSoftware } from '../shared/version.js';
+import { stopOnSignals } from './stop-on-signals.js';
 
 /** `hangar serve`'s flags as typed (S2). */
 export interface ServeFlags {
@@ -77,23 +78,5 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   logger.info(`  ${versions} version${versions === 1 ? '' : 's'} from ${dataDir}`);
   logger.info(`  admin API: ${platform.adminUrl} (token in ${join(dataDir, 'admin-token')})`);
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: draining and stopping`);
-    platform.close().then(
-      () => {
-        logger.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error(String(err));
-        logger.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  stopOnSignals(() => platform.close(), logger, { saying: 'draining and stopping' });
 }

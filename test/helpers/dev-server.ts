@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { watchOutput } from './process-output.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const cli = join(repoRoot, 'dist/cli/main.js');
@@ -36,43 +37,9 @@ export async function startDev(
     [cli, 'dev', ...paths, '--port', '0', '--admin-port', '0', '--data-dir', dataDir, ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
   );
-  let output = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  const watched = watchOutput(child, 'hangar dev');
+  const { waitFor } = watched;
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-
-  const waitFor = (pattern: RegExp, timeoutMs = 20_000) =>
-    new Promise<RegExpMatchArray>((res, rej) => {
-      const check = () => {
-        const match = output.match(pattern);
-        if (match) {
-          cleanup();
-          res(match);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        rej(new Error(`timed out waiting for ${pattern} in output:\n${output}`));
-      }, timeoutMs);
-      const onExit = () => {
-        check();
-        cleanup();
-        rej(new Error(`hangar dev exited while waiting for ${pattern}; output:\n${output}`));
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        child.off('exit', onExit);
-      };
-      listeners.add(check);
-      child.once('exit', onExit);
-      check();
-    });
 
   const [, url] = await waitFor(/^ {2}default \(version [^)]+\): (http:\/\/\S+)$/m);
   const [, adminUrl] = await waitFor(/admin API: (http:\/\/\S+)/);
@@ -82,7 +49,7 @@ export async function startDev(
     token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
     dataDir,
     process: child,
-    output: () => output,
+    output: watched.text,
     waitFor,
     async stop() {
       running.delete(server);

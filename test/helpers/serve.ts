@@ -10,7 +10,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import type { DeployedVersion } from '../../src/cli/deploy.js';
 import { cli, repoRoot } from './dev-server.js';
+import { watchOutput } from './process-output.js';
 
 export { cli, repoRoot };
 
@@ -208,43 +210,9 @@ export async function startServe(
     [cli, 'serve', '--port', '0', '--admin-port', '0', '--data-dir', dataDir, ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...options.env } },
   );
-  let output = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  const watched = watchOutput(child, 'hangar serve');
+  const { waitFor } = watched;
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
-
-  const waitFor = (pattern: RegExp, timeoutMs = 20_000) =>
-    new Promise<RegExpMatchArray>((res, rej) => {
-      const check = () => {
-        const match = output.match(pattern);
-        if (match) {
-          cleanup();
-          res(match);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        rej(new Error(`timed out waiting for ${pattern} in serve's output:\n${output}`));
-      }, timeoutMs);
-      const onExit = () => {
-        check();
-        cleanup();
-        rej(new Error(`hangar serve exited while waiting for ${pattern}; output:\n${output}`));
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        child.off('exit', onExit);
-      };
-      listeners.add(check);
-      child.once('exit', onExit);
-      check();
-    });
 
   // Not a terminal, so serve logs JSON lines: {"time":…,"level":"info","message":"Hangar serve (…): http://…"}.
   let url: string | undefined;
@@ -269,7 +237,7 @@ export async function startServe(
     token,
     dataDir,
     process: child,
-    output: () => output,
+    output: watched.text,
     waitFor,
     hangar: (args, opts) => hangar([...args, '--server', adminUrl!, '--data-dir', dataDir], opts),
     spawnHangar: (args, opts) => spawnHangar([...args, '--server', adminUrl!, '--data-dir', dataDir], opts),
@@ -332,18 +300,7 @@ export function removeDataDirs(): void {
 export interface DeployJson {
   result: 'ok' | 'failed';
   reason?: string;
-  deployed: Array<{
-    app: string;
-    service: string;
-    version: string;
-    minor: string;
-    promoted: boolean;
-    url?: string;
-    files: number;
-    bytes: number;
-    uploadedFiles: number;
-    uploadedBytes: number;
-  }>;
+  deployed: DeployedVersion[];
 }
 
 /** `hangar deploy DIR --json ...` against `server`; the run and its parsed document (if any). */

@@ -8,6 +8,8 @@
  * compiles at deploy: its row is the first request to a version just deployed (none of its
  * instances running) → its 200, with that request's instance from the admin API.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { functionsFramework, workerd } from './peers.js';
 import { type Answered, firstCorrect } from './probe.js';
 import {
@@ -30,7 +32,7 @@ export interface ColdStartRow {
   role: Role;
   name: string;
   /** What the first column measures from. */
-  from: 'process spawn' | '`hangar dev` spawn' | 'first request after `hangar deploy`';
+  from: 'process spawn' | '`hangar dev` spawn' | 'first request, no instance running';
   /** Each run's spawn → first 200, ms. */
   toFirst200Ms: number[];
   /** Hangar only: each run's instance spawn → ready and instance spawn → first response, ms. */
@@ -81,20 +83,38 @@ async function hangarDev(dataDir: string | undefined): Promise<Measure> {
   }
 }
 
-/** A fresh `hangar serve` with bench/app deployed: the first request after the deploy starts an instance. */
+/**
+ * A fresh `hangar serve` with bench/app deployed. The deploy leaves the instance that proved the
+ * version loads running, so that one is stopped (`POST /api/instances/<id>/stop`) and the
+ * measure is the next request: the first to a deployed version with no instance running.
+ */
 async function serveDeployed(): Promise<Measure> {
   const hangar = await startServe();
   try {
+    const token = readFileSync(join(hangar.dataDir, 'admin-token'), 'utf8').trim();
+    for (const running of await hangarInstances(hangar)) {
+      const res = await fetch(`${hangar.adminUrl}/api/instances/${running.id}/stop`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (res.status !== 202) throw new Error(`stopping instance ${running.id}: ${res.status}`);
+    }
+    const deadline = performance.now() + 10_000;
+    while ((await hangarInstances(hangar)).length > 0) {
+      if (performance.now() > deadline) throw new Error("the deploy's instance did not stop within 10 s");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const asked = performance.now();
+    const first = await firstHello(hangar.url);
     const instances = await hangarInstances(hangar);
-    // The instance the first request started (the deploy's load check stops its own).
     const instance = instances.find((i) => i.readyMs !== null && i.state === 'ready');
     if (!instance || instance.readyMs === null) throw new Error('the admin API lists no ready instance');
     if (instances.length !== 1)
       throw new Error(`expected 1 instance, the admin API lists ${instances.length}`);
     return {
-      toFirst200Ms: hangar.firstAnswer.at - hangar.deployedAt,
+      toFirst200Ms: first.at - asked,
       instanceReadyMs: instance.readyMs,
-      instanceFirstResponseMs: hangar.firstAnswer.wall - Date.parse(instance.started),
+      instanceFirstResponseMs: first.wall - Date.parse(instance.started),
     };
   } finally {
     await stopHangar(hangar);
@@ -137,7 +157,7 @@ export async function runColdStart(runs: number, log: (line: string) => void): P
         row: {
           role: 'production',
           name: `${serveName}, version just deployed (compiled at deploy)`,
-          from: 'first request after `hangar deploy`',
+          from: 'first request, no instance running',
           toFirst200Ms: [],
           instanceReadyMs: [],
           instanceFirstResponseMs: [],

@@ -94,7 +94,7 @@ function coldStart(result: ColdStartResult): string {
     "Hangar's instance columns come from `GET /api/instances` (`readyMs`, `started`). `hangar dev` starts " +
       "its first instance as it starts, so its first 200 includes the platform's start and the instance's. " +
       "`hangar serve`'s row starts at the first request to a version `hangar deploy` has just deployed " +
-      '(the platform running, TypeScript compiled at deploy, no instance of the version running), so its ' +
+      "(the platform running, TypeScript compiled at deploy, the deploy's own instance stopped), so its " +
       "first 200 is that request's: one instance start.",
   ].join('\n\n');
 }

@@ -117,7 +117,6 @@ export class ServiceRuntime implements ServiceRoute {
 
   /** A deployed version's identity and compile cache (`hangar serve`); undefined under `dev`. */
   readonly #deployed: DeployedVersion | undefined;
-  #spec0: InstanceSpec;
 
   constructor(config: AppConfig, context: RuntimeContext, deployed?: DeployedVersion) {
     this.#context = context;
@@ -127,23 +126,18 @@ export class ServiceRuntime implements ServiceRoute {
       nodeRuntimeResolver({ dataDir: context.dataDir, configured: context.platformConfig.runtimes });
     this.config = config;
     const { spec, moduleIndex } = this.#spec(config);
-    this.#spec0 = spec;
     this.moduleIndex = moduleIndex;
     this.pool = this.#pool(config, spec);
   }
 
   /**
-   * Starts one instance outside the pool and stops it again: resolves once its handlers loaded
-   * and it listens, rejects with the instance's start error (the module's own message). A
-   * deploy's check that the version loads before it is committed (S11).
+   * Starts one instance of the version: resolves once its handlers loaded and it serves, rejects
+   * with the instance's start error (the module's own message). A deploy's check that the
+   * version loads before it is committed (S11); the instance stays, so the first request after
+   * the deploy finds it running.
    */
-  async proveLoads(): Promise<void> {
-    const instance = moduleInstanceFactory(this.#spec0).create();
-    try {
-      await instance.start();
-    } finally {
-      await instance.stop().catch(() => instance.kill('the load check is over'));
-    }
+  proveLoads(): Promise<void> {
+    return this.pool.startInstance('a deploy checks that the version loads');
   }
 
   /** Instances of this version now. */
@@ -189,7 +183,6 @@ export class ServiceRuntime implements ServiceRoute {
     // A new runtime: its Node first (may download), so one that cannot be had keeps the old pool.
     if (config.runtime !== this.config.runtime) await serviceNode(this.#nodeRuntimes, config);
     const { spec, moduleIndex } = this.#spec(config);
-    this.#spec0 = spec;
     const configChanged = config !== this.config;
     this.config = config;
     this.moduleIndex = moduleIndex;

@@ -715,3 +715,29 @@ describe('VersionPool: hangar instances stop (S2)', () => {
     expect(factory.made.filter((i) => i.state !== 'stopped')).toHaveLength(1);
   });
 });
+
+describe('VersionPool.startInstance (a deploy proving its version loads)', () => {
+  it('resolves once the instance serves, which then takes requests without another start', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    const { pool, decisions } = makePool(factory, clock, automatic({ maxInstances: 2, minInstances: 0 }));
+    const proven = pool.startInstance('proving');
+    await clock.advance(0);
+    await proven;
+    expect(factory.made).toHaveLength(1);
+    const lease = await pool.acquire();
+    expect(lease.instanceId).toBe(factory.made[0]!.id);
+    lease.release();
+    expect(decisions.filter((d) => d.action === 'start')).toHaveLength(1);
+  });
+
+  it('rejects with the start error of an instance that does not load', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 1 });
+    factory.failStart = new Error('module main.ts failed to load: boom');
+    const { pool } = makePool(factory, clock, automatic({ maxInstances: 2, minInstances: 0 }));
+    const proven = expect(pool.startInstance('proving')).rejects.toThrow('boom');
+    await clock.advance(0);
+    await proven;
+  });
+});

@@ -532,7 +532,19 @@ export class VersionPool implements InstancePool {
     if (member) this.#retire(member, action.reason);
   }
 
-  #start(reason: string): void {
+  /**
+   * Starts one instance now; resolves once it serves (its `/_ah/start` or warmup request done),
+   * rejects with its start error. A deploy's proof that the version loads: the instance then
+   * stays and serves, and ends when idle like any other.
+   */
+  startInstance(reason: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed) reject(new HangarError('INSTANCE_START_FAILED', 'the pool is closed'));
+      else this.#start(reason, { resolve, reject });
+    });
+  }
+
+  #start(reason: string, told?: { resolve(): void; reject(err: Error): void }): void {
     if (this.#closed) return;
     const factory = this.#factory;
     const handle = factory.create();
@@ -575,6 +587,9 @@ export class VersionPool implements InstancePool {
       .then(async () => {
         if (this.#retiring.has(member) || this.#closed || factory !== this.#factory) {
           this.#retire(member, 'no longer wanted once it had started', false);
+          told?.reject(
+            new HangarError('INSTANCE_START_FAILED', 'the instance was no longer wanted once it had started'),
+          );
           return;
         }
         if (this.#options.prepare) {
@@ -585,7 +600,10 @@ export class VersionPool implements InstancePool {
             lease.release();
           }
         }
-        if (this.#retiring.has(member) || this.#closed) return;
+        if (this.#retiring.has(member) || this.#closed) {
+          told?.reject(new HangarError('INSTANCE_START_FAILED', 'the instance was retired while it started'));
+          return;
+        }
         this.#failures = 0;
         this.#blockedUntil = undefined;
         this.#lastError = undefined;
@@ -593,9 +611,11 @@ export class VersionPool implements InstancePool {
         member.admitted = true;
         this.#serving.add(member);
         this.#dispatchPending();
+        told?.resolve();
       })
       .catch((err: unknown) => {
         const error = err instanceof Error ? err : new HangarError('INSTANCE_START_FAILED', String(err));
+        told?.reject(error);
         handle.kill();
         this.#all.delete(member);
         this.#retiring.delete(member);

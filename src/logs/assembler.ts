@@ -88,6 +88,11 @@ export class LogAssembler {
     this.#timer ??= setTimeout(() => this.#emitDue(), this.#holdMs);
   }
 
+  /** True while lines or a record of this request are held for its entry. */
+  holds(requestId: string): boolean {
+    return this.#pending.has(requestId);
+  }
+
   /** Holds `line` for its request's entry; false when that entry was already emitted (a late line). */
   line(requestId: string, line: LogLine): boolean {
     if (this.#emitted.has(requestId)) {

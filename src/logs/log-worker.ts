@@ -15,6 +15,7 @@ import { formatAppLine, formatRequestEntry } from './request-line.js';
 import type { LogThreadData, ToLogThread } from './request-log-thread.js';
 import { createRequestLogs, toStoredRecord } from './request-logs.js';
 import { TerminalWriter } from './terminal-writer.js';
+import type { LogLine, RequestLogRecord } from './types.js';
 
 const port = parentPort!;
 const { store: location, retention, terminal, journal } = workerData as LogThreadData;
@@ -28,13 +29,20 @@ const opened = openLogStore(location);
 const logs = createRequestLogs({
   store: opened.store,
   retention,
-  onEntry: (record, lines) => print(formatRequestEntry(record, lines, color)),
-  onLateLine: (requestId, line) =>
-    print(`${formatAppLine(line, color, '  ')} ${paint(color, 'gray', `(request ${requestId})`)}`),
-  onInstanceLine: (instanceId, line) =>
-    print(
-      `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ')}`,
-    ),
+  // Only with a terminal (dev): under serve nothing is printed, so nothing is formatted, and the
+  // request log need not make line objects for entries nobody reads (request-logs.ts).
+  ...(terminalWriter
+    ? {
+        onEntry: (record: RequestLogRecord, lines: LogLine[]) =>
+          print(formatRequestEntry(record, lines, color)),
+        onLateLine: (requestId: string, line: LogLine) =>
+          print(`${formatAppLine(line, color, '  ')} ${paint(color, 'gray', `(request ${requestId})`)}`),
+        onInstanceLine: (instanceId: string, line: LogLine) =>
+          print(
+            `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ')}`,
+          ),
+      }
+    : {}),
   onError: (err) => port.postMessage({ type: 'error', message: err.message }),
   ...(journal
     ? { onCommitted: (generations: number[]) => port.postMessage({ type: 'committed', generations }) }

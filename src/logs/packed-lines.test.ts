@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { packLines, readPackedLines, readPackedLinesByParse, unpackLines } from './packed-lines.js';
+import {
+  packedMaxLevel,
+  packLines,
+  readPackedLines,
+  readPackedLinesByParse,
+  unpackLines,
+} from './packed-lines.js';
 
 const t = Date.parse('2026-11-21T10:00:00.123Z');
 
@@ -79,6 +85,20 @@ describe('readPackedLines agrees with JSON.parse', () => {
     for (const json of texts) expect(readPackedLines(json)).toEqual(readPackedLinesByParse(json));
   });
 
+  it('packedMaxLevel gives the same highest level without making lines', () => {
+    for (const json of texts) expect(packedMaxLevel(json), json).toBe(readPackedLinesByParse(json)?.maxLevel);
+    expect(
+      packedMaxLevel(
+        JSON.stringify([
+          [t, 1, 'a'],
+          [t, 3, 'b'],
+          [t, 2, 'c'],
+        ]),
+      ),
+    ).toBe(3);
+    expect(packedMaxLevel('not lines')).toBeUndefined();
+  });
+
   it('on every one-character change of such text', () => {
     const plain = JSON.stringify([
       [t, 1, 'one'],
@@ -95,6 +115,8 @@ describe('readPackedLines agrees with JSON.parse', () => {
       for (const c of edits) variants.push(plain.slice(0, i) + c + plain.slice(i + 1));
       for (const json of variants) {
         expect(readPackedLines(json), json).toEqual(readPackedLinesByParse(json));
+        // The level-only reader accepts and refuses exactly the same texts.
+        expect(packedMaxLevel(json), json).toBe(readPackedLinesByParse(json)?.maxLevel);
         compared++;
       }
     }

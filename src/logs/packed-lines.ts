@@ -33,6 +33,22 @@ export function readPackedLines(json: string): ReadLines | undefined {
   return readPackedLinesByParse(json);
 }
 
+/**
+ * Only the highest level of packed lines (what the store keeps beside their text), checked like
+ * readPackedLines but without making a line object: for entries whose lines nobody reads as
+ * objects (no terminal, no live tail). Undefined when the text is not valid packed lines.
+ *
+ * @example
+ * packedMaxLevel('[[1763712244646,1,"hello"],[1763712244647,3,"oops"]]') // 3
+ */
+export function packedMaxLevel(json: string): number | undefined {
+  if (json.indexOf('\\') === -1 && !controlCharacter.test(json)) {
+    const read = scanPlain(json, false);
+    if (read) return read.maxLevel;
+  }
+  return readPackedLinesByParse(json)?.maxLevel;
+}
+
 interface ReadLines {
   lines: LogLine[];
   maxLevel: number;
@@ -54,7 +70,7 @@ enum Char {
  * backslash or control character anywhere, checked by the caller, so a message is the text
  * between its quotes); undefined for anything else, which JSON.parse then decides on.
  */
-function scanPlain(json: string): ReadLines | undefined {
+function scanPlain(json: string, build = true): ReadLines | undefined {
   const end = json.length - 1;
   if (end < 1 || json.charCodeAt(0) !== Char.Open || json.charCodeAt(end) !== Char.Close) return undefined;
   const lines: LogLine[] = [];
@@ -80,7 +96,8 @@ function scanPlain(json: string): ReadLines | undefined {
       return undefined;
     const close = json.indexOf('"', comma + 4);
     if (close === -1 || json.charCodeAt(close + 1) !== Char.Close) return undefined;
-    lines.push({ time: isoTime(time), level: LOG_LEVELS[level]!, message: json.slice(comma + 4, close) });
+    if (build)
+      lines.push({ time: isoTime(time), level: LOG_LEVELS[level]!, message: json.slice(comma + 4, close) });
     if (level > maxLevel) maxLevel = level;
     at = close + 2;
     if (at === end) return { lines, maxLevel };

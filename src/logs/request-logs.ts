@@ -7,7 +7,7 @@
 import type { AppLogLine } from '../shared/messages.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import { LogAssembler } from './assembler.js';
-import { readPackedLines } from './packed-lines.js';
+import { packedMaxLevel, readPackedLines } from './packed-lines.js';
 import { toLogLine, toLogRecord, toStoredLine } from './record.js';
 import type { JournaledRecord } from './request-journal.js';
 import type { LogStore, RetentionPolicy } from './store.js';
@@ -117,6 +117,13 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
       const generation = (record as JournaledRecord).journalGeneration;
       if (generation !== undefined) log.journalGeneration = generation;
       if (record.lines === undefined) return assembler.record(log, undefined, complete);
+      // Nobody reads this entry's lines as objects (no terminal, no live tail, none held for it):
+      // they are stored as the text they came as, so only their highest level is read.
+      if (complete && !options.onEntry && listeners.size === 0 && !assembler.holds(log.requestId)) {
+        const maxLevel = packedMaxLevel(record.lines);
+        if (maxLevel !== undefined)
+          return assembler.record(log, [], complete, { json: record.lines, maxLevel });
+      }
       const read = readPackedLines(record.lines);
       if (read)
         return assembler.record(log, read.lines, complete, { json: record.lines, maxLevel: read.maxLevel });

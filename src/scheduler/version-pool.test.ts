@@ -741,3 +741,27 @@ describe('VersionPool.startInstance (a deploy proving its version loads)', () =>
     await proven;
   });
 });
+
+describe('VersionPool: a blocked event loop during the start request', () => {
+  it('kills an instance whose loop stops answering while its /_ah/start is on it, and says so', async () => {
+    const clock = new ManualClock();
+    const factory = new FakeFactory(clock, { slots: 2 });
+    // The start request never returns: the instance hangs in it (manual scaling has no deadline).
+    const { decisions } = makePool(factory, clock, manual(1), {
+      prepare: () => new Promise<void>(() => {}),
+    });
+    await clock.advance(0);
+    const stuck = factory.made[0]!;
+    expect(stuck.state).toBe('ready');
+    stuck.responsive = false;
+    await clock.advance(500);
+    expect(decisions.some((d) => d.action === 'unresponsive')).toBe(false);
+    await clock.advance(1_500);
+    const marked = decisions.find((d) => d.action === 'unresponsive' && d.instanceId === stuck.id);
+    expect(marked?.reason).toMatch(/during its start request; killed/);
+    expect(stuck.state).toBe('stopped');
+    // Manual scaling wants one instance: another starts.
+    await clock.advance(2_000);
+    expect(decisions.filter((d) => d.action === 'start')).toHaveLength(2);
+  });
+});

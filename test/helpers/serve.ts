@@ -208,7 +208,17 @@ export async function startServe(
   const child = spawn(
     process.execPath,
     [cli, 'serve', '--port', '0', '--admin-port', '0', '--data-dir', dataDir, ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...options.env } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        // Deploy builds run npm: any registry access would fail at once (tests stay on loopback;
+        // the fixtures' dependencies are tarballs in their own folders).
+        npm_config_registry: 'http://127.0.0.1:9/',
+        ...options.env,
+      },
+    },
   );
   const watched = watchOutput(child, 'hangar serve');
   const { waitFor } = watched;

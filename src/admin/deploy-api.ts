@@ -41,8 +41,25 @@ export interface DeployApi {
   build(id: string, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<void>;
 }
 
+/** One version as `GET /api/versions` lists it (`hangar versions list`). */
+export interface VersionView {
+  app: string;
+  service: string;
+  version: string;
+  minor: string;
+  created: string;
+  runtime: string;
+  /** The exact Node its instances run on, e.g. `v24.11.1`. */
+  node: string;
+  /** Share of the service's default-host traffic, 0..1. */
+  traffic: number;
+  instances: number;
+  /** Its own host's URL. */
+  url: string;
+}
+
 export interface VersionsApi {
-  list(query: URLSearchParams): unknown;
+  list(query: URLSearchParams): { versions: VersionView[] };
   promote(body: unknown): Promise<unknown>;
   remove(app: string, service: string, version: string): Promise<unknown>;
 }

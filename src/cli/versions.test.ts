@@ -23,8 +23,10 @@ const version = (over: Partial<VersionView>): VersionView => ({
   minor: '485968393475892',
   created: '2025-06-01T10:20:30.123Z',
   runtime: 'nodejs22',
+  node: 'v22.12.0',
   traffic: 0,
   instances: 0,
+  url: 'http://v1-dot-default-dot-shop.localhost:8080',
   ...over,
 });
 

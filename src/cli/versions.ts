@@ -2,22 +2,12 @@
  * `hangar versions list|promote|delete` (SPEC S2, S11): the versions API of docs/serve.md and
  * nothing else. An error the API answers with is printed as its message (exit 1).
  */
+import type { VersionView } from '../admin/deploy-api.js';
 import { HangarError } from '../shared/errors.js';
 import { type AdminClientOptions, adminJson } from './admin-client.js';
 import { formatTable } from './table.js';
 
-/** One version as `GET /api/versions` lists it. */
-export interface VersionView {
-  app: string;
-  service: string;
-  version: string;
-  minor: string;
-  created: string;
-  runtime: string;
-  /** Share of the service's default-host traffic, 0..1. */
-  traffic: number;
-  instances: number;
-}
+export type { VersionView };
 
 export interface VersionsOptions extends AdminClientOptions {
   service?: string;

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { z } from 'zod';
-import type { BuildEvent, DeployApi, DeployBegun, VersionsApi } from '../admin/deploy-api.js';
+import type { BuildEvent, DeployApi, DeployBegun, VersionsApi, VersionView } from '../admin/deploy-api.js';
 import { type AppConfig, type FileLimits, formatIssue, loadAppConfig } from '../config/index.js';
 import type { ServiceRoute } from '../frontend/route.js';
 import type { ServeRouteTable } from '../frontend/serve-routes.js';
@@ -374,12 +374,12 @@ export class ServeState implements DeployApi, VersionsApi {
 
   // ---- Versions ------------------------------------------------------------------------
 
-  list(query: URLSearchParams): unknown {
+  list(query: URLSearchParams): { versions: VersionView[] } {
     const app = query.get('app') ?? undefined;
     const service = query.get('service') ?? undefined;
     const { store } = this.#o;
     const traffic = new Map(store.listServices(app ? { app } : {}).map((s) => [`${s.app}\0${s.service}`, s]));
-    const versions = store
+    const versions: VersionView[] = store
       .listVersions({ ...(app ? { app } : {}), ...(service ? { service } : {}) })
       .map((r) => ({
         app: r.app,

@@ -27,14 +27,20 @@ import { type NodeRuntimeResolver, nodeRuntimeResolver } from '../versions/node-
 import type { RuntimeContext, ServiceRuntime } from './service-runtime.js';
 import { createTraffic, type Traffic } from './traffic.js';
 
-export interface CoreOptions {
-  mode: 'dev' | 'serve';
+/** Where a platform process keeps its state and listens, and where it says what it does: dev's and serve's options share these. */
+export interface PlatformBase {
   platformConfig: PlatformConfig;
   host: string;
   port: number;
   adminPort: number;
   dataDir: string;
   logger: Logger;
+  /** An HTTPS listener too (`--https-port`), with its certificate. */
+  https?: { port: number; tls: TlsFiles };
+}
+
+export interface CoreOptions extends PlatformBase {
+  mode: 'dev' | 'serve';
   /** SERVER_SOFTWARE and the front end's Server header (S2). */
   serverSoftware: string;
   /** Error text in 5xx pages (dev) or generic pages (serve). */
@@ -44,7 +50,6 @@ export interface CoreOptions {
   routes: RouteTable;
   /** The running versions, for the admin API and metering's instance counts. */
   runtimes(): readonly ServiceRuntime[];
-  https?: { port: number; tls: TlsFiles };
 }
 
 export interface PlatformCore {

@@ -5,25 +5,17 @@ import { DevRouteTable } from '../frontend/route.js';
 import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
-import { startCore } from './platform-core.js';
+import { type PlatformBase, startCore } from './platform-core.js';
 import { ServiceRuntime, serviceNode } from './service-runtime.js';
 import { TreeWatcher } from './watcher.js';
 
-export interface DevPlatformOptions {
+export interface DevPlatformOptions extends PlatformBase {
   /** One config per service; exactly one of them is the `default` service. */
   services: AppConfig[];
   application: string;
-  platformConfig: PlatformConfig;
-  host: string;
-  port: number;
-  adminPort: number;
-  dataDir: string;
   watch: boolean;
-  logger: Logger;
   /** Re-reads a service's app.yaml after it changed; a rejection keeps the running config. */
   reloadConfig(file: string): Promise<AppConfig>;
-  /** An HTTPS listener too (`--https-port`), with its certificate. */
-  https?: { port: number; tls: TlsFiles };
 }
 
 export interface RunningPlatform {

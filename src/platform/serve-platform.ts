@@ -16,20 +16,13 @@ import type { Logger } from '../shared/logger.js';
 import { serveServerSoftware } from '../shared/version.js';
 import { FileBlobStore } from '../versions/blob-store.js';
 import { SqliteVersionStore } from '../versions/sqlite-store.js';
-import { startCore } from './platform-core.js';
+import { type PlatformBase, startCore } from './platform-core.js';
 import { type ServeRuntime, ServeState } from './serve-state.js';
 import { ServiceRuntime } from './service-runtime.js';
 
-export interface ServePlatformOptions {
-  platformConfig: PlatformConfig;
-  host: string;
-  port: number;
-  adminPort: number;
-  dataDir: string;
+export interface ServePlatformOptions extends PlatformBase {
   /** Hostnames are `VERSION-dot-SERVICE-dot-APP.<domain>` (S11). */
   domain: string;
-  logger: Logger;
-  https?: { port: number; tls: TlsFiles };
 }
 
 export interface RunningServe {

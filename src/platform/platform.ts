@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
-import type { AppConfig, PlatformConfig } from '../config/types.js';
-import type { TlsFiles } from '../frontend/listener.js';
+import type { AppConfig } from '../config/types.js';
 import { DevRouteTable } from '../frontend/route.js';
-import type { Logger } from '../shared/logger.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { type PlatformBase, startCore } from './platform-core.js';

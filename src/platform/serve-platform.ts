@@ -8,11 +8,8 @@
 import { join } from 'node:path';
 import { authorized } from '../admin/admin-token.js';
 import { DEFAULT_FILE_LIMITS } from '../config/index.js';
-import type { PlatformConfig } from '../config/types.js';
-import type { TlsFiles } from '../frontend/listener.js';
 import { ServeRouteTable } from '../frontend/serve-routes.js';
 import { openDatabase } from '../shared/database.js';
-import type { Logger } from '../shared/logger.js';
 import { serveServerSoftware } from '../shared/version.js';
 import { FileBlobStore } from '../versions/blob-store.js';
 import { SqliteVersionStore } from '../versions/sqlite-store.js';

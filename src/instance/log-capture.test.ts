@@ -55,6 +55,11 @@ describe('lines held for the response', () => {
       const held = messages.flatMap((m, i) => [1763712244646 + (i >> 1), i % 5, m]);
       const expected = JSON.stringify(messages.map((m, i) => [1763712244646 + (i >> 1), i % 5, m]));
       expect(packHeldLines(held)).toBe(expected);
+      // The same messages in one millisecond at one level: one run.
+      const run = messages.flatMap((m) => [1763712244646, 1, m]);
+      expect(packHeldLines(run)).toBe(
+        messages.length === 0 ? '[]' : JSON.stringify([[1763712244646, 1, ...messages]]),
+      );
     }
   });
 });

@@ -103,33 +103,34 @@ export function releaseLines(context: RequestContext): void {
 
 /**
  * A request's held lines in the form the request log stores (PackedLines):
- * `[[time,level,"message"],...]`, the platform passes this text on unread and stores it as it is.
+ * `[[time,level,"message","message",...],...]`, one run per stretch of lines written in the same
+ * millisecond at the same level (a request's lines mostly are: a fifth fewer bytes for every
+ * step after this one). The platform passes this text on unread and stores it as it is.
  *
  * @example
- * packHeldLines([1763712244646, 1, 'hello']) // '[[1763712244646,1,"hello"]]'
+ * packHeldLines([1763712244646, 1, 'hello', 1763712244646, 1, 'world']) // '[[1763712244646,1,"hello","world"]]'
  */
 export function packHeldLines(held: HeldLines): PackedLines {
+  if (held.length === 0) return '[]';
   let messages = '';
   for (let i = 2; i < held.length; i += 3) messages += held[i] as string;
   const plain = allPlain.test(messages);
-  let text = '[';
-  // A request's lines mostly share their millisecond and level: their prefix is made once.
-  let prefixTime = -1;
-  let prefixLevel = -1;
-  let prefix = '';
+  let text = '';
+  let runTime = -1;
+  let runLevel = -1;
   for (let i = 0; i < held.length; i += 3) {
     const time = held[i] as number;
     const level = held[i + 1] as number;
     const message = held[i + 2] as string;
-    if (time !== prefixTime || level !== prefixLevel) {
-      prefixTime = time;
-      prefixLevel = level;
-      prefix = `[${time},${level},`;
-    }
     const quoted = plain || !needsEscape.test(message) ? `"${message}"` : JSON.stringify(message);
-    text += i === 0 ? `${prefix}${quoted}]` : `,${prefix}${quoted}]`;
+    if (time === runTime && level === runLevel) text += `,${quoted}`;
+    else {
+      text += i === 0 ? `[[${time},${level},${quoted}` : `],[${time},${level},${quoted}`;
+      runTime = time;
+      runLevel = level;
+    }
   }
-  return `${text}]`;
+  return `${text}]]`;
 }
 
 /** Makes `console.debug/log/info/warn/error` log lines (log → info, warn → warning). */

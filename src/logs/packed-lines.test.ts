@@ -25,6 +25,15 @@ describe('readPackedLines', () => {
       maxLevel: 3,
     });
     expect(readPackedLines('[]')).toEqual({ lines: [], maxLevel: -1 });
+    // A run: lines of one millisecond and level after one time and level.
+    expect(readPackedLines(`[[${t},1,"a","b, [c]"],[${t + 1},3,"d"]]`)).toEqual({
+      lines: [
+        { time: '2026-11-21T10:00:00.123Z', level: 'info', message: 'a' },
+        { time: '2026-11-21T10:00:00.123Z', level: 'info', message: 'b, [c]' },
+        { time: '2026-11-21T10:00:00.124Z', level: 'error', message: 'd' },
+      ],
+      maxLevel: 3,
+    });
     // Plain text (the fast reader's case): the same answer.
     expect(readPackedLines(`[[${t},2,"a, [b]"],[0,4,""]]`)).toEqual({
       lines: [
@@ -40,7 +49,9 @@ describe('readPackedLines', () => {
     ['not an array', '{"time":1}'],
     ['a line that is not an array', '[{"time":1,"level":1,"message":"a"}]'],
     ['a line of two fields', '[[1,1]]'],
-    ['a line of four fields', '[[1,1,"a","b"]]'],
+    ['a run with a message that is not text', '[[1,1,"a",2]]'],
+    ['a run with an empty slot', '[[1,1,"a",,"b"]]'],
+    ['a run ended by a comma', '[[1,1,"a",]]'],
     ['a time as text', '[["2026-11-21T10:00:00.123Z",1,"a"]]'],
     ['a fractional time', '[[1.5,1,"a"]]'],
     ['a negative time', '[[-1,1,"a"]]'],
@@ -73,10 +84,11 @@ describe('readPackedLines agrees with JSON.parse', () => {
   const times = [0, 1, t, 8.64e15];
   const texts: string[] = [];
   for (let n = 0; n < 200; n++) {
+    // Runs of one to three messages.
     const lines = Array.from({ length: n % 7 }, (_, i) => [
       times[(n + i) % times.length],
       (n * 3 + i) % 5,
-      messages[(n * 5 + i * 7) % messages.length],
+      ...Array.from({ length: 1 + ((n + i) % 3) }, (_, k) => messages[(n * 5 + i * 7 + k) % messages.length]),
     ]);
     texts.push(JSON.stringify(lines));
   }
@@ -101,7 +113,7 @@ describe('readPackedLines agrees with JSON.parse', () => {
 
   it('on every one-character change of such text', () => {
     const plain = JSON.stringify([
-      [t, 1, 'one'],
+      [t, 1, 'one', 'run'],
       [t + 1, 4, 'two, "three"'],
       [10, 0, ''],
     ]);
@@ -149,5 +161,14 @@ describe('packLines / unpackLines', () => {
       { time: '2026-11-21T10:00:00.123Z', level: 'warning', message: 'x' },
     ]);
     expect(packLines([])).toEqual({ json: '[]', maxLevel: -1 });
+    // Consecutive lines of one time and level are one run.
+    const run = [lines[0]!, { ...lines[0]!, message: 'again' }, lines[1]!];
+    expect(packLines(run).json).toBe(
+      JSON.stringify([
+        [lines[0]!.time, 2, 'a', 'again'],
+        [lines[1]!.time, 4, 'b "c"'],
+      ]),
+    );
+    expect(unpackLines(packLines(run).json)).toEqual(run);
   });
 });

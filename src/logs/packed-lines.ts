@@ -1,16 +1,21 @@
 /**
- * App lines in the form the request log stores them: one JSON array per request,
- * `[[time, level index in LOG_LEVELS, message], ...]`, time as epoch ms (or, in rows written
- * before instances sent this form, as ISO 8601 text). Instances write a request's lines in
- * this form and the platform stores that text as it came (docs/decisions.md, "Lines as the
- * store's JSON"), after reading it once here: the text comes from an app's process, and one
- * malformed row would break every query that reads it.
+ * App lines in the form the request log stores them: one JSON array per request of runs,
+ * `[[time, level index in LOG_LEVELS, message, message, ...], ...]`, each run holding the
+ * consecutive lines written in the same millisecond at the same level (a request's lines
+ * mostly are: ten lines cost one time and one level instead of ten, a fifth of their bytes).
+ * A run of one message is the form rows had before runs (docs/decisions.md, "Line runs"), so
+ * those read as they are. Time is epoch ms (or, in rows written before instances sent this
+ * form, ISO 8601 text). Instances write a request's lines in this form and the platform stores
+ * that text as it came (docs/decisions.md, "Lines as the store's JSON"), after reading it once
+ * here: the text comes from an app's process, and one malformed row would break every query
+ * that reads it.
  */
 import { LOG_LEVELS } from '../shared/log-levels.js';
 import { isoTime } from './record.js';
 import type { LogLine, StoredLines } from './types.js';
 
-export type PackedLine = [string | number, number, string];
+/** One run: time, level index, then one message or more. */
+export type PackedLine = [string | number, number, string, ...string[]];
 
 /** The latest time a Date can hold: a later epoch ms cannot be written as ISO 8601. */
 const MAX_TIME = 8.64e15;
@@ -20,8 +25,9 @@ const MAX_TIME = 8.64e15;
  * else undefined.
  *
  * @example
- * readPackedLines('[[1763712244646,1,"hello"]]')
- * // { lines: [{ time: '2025-11-21T08:04:04.646Z', level: 'info', message: 'hello' }], maxLevel: 1 }
+ * readPackedLines('[[1763712244646,1,"hello","world"]]')
+ * // { lines: [{ time: '2025-11-21T08:04:04.646Z', level: 'info', message: 'hello' },
+ * //           { time: '2025-11-21T08:04:04.646Z', level: 'info', message: 'world' }], maxLevel: 1 }
  */
 export function readPackedLines(json: string): ReadLines | undefined {
   // Nearly every request's lines are plain text, which needs no unescaping: read with indexOf
@@ -66,9 +72,9 @@ enum Char {
 }
 
 /**
- * Reads `[[time,level,"message"],...]` written exactly as instances write it (no spaces; no
- * backslash or control character anywhere, checked by the caller, so a message is the text
- * between its quotes); undefined for anything else, which JSON.parse then decides on.
+ * Reads `[[time,level,"message","message",...],...]` written exactly as instances write it (no
+ * spaces; no backslash or control character anywhere, checked by the caller, so a message is
+ * the text between its quotes); undefined for anything else, which JSON.parse then decides on.
  */
 function scanPlain(json: string, build = true): ReadLines | undefined {
   const end = json.length - 1;
@@ -92,14 +98,22 @@ function scanPlain(json: string, build = true): ReadLines | undefined {
     if (time > MAX_TIME) return undefined;
     const level = json.charCodeAt(comma + 1) - Char.Zero;
     if (!(level >= 0 && level < LOG_LEVELS.length)) return undefined;
-    if (json.charCodeAt(comma + 2) !== Char.Comma || json.charCodeAt(comma + 3) !== Char.Quote)
-      return undefined;
-    const close = json.indexOf('"', comma + 4);
-    if (close === -1 || json.charCodeAt(close + 1) !== Char.Close) return undefined;
-    if (build)
-      lines.push({ time: isoTime(time), level: LOG_LEVELS[level]!, message: json.slice(comma + 4, close) });
+    if (json.charCodeAt(comma + 2) !== Char.Comma) return undefined;
+    // The run's messages: `"...",` until `"...]`.
+    const iso = build ? isoTime(time) : '';
+    const name = LOG_LEVELS[level]!;
+    at = comma + 3;
+    for (;;) {
+      if (json.charCodeAt(at) !== Char.Quote) return undefined;
+      const close = json.indexOf('"', at + 1);
+      if (close === -1) return undefined;
+      if (build) lines.push({ time: iso, level: name, message: json.slice(at + 1, close) });
+      const next = json.charCodeAt(close + 1);
+      at = close + 2;
+      if (next === Char.Close) break;
+      if (next !== Char.Comma) return undefined;
+    }
     if (level > maxLevel) maxLevel = level;
-    at = close + 2;
     if (at === end) return { lines, maxLevel };
     if (json.charCodeAt(at) !== Char.Comma) return undefined;
     at++;
@@ -121,34 +135,47 @@ export function readPackedLinesByParse(json: string): ReadLines | undefined {
   const lines: LogLine[] = [];
   let maxLevel = -1;
   for (const item of parsed as unknown[]) {
-    if (!Array.isArray(item) || item.length !== 3) return undefined;
-    const [time, level, message] = item as unknown[];
+    if (!Array.isArray(item) || item.length < 3) return undefined;
+    const [time, level] = item as unknown[];
     if (typeof time !== 'number' || !Number.isInteger(time) || time < 0 || time > MAX_TIME) return undefined;
     const name = typeof level === 'number' ? LOG_LEVELS[level] : undefined;
-    if (name === undefined || typeof message !== 'string') return undefined;
-    lines.push({ time: isoTime(time), level: name, message });
+    if (name === undefined) return undefined;
+    const iso = isoTime(time);
+    for (let i = 2; i < item.length; i++) {
+      const message: unknown = item[i];
+      if (typeof message !== 'string') return undefined;
+      lines.push({ time: iso, level: name, message });
+    }
     if ((level as number) > maxLevel) maxLevel = level as number;
   }
   return { lines, maxLevel };
 }
 
-/** `lines` in the stored form, and the highest level among them (-1 for none). */
+/** `lines` in the stored form (consecutive lines of one time and level as one run), and the highest level among them (-1 for none). */
 export function packLines(lines: readonly LogLine[]): StoredLines {
-  const rows: PackedLine[] = [];
+  const runs: PackedLine[] = [];
   let maxLevel = -1;
+  let run: PackedLine | undefined;
   for (const l of lines) {
     const level = LOG_LEVELS.indexOf(l.level);
     if (level > maxLevel) maxLevel = level;
-    rows.push([l.time, level, l.message]);
+    if (run && run[0] === l.time && run[1] === level) run.push(l.message);
+    else {
+      run = [l.time, level, l.message];
+      runs.push(run);
+    }
   }
-  return { json: JSON.stringify(rows), maxLevel };
+  return { json: JSON.stringify(runs), maxLevel };
 }
 
-/** Stored lines back as LogLines. */
+/** Stored lines back as LogLines (runs of any length, times as epoch ms or ISO text). */
 export function unpackLines(json: string): LogLine[] {
-  return (JSON.parse(json) as PackedLine[]).map(([time, level, message]) => ({
-    time: typeof time === 'string' ? time : new Date(time).toISOString(),
-    level: LOG_LEVELS[level] ?? 'info',
-    message,
-  }));
+  const lines: LogLine[] = [];
+  for (const run of JSON.parse(json) as PackedLine[]) {
+    const [time, level] = run;
+    const iso = typeof time === 'string' ? time : new Date(time).toISOString();
+    const name = LOG_LEVELS[level] ?? 'info';
+    for (let i = 2; i < run.length; i++) lines.push({ time: iso, level: name, message: run[i] as string });
+  }
+  return lines;
 }

@@ -203,7 +203,8 @@ export class SqliteLogStore implements LogStore {
       q.minLevel === undefined ? undefined : LOG_LEVELS.indexOf(q.minLevel),
     );
     add(
-      '(instr(r.resource, @text) > 0 OR EXISTS (SELECT 1 FROM json_each(r.lines) j WHERE instr(j.value ->> 2, @text) > 0) OR EXISTS (SELECT 1 FROM log_line_groups g, json_each(g.lines) j WHERE g.request_id = r.request_id AND instr(j.value ->> 2, @text) > 0))',
+      // Every message of every run (packed-lines.ts): a run's entries from the third on.
+      '(instr(r.resource, @text) > 0 OR EXISTS (SELECT 1 FROM json_each(r.lines) j, json_each(j.value) m WHERE m.key >= 2 AND instr(m.value, @text) > 0) OR EXISTS (SELECT 1 FROM log_line_groups g, json_each(g.lines) j, json_each(j.value) m WHERE g.request_id = r.request_id AND m.key >= 2 AND instr(m.value, @text) > 0))',
       'text',
       q.text,
     );

@@ -131,6 +131,30 @@ export function describeLogStore(name: string, make: () => Harness): void {
       expect(await ids({ text: 'packed "first"' })).toEqual([a.requestId]);
     });
 
+    it('reads runs (lines of one millisecond and level share one entry) beside single lines', async () => {
+      const a = record(1);
+      const t = Date.parse(a.startTime);
+      const json = JSON.stringify([
+        [t, 1, 'run one', 'run two', 'run three'],
+        [t + 2, 0, 'single'],
+      ]);
+      await h.store.append([{ ...a, storedLines: { json, maxLevel: 1 } }, record(2)], []);
+      const [entry] = (await h.store.query({ requestId: a.requestId })).entries;
+      expect(entry!.lines).toEqual([
+        { time: a.startTime, level: 'info', message: 'run one' },
+        { time: a.startTime, level: 'info', message: 'run two' },
+        { time: a.startTime, level: 'info', message: 'run three' },
+        { time: new Date(t + 2).toISOString(), level: 'debug', message: 'single' },
+      ]);
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      // A message in the middle of a run is found; a run's time and level are not messages.
+      expect(await ids({ text: 'run two' })).toEqual([a.requestId]);
+      expect(await ids({ text: 'single' })).toEqual([a.requestId]);
+      expect(await ids({ text: String(t) })).toEqual([]);
+      expect(await ids({ minLevel: 'info' })).toEqual([a.requestId]);
+    });
+
     it('filters by service, version, status, since/until, request id', async () => {
       const rs = [
         record(1),

@@ -35,7 +35,8 @@ export interface CancelFrame {
 
 /**
  * App lines written while their request was open, as the JSON text the request log stores
- * (src/logs/packed-lines.ts): `[[epoch ms, level index in LOG_LEVELS, message], ...]`. The
+ * (src/logs/packed-lines.ts): `[[epoch ms, level index in LOG_LEVELS, message, ...], ...]`, one
+ * run per stretch of lines of one millisecond and level. The
  * instance writes them in this form and the front end passes the text on unread, so lines cost
  * the platform's event loop nothing per line (docs/decisions.md, "Lines as the store's JSON").
  */

@@ -91,8 +91,10 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
     ...(options.onLateLine ? { onLateLine: options.onLateLine } : {}),
     onOrphanLines: (requestId, lines) => writer.lines(lines.map((l) => ({ requestId, ...l }))),
   });
-  // Often enough that a short retention (tests) is kept to within a quarter of it; at most every minute.
-  const pruneEvery = Math.min(60_000, Math.max(250, options.retention.maxAgeMs / 4));
+  // Often enough that a short retention (tests) is kept to within a quarter of it, and that a
+  // heavy logger overshoots max_bytes by what 5 s bring (~100 MB at 20 MB/s), not a minute's
+  // worth; a check that finds nothing to do is three pragmas and two index probes.
+  const pruneEvery = Math.min(5_000, Math.max(250, options.retention.maxAgeMs / 4));
   let pruning = false;
   const prune = () => {
     if (pruning) return;

@@ -73,3 +73,61 @@ describe('SqliteLogStore schema migration', () => {
     db.close();
   });
 });
+
+describe('SqliteLogStore trimming to max_bytes', () => {
+  it('deletes the oldest in short transactions and lets other work run between them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-logs-trim-'));
+    dirs.push(dir);
+    const db = openDatabase(dir);
+    const store = new SqliteLogStore(db);
+    const start = Date.parse('2026-12-05T20:00:00.000Z');
+    // 4,000 requests with ~2 KB of lines each: ~8 MB, trimmed to 2 MiB in several steps.
+    const message = 'x'.repeat(2000);
+    const records = Array.from({ length: 4000 }, (_, i) => ({
+      requestId: String(i).padStart(8, '0'),
+      startTime: new Date(start + i).toISOString(),
+      appId: 'app',
+      service: 'default',
+      version: 'v1',
+      instanceId: 'i1',
+      latencyMs: 1,
+      pendingMs: 0,
+      method: 'GET',
+      resource: '/',
+      httpVersion: '1.1',
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 10,
+      userAgent: null,
+      ip: '127.0.0.1',
+      host: 'h',
+      loadingRequest: false,
+      secure: false,
+      error: null,
+      storedLines: { json: JSON.stringify([[start + i, 1, message]]), maxLevel: 1 },
+    }));
+    await store.append(records, []);
+    let between = 0;
+    const tick = () => {
+      between++;
+      if (!done) setImmediate(tick);
+    };
+    let done = false;
+    setImmediate(tick);
+    const deleted = await store.prune({ maxAgeMs: 2 ** 40, maxBytes: 2 * 1024 * 1024 }, start + 10_000);
+    done = true;
+    const live =
+      ((db.pragma('page_count', { simple: true }) as number) -
+        (db.pragma('freelist_count', { simple: true }) as number)) *
+      (db.pragma('page_size', { simple: true }) as number);
+    expect(live).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(deleted).toBeGreaterThan(2000);
+    // Several steps, each followed by a turn of the event loop in which the other work ran.
+    expect(between).toBeGreaterThan(2);
+    const { entries } = await store.query({ limit: 1000 });
+    // What is left is the newest, without a gap.
+    expect(entries.at(-1)!.requestId).toBe('00003999');
+    expect(entries[0]!.requestId).toBe(String(4000 - entries.length).padStart(8, '0'));
+    db.close();
+  });
+});

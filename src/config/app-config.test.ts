@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAppConfig } from './app-config.js';
+import { entrypointCommand, loadAppConfig } from './app-config.js';
 import type { ConfigIssue } from './issues.js';
 import type { AppConfig, Handler } from './types.js';
 
@@ -112,7 +112,6 @@ const invalid: Row[] = [
   { rule: 'env variable name', yaml: y('runtime: nodejs22', 'env_variables:', '  GOOD: 1', '  1BAD: x', ...HANDLERS), field: 'env_variables.1BAD', line: 4, message: 'not a valid environment variable name' },
   { rule: 'env variable value', yaml: y('runtime: nodejs22', 'env_variables:', '  NESTED:', '    a: 1', ...HANDLERS), field: 'env_variables.NESTED', line: 3, message: 'must be a single value, not a mapping' },
   // handlers list
-  { rule: 'handlers required', yaml: y('runtime: nodejs22'), field: 'handlers', line: 1, message: 'is required' },
   { rule: 'handlers empty', yaml: y('runtime: nodejs22', 'handlers: []'), field: 'handlers', line: 2, message: 'at least one handler' },
   { rule: 'too many handlers', yaml: y('runtime: nodejs22', 'handlers:', ...Array.from({ length: 101 }, (_, i) => `- { url: /h${i}, script: main.app }`)), field: 'handlers', line: 2, message: 'has 101 handlers; at most 100' },
   // handler fields
@@ -135,7 +134,6 @@ const invalid: Row[] = [
   { rule: 'login value', yaml: y('runtime: nodejs22', 'handlers:', '- url: /a', '  script: main.app', '  login: everyone'), field: 'handlers[0].login', line: 5, message: 'must be one of optional, required, admin' },
   { rule: 'auth_fail_action value', yaml: y('runtime: nodejs22', 'handlers:', '- url: /a', '  script: main.app', '  auth_fail_action: deny'), field: 'handlers[0].auth_fail_action', line: 5, message: 'must be one of redirect, unauthorized' },
   // handler targets on disk
-  { rule: 'script auto without entrypoint', yaml: y('runtime: nodejs22', 'handlers:', '- url: /.*', '  script: auto'), field: 'handlers[0].script', line: 4, message: 'script: auto needs a top-level entrypoint' },
   { rule: 'module not found', yaml: y('runtime: nodejs22', 'handlers:', '- url: /.*', '  script: api/server.app'), field: 'handlers[0].script', line: 4, message: 'tried api/server.ts, api/server.mts, api/server.js, api/server.mjs, api/server.cjs' },
   { rule: 'export name', yaml: y('runtime: nodejs22', 'handlers:', '- url: /.*', '  script: main.my-app'), field: 'handlers[0].script', line: 4, message: "export name 'my-app'" },
   { rule: 'script outside the app', yaml: y('runtime: nodejs22', 'handlers:', '- url: /.*', '  script: ../other/main.app'), field: 'handlers[0].script', line: 4, message: 'outside the app directory' },
@@ -361,6 +359,23 @@ describe('loadAppConfig normalises', () => {
     expect(app.entrypoint).toBe('node server.js');
     // S3: a CGI handler turns the threadsafe default off.
     expect(app.threadsafe).toBe(false);
+  });
+
+  it("takes App Engine's Node defaults: no handlers is every request to the app's server, run by npm start", async () => {
+    // The whole app.yaml of App Engine's Node samples.
+    const app = await load(y('runtime: nodejs20'));
+    expect(app.handlers).toHaveLength(1);
+    expect(app.handlers[0]).toMatchObject({ kind: 'entrypoint', script: 'auto', url: '/.*' });
+    expect(app.handlers[0]!.pattern.test('/any/path')).toBe(true);
+    expect(app.handlers[0]!.pattern.test('/')).toBe(true);
+    expect(app.entrypoint).toBeUndefined();
+    expect(entrypointCommand(app)).toBe('npm start');
+    // script: auto without entrypoint: npm start too; with one, that command.
+    const auto = await load(y('runtime: nodejs22', 'handlers:', '- url: /.*', '  script: auto'));
+    expect(auto.handlers[0]).toMatchObject({ kind: 'entrypoint' });
+    expect(entrypointCommand(auto)).toBe('npm start');
+    const own = await load(y('runtime: nodejs22', 'entrypoint: node app.js'));
+    expect(entrypointCommand(own)).toBe('node app.js');
   });
 
   it('resolves module extensions in the order .ts .mts .js .mjs .cjs', async () => {

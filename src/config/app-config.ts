@@ -48,3 +48,8 @@ async function findAppYaml(path: string): Promise<string> {
   }
   return file;
 }
+
+/** The command an instance runs for `script: auto` (S4.3): `entrypoint:`, else `npm start` as App Engine's Node runtime does. */
+export function entrypointCommand(config: { entrypoint?: string | undefined }): string {
+  return config.entrypoint ?? 'npm start';
+}

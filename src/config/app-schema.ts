@@ -13,6 +13,7 @@ import {
   skipFilesSchema,
 } from './app-fields.js';
 import { applicationSchema, nameSchema } from './app-names.js';
+import { fullMatch } from './handler-fields.js';
 import { handlerSchema } from './handler-schema.js';
 import {
   automaticScalingSchema,
@@ -86,7 +87,8 @@ export function appYamlSchema(file: string, appDir: string) {
       basic_scaling: basicScalingSchema.optional(),
       manual_scaling: manualScalingSchema.optional(),
       env_variables: envVariablesSchema.optional(),
-      handlers: handlersSchema(appDir),
+      // None: every request goes to the app's own server, as App Engine's Node runtime does (S3).
+      handlers: handlersSchema(appDir).optional(),
       error_handlers: errorHandlersSchema(appDir).optional(),
       default_expiration: expiration('write e.g. default_expiration: "1d 6h"').optional(),
       skip_files: skipFilesSchema.optional(),
@@ -94,7 +96,7 @@ export function appYamlSchema(file: string, appDir: string) {
       libraries: librariesSchema.optional(),
     },
     'app.yaml',
-    'write app.yaml as a mapping with at least runtime and handlers',
+    'write app.yaml as a mapping with at least runtime, e.g. runtime: nodejs22',
   )
     .superRefine(
       (app, ctx) => {
@@ -139,17 +141,6 @@ export function appYamlSchema(file: string, appDir: string) {
             );
           }
         }
-
-        if (app.entrypoint === undefined) {
-          for (const [h, i] of cleanHandlers) {
-            if (h.kind !== 'entrypoint') continue;
-            add(
-              ['handlers', i, 'script'],
-              'script: auto needs a top-level entrypoint',
-              'add entrypoint: <command that serves on $PORT>, e.g. entrypoint: node server.js',
-            );
-          }
-        }
       },
       { when: everywhere },
     )
@@ -157,7 +148,7 @@ export function appYamlSchema(file: string, appDir: string) {
       const scaling =
         app.automatic_scaling ?? app.basic_scaling ?? app.manual_scaling ?? defaultAutomaticScaling();
       const defaultExpirationMs = app.default_expiration;
-      const handlers = app.handlers.map((h): Handler => {
+      const handlers = (app.handlers ?? [everyRequestToTheApp()]).map((h): Handler => {
         const isStatic = h.kind === 'static-dir' || h.kind === 'static-files';
         return isStatic && h.expirationMs === undefined && defaultExpirationMs !== undefined
           ? { ...h, expirationMs: defaultExpirationMs }
@@ -185,6 +176,23 @@ export function appYamlSchema(file: string, appDir: string) {
       if (defaultExpirationMs !== undefined) config.defaultExpirationMs = defaultExpirationMs;
       return config;
     });
+}
+
+/**
+ * The handler of an app.yaml without `handlers:`: every request to the app's own server (S3,
+ * S4.3), as `- url: /.*` with `script: auto` would say.
+ */
+function everyRequestToTheApp(): Handler {
+  return {
+    kind: 'entrypoint',
+    script: 'auto',
+    url: '/.*',
+    pattern: fullMatch('/.*'),
+    secure: 'optional',
+    redirectHttpResponseCode: 302,
+    login: 'optional',
+    authFailAction: 'redirect',
+  };
 }
 
 /** App Engine pairs F classes with automatic scaling and B classes with basic/manual. */

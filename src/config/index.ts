@@ -2,7 +2,7 @@
  * app.yaml (SPEC S3), the platform config (S15) and the deploy file limits: load, validate,
  * normalise. Everything else reads the shapes in ./types.ts, never raw YAML.
  */
-export { loadAppConfig } from './app-config.js';
+export { entrypointCommand, loadAppConfig } from './app-config.js';
 export { DEFAULT_SKIP_FILES, ERROR_PAGE_MAX_BYTES } from './app-fields.js';
 export { MODULE_EXTENSIONS } from './app-files.js';
 export { MAX_HANDLERS, RUNTIMES } from './app-schema.js';

@@ -115,6 +115,10 @@ export interface AppConfig {
   version?: string;
   runtime: NodeRuntimeName;
   threadsafe: boolean;
+  /**
+   * `entrypoint:` as written: the command each instance runs for `script: auto` handlers (S4.3);
+   * undefined: `npm start`, as App Engine starts a Node app (see `entrypointCommand`).
+   */
   entrypoint?: string;
   instanceClass: InstanceClass;
   scaling: Scaling;

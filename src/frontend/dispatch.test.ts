@@ -105,7 +105,7 @@ async function route(clock: ManualClock, ...instances: SocketInstance[]) {
     version: 'v1',
     config: { errorHandlers: [] } as unknown as AppConfig,
     pool,
-    moduleIndex: new Map([[0, 0]]),
+    handlerIndex: new Map([[0, 0]]),
     deadlineMs: undefined,
     deadlineGraceMs: 1000,
   } satisfies ServiceRoute;
@@ -258,7 +258,7 @@ function addressed(pool: InstancePool, instanceId: string): InstanceRoute {
     version: 'v1',
     config: { errorHandlers: [] } as unknown as AppConfig,
     pool,
-    moduleIndex: new Map([[0, 0]]),
+    handlerIndex: new Map([[0, 0]]),
     deadlineMs: undefined,
     deadlineGraceMs: 1000,
   };

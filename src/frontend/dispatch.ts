@@ -68,7 +68,7 @@ export async function dispatchToInstance(
   const arrivedAt = meta.arrivedAt ?? Date.now();
   const request = toInstanceRequest(req, body, {
     requestId: meta.requestId,
-    handler: route.moduleIndex.get(meta.handlerPosition) ?? -1,
+    handler: route.handlerIndex.get(meta.handlerPosition) ?? -1,
     remoteAddr: meta.remoteAddr,
     https: meta.https,
   });

@@ -14,7 +14,7 @@ function service(name: string): ServiceRoute {
     version: 'v1',
     config: { service: name } as unknown as AppConfig,
     pool,
-    moduleIndex: new Map(),
+    handlerIndex: new Map(),
     deadlineMs: undefined,
     deadlineGraceMs: 1000,
   };

@@ -15,8 +15,8 @@ export interface ServiceRoute {
   config: AppConfig;
   /** Where a request of this version gets a slot on an instance (scheduler/instance.ts). */
   pool: InstancePool;
-  /** Index of a module handler among the instance's modules, by its position in `handlers:`. */
-  moduleIndex: ReadonlyMap<number, number>;
+  /** Index of a handler among the instance's handlers (module and entrypoint ones), by its position in `handlers:`. */
+  handlerIndex: ReadonlyMap<number, number>;
   /** Request deadline from arrival (S6); undefined: none (basic/manual scaling by default). */
   readonly deadlineMs: number | undefined;
   /** Time the handler has after the deadline to return its own response. */

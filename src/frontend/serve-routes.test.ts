@@ -22,7 +22,7 @@ function version(app: string, service: string, name: string): ServiceRoute {
     version: name,
     config: { service } as unknown as AppConfig,
     pool,
-    moduleIndex: new Map(),
+    handlerIndex: new Map(),
     deadlineMs: undefined,
     deadlineGraceMs: 1000,
   };
@@ -274,7 +274,7 @@ describe('ServeRouteTable: instances (admin only)', () => {
       readonly #deadline = 60_000;
       readonly config = { service: 'default' } as unknown as AppConfig;
       readonly pool = pool;
-      readonly moduleIndex = new Map([[0, 3]]);
+      readonly handlerIndex = new Map([[0, 3]]);
       get app(): string {
         return 'shop';
       }
@@ -305,14 +305,14 @@ describe('ServeRouteTable: instances (admin only)', () => {
       version: route.version,
       deadlineMs: route.deadlineMs,
       deadlineGraceMs: route.deadlineGraceMs,
-      moduleIndex: route.moduleIndex.get(0),
+      handlerIndex: route.handlerIndex.get(0),
     }).toEqual({
       app: 'shop',
       service: 'default',
       version: 'v7',
       deadlineMs: 60_000,
       deadlineGraceMs: 1000,
-      moduleIndex: 3,
+      handlerIndex: 3,
     });
     expect(route.pool).toBe(pool);
     expect(route.config).toBe(base.config);

@@ -117,8 +117,8 @@ export class InstanceRoute implements ServiceRoute {
   get pool(): ServiceRoute['pool'] {
     return this.base.pool;
   }
-  get moduleIndex(): ServiceRoute['moduleIndex'] {
-    return this.base.moduleIndex;
+  get handlerIndex(): ServiceRoute['handlerIndex'] {
+    return this.base.handlerIndex;
   }
   get deadlineMs(): number | undefined {
     return this.base.deadlineMs;

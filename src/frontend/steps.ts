@@ -242,16 +242,15 @@ function journalStatic(journal: ResponseJournal, record: RequestRecord, status: 
   journal.write(record);
 }
 
-/** Step 5's precondition: only module handlers run on instances yet; CGI and entrypoint ones get 501. */
+/** Step 5's precondition: module and entrypoint handlers run on instances; CGI ones get 501 until they do. */
 export function rejectUnsupported(
   x: Exchange,
   handler: Exclude<Handler, StaticDirHandler | StaticFilesHandler>,
 ): Done | undefined {
-  if (handler.kind === 'module') return undefined;
+  if (handler.kind !== 'cgi') return undefined;
   const error = new HangarError(
     'HANDLER_NOT_SUPPORTED',
-    `${handler.kind === 'cgi' ? 'CGI' : 'entrypoint'} handlers (script: ${handler.script}) are not supported yet; ` +
-      'use a module handler (script: path/main.app).',
+    `CGI handlers (script: ${handler.script}) are not supported yet; use a module handler (script: path/main.app) or the app's own server (script: auto).`,
   );
   return reject(x, error);
 }

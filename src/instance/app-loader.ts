@@ -2,11 +2,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type FetchHandler, type HandlerContext, type NodeHandler, nodeHandlerSymbol } from '../index.js';
 import { HangarError } from '../shared/errors.js';
+import type { EntrypointServer } from './entrypoint.js';
 
 /** A loaded module handler, in the one shape the instance server calls. */
 export type LoadedHandler =
   | { kind: 'fetch'; call: (request: Request, ctx: HandlerContext) => Response | Promise<Response> }
-  | { kind: 'node'; call: NodeHandler };
+  | { kind: 'node'; call: NodeHandler }
+  /** `script: auto`: the app's own server (entrypoint.ts), reached over HTTP on its PORT. */
+  | { kind: 'entrypoint'; server: EntrypointServer };
 
 /**
  * Imports `module` (relative to the app dir) once and returns its `exportName` export as a

@@ -9,6 +9,8 @@ import {
   type ResponseFrame,
 } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
+import { DeadlineExceededError } from './deadline.js';
+import type { EntrypointServer } from './entrypoint.js';
 import { errorPage, failurePage, type InstanceErrorPage } from './error-page.js';
 import { armDeadline, callFetch, reportFailure } from './fetch-run.js';
 import { lazyRequest } from './lazy-request.js';
@@ -98,6 +100,8 @@ async function serveFrame(
 ): Promise<Buffer[]> {
   const timer = armDeadline(state, head.deadline);
   try {
+    if (handler?.kind === 'entrypoint')
+      return await proxyToOwnServer(handler.server, head, body, state, maxResponseBytes);
     if (handler?.kind !== 'fetch') {
       const what = handler
         ? 'a Node (req, res) handler, served over HTTP'
@@ -154,6 +158,52 @@ interface Answer {
   status: number;
   headers: string[];
   body: Buffer | undefined;
+}
+
+/**
+ * A `script: auto` request, passed to the app's own server (entrypoint.ts). Its lines come from
+ * the server's output over IPC, so the frame says they are on their way (`linesOverIpc`) and the
+ * platform holds the request's entry a moment for them.
+ */
+async function proxyToOwnServer(
+  server: EntrypointServer,
+  head: RequestFrame,
+  body: Buffer,
+  state: RequestState,
+  maxResponseBytes: number,
+): Promise<Buffer[]> {
+  releaseLines(state);
+  try {
+    const response = await server.forward({
+      method: head.method,
+      url: head.url,
+      headers: head.headers,
+      body,
+      requestId: head.requestId,
+      signal: state.signal,
+      maxResponseBytes,
+    });
+    if ('tooLarge' in response) {
+      return answer(head.id, state, { status: 500, headers: [], body: undefined }, response.tooLarge);
+    }
+    response.headers.push('content-length', String(response.body.length));
+    return answer(head.id, state, {
+      status: response.status,
+      headers: response.headers,
+      body: head.method === 'HEAD' ? undefined : response.body,
+    });
+  } catch (err) {
+    // At the deadline the request to the server is cut (DeadlineExceededError), as a module
+    // handler's ctx.signal aborts; a broken connection is the server's failure.
+    requestStorage.run(state, () =>
+      reportFailure(
+        err instanceof DeadlineExceededError
+          ? err
+          : new Error(`the app's server (entrypoint) did not answer: ${(err as Error).message}`),
+      ),
+    );
+    return answer(head.id, state, errorResponse(failurePage()));
+  }
 }
 
 /** The response frame; the request's lines leave with it, and later ones go over IPC (late lines). */

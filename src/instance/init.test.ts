@@ -7,7 +7,7 @@ const valid = {
   appDir: '/app',
   socketPath: '/run/x.sock',
   cacheDir: '/cache',
-  modules: [{ module: 'main.ts', exportName: 'app' }],
+  handlers: [{ kind: 'module', module: 'main.ts', exportName: 'app' }],
   env: { GAE_ENV: 'localdev' },
   heartbeatIntervalMs: 1000,
   limits: { maxRequestBytes: 10, maxResponseBytes: 10 },
@@ -21,10 +21,21 @@ describe('readInstanceInit (the instance side of InstanceInit, without zod)', ()
     expect(readInstanceInit(JSON.stringify(withoutSockets))).toEqual(InstanceInit.parse(withoutSockets));
   });
 
+  it('reads an entrypoint handler with its command, as zod does', () => {
+    const withEntrypoint = {
+      ...valid,
+      handlers: [{ kind: 'entrypoint' }],
+      entrypoint: { command: 'npm start', startTimeoutMs: 30_000 },
+    };
+    expect(readInstanceInit(JSON.stringify(withEntrypoint))).toEqual(InstanceInit.parse(withEntrypoint));
+  });
+
   it.each<[string, object]>([
     ['instanceId', { instanceId: 'nothex' }],
     ['appDir', { appDir: 3 }],
-    ['modules', { modules: [{ module: 'm' }] }],
+    ['handlers', { handlers: [{ kind: 'module', module: 'm' }] }],
+    ['entrypoint', { handlers: [{ kind: 'entrypoint' }] }],
+    ['entrypoint', { handlers: [{ kind: 'entrypoint' }], entrypoint: { command: 'npm start' } }],
     ['env', { env: { A: 1 } }],
     ['heartbeatIntervalMs', { heartbeatIntervalMs: 0 }],
     ['limits', { limits: { maxRequestBytes: 1 } }],

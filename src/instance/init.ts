@@ -24,15 +24,32 @@ export function readInstanceInit(json: string | undefined): InstanceInit {
   text('appDir');
   text('socketPath');
   text('cacheDir');
-  const modules = init.modules;
+  const handlers = init.handlers;
   if (
-    !Array.isArray(modules) ||
-    !modules.every(
-      (m: { module?: unknown; exportName?: unknown }) =>
-        typeof m?.module === 'string' && typeof m.exportName === 'string',
+    !Array.isArray(handlers) ||
+    !handlers.every(
+      (h: { kind?: unknown; module?: unknown; exportName?: unknown }) =>
+        (h?.kind === 'module' && typeof h.module === 'string' && typeof h.exportName === 'string') ||
+        h?.kind === 'entrypoint',
     )
   ) {
-    fail('modules', 'a list of { module, exportName }');
+    fail('handlers', "a list of { kind: 'module', module, exportName } or { kind: 'entrypoint' }");
+  }
+  const entrypoint = init.entrypoint as Record<string, unknown> | undefined;
+  if (
+    entrypoint !== undefined &&
+    (typeof entrypoint !== 'object' ||
+      entrypoint === null ||
+      typeof entrypoint.command !== 'string' ||
+      !(Number.isInteger(entrypoint.startTimeoutMs) && (entrypoint.startTimeoutMs as number) > 0))
+  ) {
+    fail('entrypoint', '{ command, startTimeoutMs }');
+  }
+  if (
+    (handlers as Array<{ kind: string }>).some((h) => h.kind === 'entrypoint') &&
+    entrypoint === undefined
+  ) {
+    fail('entrypoint', 'set when a handler is an entrypoint one');
   }
   const env = init.env as Record<string, unknown> | null;
   if (typeof env !== 'object' || env === null || !Object.values(env).every((v) => typeof v === 'string')) {

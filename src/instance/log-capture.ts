@@ -84,6 +84,28 @@ export function logLine(level: LogLevel, message: string): void {
 }
 
 /**
+ * Records a line of request `requestId` written outside its context: the app's own server's
+ * output (entrypoint.ts), read from a pipe. It goes over IPC, where the platform files it under
+ * the request whether the request's entry is still open or already stored (a late line).
+ *
+ * @example
+ * requestLine('5f1c...', 'warning', 'slow query');
+ */
+export function requestLine(requestId: string, level: LogLevel, message: string): void {
+  const text =
+    message.length > MAX_MESSAGE_CHARS
+      ? `${message.slice(0, MAX_MESSAGE_CHARS)}... (${message.length - MAX_MESSAGE_CHARS} more characters cut)`
+      : message;
+  if (!process.send) {
+    (level === 'debug' ? original.debug : level === 'info' ? original.info : original.error)(message);
+    return;
+  }
+  buffer.push({ requestId, time: Date.now(), level, message: text });
+  if (buffer.length >= MAX_BATCH) ship();
+  else timer ??= setTimeout(ship, FLUSH_MS);
+}
+
+/**
  * Sends the lines a request holds over IPC instead, and lets its later lines go that way too:
  * for a request that logs a great deal, or whose response will not carry them (cancelled).
  */

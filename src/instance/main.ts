@@ -11,9 +11,10 @@ import { isHangarError } from '../shared/errors.js';
 import type { InstanceMessage } from '../shared/messages.js';
 import { channelSocketPath } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
+import type { EntrypointServer } from './entrypoint.js';
 import { readInstanceInit, readPlatformMessage } from './init.js';
 import { installLightResponse } from './light-response.js';
-import { captureConsole, flushLogs } from './log-capture.js';
+import { captureConsole, flushLogs, logLine } from './log-capture.js';
 import { installPerRequestEnv } from './request-context.js';
 
 function send(message: InstanceMessage): void {
@@ -23,8 +24,17 @@ function send(message: InstanceMessage): void {
 const init = readInstanceInit(process.env.HANGAR_INSTANCE_INIT);
 delete process.env.HANGAR_INSTANCE_INIT;
 
-// The platform going away (even by SIGKILL) closes the IPC channel; an instance never outlives it.
-process.on('disconnect', () => process.exit(0));
+/** The app's own server, when a handler is `script: auto` (entrypoint.ts). */
+let ownServer: EntrypointServer | undefined;
+/** Keep-alive connections the instance keeps to the app's own server. */
+const OWN_SERVER_CONNECTIONS = 64;
+
+// The platform going away (even by SIGKILL) closes the IPC channel; an instance never outlives
+// it, nor does the app's own server.
+process.on('disconnect', () => {
+  ownServer?.kill();
+  process.exit(0);
+});
 
 Object.assign(process.env, init.env);
 installPerRequestEnv();
@@ -36,17 +46,45 @@ captureConsole();
 process.chdir(init.appDir);
 
 try {
+  // Before the sockets shim: the instance reaches the app's own server over its own loopback,
+  // with the `net` the shim is about to patch for app code (entrypoint.ts keeps it).
+  const entrypoint = init.entrypoint ? await import('./entrypoint.js') : undefined;
   // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads.
   if (init.sockets) (await import('../sockets/client/install.js')).installFromInit(init);
   const { loadModuleHandler } = await import('./app-loader.js');
   const { createInstanceServer } = await import('./server.js');
   const { createChannelServer } = await import('./channel-server.js');
+  // The app's own server (script: auto, S4.3) first: it is what the instance waits for longest.
+  if (init.entrypoint && entrypoint) {
+    ownServer = await entrypoint.startEntrypoint({
+      command: init.entrypoint.command,
+      appDir: init.appDir,
+      env: process.env,
+      // Inside the platform's own start timeout, so that this error (with the server's stderr)
+      // is the one the platform reports, not a bare timeout.
+      startTimeoutMs: Math.max(1_000, init.entrypoint.startTimeoutMs - 2_000),
+      connections: OWN_SERVER_CONNECTIONS,
+      // The platform ends the server's group too if this process is killed before it can.
+      onSpawn: (pid) => send({ type: 'entrypoint', pid }),
+      onExit(reason) {
+        logLine('critical', `${reason}; the instance ends with it and the platform replaces it`);
+        void flushLogs().then(() => process.exit(1));
+      },
+    });
+  }
+  const modules = init.handlers.flatMap((h) => (h.kind === 'module' ? [h] : []));
   // The loader hooks (`hangar` imports, TypeScript) only after Hangar's own modules are loaded:
   // each import through them is a round trip to the loader thread, and Hangar's need none.
-  register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
+  if (modules.length > 0) {
+    register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
+  }
   const handlers: LoadedHandler[] = [];
-  for (const { module, exportName } of init.modules) {
-    handlers.push(await loadModuleHandler(init.appDir, module, exportName));
+  for (const handler of init.handlers) {
+    handlers.push(
+      handler.kind === 'module'
+        ? await loadModuleHandler(init.appDir, handler.module, handler.exportName)
+        : { kind: 'entrypoint', server: ownServer! },
+    );
   }
   const server = createInstanceServer(handlers);
   server.keepAliveTimeout = 60_000;
@@ -64,7 +102,10 @@ try {
       // The last app lines leave before the process does.
       // The front end stopped routing here; once its in-flight requests are answered, it closes the channel.
       channel.close();
-      server.close(() => void flushLogs().then(() => process.exit(0)));
+      server.close(
+        () =>
+          void (ownServer?.stop() ?? Promise.resolve()).then(() => flushLogs()).then(() => process.exit(0)),
+      );
       server.closeIdleConnections();
     } else if (message.type === 'ping') {
       send({ type: 'pong', id: message.id, rss: process.memoryUsage.rss() });
@@ -87,6 +128,7 @@ try {
         message: err instanceof Error ? (err.stack ?? err.message) : String(err),
       };
   process.removeAllListeners('disconnect');
+  ownServer?.kill();
   // Exit only once the message is out, so the platform gets the reason and not just an exit code.
   if (process.send) process.send({ type: 'failed', error } satisfies InstanceMessage, () => process.exit(1));
   else process.exit(1);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { entrypointCommand } from '../config/app-config.js';
 import type { AppConfig, InstanceClass, PlatformConfig, Scaling } from '../config/types.js';
 import { matchHandler } from '../frontend/handler-match.js';
 import type { ServiceRoute } from '../frontend/route.js';
@@ -110,7 +111,7 @@ const internalRemoteAddr = '0.1.0.3';
 /** A running service of the platform: its route for the front end and the pool behind it. */
 export class ServiceRuntime implements ServiceRoute {
   config: AppConfig;
-  moduleIndex: Map<number, number>;
+  handlerIndex: Map<number, number>;
   pool: VersionPool;
   readonly #context: RuntimeContext;
   readonly #nodeRuntimes: NodeRuntimeResolver;
@@ -125,8 +126,8 @@ export class ServiceRuntime implements ServiceRoute {
       context.nodeRuntimes ??
       nodeRuntimeResolver({ dataDir: context.dataDir, configured: context.platformConfig.runtimes });
     this.config = config;
-    const { spec, moduleIndex } = this.#spec(config);
-    this.moduleIndex = moduleIndex;
+    const { spec, handlerIndex } = this.#spec(config);
+    this.handlerIndex = handlerIndex;
     this.pool = this.#pool(config, spec);
   }
 
@@ -182,10 +183,10 @@ export class ServiceRuntime implements ServiceRoute {
   async reload(config: AppConfig = this.config): Promise<void> {
     // A new runtime: its Node first (may download), so one that cannot be had keeps the old pool.
     if (config.runtime !== this.config.runtime) await serviceNode(this.#nodeRuntimes, config);
-    const { spec, moduleIndex } = this.#spec(config);
+    const { spec, handlerIndex } = this.#spec(config);
     const configChanged = config !== this.config;
     this.config = config;
-    this.moduleIndex = moduleIndex;
+    this.handlerIndex = handlerIndex;
     if (!configChanged) {
       this.pool.reload(moduleInstanceFactory(spec));
       return;
@@ -245,7 +246,7 @@ export class ServiceRuntime implements ServiceRoute {
     const started = performance.now();
     const requestId = newRequestId();
     const found = matchHandler(this.config.handlers, path);
-    const index = found ? this.moduleIndex.get(found.index) : undefined;
+    const index = found ? this.handlerIndex.get(found.index) : undefined;
     let status = 404;
     let bytesOut = 0;
     let lines: PackedLines | undefined;
@@ -285,14 +286,18 @@ export class ServiceRuntime implements ServiceRoute {
     return status;
   }
 
-  #spec(config: AppConfig): { spec: InstanceSpec; moduleIndex: Map<number, number> } {
+  #spec(config: AppConfig): { spec: InstanceSpec; handlerIndex: Map<number, number> } {
     const ctx = this.#context;
-    const modules: InstanceSpec['modules'] = [];
-    const moduleIndex = new Map<number, number>();
+    const handlers: InstanceSpec['handlers'] = [];
+    const handlerIndex = new Map<number, number>();
     config.handlers.forEach((handler, index) => {
-      if (handler.kind !== 'module') return;
-      moduleIndex.set(index, modules.length);
-      modules.push({ module: handler.module, exportName: handler.exportName });
+      if (handler.kind === 'module') {
+        handlerIndex.set(index, handlers.length);
+        handlers.push({ kind: 'module', module: handler.module, exportName: handler.exportName });
+      } else if (handler.kind === 'entrypoint') {
+        handlerIndex.set(index, handlers.length);
+        handlers.push({ kind: 'entrypoint' });
+      }
     });
     const version = this.#deployed?.version ?? config.version ?? defaultDevVersion;
     // On the dev server MINOR is always 1 (S1); deployed versions will carry their own.
@@ -315,14 +320,22 @@ export class ServiceRuntime implements ServiceRoute {
         ? config.scaling.maxConcurrentRequests
         : 10;
     return {
-      moduleIndex,
+      handlerIndex,
       spec: {
         appDir: config.dir,
         service: config.service,
         version,
         runDir: join(ctx.dataDir, 'run'),
         cacheDir: this.#deployed?.cacheDir ?? join(ctx.dataDir, 'cache', 'ts'),
-        modules,
+        handlers,
+        ...(handlers.some((h) => h.kind === 'entrypoint')
+          ? {
+              entrypoint: {
+                command: entrypointCommand(config),
+                startTimeoutMs: ctx.platformConfig.scheduler.startTimeoutMs,
+              },
+            }
+          : {}),
         env,
         slots,
         memoryLimitBytes: memoryLimits[config.instanceClass],

@@ -61,6 +61,54 @@ describe('decideIsolation', () => {
     expect(facts.trials).toEqual([[...['/usr/bin/unshare'], ...isolation.commandArgs!, 'true']]);
   });
 
+  it("an instance running the app's own server: the namespace's loopback brought up first (S4.3)", () => {
+    const withIp = machine({
+      tools: { unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv', ip: '/usr/sbin/ip' },
+    });
+    const root = decideIsolation(undefined, withIp);
+    const up = ['/bin/sh', '-c', '/usr/sbin/ip link set lo up && exec "$@"', 'hangar-instance'];
+    // As root: up before setpriv drops every capability.
+    expect(root.ownServer).toEqual({
+      command: '/usr/bin/unshare',
+      commandArgs: [
+        '--net',
+        '--',
+        ...up,
+        '/usr/bin/setpriv',
+        '--no-new-privs',
+        '--bounding-set=-all',
+        '--inh-caps=-all',
+        '--',
+      ],
+    });
+    const options = isolateInstance({ args: ['main.js'] }, '/cache', root, undefined, { ownServer: true });
+    expect([options.command, ...(options.commandArgs ?? [])]).toEqual([
+      '/usr/bin/unshare',
+      ...(root.ownServer as { commandArgs: readonly string[] }).commandArgs,
+    ]);
+    // Without root: root inside a user namespace of its own, which may bring its interface up.
+    const user = decideIsolation(undefined, { ...withIp, root: false });
+    expect(user.ownServer).toEqual({
+      command: '/usr/bin/unshare',
+      commandArgs: ['--user', '--map-root-user', '--net', '--', ...up],
+    });
+    // Without ip: module instances as before, an own-server instance refused with the reason.
+    const noIp = decideIsolation(undefined, machine());
+    expect(noIp.ownServer).toMatch(/`ip` \(iproute2\) is not on PATH/);
+    expect(() =>
+      isolateInstance({ args: ['main.js'] }, '/cache', noIp, undefined, { ownServer: true }),
+    ).toThrow(/install iproute2, or set HANGAR_ISOLATION=permission/);
+    expect(isolateInstance({ args: ['main.js'] }, '/cache', noIp).commandArgs).toEqual(noIp.commandArgs);
+    // The permission model lets the instance start the server (it does not reach into it).
+    const permission = decideIsolation('permission', machine());
+    expect(
+      isolateInstance({ args: ['main.js'] }, '/cache', permission, undefined, { ownServer: true }).args,
+    ).toContain('--allow-child-process');
+    expect(isolateInstance({ args: ['main.js'] }, '/cache', permission).args).not.toContain(
+      '--allow-child-process',
+    );
+  });
+
   it('root whose unshare --net fails (a container without CAP_SYS_ADMIN): the user-namespace form', () => {
     const facts = machine({}, (args) =>
       args[0] === '--net' ? 'unshare failed: Operation not permitted' : undefined,

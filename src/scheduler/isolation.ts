@@ -50,7 +50,7 @@ export interface IsolationFacts {
   /** The effective uid is 0. */
   root: boolean;
   /** Absolute paths of the tools found on PATH. */
-  tools: { unshare?: string; setpriv?: string };
+  tools: { unshare?: string; setpriv?: string; ip?: string };
   /** Runs `command ...args` to the end: undefined when it succeeded, else why it did not. */
   trial(command: string, args: readonly string[]): string | undefined;
   /** Node's flag for the permission model: `--permission` (Node ≥ 22.13), `--experimental-permission` (Node 20). */
@@ -81,21 +81,41 @@ export interface Isolation {
   commandArgs?: readonly string[];
   /** Node flags placed before the instance's own (permission mode). */
   permissionFlags?: readonly string[];
+  /**
+   * The wrapper for an instance that runs the app's own server (S4.3, `script: auto`): as
+   * `command`/`commandArgs`, with the namespace's loopback interface up, so that the server
+   * can listen on 127.0.0.1:PORT and the instance reach it there. The namespace still has no
+   * way out; only its own loopback works. A string: why it cannot be had here (netns only).
+   */
+  ownServer?: { command: string; commandArgs: readonly string[] } | string;
 }
 
 /** A network namespace wrapper and the words that describe it. */
 interface NetnsCandidate {
   args: readonly string[];
   how: string;
+  /** The same with the loopback interface brought up inside (see Isolation.ownServer). */
+  ownServer: readonly string[] | string;
+}
+
+/** `sh -c` that brings the namespace's loopback up, then runs the rest of its arguments. */
+function loopbackUp(shell: string | undefined, ip: string | undefined): readonly string[] | string {
+  if (!ip) return '`ip` (iproute2) is not on PATH, and a namespace with its loopback up needs it';
+  if (!shell) return "there is no /bin/sh to bring the namespace's loopback up";
+  return [shell, '-c', `${ip} link set lo up && exec "$@"`, 'hangar-instance'];
 }
 
 function netnsCandidates(facts: IsolationFacts): NetnsCandidate[] | string {
   if (facts.platform !== 'linux') return `network namespaces are Linux only (this is ${facts.platform})`;
-  const { unshare, setpriv } = facts.tools;
+  const { unshare, setpriv, ip } = facts.tools;
   if (!unshare) return '`unshare` (util-linux) is not on PATH';
   const candidates: NetnsCandidate[] = [];
+  const up = loopbackUp(facts.shell, ip);
   if (facts.root && setpriv) {
+    const privs = [setpriv, '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all', '--'];
     candidates.push({
+      // Brought up as root, before setpriv drops every capability.
+      ownServer: typeof up === 'string' ? up : [unshare, '--net', '--', ...up, ...privs],
       // unshare(CLONE_NEWNET) needs root; then every capability goes, so that the instance
       // cannot setns() back into the platform's namespace nor bring an interface up.
       args: [
@@ -114,6 +134,8 @@ function netnsCandidates(facts: IsolationFacts): NetnsCandidate[] | string {
   // Without root (or without setpriv): a user namespace of its own owns the network namespace,
   // so the instance holds no capability over the platform's; its uid stays what it was.
   candidates.push({
+    // Bringing an interface up needs root inside the user namespace: the instance's uid reads 0 there.
+    ownServer: typeof up === 'string' ? up : [unshare, '--user', '--map-root-user', '--net', '--', ...up],
     args: [unshare, '--user', '--map-current-user', '--net', '--'],
     how: 'a network namespace per instance with no interface up, in a user namespace of its own (unshare --user --map-current-user --net)',
   });
@@ -144,7 +166,7 @@ export function decideIsolation(requested: string | undefined, facts: IsolationF
       for (const candidate of candidates) {
         const [command, ...commandArgs] = candidate.args;
         const failed = facts.trial(command!, [...commandArgs, 'true']);
-        if (failed === undefined) return netns(command!, commandArgs, candidate.how);
+        if (failed === undefined) return netns(command!, commandArgs, candidate.how, candidate.ownServer);
         whyNotNetns.push(`\`${candidate.args.slice(0, -1).join(' ')} true\` failed: ${failed}`);
       }
     }
@@ -203,9 +225,16 @@ export function decideIsolation(requested: string | undefined, facts: IsolationF
   };
 }
 
-function netns(command: string, commandArgs: readonly string[], how: string): Isolation {
+function netns(
+  command: string,
+  commandArgs: readonly string[],
+  how: string,
+  ownServer: readonly string[] | string,
+): Isolation {
   return {
     mode: 'netns',
+    ownServer:
+      typeof ownServer === 'string' ? ownServer : { command: ownServer[0]!, commandArgs: ownServer.slice(1) },
     how,
     leavesOpen:
       "Unix sockets by path (the platform's, and any other the platform's user may open: instances run as that user)",
@@ -251,10 +280,11 @@ export function probeIsolationFacts(): IsolationFacts {
   const flags = process.allowedNodeEnvironmentFlags;
   const unshare = onPath('unshare');
   const setpriv = onPath('setpriv');
+  const ip = onPath('ip');
   return {
     platform: process.platform,
     root: process.geteuid?.() === 0,
-    tools: { ...(unshare ? { unshare } : {}), ...(setpriv ? { setpriv } : {}) },
+    tools: { ...(unshare ? { unshare } : {}), ...(setpriv ? { setpriv } : {}), ...(ip ? { ip } : {}) },
     trial(command, args) {
       const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5_000 });
       if (result.error) return result.error.message;
@@ -356,10 +386,21 @@ export function isolateInstance(
   cacheDir: string,
   isolation: Isolation = instanceIsolation(),
   node?: InstanceNode,
+  needs: { ownServer?: boolean } = {},
 ): SupervisedChildOptions {
-  const wrapper = isolation.command
+  let wrapper: { command?: string; commandArgs?: readonly string[] } = isolation.command
     ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
     : {};
+  if (needs.ownServer && isolation.mode === 'netns') {
+    const own = isolation.ownServer;
+    if (typeof own !== 'object') {
+      throw new HangarError(
+        'INSTANCE_START_FAILED',
+        `this app runs its own server (script: auto), and instances in network namespaces need its loopback up: ${own ?? 'not available'}; install iproute2, or set ${ISOLATION_ENV}=permission`,
+      );
+    }
+    wrapper = { command: own.command, commandArgs: own.commandArgs };
+  }
   const executable = node ? { execPath: node.execPath } : {};
   const permissionFlags = permissionFlagsFor(isolation, node);
   if (!permissionFlags) return { ...options, ...wrapper, ...executable };
@@ -370,6 +411,9 @@ export function isolateInstance(
     ...executable,
     args: [
       flag!,
+      // The app's own server is a child process of the instance (S4.3); Node's model does not
+      // reach into it (docs/security.md).
+      ...(needs.ownServer ? ['--allow-child-process'] : []),
       // One flag per path (Node 20 refuses a comma-separated list).
       `--allow-fs-write=${cacheDir}`,
       `--allow-fs-write=${tmpdir()}`,

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -34,7 +34,9 @@ export interface InstanceSpec {
   version: string;
   runDir: string;
   cacheDir: string;
-  modules: InstanceInit['modules'];
+  handlers: InstanceInit['handlers'];
+  /** The app's own server, when a handler is `script: auto` (S4.3). */
+  entrypoint?: InstanceInit['entrypoint'];
   /** S8 variables common to every request, without INSTANCE_ID. */
   env: Record<string, string>;
   /** Most concurrent requests the instance takes (1 when threadsafe: false); sizes its connection pool. */
@@ -110,6 +112,8 @@ export class ModuleInstance implements InstanceHandle {
   #child: SupervisedChild | undefined;
   #pool: Pool | undefined;
   #nodeHandlers = new Set<number>();
+  /** The app's own server's process (S4.3): the leader of its group, and when it started (`/proc`). */
+  #ownServer: { pid: number; started: string } | undefined;
   #exitListeners: Array<(exit: InstanceExit) => void> = [];
   /** Stopped or killed while it waited for its Node, before there was a process. */
   #cancelled = false;
@@ -164,7 +168,8 @@ export class ModuleInstance implements InstanceHandle {
       appDir: spec.appDir,
       socketPath: this.socketPath,
       cacheDir: spec.cacheDir,
-      modules: spec.modules,
+      handlers: spec.handlers,
+      ...(spec.entrypoint ? { entrypoint: spec.entrypoint } : {}),
       env: { ...spec.env, INSTANCE_ID: this.id },
       heartbeatIntervalMs: spec.heartbeatIntervalMs,
       limits: spec.limits,
@@ -198,6 +203,7 @@ export class ModuleInstance implements InstanceHandle {
         spec.cacheDir,
         undefined,
         node,
+        { ownServer: spec.entrypoint !== undefined },
       ),
     );
     this.#child = child;
@@ -248,6 +254,7 @@ export class ModuleInstance implements InstanceHandle {
     cap: number,
   ): Promise<void> {
     clearInterval(this.#memoryWatch);
+    this.#endOwnServer();
     const cgroup = await confined;
     if (cgroup && (await cgroup.oomKilled())) {
       this.killedBecause ??= `the kernel ended it: memory passed its hard cap of ${Math.round(cap / 2 ** 20)} MiB (cgroup memory.max)`;
@@ -281,8 +288,35 @@ export class ModuleInstance implements InstanceHandle {
       );
   }
 
+  /**
+   * Ends the app's own server's process group (S4.3) when the instance has ended: the instance
+   * ends it itself when it can, but not when it was killed (stop timeout, memory cap, a blocked
+   * loop). At once, so that the group's id cannot have been given to another group meanwhile.
+   */
+  #endOwnServer(): void {
+    const own = this.#ownServer;
+    this.#ownServer = undefined;
+    // Still the process that was reported (a pid is reused, its start time is not).
+    if (own === undefined || processStat(own.pid)?.started !== own.started) return;
+    try {
+      process.kill(-own.pid, 'SIGKILL');
+    } catch {
+      // Already gone: the instance ended it.
+    }
+  }
+
   #onMessage(raw: unknown): void {
     const type = (raw as { type?: unknown } | null)?.type;
+    if (type === 'entrypoint') {
+      const message = InstanceMessage.safeParse(raw);
+      if (!message.success || message.data.type !== 'entrypoint' || this.#ownServer !== undefined) return;
+      // The message comes from a process that may run app code: the platform ends only a group
+      // led by a child of this instance (Linux; elsewhere the instance ends it alone).
+      const stat = processStat(message.data.pid);
+      if (stat && stat.parent === this.pid && stat.group === message.data.pid)
+        this.#ownServer = { pid: message.data.pid, started: stat.started };
+      return;
+    }
     if (type === 'logs') {
       const message = InstanceMessage.safeParse(raw);
       if (message.success && message.data.type === 'logs') this.spec.onLogs?.(this.id, message.data.lines);
@@ -355,4 +389,17 @@ export class ModuleInstance implements InstanceHandle {
 
 function majorOf(version: string): number {
   return Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
+}
+
+/** Parent, process group and start time (clock ticks since boot, as text) of `pid`, from /proc; undefined elsewhere or when it is gone. */
+function processStat(pid: number): { parent: number; group: number; started: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name is in parentheses and may hold spaces: the fields after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { parent: Number(fields[1]), group: Number(fields[2]), started: fields[19] ?? '' };
 }

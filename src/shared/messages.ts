@@ -6,26 +6,44 @@ import { z } from 'zod';
 import { LOG_LEVELS } from './log-levels.js';
 
 /** What an instance needs to start, passed in its environment as `HANGAR_INSTANCE_INIT` (JSON). */
-export const InstanceInit = z.object({
-  instanceId: z.string().regex(/^[0-9a-f]{32}$/),
-  appDir: z.string(),
-  socketPath: z.string(),
-  /** Where compiled TypeScript is cached between instance starts. */
-  cacheDir: z.string(),
-  /** Module handlers in app.yaml order; requests name theirs by index. */
-  modules: z.array(z.object({ module: z.string(), exportName: z.string() })),
-  /** The S8 variables that are the same for every request of this instance, plus env_variables. */
-  env: z.record(z.string(), z.string()),
-  /** How often the instance reports liveness and memory (`heartbeat`). */
-  heartbeatIntervalMs: z.number().int().positive(),
-  /** S15 body limits, for the request channel: bodies the front end sends, and the most a response may hold. */
-  limits: z.object({
-    maxRequestBytes: z.number().int().positive(),
-    maxResponseBytes: z.number().int().positive(),
-  }),
-  /** The socket service (S12): its Unix socket, the app, and the app's token for it. */
-  sockets: z.object({ path: z.string(), app: z.string(), token: z.string() }).optional(),
-});
+export const InstanceInit = z
+  .object({
+    instanceId: z.string().regex(/^[0-9a-f]{32}$/),
+    appDir: z.string(),
+    socketPath: z.string(),
+    /** Where compiled TypeScript is cached between instance starts. */
+    cacheDir: z.string(),
+    /**
+     * The handlers the instance runs, in app.yaml order; requests name theirs by index. `module`:
+     * a module handler (S4.1); `entrypoint`: `script: auto`, proxied to the entrypoint process.
+     */
+    handlers: z.array(
+      z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('module'), module: z.string(), exportName: z.string() }),
+        z.object({ kind: z.literal('entrypoint') }),
+      ]),
+    ),
+    /**
+     * The app's own server (S4.3), when a handler is `script: auto`: the command the instance runs
+     * with PORT set, and how long it may take to accept connections there.
+     */
+    entrypoint: z.object({ command: z.string(), startTimeoutMs: z.number().int().positive() }).optional(),
+    /** The S8 variables that are the same for every request of this instance, plus env_variables. */
+    env: z.record(z.string(), z.string()),
+    /** How often the instance reports liveness and memory (`heartbeat`). */
+    heartbeatIntervalMs: z.number().int().positive(),
+    /** S15 body limits, for the request channel: bodies the front end sends, and the most a response may hold. */
+    limits: z.object({
+      maxRequestBytes: z.number().int().positive(),
+      maxResponseBytes: z.number().int().positive(),
+    }),
+    /** The socket service (S12): its Unix socket, the app, and the app's token for it. */
+    sockets: z.object({ path: z.string(), app: z.string(), token: z.string() }).optional(),
+  })
+  .refine((init) => init.entrypoint !== undefined || !init.handlers.some((h) => h.kind === 'entrypoint'), {
+    path: ['entrypoint'],
+    message: 'must be set when a handler is an entrypoint one',
+  });
 export type InstanceInit = z.infer<typeof InstanceInit>;
 
 const SerializedError = z.object({ code: z.string(), message: z.string() });
@@ -51,6 +69,11 @@ export const InstanceMessage = z.discriminatedUnion('type', [
   /** Periodic: the instance's event loop turns, and its resident memory. */
   z.object({ type: z.literal('heartbeat'), rss: z.number() }),
   z.object({ type: z.literal('pong'), id: z.number(), rss: z.number() }),
+  /**
+   * The app's own server was started (S4.3): `pid` leads a process group of its own, which the
+   * platform ends with the instance even when the instance itself was killed.
+   */
+  z.object({ type: z.literal('entrypoint'), pid: z.number().int().positive() }),
   /** App log lines in the order they were written, batched off the request path (S9). */
   z.object({ type: z.literal('logs'), lines: z.array(AppLogLine) }),
 ]);

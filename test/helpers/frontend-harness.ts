@@ -206,10 +206,10 @@ async function connectionsAtMost(server: Server, n: number, timeoutMs: number): 
 
 /** The app's one version as the stub table hands it out. */
 function serviceRoute(config: AppConfig, pool: InstancePool, deadlineGraceMs: number): ServiceRoute {
-  // Module handlers by position in `handlers:`, numbered in order (as service-runtime.ts does).
-  const moduleIndex = new Map<number, number>();
+  // Instance handlers (module, entrypoint) by position in `handlers:`, numbered in order (as service-runtime.ts does).
+  const handlerIndex = new Map<number, number>();
   config.handlers.forEach((handler, index) => {
-    if (handler.kind === 'module') moduleIndex.set(index, moduleIndex.size);
+    if (handler.kind === 'module' || handler.kind === 'entrypoint') handlerIndex.set(index, handlerIndex.size);
   });
   return {
     app: 'harness',
@@ -217,7 +217,7 @@ function serviceRoute(config: AppConfig, pool: InstancePool, deadlineGraceMs: nu
     version: config.version ?? 'dev',
     config,
     pool,
-    moduleIndex,
+    handlerIndex,
     deadlineMs: undefined,
     deadlineGraceMs,
   };

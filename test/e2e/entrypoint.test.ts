@@ -1,0 +1,244 @@
+/**
+ * Entrypoint apps (SPEC S3, S4.3, issue 16): an app's own server, run by the instance with PORT
+ * set and proxied to through the front end's whole pipeline. Real processes: `hangar dev`, an
+ * App Engine-shaped Node app started by `npm start`, a Python server started by `entrypoint:`.
+ * Every wait is bounded; processes are checked and signalled by the pids the platform or the
+ * app reports.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LogEntry, LogPage } from '../../src/logs/types.js';
+import {
+  adminGet,
+  type DevServer,
+  type InstancesDoc,
+  repoRoot,
+  startDev,
+  stopAll,
+} from '../helpers/dev-server.js';
+import { rawRequest } from '../helpers/raw-http.js';
+
+const temps: string[] = [];
+afterAll(async () => {
+  await stopAll();
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+const fixture = (name: string) => join(repoRoot, 'test/fixtures', name);
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+/** A platform config file with `yaml` in it. */
+function config(yaml: string): string {
+  const file = join(tempDir('hangar-entrypoint-config-'), 'hangar.config.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** Polls until `probe` gives a value; the bound is the test's limit, not a sleep. */
+async function until<T>(
+  what: string,
+  ms: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The request's log entry once it holds `lines` lines (an entrypoint app's lines come over IPC). */
+function entryWith(dev: DevServer, requestId: string, lines: number): Promise<LogEntry> {
+  return until(`log entry ${requestId} with ${lines} lines`, 10_000, async () => {
+    const entry = (await adminGet<LogPage>(dev, `/api/logs?requestId=${requestId}`)).entries[0];
+    return entry && entry.lines.length >= lines ? entry : undefined;
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Process group of `pid` (from /proc). */
+function groupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+/** The pids in process group `pgid` (from /proc). */
+function groupMembers(pgid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (groupOf(Number(name)) === pgid) found.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+interface NodeAnswer {
+  hello: string;
+  node: string;
+  pid: number;
+  logId: string;
+}
+
+describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start, PORT)", () => {
+  it('answers every path through hangar dev, with its structured lines under the request', async () => {
+    const dev = await startDev([fixture('entrypoint-node')], ['--no-watch']);
+    const res = await fetch(`${dev.url}/any/path?x=1`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as NodeAnswer;
+    expect(body.hello).toBe('world');
+    // runtime: nodejs20, on the platform's Node 20.
+    expect(body.node).toMatch(/^v20\./);
+    // App Engine's header with the request's log id, which structured lines may carry.
+    expect(body.logId).toMatch(/^[0-9a-f]{16,}$/);
+    const entry = await entryWith(dev, body.logId, 2);
+    expect(entry.resource).toBe('/any/path?x=1');
+    expect(entry.status).toBe(200);
+    const lines = entry.lines.map((l) => [l.level, l.message]);
+    // Tied by the trace of X-Cloud-Trace-Context, and by the log id, each at its severity.
+    expect(lines).toContainEqual(['warning', 'by trace: /any/path']);
+    expect(lines).toContainEqual(['error', 'by id: /any/path']);
+    // A plain line is the instance's (shown on the dev terminal), not the request's.
+    expect(lines.map(([, message]) => message)).not.toContain('plain line for /any/path');
+    await dev.waitFor(/\[instance [0-9a-f]+\].*plain line for \/any\/path/);
+    await dev.stop();
+  });
+
+  it('replaces an instance whose server crashed; killing the instance ends its server', async () => {
+    const dev = await startDev([fixture('entrypoint-node')], ['--no-watch']);
+    const first = (await (await fetch(`${dev.url}/`)).json()) as NodeAnswer;
+    // node server.js runs in the group `npm start`'s shell leads, a group of its own.
+    const firstGroup = groupOf(first.pid);
+    expect(firstGroup).not.toBe(groupOf(process.pid));
+    expect(groupMembers(firstGroup)).toContain(first.pid);
+
+    // The server exits under a request: that request fails, the instance ends with its server.
+    const crashed = await fetch(`${dev.url}/crash`);
+    expect(crashed.status).toBe(500);
+    await until('the crashed server and its group gone', 10_000, () =>
+      groupMembers(firstGroup).length === 0 ? true : undefined,
+    );
+    // A new instance, with a new server, serves the next request.
+    const second = (await (await fetch(`${dev.url}/`)).json()) as NodeAnswer;
+    expect(second.pid).not.toBe(first.pid);
+    await dev.waitFor(/it exited with code 3/);
+
+    // The instance is killed (SIGKILL, no chance to clean up): the platform ends its server.
+    const { instances } = await adminGet<InstancesDoc>(dev, '/api/instances');
+    const serving = instances.find((i) => i.state === 'ready' && i.pid !== null);
+    expect(serving).toBeDefined();
+    const secondGroup = groupOf(second.pid);
+    process.kill(serving!.pid!, 'SIGKILL');
+    await until('the killed instance’s server group gone', 10_000, () =>
+      groupMembers(secondGroup).length === 0 ? true : undefined,
+    );
+    expect(alive(second.pid)).toBe(false);
+
+    // And stopping the platform leaves no server behind.
+    const third = (await (await fetch(`${dev.url}/`)).json()) as NodeAnswer;
+    const thirdGroup = groupOf(third.pid);
+    await dev.stop();
+    await until('the last server gone with the platform', 10_000, () =>
+      groupMembers(thirdGroup).length === 0 ? true : undefined,
+    );
+  });
+});
+
+describe('an entrypoint app in another language (Python http.server)', () => {
+  it('answers through the pipeline: static files, gzip, header rules, bodies, its lines', async () => {
+    const dev = await startDev([fixture('entrypoint-python')], ['--no-watch']);
+    const hello = await fetch(`${dev.url}/hi`);
+    expect(await hello.text()).toBe('python says hello at /hi');
+
+    // static_files are the front end's, never the app's.
+    expect(await (await fetch(`${dev.url}/static/a.txt`)).text()).toBe('static file\n');
+
+    // gzip by the front end (S5 step 7) for a client that takes it.
+    const big = await rawRequest(
+      dev.url,
+      'GET /big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nUser-Agent: Mozilla/5.0\r\n\r\n',
+    );
+    expect(big.headers['content-encoding']).toEqual(['gzip']);
+    expect(gunzipSync(big.body).toString()).toBe('entrypoint says hello. '.repeat(2000));
+
+    // The app's connection headers stay between it and the instance; its own headers pass.
+    const hop = await fetch(`${dev.url}/hop`);
+    expect(hop.headers.get('keep-alive')).not.toBe('timeout=99');
+    expect(hop.headers.get('x-app')).toBe('kept');
+
+    // What the app is told: App Engine's headers, never a client's forged X-AppEngine-*.
+    const headers = (await (
+      await fetch(`${dev.url}/headers`, { headers: { 'X-AppEngine-User-Email': 'forged@example.com' } })
+    ).json()) as Record<string, string>;
+    expect(headers['x-appengine-user-email']).toBeUndefined();
+    expect(headers['x-appengine-request-log-id']).toMatch(/^[0-9a-f]{16,}$/);
+    expect(headers['x-cloud-trace-context']).toMatch(/^[0-9a-f]{32}\//);
+
+    // A 1 MiB body each way, byte for byte.
+    const payload = Buffer.alloc(1 << 20, 7);
+    payload[12345] = 42;
+    const echoed = await fetch(`${dev.url}/echo`, { method: 'POST', body: payload });
+    expect(Buffer.from(await echoed.arrayBuffer()).equals(payload)).toBe(true);
+
+    // Its structured line, under its request.
+    const entry = await entryWith(dev, headers['x-appengine-request-log-id']!, 1);
+    expect(entry.lines.map((l) => [l.level, l.message])).toContainEqual(['info', 'served /headers']);
+    await dev.stop();
+  });
+
+  it('cuts a request at its deadline with a 500, and the server keeps serving', async () => {
+    const dev = await startDev(
+      [fixture('entrypoint-python')],
+      ['--no-watch', '--config', config('limits:\n  request_deadline: 1s\n  deadline_grace: 500ms\n')],
+    );
+    const started = Date.now();
+    const slow = await fetch(`${dev.url}/slow`);
+    expect(slow.status).toBe(500);
+    // Bounded by the deadline and its grace, not by the app's 30 s.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const again = await fetch(`${dev.url}/after`);
+    expect(await again.text()).toBe('python says hello at /after');
+    await dev.stop();
+  });
+
+  it('a server that never listens on PORT fails its start with its own stderr', async () => {
+    const app = tempDir('hangar-entrypoint-deaf-');
+    writeFileSync(
+      join(app, 'app.yaml'),
+      'runtime: nodejs20\nentrypoint: echo "no port for me" >&2; exec sleep 60\n',
+    );
+    const dev = await startDev(
+      [app],
+      ['--no-watch', '--config', config('scheduler:\n  start_timeout: 4s\n')],
+    );
+    const match = await dev.waitFor(
+      /did not accept connections on PORT \d+ within \d+ ms[\s\S]*no port for me/,
+      15_000,
+    );
+    expect(match[0]).toContain('process.env.PORT');
+    const res = await fetch(`${dev.url}/`);
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    await dev.stop();
+  });
+});

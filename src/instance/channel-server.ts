@@ -181,6 +181,7 @@ async function proxyToOwnServer(
       body,
       requestId: head.requestId,
       signal: state.signal,
+      deadlineAt: head.deadline,
       maxResponseBytes,
     });
     if ('tooLarge' in response) {

@@ -21,6 +21,7 @@ import { createInterface } from 'node:readline';
 import type { LogLevel } from '../shared/log-levels.js';
 import { DeadlineExceededError } from './deadline.js';
 import { logLine, requestLine } from './log-capture.js';
+import { DEADLINE_HEADER, PRELOAD_ENV, type PreloadConfig } from './preload-contract.js';
 
 /**
  * `net` as Node made it, kept before the sockets shim patches it for app code (main.ts imports
@@ -67,6 +68,11 @@ export interface EntrypointOptions {
   appDir: string;
   /** The instance's environment; PORT is added. */
   env: NodeJS.ProcessEnv;
+  /**
+   * What the server's Node processes get preloaded (entrypoint-preload.ts), without the port,
+   * which is chosen here. Undefined: nothing preloaded.
+   */
+  preload?: Omit<PreloadConfig, 'port'>;
   startTimeoutMs: number;
   /** Slots of the instance: connections kept open to the server. */
   connections: number;
@@ -87,6 +93,8 @@ export interface ProxiedRequest {
   requestId: string;
   /** Aborted at the request's deadline, or when the front end gives up on it. */
   signal: AbortSignal;
+  /** Epoch ms of the request's deadline, for the server's preloaded runtime (its ctx signal). */
+  deadlineAt?: number | undefined;
   maxResponseBytes: number;
 }
 
@@ -116,7 +124,7 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
   const port = await freePort();
   const child = spawn('/bin/sh', ['-c', options.command], {
     cwd: options.appDir,
-    env: { ...options.env, PORT: String(port) },
+    env: { ...options.env, ...preloadEnvironment(options.env, options.preload, port), PORT: String(port) },
     // Its own process group: stopping it reaches `npm start`'s children too.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,6 +198,26 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
   };
 }
 
+/** The preload's file, for NODE_OPTIONS. */
+const preloadUrl = new URL('./entrypoint-preload.js', import.meta.url).href;
+
+/**
+ * NODE_OPTIONS and HANGAR_PRELOAD for the server's Node processes: Hangar's runtime preloaded
+ * into each (`npm start` → node server.js), after whatever NODE_OPTIONS the app set.
+ */
+function preloadEnvironment(
+  env: NodeJS.ProcessEnv,
+  preload: EntrypointOptions['preload'],
+  port: number,
+): Record<string, string> {
+  if (!preload) return {};
+  const own = env.NODE_OPTIONS?.trim();
+  return {
+    NODE_OPTIONS: `${own ? `${own} ` : ''}--import ${JSON.stringify(preloadUrl)}`,
+    [PRELOAD_ENV]: JSON.stringify({ ...preload, port } satisfies PreloadConfig),
+  };
+}
+
 /** A port nobody listens on now, on 127.0.0.1 (the server gets it as PORT). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -245,13 +273,15 @@ function forward(
     if (name.toLowerCase() === 'content-length') continue;
     headers.push(name, request.headers[i + 1]!);
   }
-  // App Engine's own header for the request's log id; clients cannot send X-AppEngine-* (S5).
+  // App Engine's own header for the request's log id, and the deadline for the preloaded runtime
+  // (which hides it from the app); clients can send neither X-AppEngine-* nor X-Hangar-* (S5).
   headers.push(
     'X-Appengine-Request-Log-Id',
     request.requestId,
     'Content-Length',
     String(request.body.length),
   );
+  if (request.deadlineAt !== undefined) headers.push(DEADLINE_HEADER, String(request.deadlineAt));
   return new Promise((resolve, reject) => {
     if (request.signal.aborted) return reject(abortReason(request.signal));
     const upstream = httpRequest({

@@ -60,6 +60,14 @@ try {
       command: init.entrypoint.command,
       appDir: init.appDir,
       env: process.env,
+      preload: {
+        instanceId: init.instanceId,
+        service: init.env.CURRENT_MODULE_ID,
+        // MAJOR of MAJOR.MINOR, as the module instances' shim says it.
+        version: init.env.CURRENT_VERSION_ID?.split('.')[0],
+        cacheDir: init.cacheDir,
+        sockets: init.sockets,
+      },
       // Inside the platform's own start timeout, so that this error (with the server's stderr)
       // is the one the platform reports, not a bare timeout.
       startTimeoutMs: Math.max(1_000, init.entrypoint.startTimeoutMs - 2_000),

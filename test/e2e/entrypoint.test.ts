@@ -99,6 +99,8 @@ interface NodeAnswer {
   node: string;
   pid: number;
   logId: string;
+  envLogId: string | null;
+  deadlineHeader: string | null;
 }
 
 describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start, PORT)", () => {
@@ -112,16 +114,24 @@ describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start
     expect(body.node).toMatch(/^v20\./);
     // App Engine's header with the request's log id, which structured lines may carry.
     expect(body.logId).toMatch(/^[0-9a-f]{16,}$/);
-    const entry = await entryWith(dev, body.logId, 2);
+    // Hangar's runtime is preloaded into the app's Node (S4.3): process.env is the request's, and
+    // the header the instance uses for it is gone before the app's code runs.
+    expect(body.envLogId).toBe(body.logId);
+    expect(body.deadlineHeader).toBeNull();
+    const entry = await entryWith(dev, body.logId, 3);
     expect(entry.resource).toBe('/any/path?x=1');
     expect(entry.status).toBe(200);
     const lines = entry.lines.map((l) => [l.level, l.message]);
     // Tied by the trace of X-Cloud-Trace-Context, and by the log id, each at its severity.
     expect(lines).toContainEqual(['warning', 'by trace: /any/path']);
     expect(lines).toContainEqual(['error', 'by id: /any/path']);
-    // A plain line is the instance's (shown on the dev terminal), not the request's.
-    expect(lines.map(([, message]) => message)).not.toContain('plain line for /any/path');
-    await dev.waitFor(/\[instance [0-9a-f]+\].*plain line for \/any\/path/);
+    // A plain console.log while handling the request is the request's too, at info.
+    expect(lines).toContainEqual(['info', 'plain line for /any/path']);
+    // One outside any request is the instance's (the dev terminal shows it).
+    await dev.waitFor(/\[instance [0-9a-f]+\].*listening on \d+/);
+    // Sockets go through the socket service and its policy: port 25 is refused, naming the rule.
+    const smtp = await (await fetch(`${dev.url}/smtp`)).text();
+    expect(smtp).toMatch(/^EACCES: .*25/);
     await dev.stop();
   });
 

@@ -15,6 +15,8 @@ import { patchDgram } from './udp.js';
 export interface ShimConfig extends LinkConfig {
   /** The instance's own sockets (HTTP server, request channel): the `listen`s that are allowed, once each. */
   ownListenPaths?: string[];
+  /** An app's own server (S4.3): its PORT, on 127.0.0.1 only (net-patch.ts). */
+  ownTcpPort?: number;
 }
 
 let installed = false;
@@ -29,7 +31,10 @@ export function installSocketShim(config: ShimConfig): void {
   void process.stderr;
   const link = new ServiceLink(config);
   setLink(link);
-  patchNet(link, { ownListenPaths: config.ownListenPaths ?? [] });
+  patchNet(link, {
+    ownListenPaths: config.ownListenPaths ?? [],
+    ...(config.ownTcpPort === undefined ? {} : { ownTcpPort: config.ownTcpPort }),
+  });
   patchTls();
   patchDgram(link);
   patchDns(link);

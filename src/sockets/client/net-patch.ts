@@ -29,6 +29,24 @@ function normalize(args: unknown[]): Normalized {
 export interface NetPatchOptions {
   /** The instance's own server paths: the `listen`s that are not app code, allowed once each. */
   ownListenPaths: readonly string[];
+  /**
+   * An app's own server (S4.3, entrypoint-preload.ts): the PORT the platform gave it, the one TCP
+   * port it may listen on, and only on 127.0.0.1 whatever host it asks for (its answers go
+   * through the front end; `app.listen(PORT)` on every interface would pass it by).
+   */
+  ownTcpPort?: number;
+}
+
+/** The port a `listen(...)` call asks for, when it asks for a TCP one. */
+function listenPort(first: unknown): number | undefined {
+  if (typeof first === 'number') return first;
+  if (typeof first === 'string' && /^\d+$/.test(first)) return Number(first);
+  if (typeof first === 'object' && first !== null && 'port' in first) {
+    const port = (first as { port?: unknown }).port;
+    if (typeof port === 'number') return port;
+    if (typeof port === 'string' && /^\d+$/.test(port)) return Number(port);
+  }
+  return undefined;
 }
 
 /** Installs the `node:net` side of the shim. */
@@ -110,6 +128,15 @@ export function patchNet(link: ServiceLink, options: NetPatchOptions): void {
     const path = typeof first === 'string' ? first : (first as Options | undefined)?.path;
     if (typeof path === 'string' && ownListenPaths.delete(path)) {
       return (originalListen as (...a: unknown[]) => net.Server).apply(this, args);
+    }
+    if (options.ownTcpPort !== undefined && listenPort(first) === options.ownTcpPort) {
+      const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+      const extra = typeof first === 'object' && first !== null ? (first as object) : {};
+      return (originalListen as (...a: unknown[]) => net.Server).call(
+        this,
+        { ...extra, port: options.ownTcpPort, host: '127.0.0.1' },
+        callback,
+      );
     }
     const err = refusal(
       'listen',

@@ -5,7 +5,7 @@
  * Every wait is bounded; processes are checked and signalled by the pids the platform or the
  * app reports.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -172,6 +172,33 @@ describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start
     await until('the last server gone with the platform', 10_000, () =>
       groupMembers(thirdGroup).length === 0 ? true : undefined,
     );
+  });
+});
+
+describe("the shape of App Engine's static-files sample (app.standard.yaml, static_dir + script: auto)", () => {
+  it('serves the static directory from the front end and the rest from npm start', async () => {
+    const app = tempDir('hangar-entrypoint-static-');
+    // Its app.standard.yaml, under that name, as the sample has it (runtime: a major Hangar runs).
+    writeFileSync(
+      join(app, 'app.standard.yaml'),
+      'runtime: nodejs20\n\nhandlers:\n  - url: /static\n    static_dir: public\n\n  - url: /.*\n    script: auto\n',
+    );
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'static-files', scripts: { start: 'node app.js' } }),
+    );
+    writeFileSync(
+      join(app, 'app.js'),
+      "require('node:http').createServer((req, res) => res.end('dynamic ' + req.url)).listen(process.env.PORT || 8080);\n",
+    );
+    mkdirSync(join(app, 'public'));
+    writeFileSync(join(app, 'public', 'main.css'), 'body { color: teal; }\n');
+    const dev = await startDev([join(app, 'app.standard.yaml')], ['--no-watch']);
+    const css = await fetch(`${dev.url}/static/main.css`);
+    expect(css.headers.get('content-type')).toMatch(/^text\/css/);
+    expect(await css.text()).toBe('body { color: teal; }\n');
+    expect(await (await fetch(`${dev.url}/`)).text()).toBe('dynamic /');
+    await dev.stop();
   });
 });
 

@@ -244,6 +244,28 @@ describe('an entrypoint app in another language (Python http.server)', () => {
     await dev.stop();
   });
 
+  it('examples/entrypoint as its README shows it: a form, a POST, its line under the request', async () => {
+    const dev = await startDev([join(repoRoot, 'examples/entrypoint')], ['--no-watch']);
+    const signed = await fetch(`${dev.url}/`, {
+      method: 'POST',
+      body: new URLSearchParams({ name: 'Ada <b>' }),
+      redirect: 'manual',
+    });
+    expect(signed.status).toBe(303);
+    expect(signed.headers.get('location')).toBe('/');
+    const page = await (await fetch(`${dev.url}/`)).text();
+    // Escaped by the app; one instance (the dev server's), so the entry is there.
+    expect(page).toContain('<li>Ada &lt;b&gt;</li>');
+    const css = await fetch(`${dev.url}/static/style.css`);
+    expect(css.status).toBe(200);
+    const logs = await until('the POST with its line', 10_000, async () => {
+      const page = await adminGet<LogPage>(dev, '/api/logs?limit=20');
+      return page.entries.find((e) => e.method === 'POST' && e.lines.length > 0);
+    });
+    expect(logs.lines.map((l) => [l.level, l.message])).toContainEqual(['info', 'signed by Ada <b>']);
+    await dev.stop();
+  });
+
   it('cuts a request at its deadline with a 500, and the server keeps serving', async () => {
     const dev = await startDev(
       [fixture('entrypoint-python')],

@@ -23,12 +23,15 @@ import { performance } from 'node:perf_hooks';
 import { BufferBudget } from './buffer-budget.js';
 import { markBusy } from './connection-state.js';
 import type { FrontendOptions } from './options.js';
+import type { BodyChunks } from './request-body.js';
 import { newRequestRecord } from './request-record.js';
+import type { UpstreamResponse } from './response-rewrite.js';
 import {
   checkQuota,
   DONE,
   dispatchRequest,
   Exchange,
+  followLocalRedirect,
   gzipResponse,
   hasBody,
   holdResponse,
@@ -39,7 +42,6 @@ import {
   redirectSecure,
   reject,
   rejectMalformed,
-  rejectUnsupported,
   respond,
   rewriteUpstream,
   routeRequest,
@@ -100,23 +102,34 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
     if (rejectMalformed(x) === DONE) return;
     if (redirectDotSegments(x) === DONE) return;
 
-    // 3. Host → service version; the app's daily quotas; the first matching handler; `secure:`.
-    const route = routeRequest(x);
-    if (route === DONE) return;
-    if (checkQuota(x, route) === DONE) return;
-    const found = matchRoute(x, route);
-    if (found === DONE) return;
-    const { handler } = found;
-    if (redirectSecure(x, handler) === DONE) return;
+    let upstream: UpstreamResponse;
+    let body: BodyChunks | undefined;
+    for (let redirects = 0; ; redirects++) {
+      // 3. Host → service version; the app's daily quotas; the first matching handler; `secure:`.
+      const route = routeRequest(x);
+      if (route === DONE) return;
+      if (checkQuota(x, route) === DONE) return;
+      const found = matchRoute(x, route);
+      if (found === DONE) return;
+      const { handler } = found;
+      if (redirectSecure(x, handler) === DONE) return;
 
-    // 4. Static files are served here, with no instance and no deadline.
-    if (isStatic(handler)) return await serveStaticFiles(x, route, handler, found.match);
-    if (rejectUnsupported(x, handler) === DONE) return;
+      // 4. Static files are served here, with no instance and no deadline.
+      if (isStatic(handler)) return await serveStaticFiles(x, route, handler, found.match);
 
-    // 5. Buffer the body (a request without one goes on at once), sanitise the headers, dispatch.
-    const body = hasBody(x.req) ? await readRequestBody(x) : noBody;
-    if (body === DONE) return;
-    const upstream = await dispatchRequest(x, route, found.index, body);
+      // 5. Buffer the body (a request without one goes on at once), sanitise the headers, dispatch.
+      if (body === undefined) {
+        const read = hasBody(x.req) ? await readRequestBody(x) : noBody;
+        if (read === DONE) return;
+        body = read;
+      }
+      const clientHeaders = handler.kind === 'cgi' ? x.req.rawHeaders.slice() : undefined;
+      upstream = await dispatchRequest(x, route, found.index, body);
+      // A CGI script's local redirect (S4.2): the answer is what a GET of that path gets.
+      if (upstream.localRedirect === undefined) break;
+      followLocalRedirect(x, upstream.localRedirect, clientHeaders ?? x.req.rawHeaders, redirects);
+      body = noBody;
+    }
     // The answer is held until the client takes it: within the platform's budget, or a 503.
     holdResponse(x, upstream.body);
 

@@ -100,7 +100,7 @@ function hasDroppedPrefix(lower: string): boolean {
 }
 
 /** `req.headers` for the rewritten list, so nothing downstream reads a header the app must not get. */
-function headerObject(raw: readonly string[]): IncomingHttpHeaders {
+export function headerObject(raw: readonly string[]): IncomingHttpHeaders {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();

@@ -8,7 +8,7 @@ import { HangarError } from '../shared/errors.js';
 import { connectionScoped } from './hop-by-hop.js';
 
 /** What step 6 reads of the instance's answer. */
-export type UpstreamResponse = Pick<InstanceResponse, 'status' | 'headers' | 'body'>;
+export type UpstreamResponse = Pick<InstanceResponse, 'status' | 'headers' | 'body' | 'localRedirect'>;
 
 /** A response ready for the client; header names are lower case. */
 export interface ClientResponse {

@@ -25,7 +25,7 @@ import { checkFraming } from './framing-checks.js';
 import { type HandlerMatch, matchHandler } from './handler-match.js';
 import type { FrontendOptions, ResponseJournal } from './options.js';
 import { type BodyChunks, bodyLength, readBody } from './request-body.js';
-import { sanitiseRequestHeaders } from './request-headers.js';
+import { headerObject, sanitiseRequestHeaders } from './request-headers.js';
 import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './response-rewrite.js';
 import type { RouteRequest, ServiceRoute } from './route.js';
 import { secureRedirect } from './secure-redirect.js';
@@ -242,19 +242,6 @@ function journalStatic(journal: ResponseJournal, record: RequestRecord, status: 
   journal.write(record);
 }
 
-/** Step 5's precondition: module and entrypoint handlers run on instances; CGI ones get 501 until they do. */
-export function rejectUnsupported(
-  x: Exchange,
-  handler: Exclude<Handler, StaticDirHandler | StaticFilesHandler>,
-): Done | undefined {
-  if (handler.kind !== 'cgi') return undefined;
-  const error = new HangarError(
-    'HANDLER_NOT_SUPPORTED',
-    `CGI handlers (script: ${handler.script}) are not supported yet; use a module handler (script: path/main.app) or the app's own server (script: auto).`,
-  );
-  return reject(x, error);
-}
-
 /**
  * Step 5, "buffer the body" (request-body.ts): the whole body is read before an instance is
  * picked, so a slow client never holds a slot, and the size limit is enforced as it streams
@@ -324,6 +311,41 @@ export async function dispatchRequest(
       { cause: err },
     );
   }
+}
+
+/** Local redirects one request may follow (S4.2); one more is a loop, answered with a 500. */
+export const MAX_LOCAL_REDIRECTS = 10;
+
+/**
+ * A CGI script's local redirect (S4.2, RFC 3875 §6.2.2): the request becomes a GET of
+ * `location` (HEAD stays HEAD) with the client's own headers and no body, and goes through
+ * steps 3 to 5 again, so the answer is what that URL would get, whatever serves it. Dot
+ * segments are resolved as step 2 does for a client's URL. The log entry keeps the URL the
+ * client asked for.
+ */
+export function followLocalRedirect(
+  x: Exchange,
+  location: string,
+  clientHeaders: readonly string[],
+  followed: number,
+): void {
+  if (followed >= MAX_LOCAL_REDIRECTS) {
+    throw new HangarError(
+      'HANDLER_FAILED',
+      `a CGI script redirected locally more than ${MAX_LOCAL_REDIRECTS} times in a row (the last to ${location}); a local redirect must end at a page`,
+    );
+  }
+  const { req } = x;
+  if (req.method !== 'HEAD') req.method = 'GET';
+  req.url = normalisedTarget(location) ?? location;
+  const headers: string[] = [];
+  for (let i = 0; i < clientHeaders.length; i += 2) {
+    const lower = clientHeaders[i]!.toLowerCase();
+    if (lower === 'content-length' || lower === 'content-type' || lower === 'transfer-encoding') continue;
+    headers.push(clientHeaders[i]!, clientHeaders[i + 1]!);
+  }
+  req.rawHeaders = headers;
+  req.headers = headerObject(headers);
 }
 
 /**

@@ -9,7 +9,9 @@ export type LoadedHandler =
   | { kind: 'fetch'; call: (request: Request, ctx: HandlerContext) => Response | Promise<Response> }
   | { kind: 'node'; call: NodeHandler }
   /** `script: auto`: the app's own server (entrypoint.ts), reached over HTTP on its PORT. */
-  | { kind: 'entrypoint'; server: EntrypointServer };
+  | { kind: 'entrypoint'; server: EntrypointServer }
+  /** A CGI script (S4.2), relative to the app dir, run once per request (cgi/cgi-request.ts). */
+  | { kind: 'cgi'; script: string };
 
 /**
  * Imports `module` (relative to the app dir) once and returns its `exportName` export as a

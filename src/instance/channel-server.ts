@@ -9,12 +9,13 @@ import {
   type ResponseFrame,
 } from '../shared/request-channel.js';
 import type { LoadedHandler } from './app-loader.js';
+import { runCgiRequest } from './cgi/cgi-request.js';
 import { DeadlineExceededError } from './deadline.js';
 import type { EntrypointServer } from './entrypoint.js';
 import { errorPage, failurePage, type InstanceErrorPage } from './error-page.js';
 import { armDeadline, callFetch, reportFailure } from './fetch-run.js';
 import { lazyRequest } from './lazy-request.js';
-import { packHeldLines, releaseLines } from './log-capture.js';
+import { logLine, packHeldLines, releaseLines } from './log-capture.js';
 import { requestStorage } from './request-context.js';
 import { headerObject, type RequestFacts } from './request-env.js';
 import { RequestState } from './request-state.js';
@@ -25,6 +26,9 @@ export interface ChannelServerOptions {
   maxRequestBytes: number;
   /** Largest response body (S15 max_response_bytes): a bigger one is not buffered past it. */
   maxResponseBytes: number;
+  /** For CGI handlers: where their scripts are, and the S8 environment they get (not the instance's whole env). */
+  appDir?: string;
+  instanceEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -72,12 +76,10 @@ function serveConnection(
       }
       const state = new RequestState(requestFacts(header), true);
       open.set(header.id, state);
-      void serveFrame(handlers[header.handler], header, payload, state, options.maxResponseBytes).then(
-        (parts) => {
-          open.delete(header.id);
-          writer.write(parts);
-        },
-      );
+      void serveFrame(handlers[header.handler], header, payload, state, options).then((parts) => {
+        open.delete(header.id);
+        writer.write(parts);
+      });
     }
   });
   socket.on('error', () => {});
@@ -96,10 +98,12 @@ async function serveFrame(
   head: RequestFrame,
   body: Buffer,
   state: RequestState,
-  maxResponseBytes: number,
+  options: ChannelServerOptions,
 ): Promise<Buffer[]> {
+  const { maxResponseBytes } = options;
   const timer = armDeadline(state, head.deadline);
   try {
+    if (handler?.kind === 'cgi') return await serveCgi(handler.script, head, body, state, options);
     if (handler?.kind === 'entrypoint')
       return await proxyToOwnServer(handler.server, head, body, state, maxResponseBytes);
     if (handler?.kind !== 'fetch') {
@@ -207,12 +211,80 @@ async function proxyToOwnServer(
   }
 }
 
+/**
+ * A CGI request (cgi/cgi-request.ts): the script's stderr lines are the request's (warning),
+ * its output the response; a failure is a 500 with the reason in the request's log, a local
+ * redirect goes back to the front end to be dispatched again.
+ */
+async function serveCgi(
+  script: string,
+  head: RequestFrame,
+  body: Buffer,
+  state: RequestState,
+  options: ChannelServerOptions,
+): Promise<Buffer[]> {
+  const inRequest = (level: 'warning' | 'error', message: string) =>
+    requestStorage.run(state, () => logLine(level, message));
+  const outcome = await runCgiRequest({
+    script,
+    appDir: options.appDir ?? process.cwd(),
+    instanceEnv: options.instanceEnv ?? {},
+    head,
+    body,
+    signal: state.signal,
+    maxResponseBytes: options.maxResponseBytes,
+    onStderrLine: (line) => inRequest('warning', line),
+  });
+  switch (outcome.kind) {
+    case 'document':
+    case 'client-redirect': {
+      const headers: string[] = [];
+      for (let i = 0; i < outcome.headers.length; i += 2) {
+        const name = outcome.headers[i]!.toLowerCase();
+        if (name === 'content-length') continue;
+        headers.push(name, outcome.headers[i + 1]!);
+      }
+      headers.push('content-length', String(outcome.body.length));
+      return answer(head.id, state, {
+        status: outcome.status,
+        headers,
+        body: head.method === 'HEAD' ? undefined : outcome.body,
+      });
+    }
+    case 'local-redirect':
+      return answer(
+        head.id,
+        state,
+        { status: 200, headers: [], body: undefined },
+        undefined,
+        outcome.location,
+      );
+    case 'failed':
+      if (outcome.code === 'RESPONSE_TOO_LARGE')
+        return answer(head.id, state, { status: 500, headers: [], body: undefined }, -1);
+      inRequest('error', `HANGAR_E_${outcome.code}: the CGI script ${script} failed: ${outcome.reason}`);
+      return answer(head.id, state, errorResponse(failurePage()));
+    case 'deadline':
+      inRequest('error', `HANGAR_E_${outcome.code}: ${outcome.reason}`);
+      return answer(head.id, state, errorResponse(failurePage()));
+    case 'aborted':
+      return answer(head.id, state, errorResponse(failurePage()));
+  }
+}
+
 /** The response frame; the request's lines leave with it, and later ones go over IPC (late lines). */
-function answer(id: number, state: RequestState, response: Answer, tooLarge?: number): Buffer[] {
+function answer(
+  id: number,
+  state: RequestState,
+  response: Answer,
+  tooLarge?: number,
+  localRedirect?: string,
+): Buffer[] {
   const { lines, overIpc } = takeLines(state);
   const header: ResponseFrame = { id, status: response.status, headers: response.headers };
   if (overIpc) header.linesOverIpc = true;
   if (tooLarge !== undefined) header.tooLarge = tooLarge;
+  if (localRedirect !== undefined) header.localRedirect = localRedirect;
   if (!lines) return encodeFrameParts(header, response.body);
   const text = Buffer.from(lines);
   header.lines = text.length;

@@ -30,10 +30,14 @@ export function readInstanceInit(json: string | undefined): InstanceInit {
     !handlers.every(
       (h: { kind?: unknown; module?: unknown; exportName?: unknown }) =>
         (h?.kind === 'module' && typeof h.module === 'string' && typeof h.exportName === 'string') ||
-        h?.kind === 'entrypoint',
+        h?.kind === 'entrypoint' ||
+        (h?.kind === 'cgi' && typeof (h as { script?: unknown }).script === 'string'),
     )
   ) {
-    fail('handlers', "a list of { kind: 'module', module, exportName } or { kind: 'entrypoint' }");
+    fail(
+      'handlers',
+      "a list of { kind: 'module', module, exportName }, { kind: 'entrypoint' } or { kind: 'cgi', script }",
+    );
   }
   const entrypoint = init.entrypoint as Record<string, unknown> | undefined;
   if (

@@ -91,12 +91,18 @@ try {
     handlers.push(
       handler.kind === 'module'
         ? await loadModuleHandler(init.appDir, handler.module, handler.exportName)
-        : { kind: 'entrypoint', server: ownServer! },
+        : handler.kind === 'cgi'
+          ? { kind: 'cgi', script: handler.script }
+          : { kind: 'entrypoint', server: ownServer! },
     );
   }
   const server = createInstanceServer(handlers);
   server.keepAliveTimeout = 60_000;
-  const channel = createChannelServer(handlers, init.limits);
+  const channel = createChannelServer(handlers, {
+    ...init.limits,
+    appDir: init.appDir,
+    instanceEnv: init.env,
+  });
   const listen = (target: Server | NetServer, path: string) =>
     new Promise<void>((resolve, reject) => {
       target.once('error', reject);

@@ -297,6 +297,9 @@ export class ServiceRuntime implements ServiceRoute {
       } else if (handler.kind === 'entrypoint') {
         handlerIndex.set(index, handlers.length);
         handlers.push({ kind: 'entrypoint' });
+      } else if (handler.kind === 'cgi') {
+        handlerIndex.set(index, handlers.length);
+        handlers.push({ kind: 'cgi', script: handler.script });
       }
     });
     const version = this.#deployed?.version ?? config.version ?? defaultDevVersion;

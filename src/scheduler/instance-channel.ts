@@ -19,6 +19,8 @@ export interface ChannelResponse {
   linesOverIpc: boolean;
   /** Set when the body was over the limit: its size, or -1 (a stream, cut at the limit). */
   tooLarge: number | undefined;
+  /** A CGI script's local redirect (ResponseFrame.localRedirect). */
+  localRedirect?: string | undefined;
 }
 
 /**
@@ -174,6 +176,7 @@ export class InstanceChannel {
       lines,
       linesOverIpc: header.linesOverIpc === true,
       tooLarge: header.tooLarge,
+      ...(typeof header.localRedirect === 'string' ? { localRedirect: header.localRedirect } : {}),
     });
   }
 

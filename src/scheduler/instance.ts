@@ -49,6 +49,11 @@ export interface InstanceResponse {
   lines: PackedLines | undefined;
   /** `lines` are all of the request's lines: none are still on their way over IPC. */
   linesComplete: boolean;
+  /**
+   * A CGI script's local redirect (S4.2): path and query that the front end dispatches again
+   * as a GET, answering with that instead of this response.
+   */
+  localRedirect?: string;
 }
 
 /**

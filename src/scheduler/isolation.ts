@@ -386,7 +386,7 @@ export function isolateInstance(
   cacheDir: string,
   isolation: Isolation = instanceIsolation(),
   node?: InstanceNode,
-  needs: { ownServer?: boolean } = {},
+  needs: { ownServer?: boolean; childProcesses?: boolean } = {},
 ): SupervisedChildOptions {
   let wrapper: { command?: string; commandArgs?: readonly string[] } = isolation.command
     ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
@@ -411,9 +411,9 @@ export function isolateInstance(
     ...executable,
     args: [
       flag!,
-      // The app's own server is a child process of the instance (S4.3); Node's model does not
-      // reach into it (docs/security.md).
-      ...(needs.ownServer ? ['--allow-child-process'] : []),
+      // The app's own server and CGI scripts are child processes of the instance (S4.2, S4.3);
+      // Node's model does not reach into them (docs/security.md).
+      ...(needs.ownServer || needs.childProcesses ? ['--allow-child-process'] : []),
       // One flag per path (Node 20 refuses a comma-separated list).
       `--allow-fs-write=${cacheDir}`,
       `--allow-fs-write=${tmpdir()}`,

@@ -203,7 +203,10 @@ export class ModuleInstance implements InstanceHandle {
         spec.cacheDir,
         undefined,
         node,
-        { ownServer: spec.entrypoint !== undefined },
+        {
+          ownServer: spec.entrypoint !== undefined,
+          childProcesses: spec.handlers.some((h) => h.kind === 'cgi'),
+        },
       ),
     );
     this.#child = child;

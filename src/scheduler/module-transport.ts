@@ -56,7 +56,15 @@ export async function sendOverChannel(
   }
   if (request.method !== 'HEAD' && response.body.length > maxResponseBytes)
     throw withLines(tooLarge(String(response.body.length), maxResponseBytes), lines, linesComplete);
-  return { status: response.status, headers: object, body: response.body, lines, linesComplete };
+  const answer: InstanceResponse = {
+    status: response.status,
+    headers: object,
+    body: response.body,
+    lines,
+    linesComplete,
+  };
+  if (response.localRedirect !== undefined) answer.localRedirect = response.localRedirect;
+  return answer;
 }
 
 /**

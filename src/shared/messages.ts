@@ -15,12 +15,15 @@ export const InstanceInit = z
     cacheDir: z.string(),
     /**
      * The handlers the instance runs, in app.yaml order; requests name theirs by index. `module`:
-     * a module handler (S4.1); `entrypoint`: `script: auto`, proxied to the entrypoint process.
+     * a module handler (S4.1); `entrypoint`: `script: auto`, proxied to the entrypoint process;
+     * `cgi`: a script run per request (S4.2).
      */
     handlers: z.array(
       z.discriminatedUnion('kind', [
         z.object({ kind: z.literal('module'), module: z.string(), exportName: z.string() }),
         z.object({ kind: z.literal('entrypoint') }),
+        /** A CGI script (S4.2), relative to the app dir: run once per request. */
+        z.object({ kind: z.literal('cgi'), script: z.string() }),
       ]),
     ),
     /**

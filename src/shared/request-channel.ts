@@ -57,6 +57,11 @@ export interface ResponseFrame {
   /** Some of the request's lines went over IPC instead (it logged a great deal): they come first. */
   linesOverIpc?: true;
   /**
+   * A CGI script's local redirect (S4.2, RFC 3875 §6.2.2): the front end answers with what a GET
+   * of this path and query would get, instead of with this frame (whose status it ignores).
+   */
+  localRedirect?: string;
+  /**
    * The body had more than the instance's `maxResponseBytes`: the payload is empty and this is
    * the body's size, or -1 for a stream the instance stopped reading at the limit.
    */

@@ -209,7 +209,8 @@ function serviceRoute(config: AppConfig, pool: InstancePool, deadlineGraceMs: nu
   // Instance handlers (module, entrypoint) by position in `handlers:`, numbered in order (as service-runtime.ts does).
   const handlerIndex = new Map<number, number>();
   config.handlers.forEach((handler, index) => {
-    if (handler.kind === 'module' || handler.kind === 'entrypoint') handlerIndex.set(index, handlerIndex.size);
+    if (handler.kind !== 'static-dir' && handler.kind !== 'static-files')
+      handlerIndex.set(index, handlerIndex.size);
   });
   return {
     app: 'harness',

@@ -234,6 +234,7 @@ async function serveCgi(
     signal: state.signal,
     maxResponseBytes: options.maxResponseBytes,
     onStderrLine: (line) => inRequest('warning', line),
+    state,
   });
   switch (outcome.kind) {
     case 'document':

@@ -101,7 +101,10 @@ function typeScriptCandidates(specifier: string): string[] {
 }
 
 export async function load(url: string, context: LoadContext, nextLoad: NextLoad): Promise<LoadResult> {
-  if (!url.startsWith('file:') || !tsExtension.test(url)) return nextLoad(url, context);
+  // A query (a `.ts` CGI script evaluated afresh per request, cgi/js-cgi.ts) is not the file's name.
+  const q = url.indexOf('?');
+  if (!url.startsWith('file:') || !tsExtension.test(q === -1 ? url : url.slice(0, q)))
+    return nextLoad(url, context);
   const file = fileURLToPath(url);
   const source = readFileSync(file, 'utf8');
   return { format: 'module', source: await compiled(file, source), shortCircuit: true };

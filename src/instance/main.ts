@@ -80,10 +80,10 @@ try {
       },
     });
   }
-  const modules = init.handlers.flatMap((h) => (h.kind === 'module' ? [h] : []));
   // The loader hooks (`hangar` imports, TypeScript) only after Hangar's own modules are loaded:
-  // each import through them is a round trip to the loader thread, and Hangar's need none.
-  if (modules.length > 0) {
+  // each import through them is a round trip to the loader thread, and Hangar's need none. Not
+  // at all when the app's code runs only in its own server (which gets them preloaded).
+  if (init.handlers.some((h) => h.kind !== 'entrypoint')) {
     register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
   }
   const handlers: LoadedHandler[] = [];

@@ -178,6 +178,37 @@ describe('CGI scripts (sh, perl, python3)', () => {
   });
 });
 
+describe('.js/.ts CGI scripts inside the instance (the main() rule of S7)', () => {
+  it('with main(): imported once, module state kept across requests', async () => {
+    const texts: string[] = [];
+    for (let i = 0; i < 3; i++) texts.push(await (await fetch(`${dev.url}/kept`)).text());
+    const counts = texts.map((t) => Number(/count=(\d+)/.exec(t)![1]));
+    expect(counts).toEqual([counts[0], counts[0]! + 1, counts[0]! + 2]);
+    // One evaluation: the same load time in every answer.
+    expect(new Set(texts.map((t) => /loadedAt=(\d+)/.exec(t)![1])).size).toBe(1);
+    expect(texts[0]).toContain('method=GET path=/kept');
+    // console.warn is the request's log line (stderr), console.log its output (stdout).
+    const entry = await entryOf('/kept', 1);
+    expect(entry.lines.map((l) => [l.level, l.message])).toContainEqual([
+      'warning',
+      `kept count ${counts[2]}`,
+    ]);
+  });
+
+  it('without main(): evaluated afresh for every request, its body on process.stdin', async () => {
+    for (const body of ['one', 'two']) {
+      const res = await fetch(`${dev.url}/fresh`, { method: 'POST', body });
+      expect(await res.text()).toBe(`count=1 body=${body} gateway=CGI/1.1\n`);
+    }
+  });
+
+  it('TypeScript runs as CGI too, with its own Status', async () => {
+    const res = await fetch(`${dev.url}/typed?x=1`);
+    expect(res.status).toBe(202);
+    expect(await res.text()).toBe('typed x=1\n');
+  });
+});
+
 describe('git http-backend, unchanged, behind Hangar', () => {
   it('clones an empty repository, pushes a commit, and clones it back', () => {
     const repos = join(app, 'repos');

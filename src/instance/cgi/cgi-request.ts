@@ -11,7 +11,10 @@
 import { join } from 'node:path';
 import type { RequestFrame } from '../../shared/request-channel.js';
 import { requestIdHash } from '../../shared/request-id.js';
+import type { RequestState } from '../request-state.js';
+import { isJsCgiScript, runJsCgi } from './js-cgi.js';
 import { cgiEnvironment } from './meta-variables.js';
+import { parseCgiOutput } from './response-parser.js';
 import { type CgiOutcome, cgiOutcome, runCgiScript } from './run-script.js';
 
 export interface CgiRun {
@@ -26,6 +29,8 @@ export interface CgiRun {
   maxResponseBytes: number;
   /** Each line the script writes to stderr, as it comes. */
   onStderrLine(line: string): void;
+  /** The request's context: a `.js`/`.ts` script runs in it (its env, its log lines). */
+  state: RequestState;
 }
 
 /**
@@ -35,13 +40,49 @@ export interface CgiRun {
  * const outcome = await runCgiRequest({ script: 'cgi-bin/hello.sh', appDir, instanceEnv, head, body, signal, maxResponseBytes, onStderrLine });
  */
 export async function runCgiRequest(run: CgiRun): Promise<CgiOutcome> {
+  const env = cgiEnvironmentOf(run);
+  if (isJsCgiScript(run.script)) {
+    const { output, error } = await runJsCgi({
+      script: run.script,
+      appDir: run.appDir,
+      body: run.body,
+      state: run.state,
+      cgiEnv: env,
+    });
+    if (error !== undefined) {
+      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      return { kind: 'failed', code: 'HANDLER_FAILED', reason: `it threw: ${detail}` };
+    }
+    if (output.length > run.maxResponseBytes)
+      return { kind: 'failed', code: 'RESPONSE_TOO_LARGE', reason: `it wrote ${output.length} bytes` };
+    const parsed = parseCgiOutput(output);
+    return parsed.kind === 'error'
+      ? { kind: 'failed', code: 'HANDLER_FAILED', reason: parsed.message }
+      : parsed;
+  }
+  const result = await runCgiScript({
+    scriptPath: join(run.appDir, run.script),
+    env,
+    body: run.body,
+    ...(run.head.deadline === undefined ? {} : { deadlineAt: run.head.deadline }),
+    signal: run.signal,
+    maxOutputBytes: run.maxResponseBytes,
+    onStderrLine: run.onStderrLine,
+  });
+  if (result.kind === 'spawn-failed')
+    return { kind: 'failed', code: 'HANDLER_FAILED', reason: result.message };
+  return cgiOutcome(result);
+}
+
+/** The meta-variables of RFC 3875 and the S8 variables of one request. */
+function cgiEnvironmentOf(run: CgiRun): Record<string, string> {
   const { head } = run;
   const q = head.url.indexOf('?');
   const host = hostOf(head.headers);
   const colon = host.lastIndexOf(':');
   const hasPort = colon > host.lastIndexOf(']');
   const scriptFilename = join(run.appDir, run.script);
-  const env = cgiEnvironment({
+  return cgiEnvironment({
     method: head.method,
     url: head.url,
     httpVersion: head.httpVersion,
@@ -67,18 +108,6 @@ export async function runCgiRequest(run: CgiRun): Promise<CgiOutcome> {
       TZ: 'UTC',
     },
   });
-  const result = await runCgiScript({
-    scriptPath: scriptFilename,
-    env,
-    body: run.body,
-    ...(head.deadline === undefined ? {} : { deadlineAt: head.deadline }),
-    signal: run.signal,
-    maxOutputBytes: run.maxResponseBytes,
-    onStderrLine: run.onStderrLine,
-  });
-  if (result.kind === 'spawn-failed')
-    return { kind: 'failed', code: 'HANDLER_FAILED', reason: result.message };
-  return cgiOutcome(result);
 }
 
 function hostOf(headers: readonly string[]): string {

@@ -23,7 +23,6 @@ export const ErrorCodes = {
     summary: 'the instance serving this request was killed (blocked event loop)',
   },
   HANDLER_NOT_FOUND: { status: 404, summary: 'no handler in app.yaml matches the path' },
-  HANDLER_NOT_SUPPORTED: { status: 501, summary: 'this kind of handler is not supported yet' },
   // Answered by the instance itself (src/instance/error-page.ts); the code leads the error line it logs.
   HANDLER_FAILED: {
     status: 500,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry, LogPage } from '../../src/logs/types.js';
-import { adminGet, copyFixture, type DevServer, startDev, stopAll } from '../helpers/dev-server.js';
+import { adminGet, copyFixture, type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
 
 const temps: string[] = [];
 let app: string;
@@ -206,6 +206,34 @@ describe('.js/.ts CGI scripts inside the instance (the main() rule of S7)', () =
     const res = await fetch(`${dev.url}/typed?x=1`);
     expect(res.status).toBe(202);
     expect(await res.text()).toBe('typed x=1\n');
+  });
+});
+
+describe('examples/cgi', () => {
+  it('serves its shell page, its Perl greeting and its Python form, with the form’s line in the log', async () => {
+    const example = await startDev([join(repoRoot, 'examples/cgi')], ['--no-watch']);
+    const index = await (await fetch(`${example.url}/`)).text();
+    expect(index).toMatch(/Served by Development\/[\d.]+ for request [0-9a-f]{32}/);
+    expect(await (await fetch(`${example.url}/hello?name=Ada`)).text()).toBe('Hello, Ada!\n');
+    const sent = await fetch(`${example.url}/feedback`, {
+      method: 'POST',
+      body: new URLSearchParams({ text: 'works' }),
+      redirect: 'manual',
+    });
+    expect(sent.status).toBe(303);
+    expect(sent.headers.get('location')).toBe('/feedback?thanks=1');
+    expect(await (await fetch(`${example.url}/feedback?thanks=1`)).text()).toContain(
+      'Thanks, it is in the log.',
+    );
+    const deadline = Date.now() + 10_000;
+    let lines: string[] = [];
+    while (!lines.includes('feedback: works') && Date.now() < deadline) {
+      const page = await adminGet<LogPage>(example, '/api/logs?limit=20');
+      lines = page.entries.filter((e) => e.method === 'POST').flatMap((e) => e.lines.map((l) => l.message));
+      if (!lines.includes('feedback: works')) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(lines).toContain('feedback: works');
+    await example.stop();
   });
 });
 

@@ -49,6 +49,18 @@ try {
   // Before the sockets shim: the instance reaches the app's own server over its own loopback,
   // with the `net` the shim is about to patch for app code (entrypoint.ts keeps it).
   const entrypoint = init.entrypoint ? await import('./entrypoint.js') : undefined;
+  // The app's own processes (its server, CGI scripts) reach out through the socket service's
+  // egress proxy, on this instance's loopback (S4.3).
+  const ownProcesses = init.handlers.some((h) => h.kind === 'entrypoint' || h.kind === 'cgi');
+  const bridge =
+    ownProcesses && init.sockets
+      ? await (await import('./egress-bridge.js')).startEgressBridge({
+          sockets: init.sockets,
+          instance: init.instanceId,
+          service: init.env.CURRENT_MODULE_ID,
+          version: init.env.CURRENT_VERSION_ID?.split('.')[0],
+        })
+      : undefined;
   // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads.
   if (init.sockets) (await import('../sockets/client/install.js')).installFromInit(init);
   const { loadModuleHandler } = await import('./app-loader.js');
@@ -59,7 +71,7 @@ try {
     ownServer = await entrypoint.startEntrypoint({
       command: init.entrypoint.command,
       appDir: init.appDir,
-      env: process.env,
+      env: { ...process.env, ...bridge?.env },
       preload: {
         instanceId: init.instanceId,
         service: init.env.CURRENT_MODULE_ID,
@@ -101,7 +113,7 @@ try {
   const channel = createChannelServer(handlers, {
     ...init.limits,
     appDir: init.appDir,
-    instanceEnv: init.env,
+    instanceEnv: { ...init.env, ...bridge?.env },
   });
   const listen = (target: Server | NetServer, path: string) =>
     new Promise<void>((resolve, reject) => {

@@ -68,7 +68,7 @@ describe('decideIsolation', () => {
     const root = decideIsolation(undefined, withIp);
     const up = ['/bin/sh', '-c', '/usr/sbin/ip link set lo up && exec "$@"', 'hangar-instance'];
     // As root: up before setpriv drops every capability.
-    expect(root.ownServer).toEqual({
+    expect(root.ownProcesses).toEqual({
       command: '/usr/bin/unshare',
       commandArgs: [
         '--net',
@@ -81,28 +81,28 @@ describe('decideIsolation', () => {
         '--',
       ],
     });
-    const options = isolateInstance({ args: ['main.js'] }, '/cache', root, undefined, { ownServer: true });
+    const options = isolateInstance({ args: ['main.js'] }, '/cache', root, undefined, { ownProcesses: true });
     expect([options.command, ...(options.commandArgs ?? [])]).toEqual([
       '/usr/bin/unshare',
-      ...(root.ownServer as { commandArgs: readonly string[] }).commandArgs,
+      ...(root.ownProcesses as { commandArgs: readonly string[] }).commandArgs,
     ]);
     // Without root: root inside a user namespace of its own, which may bring its interface up.
     const user = decideIsolation(undefined, { ...withIp, root: false });
-    expect(user.ownServer).toEqual({
+    expect(user.ownProcesses).toEqual({
       command: '/usr/bin/unshare',
       commandArgs: ['--user', '--map-root-user', '--net', '--', ...up],
     });
     // Without ip: module instances as before, an own-server instance refused with the reason.
     const noIp = decideIsolation(undefined, machine());
-    expect(noIp.ownServer).toMatch(/`ip` \(iproute2\) is not on PATH/);
+    expect(noIp.ownProcesses).toMatch(/`ip` \(iproute2\) is not on PATH/);
     expect(() =>
-      isolateInstance({ args: ['main.js'] }, '/cache', noIp, undefined, { ownServer: true }),
+      isolateInstance({ args: ['main.js'] }, '/cache', noIp, undefined, { ownProcesses: true }),
     ).toThrow(/install iproute2, or set HANGAR_ISOLATION=permission/);
     expect(isolateInstance({ args: ['main.js'] }, '/cache', noIp).commandArgs).toEqual(noIp.commandArgs);
     // The permission model lets the instance start the server (it does not reach into it).
     const permission = decideIsolation('permission', machine());
     expect(
-      isolateInstance({ args: ['main.js'] }, '/cache', permission, undefined, { ownServer: true }).args,
+      isolateInstance({ args: ['main.js'] }, '/cache', permission, undefined, { ownProcesses: true }).args,
     ).toContain('--allow-child-process');
     expect(isolateInstance({ args: ['main.js'] }, '/cache', permission).args).not.toContain(
       '--allow-child-process',

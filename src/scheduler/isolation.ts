@@ -87,15 +87,15 @@ export interface Isolation {
    * can listen on 127.0.0.1:PORT and the instance reach it there. The namespace still has no
    * way out; only its own loopback works. A string: why it cannot be had here (netns only).
    */
-  ownServer?: { command: string; commandArgs: readonly string[] } | string;
+  ownProcesses?: { command: string; commandArgs: readonly string[] } | string;
 }
 
 /** A network namespace wrapper and the words that describe it. */
 interface NetnsCandidate {
   args: readonly string[];
   how: string;
-  /** The same with the loopback interface brought up inside (see Isolation.ownServer). */
-  ownServer: readonly string[] | string;
+  /** The same with the loopback interface brought up inside (see Isolation.ownProcesses). */
+  ownProcesses: readonly string[] | string;
 }
 
 /** `sh -c` that brings the namespace's loopback up, then runs the rest of its arguments. */
@@ -115,7 +115,7 @@ function netnsCandidates(facts: IsolationFacts): NetnsCandidate[] | string {
     const privs = [setpriv, '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all', '--'];
     candidates.push({
       // Brought up as root, before setpriv drops every capability.
-      ownServer: typeof up === 'string' ? up : [unshare, '--net', '--', ...up, ...privs],
+      ownProcesses: typeof up === 'string' ? up : [unshare, '--net', '--', ...up, ...privs],
       // unshare(CLONE_NEWNET) needs root; then every capability goes, so that the instance
       // cannot setns() back into the platform's namespace nor bring an interface up.
       args: [
@@ -135,7 +135,7 @@ function netnsCandidates(facts: IsolationFacts): NetnsCandidate[] | string {
   // so the instance holds no capability over the platform's; its uid stays what it was.
   candidates.push({
     // Bringing an interface up needs root inside the user namespace: the instance's uid reads 0 there.
-    ownServer: typeof up === 'string' ? up : [unshare, '--user', '--map-root-user', '--net', '--', ...up],
+    ownProcesses: typeof up === 'string' ? up : [unshare, '--user', '--map-root-user', '--net', '--', ...up],
     args: [unshare, '--user', '--map-current-user', '--net', '--'],
     how: 'a network namespace per instance with no interface up, in a user namespace of its own (unshare --user --map-current-user --net)',
   });
@@ -166,7 +166,7 @@ export function decideIsolation(requested: string | undefined, facts: IsolationF
       for (const candidate of candidates) {
         const [command, ...commandArgs] = candidate.args;
         const failed = facts.trial(command!, [...commandArgs, 'true']);
-        if (failed === undefined) return netns(command!, commandArgs, candidate.how, candidate.ownServer);
+        if (failed === undefined) return netns(command!, commandArgs, candidate.how, candidate.ownProcesses);
         whyNotNetns.push(`\`${candidate.args.slice(0, -1).join(' ')} true\` failed: ${failed}`);
       }
     }
@@ -229,12 +229,12 @@ function netns(
   command: string,
   commandArgs: readonly string[],
   how: string,
-  ownServer: readonly string[] | string,
+  ownProcesses: readonly string[] | string,
 ): Isolation {
   return {
     mode: 'netns',
-    ownServer:
-      typeof ownServer === 'string' ? ownServer : { command: ownServer[0]!, commandArgs: ownServer.slice(1) },
+    ownProcesses:
+      typeof ownProcesses === 'string' ? ownProcesses : { command: ownProcesses[0]!, commandArgs: ownProcesses.slice(1) },
     how,
     leavesOpen:
       "Unix sockets by path (the platform's, and any other the platform's user may open: instances run as that user)",
@@ -386,17 +386,17 @@ export function isolateInstance(
   cacheDir: string,
   isolation: Isolation = instanceIsolation(),
   node?: InstanceNode,
-  needs: { ownServer?: boolean; childProcesses?: boolean } = {},
+  needs: { ownProcesses?: boolean } = {},
 ): SupervisedChildOptions {
   let wrapper: { command?: string; commandArgs?: readonly string[] } = isolation.command
     ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
     : {};
-  if (needs.ownServer && isolation.mode === 'netns') {
-    const own = isolation.ownServer;
+  if (needs.ownProcesses && isolation.mode === 'netns') {
+    const own = isolation.ownProcesses;
     if (typeof own !== 'object') {
       throw new HangarError(
         'INSTANCE_START_FAILED',
-        `this app runs its own server (script: auto), and instances in network namespaces need its loopback up: ${own ?? 'not available'}; install iproute2, or set ${ISOLATION_ENV}=permission`,
+        `this app runs processes of its own (script: auto, CGI), and instances in network namespaces need their loopback up for them: ${own ?? 'not available'}; install iproute2, or set ${ISOLATION_ENV}=permission`,
       );
     }
     wrapper = { command: own.command, commandArgs: own.commandArgs };
@@ -413,7 +413,7 @@ export function isolateInstance(
       flag!,
       // The app's own server and CGI scripts are child processes of the instance (S4.2, S4.3);
       // Node's model does not reach into them (docs/security.md).
-      ...(needs.ownServer || needs.childProcesses ? ['--allow-child-process'] : []),
+      ...(needs.ownProcesses ? ['--allow-child-process'] : []),
       // One flag per path (Node 20 refuses a comma-separated list).
       `--allow-fs-write=${cacheDir}`,
       `--allow-fs-write=${tmpdir()}`,

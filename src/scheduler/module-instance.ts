@@ -203,10 +203,9 @@ export class ModuleInstance implements InstanceHandle {
         spec.cacheDir,
         undefined,
         node,
-        {
-          ownServer: spec.entrypoint !== undefined,
-          childProcesses: spec.handlers.some((h) => h.kind === 'cgi'),
-        },
+        // The app's own server and CGI scripts: processes of the app's, reached (and reaching
+        // out through the egress proxy) over the instance's loopback.
+        { ownProcesses: spec.handlers.some((h) => h.kind === 'entrypoint' || h.kind === 'cgi') },
       ),
     );
     this.#child = child;

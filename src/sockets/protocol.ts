@@ -62,6 +62,12 @@ export const Hello = z.discriminatedUnion('op', [
     ttl: z.boolean().optional(),
   }),
   z.object({ ...Identity, op: z.literal('udp'), type: z.enum(['udp4', 'udp6']) }),
+  /**
+   * The rest of the connection is a client of the instance's egress proxy (SOCKS5 or HTTP
+   * CONNECT, S4.3): an app's own server or CGI script reaching out through the instance's
+   * loopback bridge (src/instance/egress-bridge.ts).
+   */
+  z.object({ ...Identity, op: z.literal('egress') }),
 ]);
 export type Hello = z.infer<typeof Hello>;
 export type HelloOf<Op extends Hello['op']> = Extract<Hello, { op: Op }>;

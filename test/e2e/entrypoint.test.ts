@@ -6,6 +6,7 @@
  * app reports.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -264,6 +265,32 @@ describe('an entrypoint app in another language (Python http.server)', () => {
     });
     expect(logs.lines.map((l) => [l.level, l.message])).toContainEqual(['info', 'signed by Ada <b>']);
     await dev.stop();
+  });
+
+  it('reaches out only through the egress proxy (ALL_PROXY, SOCKS5): allowed, and refused naming the rule', async () => {
+    // A loopback echo server: allowed on the dev server (with a warning; serve refuses loopback).
+    const echo = createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const port = (echo.address() as AddressInfo).port;
+    const dev = await startDev([fixture('entrypoint-python')], ['--no-watch']);
+    try {
+      const allowed = await (await fetch(`${dev.url}/socks?host=127.0.0.1&port=${port}&say=ping`)).text();
+      expect(allowed).toMatch(/^reply=0 echo=ping https_proxy=http:\/\/127\.0\.0\.1:\d+$/);
+      // Port 25 is refused on any host (S12): SOCKS reply 2, "not allowed by ruleset".
+      const refused = await (await fetch(`${dev.url}/socks?host=127.0.0.1&port=25&say=x`)).text();
+      expect(refused).toMatch(/^reply=2 /);
+      // The rule is named in the app's warning.
+      await dev.waitFor(/egress proxy: .*25/);
+      // Under netns isolation (root on Linux, as in CI) the proxy is the only way out: the same
+      // server, dialled directly, is not there (the namespace's loopback is its own).
+      if (/instance isolation: netns/.test(dev.output())) {
+        const direct = await (await fetch(`${dev.url}/direct?host=127.0.0.1&port=${port}`)).text();
+        expect(direct).toMatch(/^failed: /);
+      }
+    } finally {
+      await dev.stop();
+      echo.close();
+    }
   });
 
   it('cuts a request at its deadline with a 500, and the server keeps serving', async () => {

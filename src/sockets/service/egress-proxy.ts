@@ -41,7 +41,8 @@ export interface EgressIdentity {
 
 /** What `startEgressProxy` takes: where to listen, for whom, the socket service's policy and resolver, limits, reports. */
 export interface EgressProxyOptions extends Pick<DialDeps, 'policy' | 'resolver' | 'connect'> {
-  listen: EgressListen;
+  /** Where to listen; none: it serves only the connections it is handed (`adopt`). */
+  listen?: EgressListen;
   identity: EgressIdentity;
   /** A client must send its whole handshake within this (ms). Default 10 s. */
   handshakeTimeoutMs?: number;
@@ -73,6 +74,11 @@ export interface EgressProxy {
   readonly connections: number;
   /** Stops listening and destroys every connection, tunnel and UDP association. */
   close(): Promise<void>;
+  /**
+   * Serves a connection accepted elsewhere (the socket service's own listener, after the
+   * `egress` hello that says whose it is), as if it had been accepted here.
+   */
+  adopt(socket: Socket): void;
 }
 
 /** The defaults, with their units. */
@@ -107,10 +113,24 @@ const firstByte = (buf: Buffer): Step<number> =>
  * const { port } = proxy.address as { port: number }; // ALL_PROXY=socks5h://127.0.0.1:<port>
  * await proxy.close();
  */
-export async function startEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
+export async function startEgressProxy(
+  options: EgressProxyOptions & { listen: EgressListen },
+): Promise<EgressProxy> {
   const proxy = new EgressProxyServer(resolveOptions(options));
   await proxy.listen();
   return proxy;
+}
+
+/**
+ * A proxy that listens nowhere and serves the connections it is handed with `adopt` (the
+ * socket service, which has authenticated them).
+ *
+ * @example
+ * const proxy = egressProxyForAdoption({ identity, policy, resolver, onBytes, onRefused });
+ * proxy.adopt(connection);
+ */
+export function egressProxyForAdoption(options: Omit<EgressProxyOptions, 'listen'>): EgressProxy {
+  return new EgressProxyServer(resolveOptions(options));
 }
 
 type Resolved = EgressProxyOptions & typeof EGRESS_PROXY_DEFAULTS;
@@ -125,6 +145,7 @@ function resolveOptions(options: EgressProxyOptions): Readonly<Resolved> {
     }
   }
   const { listen } = resolved;
+  if (listen === undefined) return Object.freeze(resolved);
   if ('path' in listen) {
     if (listen.path === '') throw new RangeError('egress proxy option listen.path is empty');
   } else {
@@ -179,6 +200,7 @@ class EgressProxyServer implements EgressProxy {
 
   get address(): EgressListen {
     const { listen } = this.#options;
+    if (listen === undefined) return { path: '' };
     if ('path' in listen) return { path: listen.path };
     const bound = this.#server.address();
     return bound && typeof bound === 'object' ? { host: bound.address, port: bound.port } : listen;
@@ -188,8 +210,16 @@ class EgressProxyServer implements EgressProxy {
     return this.#clients.size;
   }
 
+  adopt(socket: Socket): void {
+    this.#accept(socket);
+    // The hello's reader paused it; the handshake reads from here on.
+    socket.resume();
+  }
+
   listen(): Promise<void> {
     const { listen } = this.#options;
+    if (listen === undefined)
+      return Promise.reject(new Error('this egress proxy serves adopted connections only'));
     if ('path' in listen) rmSync(listen.path, { force: true });
     const where = 'path' in listen ? listen.path : `${listen.host}:${listen.port}`;
     return new Promise((resolve, reject) => {
@@ -214,7 +244,8 @@ class EgressProxyServer implements EgressProxy {
 
   close(): Promise<void> {
     this.#closing ??= new Promise((resolve) => {
-      this.#server.close(() => resolve());
+      if (this.#server.listening) this.#server.close(() => resolve());
+      else resolve();
       for (const client of this.#clients) client.destroy();
     });
     return this.#closing;

@@ -117,12 +117,25 @@ export class Registry {
     return [...totals.values()];
   }
 
+  /**
+   * Bytes that moved through an egress proxy tunnel (S4.3): metered like a socket's, with the
+   * totals of ended sessions.
+   */
+  meterTunnel(owner: Pick<Session, 'app' | 'service' | 'version'>, sent: number, received: number): void {
+    const totals = this.#totalsFor(this.#closedBytes, owner);
+    totals.sent += sent;
+    totals.received += received;
+  }
+
   /** Ends every session (the service is stopping). */
   shutdown(): void {
     for (const session of [...this.#sessions.values()]) session.shutdown();
   }
 
-  #totalsFor(map: Map<string, SocketBytes>, session: Session): SocketBytes {
+  #totalsFor(
+    map: Map<string, SocketBytes>,
+    session: Pick<Session, 'app' | 'service' | 'version'>,
+  ): SocketBytes {
     const entry: SocketBytes = {
       app: session.app,
       service: session.service ?? null,

@@ -8,6 +8,7 @@ import { normaliseHost, SocketPolicy, vetDestination } from '../policy.js';
 import { Hello, type HelloOf, line, validAppToken } from '../protocol.js';
 import { formatAddress } from '../ranges.js';
 import { dialTcp } from './dial.js';
+import { type EgressProxy, egressProxyForAdoption } from './egress-proxy.js';
 import { newDescriptorParts, parseDescriptor, Registry, sameSecret } from './registry.js';
 import { type ServiceResolver, systemResolver } from './resolver.js';
 import { TcpSession } from './tcp-session.js';
@@ -40,6 +41,8 @@ export class SocketService {
   readonly #pendingData = new Map<string, { session: TcpSession; timer: NodeJS.Timeout }>();
   readonly #warned = new Set<string>();
   readonly #connecting = new Map<string, number>();
+  /** Egress proxies by app and instance, while they have a client. */
+  readonly #egressProxies = new Map<string, EgressProxy>();
 
   constructor(options: SocketServiceOptions) {
     this.#options = options;
@@ -66,6 +69,8 @@ export class SocketService {
   /** Closes the listener and every socket. */
   close(): Promise<void> {
     this.registry.shutdown();
+    for (const proxy of this.#egressProxies.values()) void proxy.close();
+    this.#egressProxies.clear();
     for (const { timer } of this.#pendingData.values()) clearTimeout(timer);
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
@@ -123,7 +128,46 @@ export class SocketService {
         return;
       case 'udp':
         return this.#udp(conn, hello);
+      case 'egress':
+        return this.#egress(conn, hello);
     }
+  }
+
+  /**
+   * An egress proxy client (S4.3): the connection is handed to the instance's proxy, made on
+   * its first client and dropped with its last. Same policy, resolver and metering as the
+   * app's own sockets; a refusal is the app's warning, naming the address and the rule.
+   */
+  #egress(conn: Socket, hello: HelloOf<'egress'>): void {
+    const key = `${hello.app}\0${hello.instance}`;
+    let proxy = this.#egressProxies.get(key);
+    if (!proxy) {
+      const owner = { app: hello.app, service: hello.service, version: hello.version };
+      const created = egressProxyForAdoption({
+        identity: { app: hello.app, instance: hello.instance },
+        policy: this.#policy,
+        resolver: this.#resolver,
+        onBytes: (direction, bytes) =>
+          this.registry.meterTunnel(
+            owner,
+            direction === 'sent' ? bytes : 0,
+            direction === 'received' ? bytes : 0,
+          ),
+        onRefused: (message) => this.#options.onWarning?.(hello.app, `egress proxy: ${message}`),
+        onWarning: (message) => this.#options.onWarning?.(hello.app, message),
+      });
+      this.#egressProxies.set(key, created);
+      proxy = created;
+    }
+    const serving = proxy;
+    serving.adopt(conn);
+    // After adopt: the proxy's own close listener has counted this connection out by then.
+    conn.once('close', () => {
+      if (serving.connections === 0 && this.#egressProxies.get(key) === serving) {
+        this.#egressProxies.delete(key);
+        void serving.close();
+      }
+    });
   }
 
   async #connect(conn: Socket, hello: HelloOf<'connect'>): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { InstanceRequest } from '../scheduler/instance.js';
-import { connectionScoped } from './hop-by-hop.js';
+import { connectionScoped } from '../shared/hop-by-hop.js';
 import { type BodyChunks, bodyLength } from './request-body.js';
 
 export interface InstanceRequestMeta {

@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { bearerAuthorized } from '../shared/bearer-token.js';
-import { connectionScoped } from './hop-by-hop.js';
+import { connectionScoped } from '../shared/hop-by-hop.js';
 import { cloudTraceHeader, type TraceContext, traceContext, traceparentHeader } from './trace-context.js';
 
 export interface ForwardedFacts {

@@ -5,7 +5,7 @@
  */
 import type { InstanceResponse } from '../scheduler/instance.js';
 import { HangarError } from '../shared/errors.js';
-import { connectionScoped } from './hop-by-hop.js';
+import { connectionScoped } from '../shared/hop-by-hop.js';
 
 /** What step 6 reads of the instance's answer. */
 export type UpstreamResponse = Pick<InstanceResponse, 'status' | 'headers' | 'body' | 'localRedirect'>;

@@ -18,6 +18,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
+import { hopByHop } from '../shared/hop-by-hop.js';
 import type { LogLevel } from '../shared/log-levels.js';
 import { DeadlineExceededError } from './deadline.js';
 import { logLine, requestLine } from './log-capture.js';
@@ -51,17 +52,6 @@ const TAIL_LINES = 20;
 const STOP_GRACE_MS = 5_000;
 /** Trace ids of finished requests kept, for lines that arrive after their response. */
 const RECENT_TRACES = 1024;
-
-/** Response headers that belong to the connection to the server, not to the answer (RFC 9110 §7.6.1). */
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-]);
 
 export interface EntrypointOptions {
   command: string;

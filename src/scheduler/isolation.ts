@@ -234,7 +234,9 @@ function netns(
   return {
     mode: 'netns',
     ownProcesses:
-      typeof ownProcesses === 'string' ? ownProcesses : { command: ownProcesses[0]!, commandArgs: ownProcesses.slice(1) },
+      typeof ownProcesses === 'string'
+        ? ownProcesses
+        : { command: ownProcesses[0]!, commandArgs: ownProcesses.slice(1) },
     how,
     leavesOpen:
       "Unix sockets by path (the platform's, and any other the platform's user may open: instances run as that user)",

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry, LogPage } from '../../src/logs/types.js';
 import { adminGet, copyFixture, type DevServer, repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
+import { alive } from '../helpers/serve.js';
 
 const temps: string[] = [];
 let app: string;
@@ -50,15 +51,6 @@ function variables(text: string): Record<string, string> {
       .split('\n')
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('CGI scripts (sh, perl, python3)', () => {

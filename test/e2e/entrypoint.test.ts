@@ -21,6 +21,7 @@ import {
   stopAll,
 } from '../helpers/dev-server.js';
 import { rawRequest } from '../helpers/raw-http.js';
+import { alive } from '../helpers/serve.js';
 
 const temps: string[] = [];
 afterAll(async () => {
@@ -64,15 +65,6 @@ function entryWith(dev: DevServer, requestId: string, lines: number): Promise<Lo
     const entry = (await adminGet<LogPage>(dev, `/api/logs?requestId=${requestId}`)).entries[0];
     return entry && entry.lines.length >= lines ? entry : undefined;
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Process group of `pid` (from /proc). */
@@ -293,7 +285,7 @@ describe('an entrypoint app in another language (Python http.server)', () => {
     }
   });
 
-  it('cuts a request at its deadline with a 500, and the server keeps serving', async () => {
+  it('cuts a request at its deadline with a 500 and serves on; a crashed server is replaced', async () => {
     const dev = await startDev(
       [fixture('entrypoint-python')],
       ['--no-watch', '--config', config('limits:\n  request_deadline: 1s\n  deadline_grace: 500ms\n')],
@@ -305,6 +297,15 @@ describe('an entrypoint app in another language (Python http.server)', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const again = await fetch(`${dev.url}/after`);
     expect(await again.text()).toBe('python says hello at /after');
+    // The server crashes under a request: a 500, and a new instance with a new server serves on.
+    const before = await (await fetch(`${dev.url}/pid`)).text();
+    expect((await fetch(`${dev.url}/crash`)).status).toBe(500);
+    const after = await until('a new Python server', 20_000, async () => {
+      const res = await fetch(`${dev.url}/pid`);
+      const text = await res.text();
+      return res.ok && text !== before ? text : undefined;
+    });
+    expect(Number(after)).toBeGreaterThan(0);
     await dev.stop();
   });
 

@@ -86,6 +86,25 @@ describe('hangar validate', () => {
     expect(run.stderr).not.toContain('    at ');
   });
 
+  it('refuses threadsafe: true with a CGI handler, with the SPEC’s message and its line (S3)', async () => {
+    const app = await makeApp(root, 'cgi-threadsafe', {
+      'cgi-bin/hello.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nhi\\n"\n',
+      'app.yaml': [
+        'runtime: nodejs22',
+        'threadsafe: true',
+        'handlers:',
+        '- url: /.*',
+        '  script: cgi-bin/hello.sh',
+        '',
+      ].join('\n'),
+    });
+    const run = await hangar(['validate', app], app);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^app\.yaml:2:1 threadsafe: threadsafe cannot be enabled with CGI handler: cgi-bin\/hello\.sh\. Fix: /m,
+    );
+  });
+
   it('prints one summary line and exits 0 for a valid app', async () => {
     const app = await makeApp(root, 'good', {
       'main.ts': MAIN,

@@ -30,6 +30,7 @@
  *   http-backend), REQUEST_URI (PHP, most frameworks), DOCUMENT_ROOT when given, and
  *   REDIRECT_STATUS=200, without which php-cgi refuses to run ("cgi.force_redirect").
  */
+import { hopByHop } from '../../shared/hop-by-hop.js';
 import { serveServerSoftware } from '../../shared/version.js';
 
 /** The request as the platform hands it to a CGI script. */
@@ -68,20 +69,8 @@ export interface CgiRequest {
   extra?: Readonly<Record<string, string>>;
 }
 
-/** RFC 9110 7.6.1 hop-by-hop headers (as src/frontend/hop-by-hop.ts; the instance does not load front-end code). */
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-];
 /** Headers that never become HTTP_* (see the module comment for why each). */
-const NOT_PASSED = new Set([...HOP_BY_HOP, 'content-type', 'content-length', 'proxy']);
+const NOT_PASSED = new Set([...hopByHop, 'content-type', 'content-length', 'proxy']);
 /** Header names that make a valid, unambiguous variable name. */
 const PASSABLE_NAME = /^[A-Za-z0-9-]+$/;
 /** Meta-variables that are unset when NULL: a same-named `extra` entry must not show through. */

@@ -276,6 +276,105 @@ describe('the socket service', () => {
   });
 });
 
+describe('the egress proxy behind the service (S4.3)', () => {
+  /** A SOCKS5 CONNECT to 127.0.0.1:port over an `egress` hello; resolves with the reply code and the socket. */
+  async function socksThroughService(
+    started: Started,
+    app: string,
+    port: number,
+    token?: string,
+  ): Promise<{ reply: number; socket: Socket }> {
+    const init = started.service.instanceInit(app);
+    const socket = new Socket();
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect({ path: init.path }, resolve);
+    });
+    socket.write(
+      line({
+        v: PROTOCOL_VERSION,
+        op: 'egress',
+        app,
+        token: token ?? init.token,
+        instance: instanceId(),
+        service: 'svc',
+        version: 'v2',
+      }),
+    );
+    // Greeting (no auth), then CONNECT 127.0.0.1:port.
+    socket.write(Buffer.from([5, 1, 0]));
+    socket.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]));
+    const reply = await new Promise<number>((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        got = Buffer.concat([got, chunk]);
+        // 2 bytes of method choice, then the 10-byte reply (IPv4 bound address).
+        if (got[0] !== 5) {
+          socket.off('data', onData);
+          resolve(-1);
+        } else if (got.length >= 12) {
+          socket.off('data', onData);
+          if (got.length > 12) socket.unshift(got.subarray(12));
+          resolve(got[3]!);
+        }
+      };
+      socket.on('data', onData);
+      socket.once('close', () => resolve(-1));
+      socket.once('error', reject);
+    });
+    return { reply, socket };
+  }
+
+  it('tunnels an app’s connection and meters its bytes for that app', async () => {
+    const started = await startService();
+    const echo = createServer((socket) => socket.pipe(socket));
+    const port = await listen(echo);
+    try {
+      const { reply, socket } = await socksThroughService(started, 'tunnelled', port);
+      expect(reply).toBe(0);
+      socket.write(Buffer.alloc(50_000, 2));
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        socket.on('data', (chunk: Buffer) => {
+          n += chunk.length;
+          if (n >= 50_000) resolve();
+        });
+      });
+      socket.end();
+      await new Promise((resolve) => socket.once('close', resolve));
+      const totals = await started.service.socketBytesByApp();
+      expect(totals.find((t) => t.app === 'tunnelled')).toEqual({
+        app: 'tunnelled',
+        service: 'svc',
+        version: 'v2',
+        sent: 50_000,
+        received: 50_000,
+      });
+    } finally {
+      echo.close();
+      await started.service.close();
+      rmSync(started.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses port 25 with reply 2, and a token of another app before any SOCKS byte', async () => {
+    const started = await startService();
+    try {
+      const refused = await socksThroughService(started, 'mailer', 25);
+      expect(refused.reply).toBe(2);
+      refused.socket.destroy();
+      const other = started.service.instanceInit('other').token;
+      const forged = await socksThroughService(started, 'mailer', 25, other);
+      // The service answers the hello with its error line, not SOCKS.
+      expect(forged.reply).toBe(-1);
+      forged.socket.destroy();
+    } finally {
+      await started.service.close();
+      rmSync(started.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('limits', () => {
   it('max_open_per_app: one socket more is EMFILE naming the limit', async () => {
     const started = await startService({ maxOpenPerApp: 2 });

@@ -114,7 +114,13 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
   const port = await freePort();
   const child = spawn('/bin/sh', ['-c', options.command], {
     cwd: options.appDir,
-    env: { ...options.env, ...preloadEnvironment(options.env, options.preload, port), PORT: String(port) },
+    env: {
+      // `npm start` must not look for a newer npm on the registry at every instance start.
+      npm_config_update_notifier: 'false',
+      ...options.env,
+      ...preloadEnvironment(options.env, options.preload, port),
+      PORT: String(port),
+    },
     // Its own process group: stopping it reaches `npm start`'s children too.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

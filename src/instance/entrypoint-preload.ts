@@ -11,7 +11,7 @@
  *   (S6) aborts the context's signal, which `hangar`'s APIs and the sockets shim honour;
  * - `hangar` imports and TypeScript, through the instance's loader hooks.
  *
- * `npm` itself is a Node process too and gets the same: harmless, it serves no request.
+ * `npm` itself, a Node process too, is left alone: it serves no request.
  */
 import { Server } from 'node:http';
 import { register } from 'node:module';
@@ -32,7 +32,13 @@ const severity: Record<LogLevel, string> = {
 };
 
 const raw = process.env[PRELOAD_ENV];
-const config = raw ? (JSON.parse(raw) as PreloadConfig) : undefined;
+/**
+ * npm itself (`npm start` runs the app's script as its child) serves no request: the preload
+ * leaves it alone, which spares every instance start a loader thread and a socket service
+ * connection in npm's process.
+ */
+const npmItself = /[\\/]npm[\\/]bin[\\/]np[mx]-cli\.js$/.test(process.argv[1] ?? '');
+const config = raw && !npmItself ? (JSON.parse(raw) as PreloadConfig) : undefined;
 
 if (config) {
   if (config.sockets) {

@@ -142,8 +142,12 @@ describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start
     await until('the crashed server and its group gone', 10_000, () =>
       groupMembers(firstGroup).length === 0 ? true : undefined,
     );
-    // A new instance, with a new server, serves the next request.
-    const second = (await (await fetch(`${dev.url}/`)).json()) as NodeAnswer;
+    // A new instance, with a new server, serves the next requests (one sent while the old
+    // instance was still going down may fail, as S6 says of a request on an instance that dies).
+    const second = await until('a new server answers', 20_000, async () => {
+      const res = await fetch(`${dev.url}/`);
+      return res.ok ? ((await res.json()) as NodeAnswer) : undefined;
+    });
     expect(second.pid).not.toBe(first.pid);
     await dev.waitFor(/it exited with code 3/);
 

@@ -5,6 +5,8 @@
  * Every wait is bounded; processes are checked and signalled by the pids the platform or the
  * app reports.
  */
+
+import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -268,6 +270,10 @@ describe('an entrypoint app in another language (Python http.server)', () => {
     const echo = createServer((socket) => socket.pipe(socket));
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
     const port = (echo.address() as AddressInfo).port;
+    const udpEcho = createSocket('udp4');
+    udpEcho.on('message', (message, from) => udpEcho.send(message, from.port, from.address));
+    await new Promise<void>((resolve) => udpEcho.bind(0, '127.0.0.1', resolve));
+    const udpPort = udpEcho.address().port;
     const dev = await startDev([fixture('entrypoint-python')], ['--no-watch']);
     try {
       const allowed = await (await fetch(`${dev.url}/socks?host=127.0.0.1&port=${port}&say=ping`)).text();
@@ -277,6 +283,9 @@ describe('an entrypoint app in another language (Python http.server)', () => {
       expect(refused).toMatch(/^reply=2 /);
       // The rule is named in the app's warning.
       await dev.waitFor(/egress proxy: .*25/);
+      // UDP ASSOCIATE: a datagram out through the relay and the socket service, its echo back.
+      const udp = await (await fetch(`${dev.url}/udp?host=127.0.0.1&port=${udpPort}&say=pong`)).text();
+      expect(udp).toBe('udp=pong');
       // Under netns isolation (root on Linux, as in CI) the proxy is the only way out: the same
       // server, dialled directly, is not there (the namespace's loopback is its own).
       if (/instance isolation: netns/.test(dev.output())) {
@@ -286,6 +295,7 @@ describe('an entrypoint app in another language (Python http.server)', () => {
     } finally {
       await dev.stop();
       echo.close();
+      udpEcho.close();
     }
   });
 

@@ -21,12 +21,12 @@ import { rmSync } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { HangarError } from '../../shared/errors.js';
 import { parseAddress } from '../ranges.js';
+import { SOCKS_VERSION } from '../socks5-wire.js';
 import type { DialDeps } from './dial.js';
 import { ClientConnection, type Direction, type ProxyContext } from './egress-proxy/client.js';
 import type { Step } from './egress-proxy/handshake-reader.js';
 import { serveHttpConnect } from './egress-proxy/http-connect.js';
 import { serveSocks5 } from './egress-proxy/socks5.js';
-import { SOCKS_VERSION } from './egress-proxy/socks5-wire.js';
 
 export type { Direction } from './egress-proxy/client.js';
 

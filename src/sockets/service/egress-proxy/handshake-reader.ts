@@ -1,14 +1,8 @@
 import type { Socket } from 'node:net';
 
-/**
- * What a parser made of the bytes so far: not enough yet, one whole message of `size` bytes,
- * or a message no more bytes can mend. `code` is the answer that calls for: a SOCKS method or
- * reply code, or an HTTP status.
- */
-export type Step<T> =
-  | { kind: 'more' }
-  | { kind: 'done'; value: T; size: number }
-  | { kind: 'bad'; code: number; reason: string };
+import type { Step } from '../../socks5-wire.js';
+
+export type { Step };
 
 /** How one read ended: a message, a message that cannot be served, or a client that went away. */
 export type ReadResult<T> =

@@ -1,4 +1,3 @@
-import type { ClientConnection, ProxyContext } from './client.js';
 import {
   AddressType,
   Command,
@@ -9,7 +8,8 @@ import {
   parseRequest,
   Reply,
   type Request,
-} from './socks5-wire.js';
+} from '../../socks5-wire.js';
+import type { ClientConnection, ProxyContext } from './client.js';
 import { dialFor, SOCKS_REPLY, splice } from './tunnel.js';
 import { type ExpectedClient, UdpRelay } from './udp-relay.js';
 

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { toWire } from '../../errno.js';
+import { Reply } from '../../socks5-wire.js';
 import { type Dialed, dialTcp } from '../dial.js';
 import { IdleClock } from '../idle.js';
 import type { ClientConnection, ProxyContext } from './client.js';
-import { Reply } from './socks5-wire.js';
 
 /** Why a dial failed, in the terms both proxy protocols answer in (RFC 1928 §6 for SOCKS5). */
 export type DialFailureKind =

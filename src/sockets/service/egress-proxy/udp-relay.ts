@@ -1,9 +1,9 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { toWire } from '../../errno.js';
 import { vetDestination } from '../../policy.js';
+import { encodeUdpDatagram, parseUdpDatagram, type UdpDatagram } from '../../socks5-wire.js';
 import { IdleClock } from '../idle.js';
 import type { ProxyContext } from './client.js';
-import { encodeUdpDatagram, parseUdpDatagram, type UdpDatagram } from './socks5-wire.js';
 
 /** Datagrams waiting for their destination to be vetted; past this, new ones are dropped. */
 const MAX_QUEUED = 64;

@@ -18,7 +18,16 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import type { Step } from './handshake-reader.js';
+
+/**
+ * What a parser made of the bytes so far: not enough yet, one whole message of `size` bytes,
+ * or a message no more bytes can mend. `code` is the answer that calls for: a SOCKS method or
+ * reply code, or an HTTP status.
+ */
+export type Step<T> =
+  | { kind: 'more' }
+  | { kind: 'done'; value: T; size: number }
+  | { kind: 'bad'; code: number; reason: string };
 
 /** VER of every SOCKS5 message, and the first byte that tells a SOCKS5 client from an HTTP one. */
 export const SOCKS_VERSION = 0x05;

@@ -35,6 +35,9 @@ process.on('disconnect', () => {
   ownServer?.kill();
   process.exit(0);
 });
+// Ctrl-C in a terminal signals the whole process group, instances too: the platform drains and
+// stops them itself (its `stop` message lets in-flight requests finish), so it is not theirs.
+process.on('SIGINT', () => {});
 
 Object.assign(process.env, init.env);
 installPerRequestEnv();

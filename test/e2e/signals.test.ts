@@ -1,8 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adminGet, repoRoot, startDev } from '../helpers/dev-server.js';
+import { adminGet, cli, repoRoot, startDev } from '../helpers/dev-server.js';
+import { watchOutput } from '../helpers/process-output.js';
 
 /** Every live descendant of `pid`, from /proc (Linux). */
 function descendants(pid: number): number[] {
@@ -73,5 +76,42 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to hangar dev', (signal) => {
     expect(await exited).toBe(0);
     expect(started.filter(alive)).toEqual([]);
     await dev.stop();
+  });
+});
+
+describe('Ctrl-C in a terminal (SIGINT to the whole process group)', () => {
+  it('stops hangar dev quietly: no process restarted, no error line, none left', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-ctrl-c-'));
+    // Its own process group, as a shell gives a foreground job; the terminal signals all of it.
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'dev',
+        join(repoRoot, 'examples/hello'),
+        '--port',
+        '0',
+        '--admin-port',
+        '0',
+        '--data-dir',
+        dataDir,
+      ],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+    );
+    const output = watchOutput(child, 'hangar dev');
+    try {
+      const [, url] = await output.waitFor(/^ {2}default \(version [^)]+\): (http:\/\/\S+)$/m);
+      expect(await (await fetch(url!)).text()).toBe('Hello, World!');
+      const started = descendants(child.pid!);
+      expect(started.length).toBeGreaterThanOrEqual(2);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(output.text()).not.toMatch(/socket service exited|error:/);
+      expect(started.filter(alive)).toEqual([]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

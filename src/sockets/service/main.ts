@@ -15,6 +15,9 @@ const init = ServiceInit.parse(JSON.parse(process.env.HANGAR_SOCKETS_INIT ?? 'nu
 delete process.env.HANGAR_SOCKETS_INIT;
 
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group, this process too: the platform stops
+// it (`stop`, then the IPC channel closing), so the terminal's SIGINT is not its to act on.
+process.on('SIGINT', () => {});
 
 const service = new SocketService({
   ...init,

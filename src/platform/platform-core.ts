@@ -180,9 +180,21 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     logs: requestLogs,
   };
   const admin = createAdminServer(token, adminSource);
-  await listen(server, options.port, options.host, '--port');
-  if (httpsServer && options.https)
-    await listen(httpsServer, options.https.port, options.host, '--https-port');
+  try {
+    await listen(server, options.port, options.host, '--port');
+    if (httpsServer && options.https)
+      await listen(httpsServer, options.https.port, options.host, '--https-port');
+  } catch (err) {
+    // A port in use: what was started stops, so the process exits with the reason instead of
+    // hanging on a socket service, a log thread and timers nobody will stop.
+    server.close();
+    httpsServer?.close();
+    await sockets.close();
+    if (memoryCgroups) await memoryCgroups.remove();
+    traffic.close();
+    await requestLogs.close();
+    throw err;
+  }
   traffic.ports.http = (server.address() as AddressInfo).port;
   if (httpsServer) traffic.ports.https = (httpsServer.address() as AddressInfo).port;
   const port = (server.address() as AddressInfo).port;

@@ -96,7 +96,14 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
   await state.start();
   core.admin.deploys = state;
   core.admin.versions = state;
-  const adminUrl = await core.listenAdmin();
+  let adminUrl: string;
+  try {
+    adminUrl = await core.listenAdmin();
+  } catch (err) {
+    // The admin port in use: the core's children stop, and the reason reaches the user.
+    await core.close(async () => {});
+    throw err;
+  }
   const running = state;
   return {
     url: core.url,

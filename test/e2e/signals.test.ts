@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -114,4 +115,64 @@ describe('Ctrl-C in a terminal (SIGINT to the whole process group)', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+/** Pids of live processes whose environment or command line mentions `text` (from /proc). */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const seen =
+        readFileSync(`/proc/${entry}/environ`, 'latin1') + readFileSync(`/proc/${entry}/cmdline`, 'latin1');
+      if (seen.includes(text) && alive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  return found;
+}
+
+describe('a port in use', () => {
+  it.each(['--port', '--admin-port'])(
+    '%s taken: hangar dev says so, exits 1 and leaves no process behind',
+    async (flag) => {
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const taken = (holder.address() as AddressInfo).port;
+      const dataDir = mkdtempSync(join(tmpdir(), 'hangar-port-taken-'));
+      try {
+        const ports =
+          flag === '--port'
+            ? ['--port', String(taken), '--admin-port', '0']
+            : ['--port', '0', '--admin-port', String(taken)];
+        const child = spawn(
+          process.execPath,
+          [cli, 'dev', join(repoRoot, 'examples/hello'), ...ports, '--data-dir', dataDir],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, NO_COLOR: '1' },
+          },
+        );
+        const output = watchOutput(child, 'hangar dev');
+        const code = await new Promise<number | null>((resolve) => {
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          child.once('exit', (exitCode) => {
+            clearTimeout(timer);
+            resolve(exitCode);
+          });
+        });
+        expect(code).toBe(1);
+        expect(output.text()).toContain(`127.0.0.1:${taken} is already in use; pick another with ${flag}`);
+        // Nothing it started (the socket service, instances) outlives it: found by its data dir.
+        const deadline = Date.now() + 5_000;
+        while (processesMentioning(dataDir).length > 0 && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(processesMentioning(dataDir)).toEqual([]);
+      } finally {
+        holder.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -141,8 +141,9 @@ describe('checkFileLimits', () => {
     // main.ts and the link to it; .git/, .env, backup~, and links leaving the app are not deployed.
     expect(report).toEqual({ files: 2, bytes: 22, issues: [] });
 
+    // Without skip_files: .env and backup~ too, but never .git/ (nor node_modules/): a deploy never sends them.
     const noSkips = await checkFileLimits(app, []);
-    expect(noSkips.files).toBe(2 + 5 + 2);
+    expect(noSkips.files).toBe(2 + 2);
   });
 
   it('applies limits it is given', async () => {

@@ -56,6 +56,13 @@ export interface WalkOptions {
   exclude?: (path: string, name: string) => boolean;
 }
 
+/**
+ * Directory names never deployed, at any depth (S11): the build installs dependencies itself,
+ * and history is not the app. `hangar validate` leaves them out too, so it counts what a deploy
+ * would send (an npm app's node_modules easily holds a directory of over 1,000 files).
+ */
+export const NEVER_DEPLOYED = new Set(['node_modules', '.git']);
+
 // Enough parallel stat calls to hide latency, few enough to stay clear of EMFILE.
 const STAT_CONCURRENCY = 64;
 
@@ -73,7 +80,10 @@ export async function checkFileLimits(
   skipFiles: readonly RegExp[],
   limits: FileLimits = DEFAULT_FILE_LIMITS,
 ): Promise<FileLimitsReport> {
-  const walk = await walkAppFiles(appDir, skipFiles, { limits });
+  const walk = await walkAppFiles(appDir, skipFiles, {
+    limits,
+    exclude: (_, name) => NEVER_DEPLOYED.has(name),
+  });
   return { files: walk.files.length, bytes: walk.bytes, issues: walk.issues };
 }
 

@@ -23,6 +23,7 @@ export {
   DEFAULT_FILE_LIMITS,
   type FileLimits,
   type FileLimitsReport,
+  NEVER_DEPLOYED,
   walkAppFiles,
 } from './file-limits.js';
 export { fullMatch, staticDirPattern } from './handler-fields.js';

@@ -16,6 +16,7 @@ import {
   type FileLimits,
   formatIssue,
   formatSize,
+  NEVER_DEPLOYED,
   walkAppFiles,
 } from '../config/index.js';
 import { HangarError } from '../shared/errors.js';
@@ -44,9 +45,6 @@ export interface BuildManifestOptions {
   dataDir?: string;
   limits?: FileLimits;
 }
-
-/** Directory names never deployed, at any depth (S11): the build installs dependencies itself. */
-const ALWAYS_SKIPPED = new Set(['node_modules', '.git']);
 
 export const MODE_FILE = 0o644;
 export const MODE_EXECUTABLE = 0o755;
@@ -77,7 +75,7 @@ export async function buildManifest(appDir: string, options: BuildManifestOption
   const dataRel = await dataDirInside(appDir, options.dataDir);
   const walk = await walkAppFiles(appDir, options.skipFiles, {
     limits: options.limits,
-    exclude: (path, name) => ALWAYS_SKIPPED.has(name) || path === dataRel,
+    exclude: (path, name) => NEVER_DEPLOYED.has(name) || path === dataRel,
   });
   if (walk.issues.length > 0) throw new ManifestError(walk.issues);
 
@@ -260,7 +258,7 @@ function checkPath(path: unknown): string | undefined {
   if (segments.some((s) => Buffer.byteLength(s) > MAX_NAME_BYTES)) {
     return `${JSON.stringify(path)} has a name longer than ${MAX_NAME_BYTES} bytes`;
   }
-  const skipped = segments.find((s) => ALWAYS_SKIPPED.has(s));
+  const skipped = segments.find((s) => NEVER_DEPLOYED.has(s));
   if (skipped !== undefined)
     return `${JSON.stringify(path)} is under ${skipped}/, which is never deployed (the build installs dependencies)`;
   return undefined;

@@ -105,6 +105,19 @@ describe('hangar validate', () => {
     );
   });
 
+  it("counts what a deploy sends: an npm app's node_modules (a directory of 1,001 files) is left out", async () => {
+    const files: Record<string, string> = {
+      'main.ts': MAIN,
+      'app.yaml': ['runtime: nodejs22', 'handlers:', '- url: /.*', '  script: main.app', ''].join('\n'),
+    };
+    for (let i = 0; i < 1001; i++) files[`node_modules/date-fns/f${i}.js`] = '';
+    const app = await makeApp(root, 'npm-app', files);
+    const run = await hangar(['validate', app], app);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/, 1 handlers?, 2 files \(\d+ B\) within the deploy limits\n$/);
+  });
+
   it('prints one summary line and exits 0 for a valid app', async () => {
     const app = await makeApp(root, 'good', {
       'main.ts': MAIN,

@@ -28,6 +28,13 @@ function typedOptions<T extends object>(command: Command): Partial<T> {
 const from = (env: string, fallback?: string | number) =>
   `(env ${env}${fallback === undefined ? '' : `; default ${fallback}`})`;
 
+// A reader that stops early (`hangar logs --tail | head`) closes the pipe: the output is done
+// there, which is no error to report with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('hangar')
   .description('A self-hostable application platform in the mould of the App Engine standard environment')
   .version(version)

@@ -54,6 +54,36 @@ const jsonLines = (stdout: string) =>
 
 afterAll(() => stopAll());
 
+describe('hangar logs into a reader that stops early (`hangar logs --tail | head -1`)', () => {
+  it('ends quietly with exit 0, no EPIPE trace', async () => {
+    const dev = await startDev([join(repoRoot, 'examples/hello')], ['--no-watch']);
+    const child = spawn(
+      process.execPath,
+      [cli, 'logs', '--tail', '--server', dev.adminUrl, '--token', dev.token],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The first entry read, the reader goes away; the next entries meet a closed pipe.
+    const firstChunk = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    await fetch(dev.url);
+    await firstChunk;
+    child.stdout.destroy();
+    for (let i = 0; i < 20 && child.exitCode === null; i++) await fetch(dev.url);
+    const code = await Promise.race([
+      exited,
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000)),
+    ]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    await dev.stop();
+  });
+});
+
 describe('request logs: one record per request with its lines', () => {
   let dev: DevServer;
   let entry: LogEntry;

@@ -20,7 +20,21 @@ export async function runInstancesList(opts: InstancesOptions): Promise<void> {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
-  process.stdout.write(formatInstances(doc.instances, doc.decisions.slice(-opts.decisions)));
+  process.stdout.write(formatInstances(doc.instances, latestDecisions(doc.decisions, opts.decisions)));
+}
+
+/**
+ * The last `count` decisions; none for 0 (`--decisions 0`: the table alone), all of them only
+ * when there are no more than `count`.
+ *
+ * @example
+ * latestDecisions(decisions, 0) // undefined: the section is left out
+ */
+export function latestDecisions(
+  decisions: readonly ScalingDecision[],
+  count: number,
+): readonly ScalingDecision[] | undefined {
+  return count > 0 ? decisions.slice(-count) : undefined;
 }
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
@@ -28,7 +42,7 @@ const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 /** The table `hangar instances list` prints. */
 export function formatInstances(
   instances: readonly InstanceView[],
-  decisions: readonly ScalingDecision[],
+  decisions: readonly ScalingDecision[] | undefined,
 ): string {
   const rows = [['INSTANCE', 'SERVICE/VERSION', 'STATE', 'BUSY', 'SERVED', 'MEMORY', 'STARTED']];
   for (const i of instances) {
@@ -44,6 +58,7 @@ export function formatInstances(
   }
   let out = formatTable(rows);
   if (instances.length === 0) out += '\n(no instances running)';
+  if (decisions === undefined) return `${out}\n`;
   out += '\n\nScaling decisions (newest last):\n';
   out += decisions.length
     ? decisions

@@ -200,7 +200,12 @@ withAdminOptions(
     .command('list')
     .description('list instances (state, busy slots, requests, memory) and the latest scaling decisions'),
 )
-  .option('--decisions <n>', 'how many scaling decisions to show', (v) => Number.parseInt(v, 10), 20)
+  .option(
+    '--decisions <n>',
+    'how many scaling decisions to show (0: none)',
+    (v) => Number.parseInt(v, 10),
+    20,
+  )
   .action(async (opts) => {
     const { runInstancesList } = await import('./instances.js');
     await runInstancesList(opts);

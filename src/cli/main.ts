@@ -70,7 +70,7 @@ program
   .addOption(
     new Option(
       '--config <file>',
-      `platform config file (S15) ${from(devEnv.config, '<data-dir>/hangar.config.yaml if present')}`,
+      `platform config file ${from(devEnv.config, '<data-dir>/hangar.config.yaml if present')}`,
     ),
   )
   .addOption(
@@ -90,7 +90,7 @@ program
   .option('--tls-self-signed', 'make (once) and use a self-signed localhost certificate for --https-port')
   .option(
     '--strict-sockets',
-    `refuse loopback and private socket destinations, as production does (S12) ${from(devEnv.strictSockets, 'sockets.strict')}`,
+    `refuse loopback and private socket destinations, as production does ${from(devEnv.strictSockets, 'sockets.strict')}`,
   )
   .action(async (paths: string[], _opts: unknown, command: Command) => {
     const { runDev } = await import('./dev.js');
@@ -122,7 +122,7 @@ program
   .option('--domain <domain>', 'hostnames are VERSION-dot-SERVICE-dot-APP.<domain> (default localhost)')
   .option('--data-dir <dir>', 'where versions, logs and state live (default ./hangar-data)')
   .option('--database <url>', 'the state database (default: SQLite in the data dir)')
-  .option('--config <file>', 'platform config file (S15) (default <data-dir>/hangar.config.yaml if present)')
+  .option('--config <file>', 'platform config file (default <data-dir>/hangar.config.yaml if present)')
   .action(async (_opts: unknown, command: Command) => {
     const { runServe } = await import('./serve.js');
     await runServe(typedOptions<ServeFlags>(command));
@@ -132,7 +132,7 @@ program
   .command('validate')
   .description('check app.yaml and the deploy file limits')
   .argument('[path]', 'app directory or app.yaml', '.')
-  .addOption(new Option('--config <file>', 'also validate this platform config file (S15)'))
+  .addOption(new Option('--config <file>', 'also validate this platform config file'))
   .action(async (path: string, opts: { config?: string }) => {
     const { runValidate } = await import('./validate.js');
     process.exitCode = await runValidate(path, opts);
@@ -239,7 +239,7 @@ withAdminOptions(
 withAdminOptions(
   program
     .command('logs')
-    .description('request logs with their app lines (S9): a table, --json objects, or --tail to follow'),
+    .description('request logs with their app lines: a table, --json objects, or --tail to follow'),
 )
   .option('--app <id>', 'only this app (several apps share one serve)')
   .option('--service <name>', 'only this service')
@@ -260,7 +260,7 @@ withAdminOptions(
     await runLogs(opts);
   });
 
-const sockets = program.command('sockets').description('sockets of the socket service (S12)');
+const sockets = program.command('sockets').description('open sockets of apps (through the socket service)');
 withAdminOptions(
   sockets
     .command('list')

@@ -23,4 +23,23 @@ describe('the hangar bin', () => {
     expect((failure as { stderr: string }).stderr).toContain("unknown command 'no-such-verb'");
     expect((failure as { stderr: string }).stderr).not.toMatch(/^\s+at /m);
   });
+
+  it('speaks to users in its help, without the SPEC’s section numbers', async () => {
+    const commands = [
+      [],
+      ['dev'],
+      ['serve'],
+      ['validate'],
+      ['deploy'],
+      ['logs'],
+      ['instances', 'list'],
+      ['sockets', 'list'],
+      ['versions', 'list'],
+      ['quotas'],
+    ];
+    for (const command of commands) {
+      const { stdout } = await run(process.execPath, [cli, ...command, '--help']);
+      expect(stdout, `hangar ${command.join(' ')} --help`).not.toMatch(/\(S\d+\)/);
+    }
+  });
 });

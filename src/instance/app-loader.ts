@@ -28,9 +28,14 @@ export async function loadModuleHandler(
     namespace = (await import(pathToFileURL(join(appDir, module)).href)) as Record<string, unknown>;
   } catch (err) {
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    throw new HangarError('MODULE_LOAD_FAILED', `module ${module} failed to load:\n${detail}`, {
-      cause: err,
-    });
+    // The first line says what to do (or at least what broke): it is the one a log line shows.
+    throw new HangarError(
+      'MODULE_LOAD_FAILED',
+      `module ${module} failed to load: ${loadFailureSummary(err, module)}\n${detail}`,
+      {
+        cause: err,
+      },
+    );
   }
   // CommonJS modules arrive as { default: module.exports, ...named exports Node could detect }.
   const commonjs = namespace.default;
@@ -77,4 +82,24 @@ function asHandler(value: unknown, module: string, exportName: string): LoadedHa
       'Export a function (request, ctx) => Response, an object with a fetch method (e.g. a Hono app), ' +
       "or a Node (req, res) app wrapped with fromNode from 'hangar'.",
   );
+}
+
+/**
+ * One line for a module that failed to load: a fix for the failures a new app meets first,
+ * else the error's own first line.
+ *
+ * @example
+ * loadFailureSummary(new SyntaxError('Cannot use import statement outside a module'), 'server.js')
+ * // 'server.js is loaded as CommonJS ... set "type": "module" in package.json, or rename it to .mjs'
+ */
+export function loadFailureSummary(err: unknown, module: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message)) {
+    return `${module} uses import/export but is loaded as CommonJS (package.json has "type": "commonjs", as npm init -y writes, or no "type"); set "type": "module" in package.json, or rename the file to .mjs`;
+  }
+  const missing = /Cannot find package '([^']+)'/.exec(message);
+  if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && missing) {
+    return `the package '${missing[1]}' is not installed; run npm install (it must be in package.json's dependencies for a deploy)`;
+  }
+  return message.split('\n')[0] ?? message;
 }

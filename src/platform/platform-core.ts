@@ -5,6 +5,7 @@
  * differs is handed in: the route table and the running versions (dev: services from app.yaml
  * files; serve: deployed versions, serve-state.ts), the mode and what clients are shown.
  */
+
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,7 @@ import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { startSocketService } from '../sockets/supervisor.js';
 import { type NodeRuntimeResolver, nodeRuntimeResolver } from '../versions/node-runtimes.js';
+import { lockDataDir } from './data-dir-lock.js';
 import type { RuntimeContext, ServiceRuntime } from './service-runtime.js';
 import { createTraffic, type Traffic } from './traffic.js';
 
@@ -78,6 +80,8 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   const { logger } = options;
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  // One platform per data dir: a second one is told which is there (data-dir-lock.ts).
+  const lock = lockDataDir(dataDir);
   const token = ensureAdminToken(dataDir);
   // How instances are kept off the network but for the socket service (S12); a warning unless netns.
   reportIsolation(instanceIsolation(), logger);
@@ -193,11 +197,13 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     if (memoryCgroups) await memoryCgroups.remove();
     traffic.close();
     await requestLogs.close();
+    lock.release();
     throw err;
   }
   traffic.ports.http = (server.address() as AddressInfo).port;
   if (httpsServer) traffic.ports.https = (httpsServer.address() as AddressInfo).port;
   const port = (server.address() as AddressInfo).port;
+  lock.listening({ http: port });
   const url = `http://${hostForUrl(options.host)}:${port}`;
   const httpsUrl = httpsServer ? `https://${hostForUrl(options.host)}:${traffic.ports.https}` : undefined;
 
@@ -235,7 +241,9 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     },
     async listenAdmin() {
       await listen(admin, options.adminPort, options.host, '--admin-port');
-      return `http://${hostForUrl(options.host)}:${(admin.address() as AddressInfo).port}`;
+      const adminPort = (admin.address() as AddressInfo).port;
+      lock.listening({ http: port, admin: adminPort });
+      return `http://${hostForUrl(options.host)}:${adminPort}`;
     },
     async close(stopRuntimes) {
       closing = true;
@@ -255,6 +263,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       if (memoryCgroups) await memoryCgroups.remove();
       traffic.close();
       await requestLogs.close();
+      lock.release();
     },
   };
 }

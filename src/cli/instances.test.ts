@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
-import { formatInstances, latestDecisions } from './instances.js';
+import { forApp, formatInstances, latestDecisions } from './instances.js';
 
 const decision = (n: number): ScalingDecision => ({
   at: `2026-12-05T20:00:0${n}.000Z`,
@@ -28,5 +28,41 @@ describe('hangar instances list --decisions', () => {
     expect(table).toContain('Scaling decisions (newest last):');
     expect(table).toContain('reason 3');
     expect(table).not.toContain('reason 2');
+  });
+});
+
+describe('hangar instances list --app', () => {
+  const view = (id: string, app: string) => ({
+    id,
+    app,
+    service: 'default',
+    version: 'v1',
+    state: 'ready',
+    pid: 1,
+    busySlots: 0,
+    slots: 10,
+    requestsServed: 0,
+    started: '2026-12-05T20:00:00.000Z',
+    readyMs: 100,
+    memory: 0,
+    memoryLimit: 1,
+  });
+  const doc = {
+    instances: [view('a1', 'shop'), view('b1', 'blog')],
+    decisions: [
+      { ...decision(1), app: 'shop', instanceId: 'a1' },
+      { ...decision(2), app: 'blog', instanceId: 'b1' },
+      // From a platform that does not name the app: known by its instance, or not at all.
+      { ...decision(3), instanceId: 'a1' },
+      { ...decision(4), instanceId: undefined },
+    ],
+  };
+
+  it('keeps only the app’s instances and decisions', () => {
+    const shop = forApp(doc, 'shop');
+    expect(shop.instances.map((i) => i.id)).toEqual(['a1']);
+    expect(shop.decisions.map((d) => d.reason)).toEqual(['reason 1', 'reason 3']);
+    expect(forApp(doc, 'none').instances).toEqual([]);
+    expect(forApp(doc, undefined)).toBe(doc);
   });
 });

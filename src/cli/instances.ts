@@ -8,19 +8,42 @@ export interface InstancesOptions extends AdminClientOptions {
   json?: boolean;
   /** How many of the latest scaling decisions to show. */
   decisions: number;
+  /** Only this app's instances and decisions. */
+  app?: string;
 }
 
 /** `hangar instances list` (SPEC S2, S6): instances of every version and the latest scaling decisions. */
 export async function runInstancesList(opts: InstancesOptions): Promise<void> {
-  const doc = await adminGetJson<{ instances: InstanceView[]; decisions: ScalingDecision[] }>(
-    opts,
-    '/api/instances',
+  const doc = forApp(
+    await adminGetJson<{ instances: InstanceView[]; decisions: ScalingDecision[] }>(opts, '/api/instances'),
+    opts.app,
   );
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
   process.stdout.write(formatInstances(doc.instances, latestDecisions(doc.decisions, opts.decisions)));
+}
+
+/**
+ * The instances and decisions of `app` only (`--app`); all of them without one. A decision
+ * counts as the app's when it names it, or, from a platform that does not say, names one of its
+ * instances.
+ *
+ * @example
+ * forApp(doc, 'shop').instances.every((i) => i.app === 'shop') // true
+ */
+export function forApp(
+  doc: { instances: InstanceView[]; decisions: ScalingDecision[] },
+  app: string | undefined,
+): { instances: InstanceView[]; decisions: ScalingDecision[] } {
+  if (app === undefined) return doc;
+  const instances = doc.instances.filter((i) => i.app === app);
+  const ids = new Set(instances.map((i) => i.id));
+  const decisions = doc.decisions.filter((d) =>
+    d.app !== undefined ? d.app === app : d.instanceId !== undefined && ids.has(d.instanceId),
+  );
+  return { instances, decisions };
 }
 
 /**

@@ -200,6 +200,7 @@ withAdminOptions(
     .command('list')
     .description('list instances (state, busy slots, requests, memory) and the latest scaling decisions'),
 )
+  .option('--app <id>', 'only this app (several apps share one serve)')
   .option(
     '--decisions <n>',
     'how many scaling decisions to show (0: none)',
@@ -231,6 +232,7 @@ withAdminOptions(
     ),
 )
   .option('--day <date>', 'a UTC date YYYY-MM-DD instead of today')
+  .option('--app <id>', 'only this app (several apps share one serve)')
   .action(async (opts) => {
     const { runQuotas } = await import('./quotas.js');
     await runQuotas(opts);
@@ -265,10 +267,12 @@ withAdminOptions(
   sockets
     .command('list')
     .description('list open sockets: app, destination, bytes each way, age and idle countdown'),
-).action(async (opts) => {
-  const { runSocketsList } = await import('./sockets.js');
-  await runSocketsList(opts);
-});
+)
+  .option('--app <id>', 'only this app (several apps share one serve)')
+  .action(async (opts) => {
+    const { runSocketsList } = await import('./sockets.js');
+    await runSocketsList(opts);
+  });
 
 try {
   await program.parseAsync(process.argv);

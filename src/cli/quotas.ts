@@ -6,6 +6,8 @@ export interface QuotasOptions extends AdminClientOptions {
   json?: boolean;
   /** UTC date `YYYY-MM-DD`; default today. */
   day?: string;
+  /** Only this app (several share one serve). */
+  app?: string;
 }
 
 /** `hangar quotas` (SPEC S2, S10): the day's usage per app and version, against the daily quotas. */
@@ -13,7 +15,15 @@ export async function runQuotas(opts: QuotasOptions): Promise<void> {
   if (opts.day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.day)) {
     throw new HangarError('USAGE', `--day must be a UTC date YYYY-MM-DD, not '${opts.day}'`);
   }
-  const report = await adminGetJson<QuotaReport>(opts, `/api/quotas${opts.day ? `?day=${opts.day}` : ''}`);
+  const all = await adminGetJson<QuotaReport>(opts, `/api/quotas${opts.day ? `?day=${opts.day}` : ''}`);
+  const report =
+    opts.app === undefined
+      ? all
+      : {
+          ...all,
+          apps: all.apps.filter((a) => a.app === opts.app),
+          versions: all.versions.filter((v) => v.app === opts.app),
+        };
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatQuotas(report));
 }
 

@@ -5,11 +5,14 @@ import { formatTable } from './table.js';
 
 export interface SocketsOptions extends AdminClientOptions {
   json?: boolean;
+  /** Only this app's sockets. */
+  app?: string;
 }
 
 /** `hangar sockets list` (SPEC S2, S12): the socket service's open sockets. */
 export async function runSocketsList(opts: SocketsOptions): Promise<void> {
-  const doc = await adminGetJson<{ sockets: SocketView[] }>(opts, '/api/sockets');
+  const all = await adminGetJson<{ sockets: SocketView[] }>(opts, '/api/sockets');
+  const doc = opts.app === undefined ? all : { sockets: all.sockets.filter((s) => s.app === opts.app) };
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;

@@ -201,6 +201,7 @@ export class ServiceRuntime implements ServiceRoute {
     const { limits, scheduler } = ctx.platformConfig;
     const scaling = effectiveScaling(config);
     return new VersionPool(moduleInstanceFactory(spec), {
+      app: this.app,
       service: config.service,
       version: this.version,
       scaling,

@@ -19,6 +19,8 @@ import {
 /** One scaling decision with its reason (S6: every decision is logged). */
 export interface ScalingDecision {
   at: string;
+  /** The app of the version (several share one serve); absent where the pool was not told. */
+  app?: string;
   service: string;
   version: string;
   action: 'start' | 'stop' | 'replace' | 'exit' | 'kill' | 'start-failed' | 'unresponsive' | 'recovered';
@@ -27,6 +29,8 @@ export interface ScalingDecision {
 }
 
 export interface VersionPoolOptions {
+  /** The app the version belongs to, for its decisions (`hangar instances list --app`). */
+  app?: string;
   service: string;
   version: string;
   scaling: Scaling;
@@ -691,6 +695,7 @@ export class VersionPool implements InstancePool {
   #record(action: ScalingDecision['action'], reason: string, member?: Member): void {
     const decision: ScalingDecision = {
       at: new Date(this.#clock.now()).toISOString(),
+      ...(this.#options.app === undefined ? {} : { app: this.#options.app }),
       service: this.#options.service,
       version: this.#options.version,
       action,

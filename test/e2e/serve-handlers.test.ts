@@ -59,4 +59,25 @@ describe('hangar serve runs deployed entrypoint and CGI apps', () => {
     // The other app still answers on its own host.
     expect((await serve.get('aenode.localhost', '/')).status).toBe(200);
   });
+
+  it('the CLI shows one app at a time with --app: instances and their decisions, quotas', async () => {
+    const listed = await serve.hangar(['instances', 'list', '--app', 'aenode', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const doc = JSON.parse(listed.stdout) as {
+      instances: Array<{ app: string }>;
+      decisions: Array<{ app?: string }>;
+    };
+    expect(doc.instances.length).toBeGreaterThan(0);
+    expect(doc.instances.every((i) => i.app === 'aenode')).toBe(true);
+    expect(doc.decisions.length).toBeGreaterThan(0);
+    expect(doc.decisions.every((d) => d.app === 'aenode')).toBe(true);
+    const quotas = await serve.hangar(['quotas', '--app', 'cgiapp', '--json']);
+    expect(quotas.code, quotas.stderr).toBe(0);
+    const report = JSON.parse(quotas.stdout) as {
+      apps: Array<{ app: string }>;
+      versions: Array<{ app: string }>;
+    };
+    expect(report.apps.map((a) => a.app)).toEqual(['cgiapp']);
+    expect(report.versions.every((v) => v.app === 'cgiapp')).toBe(true);
+  });
 });

@@ -207,7 +207,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   const url = `http://${hostForUrl(options.host)}:${port}`;
   const httpsUrl = httpsServer ? `https://${hostForUrl(options.host)}:${traffic.ports.https}` : undefined;
 
-  return {
+  const core: PlatformCore = {
     dataDir,
     token,
     traffic,
@@ -240,7 +240,13 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       };
     },
     async listenAdmin() {
-      await listen(admin, options.adminPort, options.host, '--admin-port');
+      try {
+        await listen(admin, options.adminPort, options.host, '--admin-port');
+      } catch (err) {
+        // The admin port in use: what the core started stops, so the process exits with the reason.
+        await core.close(async () => {});
+        throw err;
+      }
       const adminPort = (admin.address() as AddressInfo).port;
       lock.listening({ http: port, admin: adminPort });
       return `http://${hostForUrl(options.host)}:${adminPort}`;
@@ -266,6 +272,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       lock.release();
     },
   };
+  return core;
 }
 
 /** Closes keep-alive connections as their last response goes out; any left after `graceMs` are cut. */

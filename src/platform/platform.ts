@@ -65,14 +65,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     await core.close(async () => {});
     throw err;
   }
-  let adminUrl: string;
-  try {
-    adminUrl = await core.listenAdmin();
-  } catch (err) {
-    // The admin port in use: the core's children stop, and the reason reaches the user.
-    await core.close(async () => {});
-    throw err;
-  }
+  const adminUrl = await core.listenAdmin();
 
   for (const config of options.services) {
     const base = core.context(options.application, new URL(core.url).host);

@@ -96,14 +96,7 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
   await state.start();
   core.admin.deploys = state;
   core.admin.versions = state;
-  let adminUrl: string;
-  try {
-    adminUrl = await core.listenAdmin();
-  } catch (err) {
-    // The admin port in use: the core's children stop, and the reason reaches the user.
-    await core.close(async () => {});
-    throw err;
-  }
+  const adminUrl = await core.listenAdmin();
   const running = state;
   return {
     url: core.url,

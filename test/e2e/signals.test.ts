@@ -7,39 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adminGet, cli, repoRoot, startDev } from '../helpers/dev-server.js';
 import { watchOutput } from '../helpers/process-output.js';
-
-/** Every live descendant of `pid`, from /proc (Linux). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited while we looked
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => {
-    for (const child of children.get(p) ?? []) {
-      found.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+import { alive, descendantsOf } from '../helpers/serve.js';
 
 /** GET with an explicit Host header (fetch may not set one). */
 function getWithHost(url: string, host: string): Promise<string> {
@@ -69,7 +37,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to hangar dev', (signal) => {
     expect(instances).toHaveLength(2);
 
     const platformPid = dev.process.pid!;
-    const started = descendants(platformPid);
+    const started = descendantsOf(platformPid);
     for (const { pid } of instances) expect(started).toContain(pid);
 
     const exited = new Promise<number | null>((resolve) => dev.process.once('exit', (code) => resolve(code)));
@@ -103,7 +71,7 @@ describe('Ctrl-C in a terminal (SIGINT to the whole process group)', () => {
     try {
       const [, url] = await output.waitFor(/^ {2}default \(version [^)]+\): (http:\/\/\S+)$/m);
       expect(await (await fetch(url!)).text()).toBe('Hello, World!');
-      const started = descendants(child.pid!);
+      const started = descendantsOf(child.pid!);
       expect(started.length).toBeGreaterThanOrEqual(2);
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       process.kill(-child.pid!, 'SIGINT');

@@ -194,6 +194,12 @@ describe('.js/.ts CGI scripts inside the instance (the main() rule of S7)', () =
     }
   });
 
+  it('output past max_response_bytes is refused with a 500, and the instance serves on', async () => {
+    const flood = await fetch(`${dev.url}/flood`);
+    expect(flood.status).toBe(500);
+    expect((await fetch(`${dev.url}/status`)).status).toBe(404);
+  });
+
   it('TypeScript runs as CGI too, with its own Status', async () => {
     const res = await fetch(`${dev.url}/typed?x=1`);
     expect(res.status).toBe(202);

@@ -42,19 +42,24 @@ export interface CgiRun {
 export async function runCgiRequest(run: CgiRun): Promise<CgiOutcome> {
   const env = cgiEnvironmentOf(run);
   if (isJsCgiScript(run.script)) {
-    const { output, error } = await runJsCgi({
+    const { output, tooLarge, error } = await runJsCgi({
       script: run.script,
       appDir: run.appDir,
       body: run.body,
       state: run.state,
       cgiEnv: env,
+      maxOutputBytes: run.maxResponseBytes,
     });
     if (error !== undefined) {
       const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
       return { kind: 'failed', code: 'HANDLER_FAILED', reason: `it threw: ${detail}` };
     }
-    if (output.length > run.maxResponseBytes)
-      return { kind: 'failed', code: 'RESPONSE_TOO_LARGE', reason: `it wrote ${output.length} bytes` };
+    if (tooLarge)
+      return {
+        kind: 'failed',
+        code: 'RESPONSE_TOO_LARGE',
+        reason: `it wrote more than ${run.maxResponseBytes} bytes`,
+      };
     const parsed = parseCgiOutput(output);
     return parsed.kind === 'error'
       ? { kind: 'failed', code: 'HANDLER_FAILED', reason: parsed.message }

@@ -45,6 +45,8 @@ export interface JsCgiRun {
   /** The request's context; its env gets `cgiEnv` on top. */
   state: RequestState;
   cgiEnv: Readonly<Record<string, string>>;
+  /** Output past this many bytes is not kept (S15 max_response_bytes): the answer is then a 500. */
+  maxOutputBytes: number;
 }
 
 /**
@@ -54,10 +56,12 @@ export interface JsCgiRun {
  * @example
  * const { output, error } = await runJsCgi({ script: 'cgi-bin/counter.js', appDir, body, state, cgiEnv });
  */
-export async function runJsCgi(run: JsCgiRun): Promise<{ output: Buffer; error?: unknown }> {
-  const chunks: Buffer[] = [];
+export async function runJsCgi(
+  run: JsCgiRun,
+): Promise<{ output: Buffer; tooLarge: boolean; error?: unknown }> {
+  const kept = { chunks: [] as Buffer[], bytes: 0, tooLarge: false, max: run.maxOutputBytes };
   Object.assign(run.state.env, run.cgiEnv);
-  const restore = capture(chunks, run.body);
+  const restore = capture(kept, run.body);
   try {
     await requestStorage.run(run.state, async () => {
       const main = mains.get(run.script);
@@ -70,26 +74,39 @@ export async function runJsCgi(run: JsCgiRun): Promise<{ output: Buffer; error?:
         await (exported as () => unknown)();
       }
     });
-    return { output: Buffer.concat(chunks) };
+    return { output: Buffer.concat(kept.chunks), tooLarge: kept.tooLarge };
   } catch (error) {
-    return { output: Buffer.concat(chunks), error };
+    return { output: Buffer.concat(kept.chunks), tooLarge: kept.tooLarge, error };
   } finally {
     restore();
   }
 }
 
-/** Sends stdout and console.log/info/debug into `chunks` and makes process.stdin the body; returns the undo. */
-function capture(chunks: Buffer[], body: Buffer): () => void {
+/**
+ * Sends stdout and console.log/info/debug into `kept` (no more than `kept.max` bytes: a script
+ * that writes without end fills no memory) and makes process.stdin the body; returns the undo.
+ */
+function capture(
+  kept: { chunks: Buffer[]; bytes: number; tooLarge: boolean; max: number },
+  body: Buffer,
+): () => void {
   const stdout = process.stdout;
   const write = stdout.write;
   const { log, info, debug } = console;
   const stdin = Object.getOwnPropertyDescriptor(process, 'stdin');
   const keep = (chunk: unknown, encoding?: unknown) => {
-    chunks.push(
+    if (kept.tooLarge) return;
+    const bytes =
       typeof chunk === 'string'
         ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-        : Buffer.from(chunk as Uint8Array),
-    );
+        : Buffer.from(chunk as Uint8Array);
+    kept.bytes += bytes.length;
+    if (kept.bytes > kept.max) {
+      kept.tooLarge = true;
+      kept.chunks = [];
+      return;
+    }
+    kept.chunks.push(bytes);
   };
   stdout.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
     keep(chunk, encoding);

@@ -79,7 +79,9 @@ function document(outcome: CgiOutcome) {
 
 /**
  * Fails unless `pid` is gone. A killed process stays a zombie until init reaps it (here init
- * reaps in rounds, up to a second or two apart), so a zombie is waited for; a live one fails at once.
+ * reaps in rounds, up to a second or two apart), so a zombie is waited for. A killed process
+ * still shows as running for a moment while it exits (on a loaded machine, after it has closed
+ * its pipes): one still running after 2 s was not killed.
  */
 async function expectGone(pid: number): Promise<void> {
   for (const started = Date.now(); Date.now() - started < 10_000; await delay(20)) {
@@ -90,7 +92,8 @@ async function expectGone(pid: number): Promise<void> {
       return;
     }
     const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
-    if (state !== 'Z') throw new Error(`process ${pid} is still running (state ${state})`);
+    if (state !== 'Z' && Date.now() - started > 2_000)
+      throw new Error(`process ${pid} is still running (state ${state})`);
   }
   throw new Error(`process ${pid} is dead but was not reaped within 10 s`);
 }

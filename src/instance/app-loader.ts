@@ -29,9 +29,13 @@ export async function loadModuleHandler(
   } catch (err) {
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
     // The first line says what to do (or at least what broke): it is the one a log line shows.
+    // An error with no frames (a compile error, compile-error.ts) is all message: said once.
+    const framed = /\n\s+at /.test(detail);
     throw new HangarError(
       'MODULE_LOAD_FAILED',
-      `module ${module} failed to load: ${loadFailureSummary(err, module)}\n${detail}`,
+      framed || !(err instanceof Error)
+        ? `module ${module} failed to load: ${loadFailureSummary(err, module)}\n${detail}`
+        : `module ${module} failed to load: ${err.message}`,
       {
         cause: err,
       },

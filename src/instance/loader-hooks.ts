@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileError } from './compile-error.js';
 
 interface HookData {
   cacheDir: string;
@@ -137,6 +138,8 @@ async function compiled(file: string, source: string): Promise<string> {
     target,
     sourcefile: file,
     sourcemap: 'inline',
+  }).catch((err: unknown) => {
+    throw compileError(err, file) ?? err;
   });
   // Write then rename, so an instance starting alongside never reads half a file.
   const temp = `${cached}.${process.pid}.tmp`;

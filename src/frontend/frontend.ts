@@ -23,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { BufferBudget } from './buffer-budget.js';
 import { markBusy } from './connection-state.js';
 import type { FrontendOptions } from './options.js';
+import { markReloadFailure } from './reload-notice.js';
 import type { BodyChunks } from './request-body.js';
 import { newRequestRecord } from './request-record.js';
 import type { UpstreamResponse } from './response-rewrite.js';
@@ -135,6 +136,8 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
 
     // 6. The whole response: size and status checked, headers rewritten.
     const response = rewriteUpstream(x, upstream);
+    const stale = x.route?.reloadFailure;
+    if (stale !== undefined) markReloadFailure(response, stale);
 
     // 7. gzip when the client takes it and it pays; then the answer goes out.
     const compressing = gzipResponse(x, response);

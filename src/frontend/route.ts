@@ -21,6 +21,11 @@ export interface ServiceRoute {
   readonly deadlineMs: number | undefined;
   /** Time the handler has after the deadline to return its own response. */
   readonly deadlineGraceMs: number;
+  /**
+   * Set on the dev server while the service's latest code or app.yaml fails to load and the
+   * previous one serves on: the error, which answers then carry (reload-notice.ts).
+   */
+  readonly reloadFailure?: string | undefined;
 }
 
 /**

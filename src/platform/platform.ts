@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { relative } from 'node:path';
+import { isDevEnvFile } from '../config/dev-env-files.js';
 import type { AppConfig } from '../config/types.js';
 import { DevRouteTable } from '../frontend/route.js';
 import { paint } from '../shared/logger.js';
@@ -14,6 +15,8 @@ export interface DevPlatformOptions extends PlatformBase {
   watch: boolean;
   /** Re-reads a service's app.yaml after it changed; a rejection keeps the running config. */
   reloadConfig(file: string): Promise<AppConfig>;
+  /** Stack traces with every frame (`--full-traces`), on the terminal and on 500 pages; else the app's own. */
+  fullTraces?: boolean;
 }
 
 export interface RunningPlatform {
@@ -45,6 +48,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     serverSoftware: devServerSoftware,
     exposeErrors: true,
     requestLines: true,
+    fullTraces: options.fullTraces === true,
     routes,
     runtimes: () => services,
     ...(options.https ? { https: options.https } : {}),
@@ -71,6 +75,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     const base = core.context(options.application, new URL(core.url).host);
     const runtime = new ServiceRuntime(config, {
       ...base,
+      errorDetail: options.fullTraces ? 'full' : 'trimmed',
       onOutput: (service, instanceId, stream, line) =>
         logger.raw(
           `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${service} ${instanceId.slice(0, 8)}]`)} ${line}`,
@@ -113,33 +118,46 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
 function watchService(runtime: ServiceRuntime, dataDir: string, options: DevPlatformOptions): TreeWatcher {
   const { logger } = options;
   let reloading = Promise.resolve();
+  const failed = (what: string, err: unknown) => {
+    const message = (err as Error).message;
+    runtime.reloadFailure = message;
+    logger.error(`${message}\n(still serving the previous ${what}; fix it and save again)`);
+  };
   return new TreeWatcher(runtime.config.dir, {
     ignore: [dataDir],
     debounceMs: 50,
     onChange: (files) => {
       reloading = reloading.then(async () => {
-        const configChanged = files.some((file) => resolve(file) === runtime.config.file);
+        // app.yaml, or the variables of .env/.env.local (read with it, dev-env-files.ts).
+        const configChanged = files.some(
+          (file) => file === runtime.config.file || isDevEnvFile(file, runtime.config.dir),
+        );
         let config = runtime.config;
         if (configChanged) {
           try {
             config = await options.reloadConfig(runtime.config.file);
           } catch (err) {
-            logger.error(`${(err as Error).message}\n(still serving the previous app.yaml)`);
+            failed('app.yaml', err);
             return;
           }
         }
+        const names = files.map((file) => relative(runtime.config.dir, file) || file);
         logger.info(
           paint(
             logger.color,
             'cyan',
-            `${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''} changed; reloading ${runtime.service}`,
+            `${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''} changed; reloading ${runtime.service}`,
           ),
         );
         try {
+          // The new code takes over only once an instance of it has loaded (service-runtime.ts).
           await runtime.reload(config);
+          if (runtime.reloadFailure !== undefined) {
+            runtime.reloadFailure = undefined;
+            logger.info(paint(logger.color, 'green', `${runtime.service}: the new code loaded and serves`));
+          }
         } catch (err) {
-          // A new runtime: whose Node cannot be had.
-          logger.error(`${(err as Error).message}\n(still serving the previous app.yaml)`);
+          failed(configChanged ? 'code and app.yaml' : 'code', err);
         }
       });
     },

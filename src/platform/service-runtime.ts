@@ -36,6 +36,8 @@ export interface RuntimeContext {
   memoryCgroups?: MemoryCgroups | undefined;
   /** How instances reach the socket service (S12). */
   sockets?: InstanceSpec['sockets'];
+  /** Whether 500 pages show the error (the dev server only). */
+  errorDetail?: InstanceSpec['errorDetail'];
   onDecision?(decision: ScalingDecision): void;
   onStartFailed?(error: Error): void;
   onExit?(service: string, instanceId: string, exit: InstanceExit): void;
@@ -113,6 +115,8 @@ export class ServiceRuntime implements ServiceRoute {
   config: AppConfig;
   handlerIndex: Map<number, number>;
   pool: VersionPool;
+  /** The dev server's last reload that did not load, while the previous code serves (reload-notice.ts). */
+  reloadFailure: string | undefined;
   readonly #context: RuntimeContext;
   readonly #nodeRuntimes: NodeRuntimeResolver;
 
@@ -177,26 +181,34 @@ export class ServiceRuntime implements ServiceRoute {
   }
 
   /**
-   * New code or a new app.yaml: fresh instances take over and the old ones drain. A changed
+   * New code or a new app.yaml (the dev server's reload): it takes over only once an instance
+   * of it has loaded, and the old instances drain. Until then, and when it fails to load, the
+   * previous code and app.yaml serve on and this rejects with the start error. A changed
    * app.yaml gets a new pool (scaling settings may differ); new code alone reuses the pool.
    */
   async reload(config: AppConfig = this.config): Promise<void> {
     // A new runtime: its Node first (may download), so one that cannot be had keeps the old pool.
     if (config.runtime !== this.config.runtime) await serviceNode(this.#nodeRuntimes, config);
     const { spec, handlerIndex } = this.#spec(config);
-    const configChanged = config !== this.config;
-    this.config = config;
-    this.handlerIndex = handlerIndex;
-    if (!configChanged) {
-      this.pool.reload(moduleInstanceFactory(spec));
+    if (config === this.config) {
+      await this.pool.reloadWhenLoaded(moduleInstanceFactory(spec));
       return;
     }
+    const pool = this.#pool(config, spec, { warm: false });
+    try {
+      await pool.startInstance('the app.yaml changed; its first instance starts beside the running ones');
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
     const old = this.pool;
-    this.pool = this.#pool(config, spec);
+    this.config = config;
+    this.handlerIndex = handlerIndex;
+    this.pool = pool;
     await old.close();
   }
 
-  #pool(config: AppConfig, spec: InstanceSpec): VersionPool {
+  #pool(config: AppConfig, spec: InstanceSpec, over: { warm?: boolean } = {}): VersionPool {
     const ctx = this.#context;
     const { limits, scheduler } = ctx.platformConfig;
     const scaling = effectiveScaling(config);
@@ -215,7 +227,7 @@ export class ServiceRuntime implements ServiceRoute {
       startBackoffMaxMs: scheduler.startBackoffMaxMs,
       heartbeatTimeoutMs: scheduler.heartbeatTimeoutMs,
       unresponsiveAfterMs: limits.unresponsiveAfterMs,
-      warm: ctx.mode === 'dev' || scaling.kind === 'manual',
+      warm: over.warm ?? (ctx.mode === 'dev' || scaling.kind === 'manual'),
       prepare: (lease, first) => this.#prepare(lease, first),
       onDecision: ctx.onDecision,
       onStartFailed: ctx.onStartFailed,
@@ -357,6 +369,7 @@ export class ServiceRuntime implements ServiceRoute {
         ...(ctx.onLogs ? { onLogs: ctx.onLogs } : {}),
         sockets: ctx.sockets,
         memoryCgroups: ctx.memoryCgroups,
+        ...(ctx.errorDetail ? { errorDetail: ctx.errorDetail } : {}),
       },
     };
   }

@@ -1,17 +1,21 @@
 import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 export interface WatchOptions {
   /** Absolute directories (and everything below) never watched, e.g. the data dir. */
   ignore: string[];
   /** Quiet time before a burst of changes is reported once. */
   debounceMs: number;
+  /** The absolute paths that changed in one burst. */
   onChange(files: string[]): void;
 }
 
-/** Directories whose changes never mean new app code: dependencies, VCS, dot folders. */
+/**
+ * Names whose changes never mean new app code: dependencies, VCS, dot folders and files, except
+ * the dev server's `.env` and `.env.local` (dev-env-files.ts).
+ */
 function skippedName(name: string): boolean {
-  return name === 'node_modules' || name.startsWith('.');
+  return name === 'node_modules' || (name.startsWith('.') && name !== '.env' && name !== '.env.local');
 }
 
 /**
@@ -71,7 +75,7 @@ export class TreeWatcher {
     this.#pending.add(path);
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      const files = [...this.#pending].map((p) => relative(process.cwd(), p) || p);
+      const files = [...this.#pending];
       this.#pending = new Set();
       this.#options.onChange(files);
     }, this.#options.debounceMs);

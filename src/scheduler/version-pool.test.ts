@@ -456,6 +456,51 @@ describe('VersionPool: drain and scale-down', () => {
     expect(oldCode.made[0]!.stopCalls).toBe(1);
   });
 
+  it('reloadWhenLoaded: the old instance serves until the new code has loaded, then drains', async () => {
+    const clock = new ManualClock();
+    const oldCode = new FakeFactory(clock);
+    const { pool } = makePool(oldCode, clock, automatic());
+    const first = await pool.acquire();
+    first.release();
+    const newCode = new FakeFactory(clock);
+    let open!: () => void;
+    newCode.startGate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const reloaded = pool.reloadWhenLoaded(newCode);
+    await settle();
+    // While the new code starts, requests still go to the running instance of the old code.
+    const during = await pool.acquire();
+    expect(during.instanceId).toBe(oldCode.made[0]!.id);
+    during.release();
+    open();
+    await reloaded;
+    const after = await pool.acquire();
+    expect(after.instanceId).toBe(newCode.made[0]!.id);
+    after.release();
+    await settle();
+    expect(oldCode.made[0]!.stopCalls).toBe(1);
+  });
+
+  it('reloadWhenLoaded: code that fails to load leaves the previous code serving, with no back-off', async () => {
+    const clock = new ManualClock();
+    const oldCode = new FakeFactory(clock);
+    const { pool, decisions } = makePool(oldCode, clock, automatic());
+    (await pool.acquire()).release();
+    const broken = new FakeFactory(clock);
+    broken.failStart = new Error('module main.ts failed to load: Unexpected ";"');
+    await expect(pool.reloadWhenLoaded(broken)).rejects.toBe(broken.failStart);
+    const lease = await pool.acquire();
+    expect(lease.instanceId).toBe(oldCode.made[0]!.id);
+    lease.release();
+    expect(oldCode.made[0]!.stopCalls).toBe(0);
+    expect(decisions.map((d) => d.action)).not.toContain('start-failed');
+    // A fix after the failure loads and takes over.
+    const fixed = new FakeFactory(clock);
+    await pool.reloadWhenLoaded(fixed);
+    expect((await pool.acquire()).instanceId).toBe(fixed.made[0]!.id);
+  });
+
   it('drain_timeout: an instance whose request never ends is stopped anyway', async () => {
     const clock = new ManualClock();
     const factory = new FakeFactory(clock);

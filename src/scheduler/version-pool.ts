@@ -146,6 +146,8 @@ const keptDecisions = 200;
  */
 export class VersionPool implements InstancePool {
   #factory: InstanceFactory;
+  /** New code on trial (reloadWhenLoaded): its instance starts beside the serving ones. */
+  #candidate: InstanceFactory | undefined;
   readonly #options: VersionPoolOptions;
   readonly #clock: Clock;
   /** Every instance not yet exited: starting, serving, or draining. */
@@ -263,6 +265,39 @@ export class VersionPool implements InstancePool {
     for (const member of this.#all) this.#retire(member, 'the code or app.yaml changed');
     if (this.#options.warm) this.#start('the code or app.yaml changed');
     this.#evaluate();
+  }
+
+  /**
+   * Serves new code only once it loads (the dev server's reload on a save): one instance of the
+   * new code starts beside the serving ones, which keep taking requests meanwhile. When it
+   * serves, it takes the traffic and the old instances drain. When it fails to start, nothing
+   * changes (the previous code serves on, and the start counts against no back-off) and the
+   * promise rejects with its start error, for the developer to see.
+   */
+  async reloadWhenLoaded(factory: InstanceFactory): Promise<void> {
+    if (this.#closed) throw new HangarError('INSTANCE_START_FAILED', 'the pool is closed');
+    this.#candidate = factory;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        this.#start('the code changed; its first instance starts beside the running ones', {
+          resolve,
+          reject,
+          candidate: factory,
+        }),
+      );
+    } finally {
+      if (this.#candidate === factory) this.#candidate = undefined;
+    }
+  }
+
+  /** The trial code loaded: it becomes the pool's code, and instances of older code drain. */
+  #adopt(candidate: Member, factory: InstanceFactory): void {
+    this.#candidate = undefined;
+    this.#factory = factory;
+    this.#anyStarted = true;
+    for (const member of this.#all) {
+      if (member !== candidate) this.#retire(member, 'the code changed and the new code loaded');
+    }
   }
 
   /** Ends every instance at once (a second Ctrl-C: stop waiting for the drain). */
@@ -558,9 +593,13 @@ export class VersionPool implements InstancePool {
     });
   }
 
-  #start(reason: string, told?: { resolve(): void; reject(err: Error): void }): void {
+  #start(
+    reason: string,
+    told?: { resolve(): void; reject(err: Error): void; candidate?: InstanceFactory },
+  ): void {
     if (this.#closed) return;
-    const factory = this.#factory;
+    const candidate = told?.candidate;
+    const factory = candidate ?? this.#factory;
     const handle = factory.create();
     const member: Member = {
       handle,
@@ -573,8 +612,9 @@ export class VersionPool implements InstancePool {
     };
     // "First" is decided at start: instances started while the first is still starting (a burst
     // of traffic on a cold version) are not first, and get their warmup request.
-    const first = !this.#anyStarted;
-    this.#anyStarted = true;
+    // A trial of new code is the first instance of that code: no warmup request.
+    const first = candidate !== undefined || !this.#anyStarted;
+    if (!candidate) this.#anyStarted = true;
     this.#all.add(member);
     this.#record('start', reason, member);
     handle.onExit((exit) => this.#exited(member, exit));
@@ -599,7 +639,8 @@ export class VersionPool implements InstancePool {
     handle
       .start()
       .then(async () => {
-        if (this.#retiring.has(member) || this.#closed || factory !== this.#factory) {
+        const wanted = factory === this.#factory || factory === this.#candidate;
+        if (this.#retiring.has(member) || this.#closed || !wanted) {
           this.#retire(member, 'no longer wanted once it had started', false);
           told?.reject(
             new HangarError('INSTANCE_START_FAILED', 'the instance was no longer wanted once it had started'),
@@ -614,10 +655,12 @@ export class VersionPool implements InstancePool {
             lease.release();
           }
         }
-        if (this.#retiring.has(member) || this.#closed) {
+        if (this.#retiring.has(member) || this.#closed || (candidate && candidate !== this.#candidate)) {
+          this.#retire(member, 'no longer wanted once it had started', false);
           told?.reject(new HangarError('INSTANCE_START_FAILED', 'the instance was retired while it started'));
           return;
         }
+        if (candidate) this.#adopt(member, candidate);
         this.#failures = 0;
         this.#blockedUntil = undefined;
         this.#lastError = undefined;

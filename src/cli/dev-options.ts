@@ -23,6 +23,8 @@ export interface DevFlags {
   tlsKey?: string;
   tlsSelfSigned?: boolean;
   strictSockets?: boolean;
+  /** Stack traces with every frame, not only the app's own. */
+  fullTraces?: boolean;
 }
 
 /** What the platform config file says about dev options (a loaded PlatformConfig fits). */

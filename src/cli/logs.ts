@@ -23,7 +23,12 @@ export interface LogsOptions extends AdminClientOptions {
   limit?: string;
   json?: boolean;
   tail?: boolean;
+  /** Stack traces with every frame, not only the app's own (stack-trim.ts); --json always has them all. */
+  fullTraces?: boolean;
 }
+
+/** How to see the frames the table hides. */
+const trimHint = 'hangar logs --full-traces shows them';
 
 /** The API's page size limit; `--limit` above it is fetched in pages. */
 const PAGE = 1000;
@@ -62,7 +67,7 @@ export async function runLogs(opts: LogsOptions): Promise<void> {
   const entries = await fetchNewest(opts, params, limit);
   const apps = new AppColumn(Boolean(opts.app), entries);
   const print = (entry: LogEntry) =>
-    process.stdout.write(`${opts.json ? JSON.stringify(entry) : formatEntry(entry, color, apps.shown)}\n`);
+    process.stdout.write(`${opts.json ? JSON.stringify(entry) : formatEntry(entry, color, apps.shown, opts.fullTraces ? undefined : trimHint)}\n`);
   if (!opts.json && !opts.tail && entries.length === 0) process.stderr.write('(no matching requests)\n');
   for (const entry of entries) print(entry);
   if (!stream) return;
@@ -180,7 +185,7 @@ async function openStream(
  * One request as the table shows it, its app lines indented under it; `showApp` puts the app in
  * front of service/version ({@link AppColumn}).
  */
-export function formatEntry(e: LogEntry, color: boolean, showApp = false): string {
+export function formatEntry(e: LogEntry, color: boolean, showApp = false, trim?: string): string {
   const statusColor =
     e.status >= 500 ? 'red' : e.status >= 400 ? 'yellow' : e.status >= 300 ? 'cyan' : 'green';
   const head = [
@@ -197,5 +202,5 @@ export function formatEntry(e: LogEntry, color: boolean, showApp = false): strin
   ]
     .filter(Boolean)
     .join('  ');
-  return [head, ...e.lines.map((line) => formatAppLine(line, color))].join('\n');
+  return [head, ...e.lines.map((line) => formatAppLine(line, color, '    ', trim))].join('\n');
 }

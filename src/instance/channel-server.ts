@@ -150,7 +150,7 @@ async function serveFrame(
           );
         }
         reportFailure(err);
-        return answer(head.id, state, errorResponse(failurePage()));
+        return answer(head.id, state, errorResponse(failurePage(err)));
       }
     });
   } finally {
@@ -200,14 +200,12 @@ async function proxyToOwnServer(
   } catch (err) {
     // At the deadline the request to the server is cut (DeadlineExceededError), as a module
     // handler's ctx.signal aborts; a broken connection is the server's failure.
-    requestStorage.run(state, () =>
-      reportFailure(
-        err instanceof DeadlineExceededError
-          ? err
-          : new Error(`the app's server (entrypoint) did not answer: ${(err as Error).message}`),
-      ),
-    );
-    return answer(head.id, state, errorResponse(failurePage()));
+    const failure =
+      err instanceof DeadlineExceededError
+        ? err
+        : new Error(`the app's server (entrypoint) did not answer: ${(err as Error).message}`);
+    requestStorage.run(state, () => reportFailure(failure));
+    return answer(head.id, state, errorResponse(failurePage(failure)));
   }
 }
 
@@ -260,14 +258,18 @@ async function serveCgi(
         undefined,
         outcome.location,
       );
-    case 'failed':
+    case 'failed': {
       if (outcome.code === 'RESPONSE_TOO_LARGE')
         return answer(head.id, state, { status: 500, headers: [], body: undefined }, -1);
-      inRequest('error', `HANGAR_E_${outcome.code}: the CGI script ${script} failed: ${outcome.reason}`);
-      return answer(head.id, state, errorResponse(failurePage()));
-    case 'deadline':
-      inRequest('error', `HANGAR_E_${outcome.code}: ${outcome.reason}`);
-      return answer(head.id, state, errorResponse(failurePage()));
+      const line = `HANGAR_E_${outcome.code}: the CGI script ${script} failed: ${outcome.reason}`;
+      inRequest('error', line);
+      return answer(head.id, state, errorResponse(failurePage(line)));
+    }
+    case 'deadline': {
+      const line = `HANGAR_E_${outcome.code}: ${outcome.reason}`;
+      inRequest('error', line);
+      return answer(head.id, state, errorResponse(failurePage(line)));
+    }
     case 'aborted':
       return answer(head.id, state, errorResponse(failurePage()));
   }

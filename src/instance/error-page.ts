@@ -4,7 +4,9 @@
  * front end has its own (src/frontend/error-response.ts). Codes come from the shared registry
  * (src/shared/errors.ts: plain TS, no zod, cheap to load in every instance).
  */
+import { format } from 'node:util';
 import { ErrorCodes, isHangarError } from '../shared/errors.js';
+import { trimStack } from '../shared/stack-trim.js';
 
 /** The body text of a request whose handler failed; the cause goes to the request's log, not to the client. */
 export const failedRequestMessage = 'The server encountered an error and could not complete your request.';
@@ -54,9 +56,39 @@ export function errorPage(status: number, message: string): InstanceErrorPage {
   };
 }
 
-/** The answer to a request whose handler threw or returned no Response: a 500 with a generic text. */
-export function failurePage(): InstanceErrorPage {
-  return errorPage(ErrorCodes.HANDLER_FAILED.status, failedRequestMessage);
+/**
+ * Whether failure pages carry the error, and with which frames: only on the dev server (like
+ * dev_appserver's traceback page); under `serve` a client never sees an app's error. One
+ * setting per instance process, made once at its start (main.ts) from its init.
+ */
+let detail: 'none' | 'trimmed' | 'full' = 'none';
+
+export function showErrorDetail(mode: 'none' | 'trimmed' | 'full'): void {
+  detail = mode;
+}
+
+/**
+ * The answer to a request whose handler threw or returned no Response: a 500 with a generic
+ * text; on the dev server with the error under it (`cause`: the thrown value, or a sentence).
+ */
+export function failurePage(cause?: unknown): InstanceErrorPage {
+  const status = ErrorCodes.HANDLER_FAILED.status;
+  if (detail === 'none' || cause === undefined) return errorPage(status, failedRequestMessage);
+  const text =
+    typeof cause === 'string'
+      ? cause
+      : `${failureCode(cause)}: ${cause instanceof Error ? (cause.stack ?? cause.message) : format(cause)}`;
+  const shown = detail === 'full' ? text : trimStack(text, 'hangar dev --full-traces shows them');
+  const body = Buffer.from(
+    `<!DOCTYPE html><title>${status}</title><h1>Error: Server Error</h1><p>${escapeHtml(failedRequestMessage)}</p>` +
+      `<pre style="white-space:pre-wrap">${escapeHtml(shown)}</pre>` +
+      '<p><small>Shown by <code>hangar dev</code> only: <code>hangar serve</code> answers with the text above and keeps the error in the request log.</small></p>\n',
+  );
+  return {
+    status,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length) },
+    body,
+  };
 }
 
 /**

@@ -10,8 +10,10 @@ import type { Server as NetServer } from 'node:net';
 import { isHangarError } from '../shared/errors.js';
 import type { InstanceMessage } from '../shared/messages.js';
 import { channelSocketPath } from '../shared/request-channel.js';
+import { trimStack } from '../shared/stack-trim.js';
 import type { LoadedHandler } from './app-loader.js';
 import type { EntrypointServer } from './entrypoint.js';
+import { showErrorDetail } from './error-page.js';
 import { readInstanceInit, readPlatformMessage } from './init.js';
 import { installLightResponse } from './light-response.js';
 import { captureConsole, flushLogs, logLine } from './log-capture.js';
@@ -40,6 +42,7 @@ process.on('disconnect', () => {
 process.on('SIGINT', () => {});
 
 Object.assign(process.env, init.env);
+showErrorDetail(init.errorDetail ?? 'none');
 installPerRequestEnv();
 // Before app code runs: `new Response(...)` in handlers makes the light kind (light-response.ts),
 // unless the app asks for Node's own with `HANGAR_REAL_RESPONSE: '1'` in env_variables.
@@ -156,6 +159,10 @@ try {
         code: 'HANGAR_E_INSTANCE_START_FAILED',
         message: err instanceof Error ? (err.stack ?? err.message) : String(err),
       };
+  // Why the app did not start, in its own frames (Hangar's and Node's say nothing about it)
+  // unless `hangar dev --full-traces`.
+  if (init.errorDetail !== 'full')
+    error.message = trimStack(error.message, 'hangar dev --full-traces shows them');
   process.removeAllListeners('disconnect');
   ownServer?.kill();
   // Exit only once the message is out, so the platform gets the reason and not just an exit code.

@@ -77,7 +77,7 @@ function dropInternalRawHeaders(req: IncomingMessage): void {
 function failRequest(res: ServerResponse, err: unknown): void {
   // Inside the request's context, so the line is attributed to the request (S9).
   reportFailure(err);
-  sendError(res, failurePage());
+  sendError(res, failurePage(err));
 }
 
 /** Writes `page`, unless the handler already began its response: then the connection is cut. */

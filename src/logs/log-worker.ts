@@ -25,6 +25,8 @@ const terminalWriter = terminal ? new TerminalWriter({ fd: terminal.fd }) : unde
 const print = (text: string) => terminalWriter?.write(text);
 
 const color = terminal?.color ?? false;
+/** Stack traces show the app's own frames, unless `hangar dev --full-traces` (stack-trim.ts). */
+const trim = terminal?.fullTraces ? undefined : 'hangar dev --full-traces shows them';
 const opened = openLogStore(location);
 const logs = createRequestLogs({
   store: opened.store,
@@ -34,12 +36,12 @@ const logs = createRequestLogs({
   ...(terminalWriter
     ? {
         onEntry: (record: RequestLogRecord, lines: LogLine[]) =>
-          print(formatRequestEntry(record, lines, color)),
+          print(formatRequestEntry(record, lines, color, trim)),
         onLateLine: (requestId: string, line: LogLine) =>
-          print(`${formatAppLine(line, color, '  ')} ${paint(color, 'gray', `(request ${requestId})`)}`),
+          print(`${formatAppLine(line, color, '  ', trim)} ${paint(color, 'gray', `(request ${requestId})`)}`),
         onInstanceLine: (instanceId: string, line: LogLine) =>
           print(
-            `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ')}`,
+            `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ', trim)}`,
           ),
       }
     : {}),

@@ -1,6 +1,7 @@
 import type { LogLine, RequestLogRecord } from '../logs/types.js';
 import { paint } from '../shared/logger.js';
 import type { RequestRecord } from '../shared/request-record.js';
+import { trimStack } from '../shared/stack-trim.js';
 
 /**
  * The dev terminal's line for one request: method, path, status, latency, instance, and
@@ -38,8 +39,12 @@ const levelColor = {
 /** The last line's prefix (indent, time, level): a request's lines mostly share all three. */
 const lastPrefix = { time: '', level: '', indent: '', color: false, text: '' };
 
-/** One app line as the dev terminal shows it under its request: `    12:00:01.250 warning disk almost full`. */
-export function formatAppLine(line: LogLine, color: boolean, indent = '    '): string {
+/**
+ * One app line as the dev terminal shows it under its request: `    12:00:01.250 warning disk almost full`.
+ * With `trim`, a stack trace in it shows the app's own frames (stack-trim.ts); `trim` is the
+ * hint that says how to see them all.
+ */
+export function formatAppLine(line: LogLine, color: boolean, indent = '    ', trim?: string): string {
   const last = lastPrefix;
   if (
     line.time !== last.time ||
@@ -54,7 +59,10 @@ export function formatAppLine(line: LogLine, color: boolean, indent = '    '): s
     last.text = `${indent}${paint(color, 'gray', line.time.slice(11, 23))} ${paint(color, levelColor[line.level], paddedLevel[line.level])} `;
   }
   const message = line.message.includes('\n')
-    ? line.message.replaceAll('\n', `\n${indent}${' '.repeat(21)}`)
+    ? (trim === undefined ? line.message : trimStack(line.message, trim)).replaceAll(
+        '\n',
+        `\n${indent}${' '.repeat(21)}`,
+      )
     : line.message;
   return last.text + message;
 }
@@ -72,6 +80,7 @@ export function formatRequestEntry(
   entry: RequestLogRecord,
   lines: readonly LogLine[],
   color: boolean,
+  trim?: string,
 ): string {
   let text = formatRequestLine(
     {
@@ -88,6 +97,6 @@ export function formatRequestEntry(
     },
     color,
   );
-  for (const line of lines) text += `\n${formatAppLine(line, color)}`;
+  for (const line of lines) text += `\n${formatAppLine(line, color, '    ', trim)}`;
   return text;
 }

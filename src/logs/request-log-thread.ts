@@ -26,7 +26,7 @@ export interface LogThreadData {
   store: LogStoreLocation;
   retention: RetentionPolicy;
   /** Where the dev terminal's request lines go (a file descriptor), and in colour or not; none: not printed. */
-  terminal: { fd: number; color: boolean } | undefined;
+  terminal: { fd: number; color: boolean; fullTraces?: boolean } | undefined;
   /** The request journal's directory, and the owner of this process's files (the worker recovers the others). */
   journal?: { dir: string; self: string } | undefined;
 }

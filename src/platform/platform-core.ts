@@ -49,6 +49,8 @@ export interface CoreOptions extends PlatformBase {
   exposeErrors: boolean;
   /** Print each request's line with its app lines on the platform's terminal (dev only). */
   requestLines: boolean;
+  /** The request lines' stack traces with every frame (`hangar dev --full-traces`); else the app's own. */
+  fullTraces?: boolean;
   routes: RouteTable;
   /** The running versions, for the admin API and metering's instance counts. */
   runtimes(): readonly ServiceRuntime[];
@@ -108,7 +110,9 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       maxBytes: options.platformConfig.logs.maxBytes,
     },
     terminal:
-      options.requestLines && logger.fd !== undefined ? { fd: logger.fd, color: logger.color } : undefined,
+      options.requestLines && logger.fd !== undefined
+        ? { fd: logger.fd, color: logger.color, fullTraces: options.fullTraces === true }
+        : undefined,
     // Each record is in run/'s journal before its answer goes out; a crash loses none (docs/logs.md).
     journal: {
       dir: join(dataDir, 'run'),

@@ -47,6 +47,8 @@ export interface InstanceSpec {
   limits: InstanceInit['limits'];
   /** The socket service, for the in-instance sockets shim (S12). */
   sockets?: InstanceInit['sockets'];
+  /** Whether 500 pages show the error (the dev server); undefined: the generic page. */
+  errorDetail?: InstanceInit['errorDetail'];
   startTimeoutMs: number;
   /** How long an instance asked to stop may take to exit before it is killed. */
   stopTimeoutMs: number;
@@ -174,6 +176,7 @@ export class ModuleInstance implements InstanceHandle {
       heartbeatIntervalMs: spec.heartbeatIntervalMs,
       limits: spec.limits,
       sockets: spec.sockets,
+      ...(spec.errorDetail ? { errorDetail: spec.errorDetail } : {}),
     };
     // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
     // No V8 flag by default, not even a heap limit: on Node 20 any V8 flag makes Node reject the

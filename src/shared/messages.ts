@@ -42,6 +42,11 @@ export const InstanceInit = z
     }),
     /** The socket service (S12): its Unix socket, the app, and the app's token for it. */
     sockets: z.object({ path: z.string(), app: z.string(), token: z.string() }).optional(),
+    /**
+     * Whether a failed request's 500 page shows the error (the dev server does, with the app's
+     * own frames or all of them); absent: the generic page only (`serve`).
+     */
+    errorDetail: z.enum(['none', 'trimmed', 'full']).optional(),
   })
   .refine((init) => init.entrypoint !== undefined || !init.handlers.some((h) => h.kind === 'entrypoint'), {
     path: ['entrypoint'],

@@ -1,10 +1,11 @@
 import { basename, join, resolve } from 'node:path';
+import { withDevEnvFiles } from '../config/dev-env-files.js';
 import { loadAppConfig, loadPlatformConfig } from '../config/index.js';
 import type { AppConfig } from '../config/types.js';
 import { startDevPlatform } from '../platform/platform.js';
 import { certificateSource, loadCertificate } from '../platform/tls.js';
 import { HangarError } from '../shared/errors.js';
-import { createLogger, paint } from '../shared/logger.js';
+import { createLogger, type Logger, paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
 import { type DevEnv, type DevFlags, devConfigLocation, resolveDevOptions } from './dev-options.js';
 import { stopOnSignals } from './stop-on-signals.js';
@@ -16,7 +17,7 @@ import { stopOnSignals } from './stop-on-signals.js';
 export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = process.env): Promise<void> {
   const logger = createLogger(process.stdout);
   const location = devConfigLocation({ flags, env });
-  const services = await loadServices(paths);
+  const services = (await loadServices(paths)).map((config) => withEnvFiles(config, logger));
   // --config (or HANGAR_CONFIG) must exist; else <data-dir>/hangar.config.yaml is read when present.
   const loaded = await loadPlatformConfig(location.config, {
     dataDir: location.dataDir,
@@ -45,15 +46,16 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
     dataDir,
     watch: opts.watch,
     logger,
-    reloadConfig: (file) => loadAppConfig(file),
+    reloadConfig: async (file) => withEnvFiles(await loadAppConfig(file), logger),
+    fullTraces: flags.fullTraces === true,
     ...(https ? { https } : {}),
   });
   const c = logger.color;
   logger.info(`${paint(c, 'bold', 'Hangar dev server')} for ${application} (${devServerSoftware})`);
   for (const runtime of platform.services) {
-    const host =
-      runtime.service === 'default' ? platform.url : platform.url.replace('://', `://${runtime.service}.`);
-    logger.info(`  ${runtime.service} (version ${runtime.version}): ${paint(c, 'cyan', host)}`);
+    logger.info(
+      `  ${runtime.service} (version ${runtime.version}): ${paint(c, 'cyan', serviceUrl(platform.url, runtime.service))}`,
+    );
   }
   if (platform.httpsUrl) {
     const from = https?.tls.files[0] ?? '';
@@ -73,6 +75,17 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
       for (const runtime of platform.services) runtime.pool.killAll();
     },
   });
+}
+
+/** `config` with its `.env` and `.env.local` (dev only, dev-env-files.ts), their warnings told. */
+function withEnvFiles(config: AppConfig, logger: Logger): AppConfig {
+  const { config: withEnv, files, warnings } = withDevEnvFiles(config);
+  for (const warning of warnings) logger.warn(warning);
+  if (files.length > 0)
+    logger.info(
+      `${config.service}: variables from ${files.map((f) => basename(f)).join(' and ')} (hangar dev only)`,
+    );
+  return withEnv;
 }
 
 async function loadServices(paths: string[]): Promise<AppConfig[]> {
@@ -114,4 +127,24 @@ function applicationFromDir(dir: string): string {
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '');
   return /^[a-z]/.test(name) ? name : `app-${name || 'dev'}`;
+}
+
+/**
+ * Where a service answers, as the start-up banner prints it. The dev server picks a service by
+ * the host's first label (`worker.localhost`, S11), and `*.localhost` names loopback in
+ * browsers and curl; `worker.127.0.0.1` names nothing. On an address that is not loopback
+ * the host has to be sent by hand.
+ *
+ * @example
+ * serviceUrl('http://127.0.0.1:8080', 'worker') // 'http://worker.localhost:8080'
+ */
+export function serviceUrl(platformUrl: string, service: string): string {
+  if (service === 'default') return platformUrl;
+  const url = new URL(platformUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback =
+    host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '0.0.0.0' || host === '::';
+  if (!loopback) return `${platformUrl} (with Host: ${service}.localhost)`;
+  url.hostname = `${service}.localhost`;
+  return url.origin;
 }

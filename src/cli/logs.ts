@@ -67,7 +67,9 @@ export async function runLogs(opts: LogsOptions): Promise<void> {
   const entries = await fetchNewest(opts, params, limit);
   const apps = new AppColumn(Boolean(opts.app), entries);
   const print = (entry: LogEntry) =>
-    process.stdout.write(`${opts.json ? JSON.stringify(entry) : formatEntry(entry, color, apps.shown, opts.fullTraces ? undefined : trimHint)}\n`);
+    process.stdout.write(
+      `${opts.json ? JSON.stringify(entry) : formatEntry(entry, color, apps.shown, opts.fullTraces ? undefined : trimHint)}\n`,
+    );
   if (!opts.json && !opts.tail && entries.length === 0) process.stderr.write('(no matching requests)\n');
   for (const entry of entries) print(entry);
   if (!stream) return;

@@ -256,7 +256,10 @@ export function hangarProgram(): Command {
     .option('--grep <text>', 'the resource or a line contains this text (case-sensitive)')
     .option('--limit <n>', 'the newest n requests (default 100; 10 with --tail)')
     .option('--tail', 'keep following: print each new request as it finishes')
-  .option('--full-traces', "stack traces with every frame, not only the app's own (--json always has them all)")
+    .option(
+      '--full-traces',
+      "stack traces with every frame, not only the app's own (--json always has them all)",
+    )
     .action(async (opts) => {
       const { runLogs } = await import('./logs.js');
       await runLogs(opts);

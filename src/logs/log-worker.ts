@@ -38,7 +38,9 @@ const logs = createRequestLogs({
         onEntry: (record: RequestLogRecord, lines: LogLine[]) =>
           print(formatRequestEntry(record, lines, color, trim)),
         onLateLine: (requestId: string, line: LogLine) =>
-          print(`${formatAppLine(line, color, '  ', trim)} ${paint(color, 'gray', `(request ${requestId})`)}`),
+          print(
+            `${formatAppLine(line, color, '  ', trim)} ${paint(color, 'gray', `(request ${requestId})`)}`,
+          ),
         onInstanceLine: (instanceId: string, line: LogLine) =>
           print(
             `${paint(color, 'gray', `[instance ${instanceId.slice(0, 8)}]`)}${formatAppLine(line, color, ' ', trim)}`,

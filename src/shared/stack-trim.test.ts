@@ -26,7 +26,8 @@ describe('trimStack', () => {
   });
 
   it('keeps the first frame of a trace with none of the app’s, so the error has a place', () => {
-    const stack = 'Error: x\n    at parse (/app/node_modules/lib/x.js:1:1)\n    at Socket.emit (node:events:524:28)';
+    const stack =
+      'Error: x\n    at parse (/app/node_modules/lib/x.js:1:1)\n    at Socket.emit (node:events:524:28)';
     expect(trimStack(stack)).toBe(
       'Error: x\n    at parse (/app/node_modules/lib/x.js:1:1)\n    (1 frame of Hangar, Node and node_modules hidden)',
     );

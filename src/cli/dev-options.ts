@@ -25,6 +25,8 @@ export interface DevFlags {
   strictSockets?: boolean;
   /** Stack traces with every frame, not only the app's own. */
   fullTraces?: boolean;
+  /** `--inspect` (true) or `--inspect=PORT`: the debugger port (default 9229). */
+  inspect?: number | true;
 }
 
 /** What the platform config file says about dev options (a loaded PlatformConfig fits). */

@@ -9,7 +9,7 @@ import { register } from 'node:module';
 import type { Server as NetServer } from 'node:net';
 import { isHangarError } from '../shared/errors.js';
 import type { InstanceMessage } from '../shared/messages.js';
-import { channelSocketPath } from '../shared/request-channel.js';
+import { channelSocketPath, inspectorSocketPath } from '../shared/request-channel.js';
 import { trimStack } from '../shared/stack-trim.js';
 import type { LoadedHandler } from './app-loader.js';
 import type { EntrypointServer } from './entrypoint.js';
@@ -69,6 +69,9 @@ try {
       : undefined;
   // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads.
   if (init.sockets) (await import('../sockets/client/install.js')).installFromInit(init);
+  // Before the app's code: a debugger can attach while it loads.
+  if (init.inspect)
+    await (await import('./inspector-relay.js')).startInspectorRelay(inspectorSocketPath(init.socketPath));
   const { loadModuleHandler } = await import('./app-loader.js');
   const { createInstanceServer } = await import('./server.js');
   const { createChannelServer } = await import('./channel-server.js');

@@ -1,9 +1,11 @@
 import { relative } from 'node:path';
 import { isDevEnvFile } from '../config/dev-env-files.js';
-import type { AppConfig } from '../config/types.js';
+import type { AppConfig, PlatformConfig } from '../config/types.js';
 import { DevRouteTable } from '../frontend/route.js';
+import { HangarError } from '../shared/errors.js';
 import { paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
+import { type InspectorProxy, startInspectorProxy } from './inspector-proxy.js';
 import { type PlatformBase, startCore } from './platform-core.js';
 import { ServiceRuntime, serviceNode } from './service-runtime.js';
 import { TreeWatcher } from './watcher.js';
@@ -17,6 +19,11 @@ export interface DevPlatformOptions extends PlatformBase {
   reloadConfig(file: string): Promise<AppConfig>;
   /** Stack traces with every frame (`--full-traces`), on the terminal and on 500 pages; else the app's own. */
   fullTraces?: boolean;
+  /**
+   * `--inspect[=PORT]`: each service's instance opens its inspector, reached on PORT (the
+   * default service) and the ports after it (the others, in order); one instance per service.
+   */
+  inspect?: { port: number };
 }
 
 export interface RunningPlatform {
@@ -25,6 +32,8 @@ export interface RunningPlatform {
   httpsUrl?: string;
   adminUrl: string;
   services: ServiceRuntime[];
+  /** With `inspect`: the debugger port of each service. */
+  inspectors: Array<{ service: string; port: number }>;
   close(): Promise<void>;
 }
 
@@ -39,7 +48,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const routes = new DevRouteTable();
   const core = await startCore({
     mode: 'dev',
-    platformConfig: options.platformConfig,
+    platformConfig: options.inspect ? inspectable(options.platformConfig) : options.platformConfig,
     host: options.host,
     port: options.port,
     adminPort: options.adminPort,
@@ -76,7 +85,11 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     const runtime = new ServiceRuntime(config, {
       ...base,
       errorDetail: options.fullTraces ? 'full' : 'trimmed',
+      ...(options.inspect ? { inspect: true } : {}),
       onOutput: (service, instanceId, stream, line) =>
+        // Node's own word on the inspector names the port inside the instance's namespace,
+        // which nothing outside can reach: the banner names the debugger port instead.
+        !(options.inspect && nodeInspectorBanner.test(line)) &&
         logger.raw(
           `${paint(logger.color, stream === 'stderr' ? 'magenta' : 'gray', `[${service} ${instanceId.slice(0, 8)}]`)} ${line}`,
         ),
@@ -100,14 +113,41 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
     routes.set(runtime);
   }
 
+  const proxies: InspectorProxy[] = [];
+  if (options.inspect) {
+    try {
+      for (const [i, runtime] of services.entries()) {
+        proxies.push(
+          await startInspectorProxy({
+            host: '127.0.0.1',
+            port: options.inspect.port === 0 ? 0 : options.inspect.port + i,
+            target: () => runtime.inspectorSocket(),
+          }),
+        );
+      }
+    } catch (err) {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+      await core.close(async () => {
+        await Promise.all(services.map((runtime) => runtime.pool.close()));
+      });
+      const port = options.inspect.port + proxies.length;
+      throw new HangarError(
+        'ADDRESS_IN_USE',
+        `the debugger port ${port} (--inspect) cannot be used: ${(err as Error).message}; pick another with --inspect=PORT`,
+      );
+    }
+  }
+
   const watchers = options.watch ? services.map((runtime) => watchService(runtime, dataDir, options)) : [];
   return {
     url: core.url,
     ...(core.httpsUrl ? { httpsUrl: core.httpsUrl } : {}),
     adminUrl,
     services,
+    inspectors: proxies.map((proxy, i) => ({ service: services[i]!.service, port: proxy.port })),
     async close() {
       for (const watcher of watchers) watcher.close();
+      await Promise.all(proxies.map((proxy) => proxy.close()));
       await core.close(async () => {
         await Promise.all(services.map((runtime) => runtime.pool.close()));
       });
@@ -162,4 +202,24 @@ function watchService(runtime: ServiceRuntime, dataDir: string, options: DevPlat
       });
     },
   });
+}
+
+/** What Node prints on stderr when its inspector opens (`--inspect`). */
+const nodeInspectorBanner =
+  /^(Debugger listening on ws:|For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector)/;
+
+/** One hour: as good as never, for a developer stopped at a breakpoint. */
+const pausedForDebugger = 60 * 60 * 1000;
+
+/**
+ * The platform config while a debugger may hold an instance at a breakpoint: its event loop
+ * stops, it misses its heartbeats and does not answer pings, and the platform would take it
+ * for stuck and kill it. Requests still end at their deadline.
+ */
+function inspectable(config: PlatformConfig): PlatformConfig {
+  return {
+    ...config,
+    limits: { ...config.limits, unresponsiveAfterMs: pausedForDebugger },
+    scheduler: { ...config.scheduler, heartbeatTimeoutMs: pausedForDebugger },
+  };
 }

@@ -8,9 +8,13 @@ import type { ServiceRoute } from '../frontend/route.js';
 import type { InstanceExit, Lease, RequestKind } from '../scheduler/instance.js';
 import { instanceIsolation, permissionFlagsFor } from '../scheduler/isolation.js';
 import type { MemoryCgroups } from '../scheduler/memory-cgroup.js';
-import { type InstanceSpec, moduleInstanceFactory } from '../scheduler/module-instance.js';
+import {
+  type InstanceSpec,
+  instanceSocketPath,
+  moduleInstanceFactory,
+} from '../scheduler/module-instance.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
-import type { PackedLines } from '../shared/request-channel.js';
+import { inspectorSocketPath, type PackedLines } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import {
@@ -38,6 +42,8 @@ export interface RuntimeContext {
   sockets?: InstanceSpec['sockets'];
   /** Whether 500 pages show the error (the dev server only). */
   errorDetail?: InstanceSpec['errorDetail'];
+  /** `hangar dev --inspect`: instances open their inspector (inspector-proxy.ts reaches it). */
+  inspect?: boolean;
   onDecision?(decision: ScalingDecision): void;
   onStartFailed?(error: Error): void;
   onExit?(service: string, instanceId: string, exit: InstanceExit): void;
@@ -107,6 +113,21 @@ export function effectiveScaling(config: AppConfig, cores: number = availablePar
   return { ...scaling, maxInstances: Math.max(scaling.minInstances, Math.min(scaling.maxInstances, cores)) };
 }
 
+/**
+ * Scaling while a debugger is attached (`hangar dev --inspect`): one instance, so that every
+ * request meets the breakpoints of the process the debugger is in.
+ */
+function oneInstance(scaling: Scaling): Scaling {
+  if (scaling.kind === 'manual') return { ...scaling, instances: 1 };
+  if (scaling.kind === 'basic') return { ...scaling, maxInstances: 1 };
+  return {
+    ...scaling,
+    minInstances: Math.min(scaling.minInstances, 1),
+    maxInstances: 1,
+    minIdleInstances: 0,
+  };
+}
+
 /** REMOTE_ADDR of the platform's own requests (/_ah/start, /_ah/warmup), as App Engine's 0.1.0.3. */
 const internalRemoteAddr = '0.1.0.3';
 
@@ -143,6 +164,16 @@ export class ServiceRuntime implements ServiceRoute {
    */
   proveLoads(): Promise<void> {
     return this.pool.startInstance('a deploy checks that the version loads');
+  }
+
+  /**
+   * `hangar dev --inspect`: the inspector relay of the newest instance that is up (after a
+   * reload, the new code's), for the debugger port to forward to.
+   */
+  inspectorSocket(): string | undefined {
+    const up = this.pool.instances.filter((i) => i.state === 'ready' || i.state === 'starting');
+    const newest = up.sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())[0];
+    return newest && inspectorSocketPath(instanceSocketPath(join(this.#context.dataDir, 'run'), newest.id));
   }
 
   /** Instances of this version now. */
@@ -211,7 +242,7 @@ export class ServiceRuntime implements ServiceRoute {
   #pool(config: AppConfig, spec: InstanceSpec, over: { warm?: boolean } = {}): VersionPool {
     const ctx = this.#context;
     const { limits, scheduler } = ctx.platformConfig;
-    const scaling = effectiveScaling(config);
+    const scaling = ctx.inspect ? oneInstance(effectiveScaling(config)) : effectiveScaling(config);
     return new VersionPool(moduleInstanceFactory(spec), {
       app: this.app,
       service: config.service,
@@ -370,6 +401,7 @@ export class ServiceRuntime implements ServiceRoute {
         sockets: ctx.sockets,
         memoryCgroups: ctx.memoryCgroups,
         ...(ctx.errorDetail ? { errorDetail: ctx.errorDetail } : {}),
+        ...(ctx.inspect ? { inspect: true } : {}),
       },
     };
   }

@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { HangarError } from '../shared/errors.js';
 import { type AppLogLine, type InstanceInit, InstanceMessage } from '../shared/messages.js';
 import { PendingReplies } from '../shared/pending-replies.js';
-import { channelSocketPath } from '../shared/request-channel.js';
+import { channelSocketPath, inspectorSocketPath } from '../shared/request-channel.js';
 import { newInstanceId } from '../shared/request-id.js';
 import { runSocketPath } from '../shared/socket-path.js';
 import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
@@ -49,6 +49,8 @@ export interface InstanceSpec {
   sockets?: InstanceInit['sockets'];
   /** Whether 500 pages show the error (the dev server); undefined: the generic page. */
   errorDetail?: InstanceInit['errorDetail'];
+  /** `hangar dev --inspect`: open the inspector and relay it to the instance's `.in.sock`. */
+  inspect?: boolean;
   startTimeoutMs: number;
   /** How long an instance asked to stop may take to exit before it is killed. */
   stopTimeoutMs: number;
@@ -65,6 +67,11 @@ export interface InstanceSpec {
   onOutput?: (instanceId: string, stream: 'stdout' | 'stderr', line: string) => void;
   /** App log lines (S9) the instance shipped, in the order it wrote them. */
   onLogs?: (instanceId: string, lines: AppLogLine[]) => void;
+}
+
+/** The HTTP socket of instance `id`; its request channel's and inspector relay's sit beside it. */
+export function instanceSocketPath(runDir: string, id: string): string {
+  return runSocketPath(runDir, `${id.slice(0, 12)}.sock`, channelSocketPath);
 }
 
 /**
@@ -123,7 +130,7 @@ export class ModuleInstance implements InstanceHandle {
   constructor(spec: InstanceSpec) {
     this.spec = spec;
     // The request channel's socket (`.ch.sock`) beside it is the longer of the two.
-    this.socketPath = runSocketPath(spec.runDir, `${this.id.slice(0, 12)}.sock`, channelSocketPath);
+    this.socketPath = instanceSocketPath(spec.runDir, this.id);
   }
 
   get pid(): number | undefined {
@@ -165,6 +172,7 @@ export class ModuleInstance implements InstanceHandle {
     mkdirSync(join(this.socketPath, '..'), { recursive: true });
     rmSync(this.socketPath, { force: true });
     rmSync(channelSocketPath(this.socketPath), { force: true });
+    rmSync(inspectorSocketPath(this.socketPath), { force: true });
     const init: InstanceInit = {
       instanceId: this.id,
       appDir: spec.appDir,
@@ -177,11 +185,15 @@ export class ModuleInstance implements InstanceHandle {
       limits: spec.limits,
       sockets: spec.sockets,
       ...(spec.errorDetail ? { errorDetail: spec.errorDetail } : {}),
+      ...(spec.inspect ? { inspect: true } : {}),
     };
     // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
     // No V8 flag by default, not even a heap limit: on Node 20 any V8 flag makes Node reject the
     // compiled code of its own modules, +55 ms per instance start (docs/decisions.md, issue 14).
     const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
+    // On the instance's own loopback (brought up below), on any port: inspector-relay.ts takes
+    // it to a Unix socket the platform's stable debugger port forwards to.
+    if (spec.inspect) execArgv.push('--inspect=127.0.0.1:0');
     // Node 25+ deprecates module.register (DEP0205), which the instance runtime uses for its
     // loader hooks: the warning is Hangar's, not the app's, so not printed at every start.
     const quiet = majorOf(node?.version ?? process.version) >= 25 ? ['--disable-warning=DEP0205'] : [];
@@ -208,7 +220,10 @@ export class ModuleInstance implements InstanceHandle {
         node,
         // The app's own server and CGI scripts: processes of the app's, reached (and reaching
         // out through the egress proxy) over the instance's loopback.
-        { ownProcesses: spec.handlers.some((h) => h.kind === 'entrypoint' || h.kind === 'cgi') },
+        {
+          ownProcesses:
+            spec.inspect === true || spec.handlers.some((h) => h.kind === 'entrypoint' || h.kind === 'cgi'),
+        },
       ),
     );
     this.#child = child;
@@ -269,6 +284,7 @@ export class ModuleInstance implements InstanceHandle {
     this.#pongs.failAll(new Error('the instance exited'));
     rmSync(this.socketPath, { force: true });
     rmSync(channelSocketPath(this.socketPath), { force: true });
+    rmSync(inspectorSocketPath(this.socketPath), { force: true });
     const ended = this.killedBecause ? { ...exit, reason: this.killedBecause } : exit;
     for (const listener of this.#exitListeners) listener(ended);
   }

@@ -47,6 +47,8 @@ export const InstanceInit = z
      * own frames or all of them); absent: the generic page only (`serve`).
      */
     errorDetail: z.enum(['none', 'trimmed', 'full']).optional(),
+    /** `hangar dev --inspect`: the inspector is open; relay it to the instance's `.in.sock` (inspector-relay.ts). */
+    inspect: z.boolean().optional(),
   })
   .refine((init) => init.entrypoint !== undefined || !init.handlers.some((h) => h.kind === 'entrypoint'), {
     path: ['entrypoint'],

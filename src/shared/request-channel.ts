@@ -75,3 +75,8 @@ export const maxChannelHeaderBytes = 1024 * 1024 * 4;
 export function channelSocketPath(httpSocketPath: string): string {
   return httpSocketPath.replace(/\.sock$/, '.ch.sock');
 }
+
+/** The Unix socket of an instance's inspector relay (`hangar dev --inspect`), beside its HTTP socket. */
+export function inspectorSocketPath(httpSocketPath: string): string {
+  return httpSocketPath.replace(/\.sock$/, '.in.sock');
+}

@@ -1,9 +1,11 @@
 import { basename, join, resolve } from 'node:path';
+import { appNameFor } from '../config/app-names.js';
 import { withDevEnvFiles } from '../config/dev-env-files.js';
 import { loadAppConfig, loadPlatformConfig } from '../config/index.js';
 import type { AppConfig } from '../config/types.js';
 import { startDevPlatform } from '../platform/platform.js';
 import { certificateSource, loadCertificate } from '../platform/tls.js';
+import { instanceIsolation } from '../scheduler/isolation.js';
 import { HangarError } from '../shared/errors.js';
 import { createLogger, type Logger, paint } from '../shared/logger.js';
 import { devServerSoftware } from '../shared/version.js';
@@ -29,7 +31,7 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
     opts.strictSockets === loaded.sockets.strict
       ? loaded
       : { ...loaded, sockets: { ...loaded.sockets, strict: opts.strictSockets } };
-  const application = opts.application ?? services[0]!.application ?? applicationFromDir(services[0]!.dir);
+  const application = opts.application ?? services[0]!.application ?? appNameFor(services[0]!.dir);
   const certificate = certificateSource(opts);
   const https =
     certificate && opts.httpsPort !== undefined
@@ -48,6 +50,7 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
     logger,
     reloadConfig: async (file) => withEnvFiles(await loadAppConfig(file), logger),
     fullTraces: flags.fullTraces === true,
+    ...(flags.inspect !== undefined ? { inspect: { port: inspectPort(flags.inspect) } } : {}),
     ...(https ? { https } : {}),
   });
   const c = logger.color;
@@ -60,6 +63,11 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
   if (platform.httpsUrl) {
     const from = https?.tls.files[0] ?? '';
     logger.info(`  https: ${paint(c, 'cyan', platform.httpsUrl)} (certificate ${from})`);
+  }
+  for (const { service, port } of platform.inspectors) {
+    logger.info(
+      `  debugger for ${service}: ${paint(c, 'cyan', `127.0.0.1:${port}`)} (chrome://inspect, or an "attach" in VS Code; one instance while inspecting)`,
+    );
   }
   logger.info(`  admin API: ${platform.adminUrl} (token in ${join(dataDir, 'admin-token')})`);
   logger.info(
@@ -75,6 +83,21 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
       for (const runtime of platform.services) runtime.pool.killAll();
     },
   });
+}
+
+/** Node's own default debugger port, which chrome://inspect and VS Code look at first. */
+const defaultInspectPort = 9229;
+
+function inspectPort(flag: number | true): number {
+  // The instances' inspector needs their own loopback (netns); Node's permission model refuses it.
+  const isolation = instanceIsolation();
+  if (isolation.mode === 'permission') {
+    throw new HangarError(
+      'USAGE',
+      `--inspect cannot work with instance isolation '${isolation.mode}' (${isolation.how}): Node's permission model refuses the inspector. It needs network namespaces (Linux with unshare), or HANGAR_ISOLATION=none while debugging`,
+    );
+  }
+  return flag === true ? defaultInspectPort : flag;
 }
 
 /** `config` with its `.env` and `.env.local` (dev only, dev-env-files.ts), their warnings told. */
@@ -118,15 +141,6 @@ async function loadServices(paths: string[]): Promise<AppConfig[]> {
   }
   services.sort((a, b) => (a.service === 'default' ? -1 : b.service === 'default' ? 1 : 0));
   return services;
-}
-
-/** Without `application:` or `--application`, the app is named after its folder, as App Engine names need. */
-function applicationFromDir(dir: string): string {
-  const name = basename(dir)
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  return /^[a-z]/.test(name) ? name : `app-${name || 'dev'}`;
 }
 
 /**

@@ -86,6 +86,12 @@ export function hangarProgram(): Command {
       '--strict-sockets',
       `refuse loopback and private socket destinations, as production does ${from(devEnv.strictSockets, 'sockets.strict')}`,
     )
+    .addOption(
+      new Option(
+        '--inspect [port]',
+        'let a debugger attach: each service runs one instance, its inspector on 127.0.0.1:PORT (default 9229; further services on the ports after it)',
+      ).argParser((v) => parsePort(v, '--inspect')),
+    )
     .option(
       '--full-traces',
       "stack traces with every frame (Hangar's, Node's, node_modules'), on the terminal and on error pages",
@@ -93,6 +99,34 @@ export function hangarProgram(): Command {
     .action(async (paths: string[], _opts: unknown, command: Command) => {
       const { runDev } = await import('./dev.js');
       await runDev(paths, typedOptions<DevFlags>(command));
+    });
+
+  program
+    .command('init')
+    .description('write a runnable app from a template into DIR, then print the command to run next')
+    .argument(
+      '[dir]',
+      'where to write the app: created if missing, and must not hold any file the template writes',
+      '.',
+    )
+    .addOption(
+      new Option('--template <name>', 'what the app is made of (see below)')
+        .choices(['fetch', 'hono', 'express', 'cgi', 'entrypoint'])
+        .default('fetch'),
+    )
+    .addHelpText(
+      'after',
+      `
+Templates:
+  fetch       a TypeScript fetch handler and a folder of static files
+  hono        a Hono app in TypeScript
+  express     an Express app, handed to Hangar with fromNode
+  cgi         CGI scripts in sh
+  entrypoint  the app's own Node server on $PORT, started by npm start (App Engine's way)`,
+    )
+    .action(async (dir: string, opts: { template: string }) => {
+      const { runInit } = await import('./init.js');
+      await runInit(dir, opts);
     });
 
   program

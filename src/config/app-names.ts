@@ -1,3 +1,4 @@
+import { basename, resolve } from 'node:path';
 /**
  * Names in app.yaml (SPEC S3): `application`, `service`/`module` and `version`.
  */
@@ -71,4 +72,22 @@ function slug(name: string): string {
 
 function example(kind: 'service' | 'version'): string {
   return kind === 'service' ? 'api' : 'v1';
+}
+
+/**
+ * The app's name, from its folder's: what `hangar dev` calls an app without `application:`
+ * (src/cli/dev.ts), and what `hangar init` puts in package.json and a deploy's `--application`. It is a
+ * valid application id and a valid npm package name.
+ *
+ * @example appNameFor('/home/me/My Shop') // 'my-shop'
+ * @example appNameFor('/tmp/2024') // 'app-2024'
+ */
+export function appNameFor(dir: string): string {
+  const name = basename(resolve(dir))
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  const id = /^[a-z]/.test(name) ? name : `app-${name || 'dev'}`;
+  // Application ids are at most 100 characters.
+  return id.slice(0, 100).replace(/-+$/, '');
 }

@@ -32,6 +32,7 @@ export const ErrorCodes = {
   ADMIN_API: { status: 502, summary: 'the admin API could not be reached, refused the token, or failed' },
   ADDRESS_IN_USE: { status: 500, summary: 'a port the platform needs is taken' },
   DATA_DIR_IN_USE: { status: 500, summary: 'another running platform holds the data dir' },
+  INIT_TARGET_TAKEN: { status: 409, summary: 'hangar init would overwrite files, or cannot write there' },
   // The front-end pipeline (S5): each rejection names the rule or limit it hit.
   SERVICE_NOT_FOUND: { status: 404, summary: "no service answers for the request's host" },
   INSTANCE_FORBIDDEN: {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runningAdminUrl } from '../platform/data-dir-lock.js';
 import { HangarError } from '../shared/errors.js';
 
 /** Flags every CLI verb that talks to the admin API takes (SPEC S2). */
@@ -10,16 +11,27 @@ export interface AdminClientOptions {
 }
 
 /**
- * Resolves the admin server and token: `--server` (default http://127.0.0.1:8000); token from
- * `--token`, `HANGAR_TOKEN`, or `<data-dir>/admin-token` (default data dir `.hangar`).
+ * Resolves the admin server and token. Server: `--server`, else the admin URL the platform
+ * running on the data dir wrote into its `platform.lock` (so `hangar dev --admin-port 0` is
+ * found), else http://127.0.0.1:8000. Token: `--token`, `HANGAR_TOKEN`, or
+ * `<data-dir>/admin-token`. Without `--data-dir`: `hangar dev`'s default data dir `.hangar`,
+ * then `hangar serve`'s `hangar-data`.
  */
 export function adminTarget(opts: AdminClientOptions): { server: string; token: string } {
-  const server = (opts.server ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
+  const candidates = (opts.dataDir !== undefined ? [opts.dataDir] : ['.hangar', 'hangar-data']).map((dir) =>
+    resolve(dir),
+  );
+  // The data dir of a platform that is running comes first: its token goes with its URL.
+  const live =
+    opts.server === undefined ? candidates.find((dir) => runningAdminUrl(dir) !== undefined) : undefined;
+  const dirs = live ? [live, ...candidates.filter((dir) => dir !== live)] : candidates;
+  const server = (opts.server ?? (live && runningAdminUrl(live)) ?? 'http://127.0.0.1:8000').replace(
+    /\/+$/,
+    '',
+  );
   let token = opts.token ?? process.env.HANGAR_TOKEN;
   if (!token) {
-    // Without --data-dir: `hangar dev`'s default data dir, then `hangar serve`'s.
-    const dirs = opts.dataDir !== undefined ? [opts.dataDir] : ['.hangar', 'hangar-data'];
-    const files = dirs.map((dir) => join(resolve(dir), 'admin-token'));
+    const files = dirs.map((dir) => join(dir, 'admin-token'));
     for (const file of files) {
       try {
         token = readFileSync(file, 'utf8').trim();

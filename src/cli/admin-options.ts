@@ -6,8 +6,11 @@ export function withAdminOptions(
   jsonHelp = 'print the admin API document as JSON',
 ): Command {
   return command
-    .option('--server <url>', 'admin API of the platform', 'http://127.0.0.1:8000')
+    .option(
+      '--server <url>',
+      'admin API of the platform (default: the one running on --data-dir, else http://127.0.0.1:8000)',
+    )
     .option('--token <token>', 'admin token (default: HANGAR_TOKEN or <data-dir>/admin-token)')
-    .option('--data-dir <dir>', 'data dir holding admin-token', '.hangar')
+    .option('--data-dir <dir>', "the platform's data dir (default: .hangar, then hangar-data)")
     .option('--json', jsonHelp);
 }

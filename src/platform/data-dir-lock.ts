@@ -17,11 +17,16 @@ interface LockContent {
   /** The process's start time (clock ticks since boot, /proc), so a reused pid is not taken for the owner. */
   started: string | null;
   ports?: { http: number; admin?: number } | undefined;
+  /** The admin API's URL once it listens, for the CLI's verbs pointed at this data dir. */
+  adminUrl?: string | undefined;
 }
 
 export interface DataDirLock {
-  /** Records the ports the platform listens on, for the error a second platform gets. */
-  listening(ports: { http: number; admin?: number }): void;
+  /**
+   * Records the ports the platform listens on, for the error a second platform gets, and the
+   * admin API's URL, which `hangar logs --data-dir DIR` (and the other verbs) then find.
+   */
+  listening(ports: { http: number; admin?: number }, adminUrl?: string): void;
   release(): void;
 }
 
@@ -53,8 +58,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
   }
   let released = false;
   return {
-    listening(ports) {
-      if (!released) writeFileSync(file, JSON.stringify({ ...own, ports } satisfies LockContent));
+    listening(ports, adminUrl) {
+      if (!released) writeFileSync(file, JSON.stringify({ ...own, ports, adminUrl } satisfies LockContent));
     },
     release() {
       if (released) return;
@@ -63,6 +68,19 @@ export function lockDataDir(dataDir: string): DataDirLock {
       if (readLock(file)?.pid === process.pid) rmSync(file, { force: true });
     },
   };
+}
+
+/**
+ * The admin API's URL of the platform running on `dataDir`, when one is (and has opened its
+ * admin port); undefined otherwise. The CLI's verbs use it when no `--server` is given, so a
+ * platform on `--admin-port 0` is found from its data dir alone.
+ *
+ * @example
+ * runningAdminUrl('.hangar') // 'http://127.0.0.1:41877'
+ */
+export function runningAdminUrl(dataDir: string): string | undefined {
+  const holder = readLock(join(dataDir, LOCK_FILE));
+  return holder?.adminUrl !== undefined && alive(holder) ? holder.adminUrl : undefined;
 }
 
 function readLock(file: string): LockContent | undefined {

@@ -252,8 +252,9 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
         throw err;
       }
       const adminPort = (admin.address() as AddressInfo).port;
-      lock.listening({ http: port, admin: adminPort });
-      return `http://${hostForUrl(options.host)}:${adminPort}`;
+      const adminUrl = `http://${hostForUrl(options.host)}:${adminPort}`;
+      lock.listening({ http: port, admin: adminPort }, localUrl(adminUrl));
+      return adminUrl;
     },
     async close(stopRuntimes) {
       closing = true;
@@ -321,6 +322,11 @@ function listen(server: Server, port: number, host: string, flag: string): Promi
     });
     server.listen(port, host, () => resolvePromise());
   });
+}
+
+/** A URL on this machine for a listener on `url`'s address: the any-address is reached on loopback. */
+function localUrl(url: string): string {
+  return url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
 }
 
 export function hostForUrl(host: string): string {

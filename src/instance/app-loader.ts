@@ -27,15 +27,21 @@ export async function loadModuleHandler(
   try {
     namespace = (await import(pathToFileURL(join(appDir, module)).href)) as Record<string, unknown>;
   } catch (err) {
-    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    let detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    // Node 20 does not say which imported file does not parse: find it (syntax-locator.ts).
+    if (err instanceof SyntaxError && !detail.includes(`${appDir}/`)) {
+      const place = await (await import('./syntax-locator.js')).locateSyntaxError(appDir);
+      if (place) detail = `${place}\n${detail}`;
+    }
     // The first line says what to do (or at least what broke): it is the one a log line shows.
-    // An error with no frames (a compile error, compile-error.ts) is all message: said once.
-    const framed = /\n\s+at /.test(detail);
+    // An error whose stack is its message (a compile error, compile-error.ts) is said once;
+    // Node's own syntax errors put the file, line and a caret in front of it: kept.
+    const onlyMessage = err instanceof Error && detail === `${err.name}: ${err.message}`;
     throw new HangarError(
       'MODULE_LOAD_FAILED',
-      framed || !(err instanceof Error)
-        ? `module ${module} failed to load: ${loadFailureSummary(err, module)}\n${detail}`
-        : `module ${module} failed to load: ${err.message}`,
+      onlyMessage
+        ? `module ${module} failed to load: ${err.message}`
+        : `module ${module} failed to load: ${loadFailureSummary(err, module)}\n${detail}`,
       {
         cause: err,
       },

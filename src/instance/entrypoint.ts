@@ -18,6 +18,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
+import { HangarError } from '../shared/errors.js';
 import { hopByHop } from '../shared/hop-by-hop.js';
 import type { LogLevel } from '../shared/log-levels.js';
 import { DeadlineExceededError } from './deadline.js';
@@ -127,7 +128,10 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
   });
   const pid = child.pid;
   if (pid === undefined) {
-    throw new Error(`the entrypoint \`${options.command}\` could not be started (spawn /bin/sh failed)`);
+    throw new HangarError(
+      'INSTANCE_START_FAILED',
+      `the entrypoint \`${options.command}\` could not be started (spawn /bin/sh failed)`,
+    );
   }
   options.onSpawn?.(pid);
   const tail: string[] = [];
@@ -140,7 +144,7 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
   let stopping = false;
   const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) =>
-      resolve(signal ? `it was ended by ${signal}` : `it exited with code ${code}`),
+      resolve(signal ? `was ended by ${signal}` : `exited with code ${code}`),
     );
   });
   const explain = (what: string) =>
@@ -152,11 +156,12 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
     const outcome = await Promise.race([accepts(port), exited.then((why) => `exit:${why}`)]);
     if (outcome === true) break;
     if (typeof outcome === 'string') {
-      throw new Error(explain(`${outcome.slice(5)} before it listened on PORT ${port}`));
+      throw new HangarError('INSTANCE_START_FAILED', explain(`${outcome.slice(5)} before it listened on PORT ${port}`));
     }
     if (Date.now() - startedAt > options.startTimeoutMs) {
       killGroup(pid);
-      throw new Error(
+      throw new HangarError(
+        'INSTANCE_START_FAILED',
         explain(
           `did not accept connections on PORT ${port} within ${options.startTimeoutMs} ms; it must listen on process.env.PORT (e.g. app.listen(process.env.PORT))`,
         ),

@@ -33,6 +33,13 @@ describe('trimStack', () => {
     );
   });
 
+  it("shows no frame of a trace that is all Hangar's and Node's, only the count", () => {
+    const stack = `Error: the entrypoint exited\n    at start (file://${hangar}:95:19)\n    at run (node:internal/x:1:1)`;
+    expect(trimStack(stack)).toBe(
+      'Error: the entrypoint exited\n    (2 frames of Hangar, Node and node_modules hidden)',
+    );
+  });
+
   it('trims each trace of a cause chain on its own', () => {
     const stack = [
       'Error: outer',

@@ -24,8 +24,9 @@ function notTheApps(frame: string): boolean {
 
 /**
  * `text` with the frames that are not the app's dropped from each stack trace in it, and one
- * line saying how many were. A trace of only such frames keeps its first one, so the error
- * still has a place. Text without a trace comes back as it is (the same string).
+ * line saying how many were. A trace with none of the app's frames keeps its first frame in a
+ * package (node_modules), so the error still has a place. Text without a trace comes back as
+ * it is (the same string).
  *
  * @example
  * trimStack('Error: boom\n    at inner (/app/main.ts:1:43)\n    at callFetch (/opt/hangar/dist/instance/fetch-run.js:21:36)')
@@ -51,7 +52,8 @@ export function trimStack(text: string, hint = ''): string {
   for (const line of text.split('\n')) {
     if (frameLine.test(line)) {
       if (notTheApps(line)) {
-        if (hidden === 0 && keptInTrace === 0) firstHidden = line;
+        // A package's frame tells where in it the error arose; Hangar's and Node's do not.
+        if (firstHidden === undefined && keptInTrace === 0 && line.includes('/node_modules/')) firstHidden = line;
         hidden++;
       } else {
         out.push(line);

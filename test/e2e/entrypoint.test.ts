@@ -151,7 +151,7 @@ describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start
       return res.ok ? ((await res.json()) as NodeAnswer) : undefined;
     });
     expect(second.pid).not.toBe(first.pid);
-    await dev.waitFor(/it exited with code 3/);
+    await dev.waitFor(/exited with code 3/);
 
     // The instance is killed (SIGKILL, no chance to clean up): the platform ends its server.
     const { instances } = await adminGet<InstancesDoc>(dev, '/api/instances');

@@ -7,13 +7,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { initApp, type TemplateName, templateNames } from '../../src/cli/init.js';
-import { repoRoot, startDev, stopAll } from '../helpers/dev-server.js';
+import { startDev, stopAll } from '../helpers/dev-server.js';
 import { watchOutput } from '../helpers/process-output.js';
+import { linkPackages } from '../helpers/template-deps.js';
 
 const temps: string[] = [];
 /** `npm test` runs still going (each leads its own process group). */
@@ -89,34 +90,6 @@ const cases: Record<TemplateName, { greeting: string; source: string; checks: Ch
     ],
   },
 };
-
-/**
- * What `npm install` would put in node_modules for the app's dependencies and devDependencies:
- * a link to each package in Hangar's own node_modules (whose dependencies Node then finds from
- * there), and its bins in node_modules/.bin. Returns the packages linked.
- */
-function linkPackages(appDir: string): string[] {
-  const pkg = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as {
-    dependencies?: Record<string, string>;
-    devDependencies?: Record<string, string>;
-  };
-  const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
-  for (const name of names) {
-    const source = join(repoRoot, 'node_modules', name);
-    const link = join(appDir, 'node_modules', name);
-    mkdirSync(dirname(link), { recursive: true });
-    symlinkSync(source, link, 'dir');
-    const own = JSON.parse(readFileSync(join(source, 'package.json'), 'utf8')) as {
-      bin?: string | Record<string, string>;
-    };
-    const bins = typeof own.bin === 'string' ? { [name.split('/').at(-1)!]: own.bin } : (own.bin ?? {});
-    for (const [bin, file] of Object.entries(bins)) {
-      mkdirSync(join(appDir, 'node_modules/.bin'), { recursive: true });
-      symlinkSync(join(source, file), join(appDir, 'node_modules/.bin', bin));
-    }
-  }
-  return names;
-}
 
 /** Runs `npm test` in `appDir` as a user would; resolves with its exit code and output. */
 async function npmTest(appDir: string): Promise<{ code: number | null; output: string }> {

@@ -3,7 +3,7 @@
  * verb's work lives in its own file under src/cli and is imported only when it runs, so
  * `hangar --help` and shell completion (completion.ts walks this tree) load none of them.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { version } from '../shared/version.js';
 import { withAdminOptions } from './admin-options.js';
 import { type DevFlags, devDefaults, devEnv } from './dev-options.js';
@@ -309,6 +309,17 @@ Templates:
     .action(async (opts) => {
       const { runSocketsList } = await import('./sockets.js');
       await runSocketsList(opts);
+    });
+
+  program
+    .command('completion')
+    .description(
+      'print a shell completion script for bash, zsh or fish; its first lines say how to install it',
+    )
+    .addArgument(new Argument('<shell>', 'the shell to complete in').choices(['bash', 'zsh', 'fish']))
+    .action(async (shell: string) => {
+      const { runCompletion } = await import('./completion.js');
+      await runCompletion(shell);
     });
 
   return program;

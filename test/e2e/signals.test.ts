@@ -33,6 +33,11 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to hangar dev', (signal) => {
     // Two services, routed by host: two instance processes to stop.
     expect(await getWithHost(dev.url, `127.0.0.1:${port}`)).toBe('Hello, World!');
     expect(await getWithHost(dev.url, `api.localhost:${port}`)).toBe('service api');
+    // The banner names the second service by a host browsers and curl resolve to loopback
+    // (*.localhost), and that host reaches it.
+    const [, printed] = await dev.waitFor(/^ {2}api \(version [^)]+\): (\S+)$/m);
+    expect(printed).toBe(`http://api.localhost:${port}`);
+    expect(await getWithHost(dev.url, new URL(printed!).host)).toBe('service api');
     const { instances } = await adminGet<{ instances: Array<{ pid: number }> }>(dev, '/api/instances');
     expect(instances).toHaveLength(2);
 

@@ -167,7 +167,7 @@ describe('the fish script', () => {
 
 describe('unknown shells', () => {
   it('are a usage error naming the shells there are', async () => {
-    await expect(runCompletion('tcsh')).rejects.toMatchObject({
+    await expect(runCompletion('tcsh', hangarProgram())).rejects.toMatchObject({
       name: 'HangarError',
       code: 'HANGAR_E_USAGE',
       message: expect.stringContaining('bash, zsh, fish'),
@@ -187,7 +187,7 @@ describe('runCompletion', () => {
       written.push(String(chunk));
       return true;
     });
-    await runCompletion('fish');
+    await runCompletion('fish', hangarProgram());
     expect(written.join('')).toBe(completionScript(hangarProgram(), 'fish'));
   });
 });

@@ -9,7 +9,6 @@
 import type { Argument, Command, Help, Option } from 'commander';
 import { HangarError } from '../shared/errors.js';
 import { LOG_LEVELS } from '../shared/log-levels.js';
-import { hangarProgram } from './program.js';
 
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 
@@ -544,8 +543,12 @@ function isCompletionShell(shell: string): shell is CompletionShell {
   return (COMPLETION_SHELLS as readonly string[]).includes(shell);
 }
 
-/** Runs `hangar completion SHELL`: the script for SHELL on stdout. */
-export async function runCompletion(shell: string): Promise<void> {
+/**
+ * Runs `hangar completion SHELL`: the script for SHELL on stdout. `program` is the one being
+ * run (program.ts passes itself: this module must not import it, or the two would import each
+ * other).
+ */
+export async function runCompletion(shell: string, program: Command): Promise<void> {
   if (!isCompletionShell(shell)) throw unknownShell(shell);
-  process.stdout.write(completionScript(hangarProgram(), shell));
+  process.stdout.write(completionScript(program, shell));
 }

@@ -319,7 +319,7 @@ Templates:
     .addArgument(new Argument('<shell>', 'the shell to complete in').choices(['bash', 'zsh', 'fish']))
     .action(async (shell: string) => {
       const { runCompletion } = await import('./completion.js');
-      await runCompletion(shell);
+      await runCompletion(shell, program);
     });
 
   return program;

@@ -111,5 +111,16 @@ describe('front end: request headers, buffered responses, gzip (S5 steps 5-7)', 
       expect(res.body.length).toBeLessThan(5000);
       expect(gunzipSync(res.body).toString()).toBe('hello gzip '.repeat(455).slice(0, 5000));
     });
+
+    it("keeps App Engine's rule for curl (docs/pipeline.md): --compressed alone gets identity, a User-Agent naming gzip gets gzip", async () => {
+      // What `curl --compressed` sends (curl 8 with every decoder built in).
+      const compressed = 'Accept-Encoding: deflate, gzip, br, zstd\r\n';
+      const plain = await text('n=5000', `${compressed}User-Agent: curl/8.5.0\r\n`);
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.body.length).toBe(5000);
+      const named = await text('n=5000', `${compressed}User-Agent: curl gzip\r\n`);
+      expect(named.headers['content-encoding']).toEqual(['gzip']);
+      expect(gunzipSync(named.body).length).toBe(5000);
+    });
   });
 });

@@ -10,9 +10,8 @@
  * it in this mode. A file that does not compile is reported on stderr (it is in the instance's
  * start error if the app imports it) and the others are compiled still.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { appSourceFiles } from './app-source-files.js';
 import { initialize, load } from './loader-hooks.js';
 
 /** Most files looked at, so a huge folder cannot hold up the start for long. */
@@ -20,28 +19,14 @@ const maxFiles = 5_000;
 const typeScript = /\.m?tsx?$/;
 const declarations = /\.d\.m?ts$/;
 
-function typeScriptFiles(dir: string, found: string[]): void {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    if (found.length >= maxFiles) return;
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) typeScriptFiles(path, found);
-    else if (entry.isFile() && typeScript.test(entry.name) && !declarations.test(entry.name))
-      found.push(path);
-  }
-}
-
 const init = JSON.parse(process.env.HANGAR_INSTANCE_INIT ?? '{}') as { appDir?: unknown; cacheDir?: unknown };
 if (typeof init.appDir === 'string' && typeof init.cacheDir === 'string') {
   initialize({ cacheDir: init.cacheDir });
-  const files: string[] = [];
-  typeScriptFiles(init.appDir, files);
+  const files = appSourceFiles(
+    init.appDir,
+    (name) => typeScript.test(name) && !declarations.test(name),
+    maxFiles,
+  );
   const notLoaded = () => Promise.reject(new Error('not a TypeScript file'));
   await Promise.all(
     files.map((file) =>

@@ -5,29 +5,13 @@
  * an app's import fails that way, its own JavaScript files are parsed with esbuild (which
  * Hangar has for TypeScript anyway) until one fails, and that one's place is told.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { appSourceFiles } from './app-source-files.js';
 import { compileError } from './compile-error.js';
 
 /** Files looked at, at most: an app with more is told the message alone. */
 const maxFiles = 2_000;
 const javaScript = /\.(m|c)?js$/;
-
-function appFiles(dir: string, found: string[]): void {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    if (found.length >= maxFiles) return;
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) appFiles(path, found);
-    else if (entry.isFile() && javaScript.test(entry.name)) found.push(path);
-  }
-}
 
 /**
  * The first of the app's JavaScript files (not node_modules) that does not parse, told as
@@ -38,8 +22,7 @@ function appFiles(dir: string, found: string[]): void {
  * await locateSyntaxError('/app') // '/app/app.js:20:7: Expected identifier but found "="\n ...'
  */
 export async function locateSyntaxError(appDir: string): Promise<string | undefined> {
-  const files: string[] = [];
-  appFiles(appDir, files);
+  const files = appSourceFiles(appDir, (name) => javaScript.test(name), maxFiles);
   if (files.length === 0) return undefined;
   let esbuild: typeof import('esbuild');
   try {

@@ -156,7 +156,10 @@ export async function startEntrypoint(options: EntrypointOptions): Promise<Entry
     const outcome = await Promise.race([accepts(port), exited.then((why) => `exit:${why}`)]);
     if (outcome === true) break;
     if (typeof outcome === 'string') {
-      throw new HangarError('INSTANCE_START_FAILED', explain(`${outcome.slice(5)} before it listened on PORT ${port}`));
+      throw new HangarError(
+        'INSTANCE_START_FAILED',
+        explain(`${outcome.slice(5)} before it listened on PORT ${port}`),
+      );
     }
     if (Date.now() - startedAt > options.startTimeoutMs) {
       killGroup(pid);

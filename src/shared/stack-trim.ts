@@ -53,7 +53,8 @@ export function trimStack(text: string, hint = ''): string {
     if (frameLine.test(line)) {
       if (notTheApps(line)) {
         // A package's frame tells where in it the error arose; Hangar's and Node's do not.
-        if (firstHidden === undefined && keptInTrace === 0 && line.includes('/node_modules/')) firstHidden = line;
+        if (firstHidden === undefined && keptInTrace === 0 && line.includes('/node_modules/'))
+          firstHidden = line;
         hidden++;
       } else {
         out.push(line);

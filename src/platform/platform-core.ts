@@ -171,11 +171,16 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   const sockets = await startSocketService({
     dataDir,
     config: options.platformConfig.sockets,
+    urlfetch: options.platformConfig.urlfetch,
     mode: options.mode,
     logger,
-    onBytes: ({ app, service, version, sent, received }) => {
-      for (const name of ['socket_bytes', 'outgoing_bytes'] as const)
-        traffic.meter.add(app, service ?? 'default', version ?? 'dev', name, sent + received);
+    onBytes: ({ app, service, version, sent, received, urlfetchCalls, urlfetchBytes }) => {
+      const where = [app, service ?? 'default', version ?? 'dev'] as const;
+      if (sent + received > 0)
+        for (const name of ['socket_bytes', 'outgoing_bytes'] as const)
+          traffic.meter.add(...where, name, sent + received);
+      if (urlfetchCalls > 0) traffic.meter.add(...where, 'urlfetch_calls', urlfetchCalls);
+      if (urlfetchBytes > 0) traffic.meter.add(...where, 'urlfetch_bytes', urlfetchBytes);
     },
   });
   const adminSource: AdminSource = {

@@ -16,6 +16,14 @@ export const ServiceInit = z.object({
   allow: z.array(z.string()),
   blocked: z.array(z.string()),
   strict: z.boolean(),
+  /** URL Fetch's limits (S13, `urlfetch:` of the platform config). */
+  urlfetch: z
+    .object({
+      maxRequestBytes: z.number().int().positive(),
+      maxResponseBytes: z.number().int().positive(),
+      maxDeadlineMs: z.number().int().positive(),
+    })
+    .optional(),
 });
 export type ServiceInit = z.infer<typeof ServiceInit>;
 
@@ -52,6 +60,9 @@ export const SocketBytes = z.object({
   version: z.string().nullable(),
   sent: z.number(),
   received: z.number(),
+  /** URL Fetch calls made for this version (S10), and their bytes (request and response bodies). */
+  urlfetchCalls: z.number().default(0),
+  urlfetchBytes: z.number().default(0),
 });
 export type SocketBytes = z.infer<typeof SocketBytes>;
 

@@ -9,6 +9,8 @@
  *   after the hello line, raw bytes both ways.
  * - `lookup` / `resolve`: one DNS question, one reply line.
  * - `udp`: one UDP socket; after the reply line, length-prefixed frames both ways (`frames.ts`).
+ * - `urlfetch`: one URL Fetch call; the request body after the hello, the response body after
+ *   the reply line.
  *
  * Every line is validated with zod; a control line that does not parse is ignored.
  */
@@ -68,6 +70,23 @@ export const Hello = z.discriminatedUnion('op', [
    * loopback bridge (src/instance/egress-bridge.ts).
    */
   z.object({ ...Identity, op: z.literal('egress') }),
+  /**
+   * One URL Fetch call (S13, service/urlfetch.ts): after the hello, exactly `bodyBytes` of
+   * request body; the service answers one reply line (the response's status, headers and
+   * `bodyBytes`) followed by that many bytes of body, then ends the connection.
+   */
+  z.object({
+    ...Identity,
+    op: z.literal('urlfetch'),
+    method: z.string().regex(/^[A-Za-z]{1,20}$/),
+    url: z.string().max(8192),
+    headers: z.array(z.tuple([z.string().max(256), z.string().max(16_384)])).max(500),
+    bodyBytes: z.number().int().min(0),
+    deadlineMs: z.number().positive(),
+    followRedirects: z.boolean(),
+    validateCertificate: z.boolean(),
+    allowTruncated: z.boolean(),
+  }),
 ]);
 export type Hello = z.infer<typeof Hello>;
 export type HelloOf<Op extends Hello['op']> = Extract<Hello, { op: Op }>;

@@ -23,6 +23,8 @@ const serviceMain = fileURLToPath(new URL('./service/main.js', import.meta.url))
 export interface StartSocketServiceOptions {
   dataDir: string;
   config: PlatformConfig['sockets'];
+  /** URL Fetch's limits (S13): the service makes the calls. */
+  urlfetch?: PlatformConfig['urlfetch'];
   mode: 'dev' | 'serve';
   logger: Logger;
   /**
@@ -115,6 +117,15 @@ class Supervisor implements SocketServiceHandle {
       allow: [...config.allow],
       blocked: [...config.blocked],
       strict: config.strict,
+      ...(this.#options.urlfetch
+        ? {
+            urlfetch: {
+              maxRequestBytes: this.#options.urlfetch.maxRequestBytes,
+              maxResponseBytes: this.#options.urlfetch.maxResponseBytes,
+              maxDeadlineMs: this.#options.urlfetch.maxDeadlineMs,
+            },
+          }
+        : {}),
     };
     // Until it is ready its stderr only goes to the tail a failed start reports.
     let started = false;
@@ -166,7 +177,10 @@ class Supervisor implements SocketServiceHandle {
       const previous = before.get(keyOf(entry));
       const sent = entry.sent - (previous?.sent ?? 0);
       const received = entry.received - (previous?.received ?? 0);
-      if (sent > 0 || received > 0) this.#options.onBytes?.({ ...entry, sent, received });
+      const urlfetchCalls = entry.urlfetchCalls - (previous?.urlfetchCalls ?? 0);
+      const urlfetchBytes = entry.urlfetchBytes - (previous?.urlfetchBytes ?? 0);
+      if (sent > 0 || received > 0 || urlfetchCalls > 0 || urlfetchBytes > 0)
+        this.#options.onBytes?.({ ...entry, sent, received, urlfetchCalls, urlfetchBytes });
     }
     return live;
   }
@@ -246,6 +260,8 @@ function merge(carried: Map<string, SocketBytes>, live: SocketBytes[]): SocketBy
     if (existing) {
       existing.sent += entry.sent;
       existing.received += entry.received;
+      existing.urlfetchCalls += entry.urlfetchCalls;
+      existing.urlfetchBytes += entry.urlfetchBytes;
     } else out.set(keyOf(entry), { ...entry });
   }
   return [...out.values()];

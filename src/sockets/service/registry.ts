@@ -109,6 +109,7 @@ export class Registry {
   bytesByApp(): SocketBytes[] {
     const totals = new Map<string, SocketBytes>();
     for (const entry of this.#closedBytes.values()) totals.set(key(entry), { ...entry });
+    // Sessions add socket bytes only; URL Fetch totals are all in #closedBytes.
     for (const session of this.#sessions.values()) {
       const entry = this.#totalsFor(totals, session);
       entry.sent += session.sent;
@@ -127,6 +128,13 @@ export class Registry {
     totals.received += received;
   }
 
+  /** One URL Fetch call of `owner` (S13) with its request and response body bytes, for metering (S10). */
+  meterUrlFetch(owner: Pick<Session, 'app' | 'service' | 'version'>, bytes: number): void {
+    const totals = this.#totalsFor(this.#closedBytes, owner);
+    totals.urlfetchCalls += 1;
+    totals.urlfetchBytes += bytes;
+  }
+
   /** Ends every session (the service is stopping). */
   shutdown(): void {
     for (const session of [...this.#sessions.values()]) session.shutdown();
@@ -142,6 +150,8 @@ export class Registry {
       version: session.version ?? null,
       sent: 0,
       received: 0,
+      urlfetchCalls: 0,
+      urlfetchBytes: 0,
     };
     const existing = map.get(key(entry));
     if (existing) return existing;

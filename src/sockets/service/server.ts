@@ -13,11 +13,41 @@ import { newDescriptorParts, parseDescriptor, Registry, sameSecret } from './reg
 import { type ServiceResolver, systemResolver } from './resolver.js';
 import { TcpSession } from './tcp-session.js';
 import { UdpSession } from './udp-session.js';
+import { performUrlFetch, type UrlFetchLimits } from './urlfetch.js';
 
 export interface SocketServiceOptions extends ServiceInit {
   resolver?: ServiceResolver;
   /** A destination passed with a dev-server warning (loopback/private); printed by the platform. */
   onWarning?(app: string, message: string): void;
+}
+
+/** URL Fetch's limits when the platform sends none (S15's defaults). */
+const defaultUrlFetchLimits: UrlFetchLimits = {
+  maxRequestBytes: 10 * 2 ** 20,
+  maxResponseBytes: 32 * 2 ** 20,
+  maxDeadlineMs: 60_000,
+};
+
+/** Reads exactly `bytes` from `conn` (a URL Fetch request body); rejects if it ends first. */
+function readExactly(conn: Socket, bytes: number): Promise<Buffer> {
+  if (bytes === 0) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let have = 0;
+    const onData = (chunk: Buffer) => {
+      const need = bytes - have;
+      chunks.push(chunk.length > need ? chunk.subarray(0, need) : chunk);
+      have += Math.min(chunk.length, need);
+      if (have === bytes) {
+        conn.off('data', onData).off('end', onEnd);
+        conn.pause();
+        resolve(Buffer.concat(chunks, bytes));
+      }
+    };
+    const onEnd = () => reject(new Error(`the request body ended after ${have} of ${bytes} bytes`));
+    conn.on('data', onData).once('end', onEnd);
+    conn.resume();
+  });
 }
 
 /** A data connection must follow its control reply within this time. */
@@ -130,6 +160,8 @@ export class SocketService {
         return this.#udp(conn, hello);
       case 'egress':
         return this.#egress(conn, hello);
+      case 'urlfetch':
+        return this.#urlfetch(conn, hello);
     }
   }
 
@@ -168,6 +200,44 @@ export class SocketService {
         void serving.close();
       }
     });
+  }
+
+  /**
+   * One URL Fetch call (S13): the request body follows the hello; the reply line and the
+   * response body go back, and the connection ends. Failures are the reply's error, shaped
+   * like Node's (service/urlfetch.ts).
+   */
+  async #urlfetch(conn: Socket, hello: HelloOf<'urlfetch'>): Promise<void> {
+    const limits = this.#options.urlfetch ?? defaultUrlFetchLimits;
+    if (hello.bodyBytes > limits.maxRequestBytes) {
+      this.#fail(conn, {
+        code: 'ERR_URLFETCH_TOO_LARGE',
+        syscall: 'urlfetch',
+        message: `urlfetch: the request body has ${hello.bodyBytes} bytes, more than urlfetch.max_request_bytes (${limits.maxRequestBytes})`,
+      });
+      return;
+    }
+    const body = await readExactly(conn, hello.bodyBytes);
+    const owner = { app: hello.app, service: hello.service, version: hello.version };
+    let result: Awaited<ReturnType<typeof performUrlFetch>>;
+    try {
+      result = await performUrlFetch(hello.app, hello, body, limits, {
+        policy: this.#policy,
+        resolver: this.#resolver,
+      });
+    } catch (err) {
+      // A call that failed is a call (S10), with the bytes it sent.
+      this.registry.meterUrlFetch(owner, body.length);
+      throw err;
+    }
+    this.registry.meterUrlFetch(owner, body.length + result.body.length);
+    const { body: payload, ...meta } = result;
+    conn.end(
+      Buffer.concat([
+        Buffer.from(line({ ok: true, value: { ...meta, bodyBytes: payload.length } })),
+        payload,
+      ]),
+    );
   }
 
   async #connect(conn: Socket, hello: HelloOf<'connect'>): Promise<void> {

@@ -269,6 +269,8 @@ describe('the socket service', () => {
       version: 'v9',
       sent: 100_000,
       received: 100_000,
+      urlfetchCalls: 0,
+      urlfetchBytes: 0,
     });
     // socketBytesByApp also reported the change to onBytes, as deltas.
     const deltas = started.deltas.filter((d) => d.app === 'metered');
@@ -349,6 +351,8 @@ describe('the egress proxy behind the service (S4.3)', () => {
         version: 'v2',
         sent: 50_000,
         received: 50_000,
+        urlfetchCalls: 0,
+        urlfetchBytes: 0,
       });
     } finally {
       echo.close();

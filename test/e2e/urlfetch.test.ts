@@ -14,6 +14,8 @@ import { makeSelfSignedCertificate } from '../../src/platform/tls.js';
 import { adminGet, type DevServer, startDev } from '../helpers/dev-server.js';
 
 const MiB = 2 ** 20;
+/** When each connection to /slow was closed by its caller. */
+const slowClosed: number[] = [];
 
 function serve(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -30,7 +32,8 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
       for (let i = 0; i < 33; i++) res.write(chunk);
       res.end();
     } else if (url.pathname === '/slow') {
-      // Never answers: the caller's deadline ends it.
+      // Never answers: the caller's deadline ends it. When the call was given up is noted.
+      req.socket.once('close', () => slowClosed.push(Date.now()));
     } else {
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
@@ -150,9 +153,16 @@ describe('hangar/urlfetch', () => {
   it('a server slower than the deadline: ERR_URLFETCH_DEADLINE; past the request deadline: DeadlineExceededError', async () => {
     const own = await call(`http://127.0.0.1:${ports.http}/slow`, { deadline: 0.3 });
     expect(own.error?.code).toBe('ERR_URLFETCH_DEADLINE');
-    // The call's 5 s would outlive the request's 3 s: the request's deadline ends it.
+    // The call's 5 s would outlive the request's 3 s: the request's deadline ends it, and the
+    // socket service gives the call up then (the server sees its connection close), not at 5 s.
+    const before = slowClosed.length;
+    const started = Date.now();
     const cut = await call(`http://127.0.0.1:${ports.http}/slow`);
     expect(cut.error).toMatchObject({ name: 'DeadlineExceededError', code: 'HANGAR_E_DEADLINE_EXCEEDED' });
+    while (slowClosed.length === before && Date.now() - started < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(slowClosed[before]! - started).toBeLessThan(4_500);
   });
 
   it('a 33 MiB response is an error, or its first 32 MiB with allowTruncated', async () => {

@@ -7,6 +7,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import type { InstanceInit } from '../../shared/messages.js';
 import { channelSocketPath } from '../../shared/request-channel.js';
 import { patchDns } from './dns-patch.js';
+import { installHttpClients } from './http-clients.js';
 import { type LinkConfig, ServiceLink, setLink } from './link.js';
 import { patchNet } from './net-patch.js';
 import { patchTls } from './tls-patch.js';
@@ -38,6 +39,8 @@ export function installSocketShim(config: ShimConfig): void {
   patchTls();
   patchDgram(link);
   patchDns(link);
+  // The HTTP clients through URL Fetch (S13), unless GAE_USE_SOCKETS_HTTPLIB keeps them on sockets.
+  installHttpClients();
   // `import { connect } from 'node:net'` in app code must see the patched functions too.
   syncBuiltinESMExports();
 }

@@ -5,6 +5,8 @@
  * call with the request's own DeadlineExceededError (S6).
  */
 import type { Socket } from 'node:net';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { logLine } from '../../instance/log-capture.js';
 import { readFirstLine } from '../lines.js';
 import type { HelloOf } from '../protocol.js';
 import { line } from '../wire.js';
@@ -96,4 +98,116 @@ function readToEnd(conn: Socket, bytes: number): Promise<Buffer> {
     });
     conn.resume();
   });
+}
+
+/** What a caller of URL Fetch can choose (the explicit API's options, in milliseconds). */
+export interface UrlFetchChoices {
+  deadlineMs?: number | undefined;
+  followRedirects: boolean;
+  validateCertificate: boolean;
+  allowTruncated: boolean;
+}
+
+/** The Response of a URL Fetch call: a standard Response with what URL Fetch adds. */
+export type UrlFetchResponse = Response & {
+  /** The body was longer than `urlfetch.max_response_bytes` and was cut (`allowTruncated`). */
+  readonly truncated: boolean;
+};
+
+/** S13's default deadline, changed by `setDefaultFetchDeadline` (App Engine's name). */
+let defaultDeadlineMs = 5_000;
+
+export function setDefaultDeadlineMs(ms: number): void {
+  defaultDeadlineMs = ms;
+}
+
+/**
+ * `request` through URL Fetch, with a line in the current request's log (S13: method, URL
+ * without its query, status, bytes, time; a failure as a warning with its code).
+ *
+ * @example
+ * const reply = await fetchThroughService(new Request(url), { followRedirects: true, validateCertificate: true, allowTruncated: false });
+ */
+export async function fetchThroughService(
+  request: Request,
+  choices: UrlFetchChoices,
+): Promise<UrlFetchReply> {
+  const body = request.body ? Buffer.from(await request.arrayBuffer()) : Buffer.alloc(0);
+  const headers: Array<[string, string]> = [];
+  for (const [name, value] of request.headers) headers.push([name, value]);
+  const started = performance.now();
+  const where = `${request.method} ${withoutQuery(request.url)}`;
+  let reply: UrlFetchReply;
+  try {
+    reply = await urlFetchCall(
+      {
+        method: request.method,
+        url: request.url,
+        headers,
+        deadlineMs: choices.deadlineMs ?? defaultDeadlineMs,
+        followRedirects: choices.followRedirects,
+        validateCertificate: choices.validateCertificate,
+        allowTruncated: choices.allowTruncated,
+      },
+      body,
+    );
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    logLine(
+      'warning',
+      `URL Fetch ${where} failed in ${elapsed(started)} ms: ${code ? `${code} ` : ''}${(err as Error).message}`,
+    );
+    throw err;
+  }
+  logLine(
+    'info',
+    `URL Fetch ${where} ${reply.status} ${reply.body.length} B ${elapsed(started)} ms${reply.redirects ? ` (${reply.redirects} redirects)` : ''}${reply.truncated ? ' (truncated)' : ''}`,
+  );
+  return reply;
+}
+
+/** The reply as a Response: a compressed body decoded, as the global fetch does. */
+export function replyToResponse(reply: UrlFetchReply, method: string): UrlFetchResponse {
+  const headers = new Headers();
+  for (const [name, value] of reply.headers) headers.append(name, value);
+  let body: Buffer | null = reply.body;
+  const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+  if (
+    body.length > 0 &&
+    !reply.truncated &&
+    encoding &&
+    ['gzip', 'x-gzip', 'deflate', 'br'].includes(encoding)
+  ) {
+    body =
+      encoding === 'br'
+        ? brotliDecompressSync(body)
+        : encoding === 'deflate'
+          ? inflateSync(body)
+          : gunzipSync(body);
+    headers.delete('content-encoding');
+    headers.delete('content-length');
+  }
+  // A Response may not carry a body with these statuses, or for HEAD.
+  if (method === 'HEAD' || [101, 204, 205, 304].includes(reply.status)) body = null;
+  const response = new Response(body, {
+    status: reply.status < 200 ? 200 : reply.status,
+    statusText: reply.statusText,
+    headers,
+  });
+  Object.defineProperties(response, {
+    url: { value: reply.url },
+    redirected: { value: reply.redirects > 0 },
+    truncated: { value: reply.truncated },
+  });
+  return response as UrlFetchResponse;
+}
+
+function elapsed(started: number): string {
+  const ms = performance.now() - started;
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+function withoutQuery(url: string): string {
+  const q = url.search(/[?#]/);
+  return q === -1 ? url : url.slice(0, q);
 }

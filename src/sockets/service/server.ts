@@ -219,17 +219,29 @@ export class SocketService {
     }
     const body = await readExactly(conn, hello.bodyBytes);
     const owner = { app: hello.app, service: hello.service, version: hello.version };
+    // The instance gone (its request's deadline, its end): the call stops too.
+    // Reading on, so that its end is seen (the connection is half-open capable: 'end', not 'close').
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    conn.once('close', onClose).once('end', onClose);
+    conn.on('data', () => {}).resume();
     let result: Awaited<ReturnType<typeof performUrlFetch>>;
     try {
-      result = await performUrlFetch(hello.app, hello, body, limits, {
-        policy: this.#policy,
-        resolver: this.#resolver,
-      });
+      result = await performUrlFetch(
+        hello.app,
+        hello,
+        body,
+        limits,
+        { policy: this.#policy, resolver: this.#resolver },
+        gone.signal,
+      );
     } catch (err) {
+      conn.off('close', onClose).off('end', onClose);
       // A call that failed is a call (S10), with the bytes it sent.
       this.registry.meterUrlFetch(owner, body.length);
       throw err;
     }
+    conn.off('close', onClose).off('end', onClose);
     this.registry.meterUrlFetch(owner, body.length + result.body.length);
     const { body: payload, ...meta } = result;
     conn.end(

@@ -231,3 +231,21 @@ describe('the rules as pure functions', () => {
     expect(userAgentFor('shop', 'axios/1.7')).toBe('axios/1.7 Hangar-URLFetch (+urlfetch; appid: shop)');
   });
 });
+
+describe('a caller that goes away', () => {
+  it('stops the call at once', async () => {
+    const gone = new AbortController();
+    const started = Date.now();
+    const pending = performUrlFetch(
+      'shop',
+      call(`http://127.0.0.1:${ports.http}/slow`, { deadlineMs: 30_000 }),
+      Buffer.alloc(0),
+      limits,
+      { policy, resolver },
+      gone.signal,
+    );
+    setTimeout(() => gone.abort(), 100);
+    await expect(pending).rejects.toMatchObject({ code: 'ECANCELED' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});

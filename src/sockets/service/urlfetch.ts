@@ -116,6 +116,8 @@ export async function performUrlFetch(
   body: Buffer,
   limits: UrlFetchLimits,
   deps: DialDeps,
+  /** Aborts the call: its caller is gone (the request's own deadline, the instance's end). */
+  cancel?: AbortSignal,
 ): Promise<UrlFetchResult> {
   if (body.length > limits.maxRequestBytes) {
     fail(
@@ -126,6 +128,8 @@ export async function performUrlFetch(
   const deadlineMs = Math.min(call.deadlineMs, limits.maxDeadlineMs);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), deadlineMs);
+  const cancelled = () => controller.abort();
+  cancel?.addEventListener('abort', cancelled, { once: true });
   try {
     let url = call.url;
     let method = call.method.toUpperCase();
@@ -158,6 +162,7 @@ export async function performUrlFetch(
       }
     }
   } catch (err) {
+    if (cancel?.aborted) fail('ECANCELED', 'urlfetch: the caller went away before the call ended');
     if (controller.signal.aborted) {
       fail(
         'ERR_URLFETCH_DEADLINE',
@@ -167,6 +172,7 @@ export async function performUrlFetch(
     throw err;
   } finally {
     clearTimeout(timer);
+    cancel?.removeEventListener('abort', cancelled);
   }
 }
 

@@ -45,7 +45,7 @@ type NextLoad = (url: string, context?: LoadContext) => Promise<LoadResult>;
 const hangarModules: Record<string, URL> = {
   hangar: new URL('../index.js', import.meta.url),
   'hangar/sockets': new URL('../sockets/api.js', import.meta.url),
-  'hangar/urlfetch': new URL('../sockets/urlfetch-api.js', import.meta.url),
+  'hangar/urlfetch': new URL('../urlfetch/api.js', import.meta.url),
 };
 
 let cacheDir = '';

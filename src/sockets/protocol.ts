@@ -71,7 +71,7 @@ export const Hello = z.discriminatedUnion('op', [
    */
   z.object({ ...Identity, op: z.literal('egress') }),
   /**
-   * One URL Fetch call (S13, service/urlfetch.ts): after the hello, exactly `bodyBytes` of
+   * One URL Fetch call (S13, src/urlfetch/service/call.ts): after the hello, exactly `bodyBytes` of
    * request body; the service answers one reply line (the response's status, headers and
    * `bodyBytes`) followed by that many bytes of body, then ends the connection.
    */

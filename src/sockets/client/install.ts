@@ -6,8 +6,8 @@
 import { syncBuiltinESMExports } from 'node:module';
 import type { InstanceInit } from '../../shared/messages.js';
 import { channelSocketPath } from '../../shared/request-channel.js';
+import { installHttpClients } from '../../urlfetch/client/http-clients.js';
 import { patchDns } from './dns-patch.js';
-import { installHttpClients } from './http-clients.js';
 import { type LinkConfig, ServiceLink, setLink } from './link.js';
 import { patchNet } from './net-patch.js';
 import { patchTls } from './tls-patch.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { performUrlFetch, type UrlFetchLimits } from '../../urlfetch/service/call.js';
 import { errnoError, toWire, type WireError } from '../errno.js';
 import type { ServiceInit } from '../ipc.js';
 import { onLines, parseLine, readFirstLine } from '../lines.js';
@@ -13,7 +14,6 @@ import { newDescriptorParts, parseDescriptor, Registry, sameSecret } from './reg
 import { type ServiceResolver, systemResolver } from './resolver.js';
 import { TcpSession } from './tcp-session.js';
 import { UdpSession } from './udp-session.js';
-import { performUrlFetch, type UrlFetchLimits } from './urlfetch.js';
 
 export interface SocketServiceOptions extends ServiceInit {
   resolver?: ServiceResolver;
@@ -205,7 +205,7 @@ export class SocketService {
   /**
    * One URL Fetch call (S13): the request body follows the hello; the reply line and the
    * response body go back, and the connection ends. Failures are the reply's error, shaped
-   * like Node's (service/urlfetch.ts).
+   * like Node's (src/urlfetch/service/call.ts).
    */
   async #urlfetch(conn: Socket, hello: HelloOf<'urlfetch'>): Promise<void> {
     const limits = this.#options.urlfetch ?? defaultUrlFetchLimits;

@@ -11,8 +11,8 @@
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { errnoError, type WireError } from '../errno.js';
-import { type DialDeps, dialTcp } from './dial.js';
+import { errnoError, type WireError } from '../../sockets/errno.js';
+import { type DialDeps, dialTcp } from '../../sockets/service/dial.js';
 
 /** What an app asks for (the `urlfetch` hello, protocol.ts), its body apart. */
 export interface UrlFetchCall {

@@ -1,17 +1,17 @@
 /**
  * The instance's side of a URL Fetch call (S13): one connection to the socket service, the
  * `urlfetch` hello and the request body out, the reply line and the response body back
- * (service/urlfetch.ts makes the call). Inside a request, the request's deadline ends the
+ * (service/call.ts makes the call). Inside a request, the request's deadline ends the
  * call with the request's own DeadlineExceededError (S6).
  */
 import type { Socket } from 'node:net';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { logLine } from '../../instance/log-capture.js';
-import { readFirstLine } from '../lines.js';
-import type { HelloOf } from '../protocol.js';
-import { line } from '../wire.js';
-import { getLink, onRequestAbort, replyError } from './link.js';
-import { loadSchemas } from './schemas.js';
+import { getLink, onRequestAbort, replyError } from '../../sockets/client/link.js';
+import { loadSchemas } from '../../sockets/client/schemas.js';
+import { readFirstLine } from '../../sockets/lines.js';
+import type { HelloOf } from '../../sockets/protocol.js';
+import { line } from '../../sockets/wire.js';
 
 export type UrlFetchRequest = Omit<
   HelloOf<'urlfetch'>,

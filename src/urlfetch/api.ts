@@ -17,9 +17,9 @@ import {
   replyToResponse,
   setDefaultDeadlineMs,
   type UrlFetchResponse,
-} from './client/urlfetch.js';
+} from './client/call.js';
 
-export type { UrlFetchResponse } from './client/urlfetch.js';
+export type { UrlFetchResponse } from './client/call.js';
 
 export interface UrlFetchOptions {
   /** Seconds for the whole call, redirects included (App Engine's unit): default 5, at most 60. */

@@ -18,7 +18,7 @@ import { createServer, Agent as HttpAgent, type IncomingMessage, type ServerResp
 import { Agent as HttpsAgent } from 'node:https';
 import { Duplex } from 'node:stream';
 import { currentRequest, requestStorage } from '../../instance/request-context.js';
-import { fetchThroughService, replyToResponse } from './urlfetch.js';
+import { fetchThroughService, replyToResponse } from './call.js';
 
 /** The variable that keeps the HTTP clients on plain sockets (S13). */
 export const SOCKETS_HTTPLIB_ENV = 'GAE_USE_SOCKETS_HTTPLIB';

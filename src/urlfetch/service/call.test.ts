@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSelfSignedCertificate } from '../../platform/tls.js';
-import { type PolicyConfig, type Resolver, SocketPolicy } from '../policy.js';
+import { type PolicyConfig, type Resolver, SocketPolicy } from '../../sockets/policy.js';
 import {
   allowedUrlFetchPort,
   performUrlFetch,
@@ -20,7 +20,7 @@ import {
   type UrlFetchCall,
   type UrlFetchLimits,
   userAgentFor,
-} from './urlfetch.js';
+} from './call.js';
 
 const limits: UrlFetchLimits = { maxRequestBytes: 1024, maxResponseBytes: 4096, maxDeadlineMs: 60_000 };
 const resolver: Resolver = {

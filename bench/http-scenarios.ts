@@ -22,6 +22,7 @@ import {
   type Target,
 } from './targets.js';
 import { makeTempDir, removeTempDir } from './temp.js';
+import { bareNodeFetching, serveFetching, stopUpstream, upstreamBody } from './urlfetch.js';
 
 const targets = (): TargetSpec[] => [
   { role: 'bare', start: bareNode },
@@ -84,6 +85,20 @@ export const httpScenarios: HttpScenario[] = [
     ],
     paired: { role: 'production', path: '/', label: 'GET / (no logging)' },
     after: () => verifyNoLineLost(),
+  },
+  {
+    name: 'urlfetch',
+    description:
+      'GET /fetch → the handler fetches a short text from a node:http server on 127.0.0.1 (the suite’s own ' +
+      'process) with the global fetch and answers with it; bare Node calls it directly, `hangar serve` through ' +
+      'URL Fetch (the socket service makes the call; the upstream in `sockets.allow`)',
+    request: { path: '/fetch', method: 'GET', headers: {} },
+    expected: { status: 200, body: upstreamBody, gzip: false },
+    targets: [
+      { role: 'bare', start: bareNodeFetching },
+      { role: 'production', start: serveFetching },
+    ],
+    after: () => stopUpstream(),
   },
 ];
 

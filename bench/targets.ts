@@ -5,7 +5,7 @@
  * 127.0.0.1 and a free port.
  */
 import { type ChildProcess, execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { hello } from './app/payload.mjs';
@@ -64,11 +64,12 @@ export const helloAnswer = { status: 200, body: hello, gzip: false };
 const listening = /listening on (\d+)/;
 
 /** Bare node:http with the suite's routes (bench/app/bare.mjs): the limit for one Node process. */
-export async function bareNode(): Promise<Target> {
+export async function bareNode(env: Record<string, string> = {}): Promise<Target> {
   const { child, match, spawnedAt } = await startChild(
     process.execPath,
     [join(appDir, 'bare.mjs')],
     listening,
+    { env },
   );
   return {
     name: 'bare node:http',
@@ -141,6 +142,8 @@ export const benchApp = { application: 'bench', version: 'v1' } as const;
 export interface ServeOptions {
   /** The app to deploy; default: bench/app. */
   app?: string;
+  /** A platform config (hangar.config.yaml) for the fresh data dir. */
+  config?: string;
 }
 
 export interface ServeProcess extends HangarProcess {
@@ -159,6 +162,7 @@ const serveListening = /Hangar serve \([^)]*\): (http:\/\/[^\s",]+)[\s\S]*admin 
  */
 export async function startServe(options: ServeOptions = {}): Promise<ServeProcess> {
   const dataDir = makeTempDir('serve');
+  if (options.config) writeFileSync(join(dataDir, 'hangar.config.yaml'), options.config);
   let started: HangarProcess;
   try {
     const { child, match, spawnedAt } = await startChild(

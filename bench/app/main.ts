@@ -18,6 +18,8 @@ export function app(request: Request, ctx: Context): Response | Promise<Response
   if (pathname === '/') return text(hello);
   if (pathname === '/json') return new Response(json, { headers: { 'content-type': 'application/json' } });
   if (pathname === '/upload') return request.arrayBuffer().then((body) => text(String(body.byteLength)));
+  // An outbound call per request: through URL Fetch on Hangar (the global fetch is its path).
+  if (pathname === '/fetch') return fetch(process.env.UPSTREAM_URL!).then(async (r) => text(await r.text()));
   if (pathname === '/log') {
     for (let i = 0; i < logLines; i++) console.log(logLine(i, ctx.requestId));
     return text(hello);

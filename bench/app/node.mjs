@@ -32,6 +32,11 @@ export async function handle(req, res) {
       return send(res, 200, 'application/json', jsonBytes);
     case '/upload':
       return send(res, 200, 'text/plain', String(await bodyLength(req)));
+    case '/fetch': {
+      // The same call the Hangar app makes, with Node's own fetch straight to the upstream.
+      const upstream = await fetch(process.env.UPSTREAM_URL);
+      return send(res, 200, 'text/plain', await upstream.text());
+    }
     case '/log': {
       served++;
       for (let i = 0; i < logLines; i++) console.log(logLine(i, String(served)));

@@ -40,6 +40,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
 import nodeFetch from 'node-fetch';
+import { request as undiciRequest } from 'undici';
 
 function get(module: typeof http | typeof https, url: string, options: object = {}): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -60,6 +61,7 @@ const clients: Record<string, (url: string) => Promise<string>> = {
   axiosPost: async (url) => JSON.stringify((await axios.post(url, { a: 1 })).data),
   httpsAxios: async (url) => JSON.stringify((await axios.get(url, { httpsAgent: new https.Agent({ rejectUnauthorized: false }) })).data),
   nodeFetch: async (url) => (await nodeFetch(url, { method: 'PUT', body: 'put body' })).text(),
+  undici: async (url) => (await undiciRequest(url, { method: 'PATCH', body: 'undici body' })).body.text(),
 };
 
 export async function app(request: Request): Promise<Response> {
@@ -91,7 +93,7 @@ async function makeApp(name: string, env = ''): Promise<DevServer> {
   mkdirSync(join(appDir, 'node_modules'), { recursive: true });
   mkdirSync(dataDir);
   // What `npm install axios node-fetch` would give the app, without the network.
-  for (const pkg of ['axios', 'node-fetch'])
+  for (const pkg of ['axios', 'node-fetch', 'undici'])
     symlinkSync(join(repoRoot, 'node_modules', pkg), join(appDir, 'node_modules', pkg), 'dir');
   writeFileSync(
     join(appDir, 'app.yaml'),
@@ -145,6 +147,7 @@ describe('HTTP clients through URL Fetch, unchanged', () => {
     ['axios', 'GET'],
     ['axiosPost', 'POST'],
     ['nodeFetch', 'PUT'],
+    ['undici', 'PATCH'],
   ])('%s', async (client, method) => {
     const got = await use(viaUrlFetch, client, `http://127.0.0.1:${ports.http}/echo`);
     expect(got.error).toBeUndefined();
@@ -153,6 +156,7 @@ describe('HTTP clients through URL Fetch, unchanged', () => {
     expect(seen.userAgent).toMatch(urlFetchAgent);
     if (client === 'axiosPost') expect(JSON.parse(seen.body)).toEqual({ a: 1 });
     if (client === 'nodeFetch') expect(seen.body).toBe('put body');
+    if (client === 'undici') expect(seen.body).toBe('undici body');
     await viaUrlFetch.waitFor(
       new RegExp(`URL Fetch ${method} http://127\\.0\\.0\\.1:${ports.http}/echo 200`),
     );
@@ -185,7 +189,7 @@ describe('HTTP clients through URL Fetch, unchanged', () => {
 
 describe('GAE_USE_SOCKETS_HTTPLIB', () => {
   it('keeps the HTTP clients on plain sockets (S12): no URL Fetch call, no User-Agent added', async () => {
-    for (const client of ['global', 'http', 'axios']) {
+    for (const client of ['global', 'http', 'axios', 'undici']) {
       const got = await use(viaSockets, client, `http://127.0.0.1:${ports.http}/echo`);
       expect(got.error, client).toBeUndefined();
       expect((JSON.parse(got.body!) as { userAgent: string }).userAgent).not.toMatch(/Hangar-URLFetch/);

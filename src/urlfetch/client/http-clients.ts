@@ -3,6 +3,7 @@
  * httplib did, so axios, got, node-fetch and the global `fetch` need no change:
  *
  * - the global `fetch` is URL Fetch's (`redirect: 'manual'` and `'error'` honoured);
+ * - undici's global dispatcher (the npm package's `request`, `fetch`, ...) makes URL Fetch calls;
  * - `http.Agent` and `https.Agent` (their prototypes, so the agents libraries make too) hand
  *   Node's HTTP client, instead of a TCP or TLS socket, one end of an in-process stream whose
  *   other end an HTTP server in this module reads: Node's own parsers frame the request and
@@ -32,7 +33,109 @@ export function installHttpClients(env: NodeJS.ProcessEnv = process.env): boolea
   patchGlobalFetch();
   patchAgent(HttpAgent.prototype, 'http:');
   patchAgent(HttpsAgent.prototype, 'https:');
+  // undici's own `request`, `fetch` and friends (the npm package) dispatch through this
+  // global, which they share with one another across versions.
+  (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')] = new UrlFetchDispatcher();
   return true;
+}
+
+/**
+ * The undici global dispatcher's one method its APIs call, `dispatch(options, handler)`, made
+ * a URL Fetch call: the handler gets the response as undici's own connection would give it
+ * (`onConnect`, `onHeaders` with raw header buffers, `onData`, `onComplete`). Redirects are the
+ * caller's (undici's `request` does not follow them either).
+ */
+class UrlFetchDispatcher {
+  dispatch(options: UndiciDispatchOptions, handler: UndiciHandler): boolean {
+    let aborted: unknown;
+    handler.onConnect?.((reason: unknown) => {
+      aborted = reason ?? new Error('aborted');
+    });
+    void (async () => {
+      const body = await undiciBody(options.body);
+      const method = options.method ?? 'GET';
+      const reply = await fetchThroughService(
+        new Request(new URL(options.path ?? '/', options.origin), {
+          method,
+          headers: undiciHeaders(options.headers),
+          ...(body.length > 0 && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
+        }),
+        { followRedirects: false, validateCertificate: true, allowTruncated: false },
+      );
+      if (aborted !== undefined) throw aborted;
+      const raw: Buffer[] = [];
+      for (const [name, value] of reply.headers) raw.push(Buffer.from(name), Buffer.from(value));
+      handler.onHeaders?.(reply.status, raw, () => {}, reply.statusText);
+      if (reply.body.length > 0 && method !== 'HEAD') handler.onData?.(reply.body);
+      handler.onComplete?.([]);
+    })().catch((err: unknown) => handler.onError?.(err as Error));
+    return true;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+interface UndiciDispatchOptions {
+  origin: string | URL;
+  path?: string;
+  method?: string;
+  headers?: unknown;
+  body?: unknown;
+}
+
+interface UndiciHandler {
+  onConnect?(abort: (reason?: unknown) => void): void;
+  onHeaders?(
+    status: number,
+    rawHeaders: Buffer[],
+    resume: () => void,
+    statusText: string,
+  ): boolean | undefined;
+  onData?(chunk: Buffer): boolean | undefined;
+  onComplete?(trailers: Buffer[]): void;
+  onError?(err: Error): void;
+}
+
+/** undici's header forms: an object, a flat `[name, value, ...]` array, or pairs. */
+function undiciHeaders(headers: unknown): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (!headers) return out;
+  if (Array.isArray(headers)) {
+    if (headers.every((h) => Array.isArray(h))) {
+      for (const [name, value] of headers as Array<[string, string]>) out.push([String(name), String(value)]);
+    } else {
+      for (let i = 0; i + 1 < headers.length; i += 2) out.push([String(headers[i]), String(headers[i + 1])]);
+    }
+  } else if (typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+      if (value === undefined) continue;
+      for (const one of Array.isArray(value) ? value : [value]) out.push([name, String(one)]);
+    }
+  }
+  return out.filter(
+    ([name]) => !/^(host|connection|keep-alive|transfer-encoding|content-length|expect)$/i.test(name),
+  );
+}
+
+/** undici's body forms, buffered (URL Fetch sends a body whole). */
+async function undiciBody(body: unknown): Promise<Buffer> {
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Uint8Array | string>) chunks.push(Buffer.from(chunk));
+    return Buffer.concat(chunks);
+  }
+  throw new TypeError(
+    'urlfetch: this request body type cannot be sent through URL Fetch; pass a string, a Buffer or a stream',
+  );
 }
 
 function patchGlobalFetch(): void {

@@ -51,6 +51,17 @@ import { fetch } from 'hangar/urlfetch';
 export async function app(request: Request): Promise<Response> {
   const q = new URL(request.url).searchParams;
   const options = JSON.parse(q.get('options') ?? '{}');
+  const times = Number(q.get('times') ?? 0);
+  if (times > 0) {
+    // Many calls at once from one request: what each ended with, counted.
+    const settled = await Promise.allSettled(Array.from({ length: times }, () => fetch(q.get('url')!, options)));
+    const counts: Record<string, number> = {};
+    for (const s of settled) {
+      const key = s.status === 'fulfilled' ? String(s.value.status) : String((s.reason as { code?: string }).code);
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    return Response.json({ counts });
+  }
   try {
     const res = await fetch(q.get('url')!, options);
     const body = await res.arrayBuffer();
@@ -210,6 +221,16 @@ describe('hangar/urlfetch', () => {
     const after = await settled((u) => (u.urlfetch_calls ?? 0) >= (before.urlfetch_calls ?? 0) + 2);
     expect((after.urlfetch_calls ?? 0) - (before.urlfetch_calls ?? 0)).toBe(2);
     expect((after.urlfetch_bytes ?? 0) - (before.urlfetch_bytes ?? 0)).toBe(bytes);
+  });
+
+  it('as an attacker: 80 calls at once from one request get 64 in flight, the rest refused at once', async () => {
+    const res = await fetch(
+      `${dev.url}/?times=80&url=${encodeURIComponent(`http://127.0.0.1:${ports.http}/slow`)}&options=${encodeURIComponent(JSON.stringify({ deadline: 1 }))}`,
+    );
+    const { counts } = (await res.json()) as { counts: Record<string, number> };
+    expect(counts).toEqual({ ERR_URLFETCH_DEADLINE: 64, ERR_URLFETCH_TOO_MANY_CALLS: 16 });
+    // Once they are over, the app calls as before.
+    expect((await call(`http://127.0.0.1:${ports.http}/echo`)).status).toBe(200);
   });
 
   it('the platform is unharmed: the instance still serves', async () => {

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { performUrlFetch, type UrlFetchLimits } from '../../urlfetch/service/call.js';
+import {
+  budgetSpent,
+  performUrlFetch,
+  UrlFetchBudget,
+  type UrlFetchLimits,
+} from '../../urlfetch/service/call.js';
 import { errnoError, toWire, type WireError } from '../errno.js';
 import type { ServiceInit } from '../ipc.js';
 import { onLines, parseLine, readFirstLine } from '../lines.js';
@@ -20,6 +25,11 @@ export interface SocketServiceOptions extends ServiceInit {
   /** A destination passed with a dev-server warning (loopback/private); printed by the platform. */
   onWarning?(app: string, message: string): void;
 }
+
+/** URL Fetch bodies all calls together may hold: 8 responses at the 32 MiB limit. */
+const URLFETCH_BUDGET_BYTES = 256 * 2 ** 20;
+/** URL Fetch calls one app may have in flight at once. */
+const URLFETCH_CALLS_PER_APP = 64;
 
 /** URL Fetch's limits when the platform sends none (S15's defaults). */
 const defaultUrlFetchLimits: UrlFetchLimits = {
@@ -71,6 +81,8 @@ export class SocketService {
   readonly #pendingData = new Map<string, { session: TcpSession; timer: NodeJS.Timeout }>();
   readonly #warned = new Set<string>();
   readonly #connecting = new Map<string, number>();
+  /** What URL Fetch calls in flight may hold (bodies) and how many per app (urlfetch/service/call.ts). */
+  readonly #urlfetchBudget = new UrlFetchBudget(URLFETCH_BUDGET_BYTES, URLFETCH_CALLS_PER_APP);
   /** Egress proxies by app and instance, while they have a client. */
   readonly #egressProxies = new Map<string, EgressProxy>();
 
@@ -217,6 +229,28 @@ export class SocketService {
       });
       return;
     }
+    this.#urlfetchBudget.enter(hello.app);
+    let held = 0;
+    const hold = (bytes: number) => {
+      if (!this.#urlfetchBudget.take(bytes)) return false;
+      held += bytes;
+      return true;
+    };
+    try {
+      if (!hold(hello.bodyBytes)) budgetSpent(this.#urlfetchBudget);
+      await this.#urlfetchHeld(conn, hello, limits, hold);
+    } finally {
+      this.#urlfetchBudget.give(held);
+      this.#urlfetchBudget.leave(hello.app);
+    }
+  }
+
+  async #urlfetchHeld(
+    conn: Socket,
+    hello: HelloOf<'urlfetch'>,
+    limits: UrlFetchLimits,
+    hold: (bytes: number) => boolean,
+  ): Promise<void> {
     const body = await readExactly(conn, hello.bodyBytes);
     const owner = { app: hello.app, service: hello.service, version: hello.version };
     // The instance gone (its request's deadline, its end): the call stops too.
@@ -233,7 +267,7 @@ export class SocketService {
         body,
         limits,
         { policy: this.#policy, resolver: this.#resolver },
-        gone.signal,
+        { cancel: gone.signal, hold },
       );
     } catch (err) {
       conn.off('close', onClose).off('end', onClose);
@@ -244,12 +278,17 @@ export class SocketService {
     conn.off('close', onClose).off('end', onClose);
     this.registry.meterUrlFetch(owner, body.length + result.body.length);
     const { body: payload, ...meta } = result;
-    conn.end(
-      Buffer.concat([
-        Buffer.from(line({ ok: true, value: { ...meta, bodyBytes: payload.length } })),
-        payload,
-      ]),
-    );
+    // Held until the instance has taken it: what is written and not yet read stays in memory.
+    await new Promise<void>((resolve) => {
+      conn.end(
+        Buffer.concat([
+          Buffer.from(line({ ok: true, value: { ...meta, bodyBytes: payload.length } })),
+          payload,
+        ]),
+        () => resolve(),
+      );
+      conn.once('close', () => resolve());
+    });
   }
 
   async #connect(conn: Socket, hello: HelloOf<'connect'>): Promise<void> {

@@ -17,6 +17,7 @@ import {
   allowedUrlFetchPort,
   performUrlFetch,
   redirectTarget,
+  UrlFetchBudget,
   type UrlFetchCall,
   type UrlFetchLimits,
   userAgentFor,
@@ -242,10 +243,50 @@ describe('a caller that goes away', () => {
       Buffer.alloc(0),
       limits,
       { policy, resolver },
-      gone.signal,
+      { cancel: gone.signal },
     );
     setTimeout(() => gone.abort(), 100);
     await expect(pending).rejects.toMatchObject({ code: 'ECANCELED' });
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('the budget of calls in flight', () => {
+  it('caps the calls one app has in flight, and frees a slot when one ends', () => {
+    const budget = new UrlFetchBudget(1024, 2);
+    budget.enter('shop');
+    budget.enter('shop');
+    expect(() => budget.enter('shop')).toThrow(
+      expect.objectContaining({ code: 'ERR_URLFETCH_TOO_MANY_CALLS' }),
+    );
+    // Another app is not held back by this one.
+    budget.enter('blog');
+    budget.leave('shop');
+    budget.enter('shop');
+  });
+
+  it('caps the bodies all calls hold together', () => {
+    const budget = new UrlFetchBudget(1000, 10);
+    expect(budget.take(600)).toBe(true);
+    expect(budget.take(600)).toBe(false);
+    budget.give(600);
+    expect(budget.take(600)).toBe(true);
+    expect(budget.heldBytes).toBe(600);
+  });
+
+  it('a response the budget cannot hold fails the call with ERR_URLFETCH_BUSY', async () => {
+    const budget = new UrlFetchBudget(1000, 10);
+    await expect(
+      performUrlFetch(
+        'shop',
+        call(`http://127.0.0.1:${ports.http}/big`),
+        Buffer.alloc(0),
+        limits,
+        { policy, resolver },
+        {
+          hold: (bytes) => budget.take(bytes),
+        },
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_URLFETCH_BUSY' });
   });
 });

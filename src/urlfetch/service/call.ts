@@ -46,6 +46,75 @@ export interface UrlFetchResult {
 
 export const MAX_REDIRECTS = 5;
 
+export interface CallControl {
+  /** Aborts the call: its caller is gone (the request's own deadline, the instance's end). */
+  cancel?: AbortSignal;
+  /** Takes `bytes` of response body from the service's budget; false: the budget is spent. */
+  hold?(bytes: number): boolean;
+}
+
+/**
+ * What the calls in flight may hold at once. The service buffers bodies (S13), so without a
+ * bound one app's many big calls would take the memory of the process every app's sockets
+ * live in: each app has at most `maxCallsPerApp` calls in flight, and all calls together hold
+ * at most `maxBytes` of bodies. A call over either fails at once, saying which.
+ *
+ * @example
+ * const budget = new UrlFetchBudget(256 * 2 ** 20, 32);
+ */
+export class UrlFetchBudget {
+  readonly maxBytes: number;
+  readonly maxCallsPerApp: number;
+  #bytes = 0;
+  readonly #calls = new Map<string, number>();
+
+  constructor(maxBytes: number, maxCallsPerApp: number) {
+    this.maxBytes = maxBytes;
+    this.maxCallsPerApp = maxCallsPerApp;
+  }
+
+  /** Starts a call of `app`; throws ERR_URLFETCH_TOO_MANY_CALLS when it has its most in flight. */
+  enter(app: string): void {
+    const calls = this.#calls.get(app) ?? 0;
+    if (calls >= this.maxCallsPerApp) {
+      fail(
+        'ERR_URLFETCH_TOO_MANY_CALLS',
+        `urlfetch: app ${app} has ${calls} calls in flight, the most at once; wait for some to finish`,
+      );
+    }
+    this.#calls.set(app, calls + 1);
+  }
+
+  leave(app: string): void {
+    const calls = (this.#calls.get(app) ?? 1) - 1;
+    if (calls > 0) this.#calls.set(app, calls);
+    else this.#calls.delete(app);
+  }
+
+  take(bytes: number): boolean {
+    if (this.#bytes + bytes > this.maxBytes) return false;
+    this.#bytes += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#bytes = Math.max(0, this.#bytes - bytes);
+  }
+
+  /** Bodies held now, for tests and the service's own view. */
+  get heldBytes(): number {
+    return this.#bytes;
+  }
+}
+
+/** The error of a call whose body the service's budget cannot hold now. */
+export function budgetSpent(budget: UrlFetchBudget): never {
+  return fail(
+    'ERR_URLFETCH_BUSY',
+    `urlfetch: the platform holds ${Math.round(budget.maxBytes / 2 ** 20)} MiB of URL Fetch bodies at once and that is in use now; try again shortly, or fetch less at a time`,
+  );
+}
+
 /**
  * The ports URL Fetch may call (S13, as App Engine's): 80–90, 440–450, 1024–65535.
  *
@@ -116,9 +185,9 @@ export async function performUrlFetch(
   body: Buffer,
   limits: UrlFetchLimits,
   deps: DialDeps,
-  /** Aborts the call: its caller is gone (the request's own deadline, the instance's end). */
-  cancel?: AbortSignal,
+  control: CallControl = {},
 ): Promise<UrlFetchResult> {
+  const { cancel } = control;
   if (body.length > limits.maxRequestBytes) {
     fail(
       'ERR_URLFETCH_TOO_LARGE',
@@ -143,6 +212,7 @@ export async function performUrlFetch(
         limits,
         deps,
         controller.signal,
+        control.hold,
       );
       const next = call.followRedirects
         ? redirectTarget(url, method, hop.status, headerValue(hop.headers, 'location'))
@@ -183,6 +253,7 @@ async function oneHop(
   limits: UrlFetchLimits,
   deps: DialDeps,
   signal: AbortSignal,
+  hold: ((bytes: number) => boolean) | undefined,
 ): Promise<Omit<UrlFetchResult, 'url' | 'redirects'>> {
   let target: URL;
   try {
@@ -230,7 +301,7 @@ async function oneHop(
       signal,
     });
     req.on('error', reject);
-    req.on('response', (res) => readResponse(res, call, limits, target).then(resolve, reject));
+    req.on('response', (res) => readResponse(res, call, limits, target, hold).then(resolve, reject));
     req.end(body.length > 0 ? body : undefined);
   });
 }
@@ -271,6 +342,7 @@ function readResponse(
   call: UrlFetchCall,
   limits: UrlFetchLimits,
   target: URL,
+  hold: ((bytes: number) => boolean) | undefined,
 ): Promise<Omit<UrlFetchResult, 'url' | 'redirects'>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -290,6 +362,18 @@ function readResponse(
     };
     res.on('data', (chunk: Buffer) => {
       if (truncated) return;
+      if (hold && !hold(chunk.length)) {
+        res.destroy();
+        reject(
+          errnoError({
+            code: 'ERR_URLFETCH_BUSY',
+            syscall: 'urlfetch',
+            message:
+              'urlfetch: the platform holds all the URL Fetch bodies it can at once just now; try again shortly, or fetch less at a time',
+          }),
+        );
+        return;
+      }
       if (size + chunk.length > limits.maxResponseBytes) {
         if (!call.allowTruncated) {
           res.destroy();

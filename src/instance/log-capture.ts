@@ -37,6 +37,8 @@ const allPlain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 const levelIndex = Object.fromEntries(LOG_LEVELS.map((level, i) => [level, i])) as Record<LogLevel, number>;
 
 let buffer: AppLogLine[] = [];
+/** captureConsole() has replaced the console's methods with ones that call logLine. */
+let consoleCaptured = false;
 let timer: NodeJS.Timeout | undefined;
 let sending = false;
 const drained: Array<() => void> = [];
@@ -69,8 +71,11 @@ export function logLine(level: LogLevel, message: string): void {
     return;
   }
   if (!process.send) {
-    // Not started by a platform (e.g. a unit test importing the app): print as before.
-    (level === 'debug' ? original.debug : level === 'info' ? original.info : original.error)(message);
+    // No IPC channel: an app's own server (entrypoint-preload.ts), whose console files a line
+    // under its request as it is called now, or a unit test importing the app. The console of
+    // the moment, unless this module captured it itself (then the one from before).
+    const out = consoleCaptured ? original : console;
+    (level === 'debug' ? out.debug : level === 'info' ? out.info : out.error)(message);
     return;
   }
   const requestId = store?.requestId;
@@ -157,6 +162,7 @@ export function packHeldLines(held: HeldLines): PackedLines {
 
 /** Makes `console.debug/log/info/warn/error` log lines (log → info, warn → warning). */
 export function captureConsole(): void {
+  consoleCaptured = true;
   const levels: Array<[keyof typeof console & ('debug' | 'log' | 'info' | 'warn' | 'error'), LogLevel]> = [
     ['debug', 'debug'],
     ['log', 'info'],

@@ -80,6 +80,31 @@ const ports = { http: 0, https: 0 };
 let dir = '';
 let viaUrlFetch: DevServer;
 let viaSockets: DevServer;
+let ownServer: DevServer;
+
+/** An app's own Node server (S4.3, `npm start`'s kind): its global fetch goes through URL Fetch too. */
+const server = `
+import { createServer } from 'node:http';
+createServer(async (req, res) => {
+  const target = new URL(req.url, 'http://x').searchParams.get('url');
+  const upstream = await fetch(target);
+  res.writeHead(200, { 'content-type': 'application/json' }).end(await upstream.text());
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+async function makeOwnServerApp(): Promise<DevServer> {
+  const appDir = join(dir, 'own-server');
+  const dataDir = join(dir, 'own-server-data');
+  mkdirSync(appDir, { recursive: true });
+  mkdirSync(dataDir);
+  writeFileSync(
+    join(appDir, 'app.yaml'),
+    'runtime: nodejs20\nentrypoint: node server.mjs\nhandlers:\n  - url: /.*\n    script: auto\n',
+  );
+  writeFileSync(join(appDir, 'server.mjs'), server);
+  writeFileSync(join(dataDir, 'hangar.config.yaml'), `sockets:\n  allow: ["127.0.0.1:${ports.http}"]\n`);
+  return startDev([appDir], ['--strict-sockets'], { dataDir });
+}
 
 async function listen(server: Server): Promise<number> {
   servers.push(server);
@@ -126,14 +151,15 @@ beforeAll(async () => {
       serve,
     ),
   );
-  [viaUrlFetch, viaSockets] = await Promise.all([
+  [viaUrlFetch, viaSockets, ownServer] = await Promise.all([
     makeApp('clients'),
     makeApp('sockets', 'env_variables:\n  GAE_USE_SOCKETS_HTTPLIB: "1"\n'),
+    makeOwnServerApp(),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([viaUrlFetch?.stop(), viaSockets?.stop()]);
+  await Promise.all([viaUrlFetch?.stop(), viaSockets?.stop(), ownServer?.stop()]);
   for (const server of servers) server.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -195,5 +221,22 @@ describe('GAE_USE_SOCKETS_HTTPLIB', () => {
       expect((JSON.parse(got.body!) as { userAgent: string }).userAgent).not.toMatch(/Hangar-URLFetch/);
     }
     expect(viaSockets.output()).not.toMatch(/URL Fetch /);
+  });
+});
+
+describe("an app's own server (entrypoint)", () => {
+  it('its global fetch goes through URL Fetch, with the line under its request', async () => {
+    const res = await fetch(
+      `${ownServer.url}/?url=${encodeURIComponent(`http://127.0.0.1:${ports.http}/echo`)}`,
+    );
+    const seen = (await res.json()) as { userAgent: string };
+    expect(seen.userAgent).toMatch(/Hangar-URLFetch \(\+urlfetch; appid: own-server\)$/);
+    // Indented under the request's line, not an instance line of the server's.
+    await ownServer.waitFor(
+      new RegExp(
+        `^ {4}\\d\\d:\\d\\d:\\d\\d\\.\\d{3} info +URL Fetch GET http://127\\.0\\.0\\.1:${ports.http}/echo 200`,
+        'm',
+      ),
+    );
   });
 });

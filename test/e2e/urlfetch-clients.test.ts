@@ -6,7 +6,7 @@
  * its User-Agent: URL Fetch always adds the app's. Nothing leaves 127.0.0.1.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,26 +14,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSelfSignedCertificate } from '../../src/platform/tls.js';
 import { type DevServer, repoRoot, startDev } from '../helpers/dev-server.js';
+import { httpPeer } from '../helpers/http-peer.js';
 
-function serve(req: IncomingMessage, res: ServerResponse): void {
-  const url = new URL(req.url ?? '/', 'http://x');
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    if (url.pathname === '/redirect') {
-      const hops = Number(url.searchParams.get('hops'));
-      res.writeHead(302, { location: hops > 0 ? `/redirect?hops=${hops - 1}` : '/echo' }).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        method: req.method,
-        body: Buffer.concat(chunks).toString(),
-        userAgent: req.headers['user-agent'] ?? '',
-      }),
-    );
-  });
-}
+const peer = httpPeer();
+const serve = peer.handle;
 
 const app = `
 import http from 'node:http';

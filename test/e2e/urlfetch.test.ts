@@ -4,7 +4,7 @@
  * the test starts on 127.0.0.1; the socket service makes each call. Nothing leaves loopback.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,39 +12,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSelfSignedCertificate } from '../../src/platform/tls.js';
 import { adminGet, type DevServer, startDev } from '../helpers/dev-server.js';
+import { httpPeer } from '../helpers/http-peer.js';
 
 const MiB = 2 ** 20;
-/** When each connection to /slow was closed by its caller. */
-const slowClosed: number[] = [];
 
-function serve(req: IncomingMessage, res: ServerResponse): void {
-  const url = new URL(req.url ?? '/', 'http://x');
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    if (url.pathname === '/redirect') {
-      const hops = Number(url.searchParams.get('hops'));
-      res.writeHead(302, { location: hops > 0 ? `/redirect?hops=${hops - 1}` : '/echo' }).end();
-    } else if (url.pathname === '/huge') {
-      // 33 MiB: over the 32 MiB response limit.
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(33 * MiB) });
-      const chunk = Buffer.alloc(MiB, 'x');
-      for (let i = 0; i < 33; i++) res.write(chunk);
-      res.end();
-    } else if (url.pathname === '/slow') {
-      // Never answers: the caller's deadline ends it. When the call was given up is noted.
-      req.socket.once('close', () => slowClosed.push(Date.now()));
-    } else {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          method: req.method,
-          body: Buffer.concat(chunks).toString(),
-          userAgent: req.headers['user-agent'],
-        }),
-      );
-    }
-  });
-}
+const peer = httpPeer();
+const serve = peer.handle;
 
 const app = `
 import { fetch } from 'hangar/urlfetch';
@@ -166,14 +139,14 @@ describe('hangar/urlfetch', () => {
     expect(own.error?.code).toBe('ERR_URLFETCH_DEADLINE');
     // The call's 5 s would outlive the request's 3 s: the request's deadline ends it, and the
     // socket service gives the call up then (the server sees its connection close), not at 5 s.
-    const before = slowClosed.length;
+    const before = peer.slowClosed.length;
     const started = Date.now();
     const cut = await call(`http://127.0.0.1:${ports.http}/slow`);
     expect(cut.error).toMatchObject({ name: 'DeadlineExceededError', code: 'HANGAR_E_DEADLINE_EXCEEDED' });
-    while (slowClosed.length === before && Date.now() - started < 10_000) {
+    while (peer.slowClosed.length === before && Date.now() - started < 10_000) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(slowClosed[before]! - started).toBeLessThan(4_500);
+    expect(peer.slowClosed[before]! - started).toBeLessThan(4_500);
   });
 
   it('a 33 MiB response is an error, or its first 32 MiB with allowTruncated', async () => {

@@ -12,21 +12,15 @@ import { loadSchemas } from '../../sockets/client/schemas.js';
 import { readFirstLine } from '../../sockets/lines.js';
 import type { HelloOf } from '../../sockets/protocol.js';
 import { line } from '../../sockets/wire.js';
+import type { UrlFetchResult } from '../service/call.js';
 
 export type UrlFetchRequest = Omit<
   HelloOf<'urlfetch'>,
   'v' | 'app' | 'token' | 'instance' | 'request' | 'service' | 'version' | 'op' | 'bodyBytes'
 >;
 
-export interface UrlFetchReply {
-  status: number;
-  statusText: string;
-  headers: Array<[string, string]>;
-  url: string;
-  redirects: number;
-  truncated: boolean;
-  body: Buffer;
-}
+/** What a call answered: the service's result, as it arrives (the type only; no service code here). */
+export type UrlFetchReply = UrlFetchResult;
 
 /**
  * Makes one call through the socket service. Rejects with the service's error (Node-style:

@@ -61,6 +61,7 @@ export interface VersionView {
 export interface VersionsApi {
   list(query: URLSearchParams): { versions: VersionView[] };
   promote(body: unknown): Promise<unknown>;
+  split(body: unknown): Promise<unknown>;
   remove(app: string, service: string, version: string): Promise<unknown>;
 }
 
@@ -120,6 +121,15 @@ export function handleDeployRoutes(
       send,
       readJson(req)
         .then((body) => versions.promote(body))
+        .then((body) => ({ status: 200, body })),
+    );
+    return true;
+  }
+  if (versions && method === 'POST' && path === '/api/versions/split') {
+    respond(
+      send,
+      readJson(req)
+        .then((body) => versions.split(body))
         .then((body) => ({ status: 200, body })),
     );
     return true;

@@ -216,6 +216,25 @@ Templates:
     });
   withAdminOptions(
     versions
+      .command('split')
+      .description(
+        "share a service's traffic between versions by weight; a client keeps its version while its bucket does",
+      ),
+  )
+    .requiredOption('--splits <splits>', 'versions and weights, two decimals, summing to 1: v1=0.7,v2=0.3')
+    .addOption(
+      new Option('--by <how>', 'how requests are assigned: GOOGAPPUID cookie, client address, or at random')
+        .choices(['cookie', 'ip', 'random'])
+        .default('ip'),
+    )
+    .option('--service <name>', 'its service (default: default)')
+    .option('--app <id>', 'its app (may be left out when the platform has one)')
+    .action(async (opts) => {
+      const { runVersionsSplit } = await import('./versions.js');
+      await runVersionsSplit(opts);
+    });
+  withAdminOptions(
+    versions
       .command('delete')
       .description('delete a version: its instances stop and its files go; refused while it receives traffic')
       .argument('<version>', 'the version to delete'),

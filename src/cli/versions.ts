@@ -4,6 +4,7 @@
  */
 import type { VersionView } from '../admin/deploy-api.js';
 import { HangarError } from '../shared/errors.js';
+import { checkShardBy, parseSplits } from '../versions/traffic.js';
 import { type AdminClientOptions, adminJson } from './admin-client.js';
 import { formatTable } from './table.js';
 
@@ -132,4 +133,35 @@ function versionName(value: unknown): string | undefined {
     if (typeof version === 'string') return version;
   }
   return undefined;
+}
+
+/**
+ * `hangar versions split --splits v1=0.7,v2=0.3 [--by cookie|ip|random]`: the service's
+ * traffic shared by weight (S11). The weights are checked here first, with the same rules the
+ * platform applies, so a typo is told without a round trip.
+ */
+export async function runVersionsSplit(
+  opts: VersionsOptions & { splits?: string; by?: string },
+  write: Write = stdout,
+): Promise<void> {
+  if (!opts.splits)
+    throw new HangarError('USAGE', 'name the versions and their weights: --splits v1=0.7,v2=0.3');
+  const allocations = parseSplits(opts.splits);
+  const shardBy = checkShardBy(opts.by ?? 'ip');
+  const app = await resolveApp(opts);
+  const service = opts.service ?? 'default';
+  const doc = await adminJson<{ split?: { allocations: Record<string, number>; shardBy: string } }>(
+    opts,
+    'POST',
+    '/api/versions/split',
+    { app, service, allocations, shardBy },
+  );
+  if (opts.json) {
+    write(`${JSON.stringify(doc, null, 2)}\n`);
+    return;
+  }
+  const shares = Object.entries(doc.split?.allocations ?? allocations)
+    .map(([version, weight]) => `${version} ${Math.round(weight * 100)}%`)
+    .join(', ');
+  write(`${app}/${service}: ${shares}, by ${doc.split?.shardBy ?? shardBy}; new requests follow it now\n`);
 }

@@ -53,6 +53,11 @@ export interface RouteRequest {
   readonly ip: string;
   /** The Authorization header as sent; optional, so a table's own test requests may leave it out. */
   readonly authorization?: string | undefined;
+  /**
+   * A cookie split put a client without its cookie into `bucket`: the answer sets the cookie
+   * (traffic-split.ts), so the client stays there. Optional for a table's own test requests.
+   */
+  assignSplitBucket?(bucket: number): void;
 }
 
 /**

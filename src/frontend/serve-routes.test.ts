@@ -492,3 +492,47 @@ describe('ServeRouteTable: promote, replace, remove', () => {
     expect(resolve(routes, 'blog.localhost')).toMatch(/names no app.*use APP\.apps\.example\.com/);
   });
 });
+
+describe('ServeRouteTable: traffic splits', () => {
+  function splitShop(by: 'cookie' | 'ip' | 'random'): ServeRouteTable {
+    const routes = table();
+    routes.set(version('shop', 'default', 'v1'));
+    routes.set(version('shop', 'default', 'v2'));
+    routes.promote('shop', 'default', 'v1');
+    routes.split('shop', 'default', { v1: 0.7, v2: 0.3 }, by);
+    return routes;
+  }
+
+  it('by cookie: the bucket in GOOGAPPUID picks the version; a client without one is given one', () => {
+    const routes = splitShop('cookie');
+    const at = (cookie: string | undefined) => routes.route({ ...request('shop.localhost'), cookie }).version;
+    expect(at('GOOGAPPUID=0')).toBe('v1');
+    expect(at('GOOGAPPUID=699')).toBe('v1');
+    expect(at('GOOGAPPUID=700')).toBe('v2');
+    const given: number[] = [];
+    const route = routes.route({ ...request('shop.localhost'), assignSplitBucket: (b) => given.push(b) });
+    expect(given).toHaveLength(1);
+    expect(route.version).toBe(given[0]! < 700 ? 'v1' : 'v2');
+    // A client with its cookie is given none again.
+    routes.route({
+      ...request('shop.localhost'),
+      cookie: 'GOOGAPPUID=5',
+      assignSplitBucket: (b) => given.push(b),
+    });
+    expect(given).toHaveLength(1);
+  });
+
+  it('by ip: one address, one version; the service host and its versions stay addressable', () => {
+    const routes = splitShop('ip');
+    const at = (ip: string) => routes.route({ ...request('shop.localhost'), ip }).version;
+    for (const ip of ['127.0.0.2', '10.1.2.3', '::1']) expect(new Set([at(ip), at(ip), at(ip)]).size).toBe(1);
+    expect(resolve(routes, 'v2-dot-default-dot-shop.localhost')).toBe('shop/default/v2');
+  });
+
+  it('a promote ends the split; a split naming an unknown version is refused and changes nothing', () => {
+    const routes = splitShop('random');
+    expect(() => routes.split('shop', 'default', { v1: 0.5, v9: 0.5 }, 'ip')).toThrow(/no version 'v9'/);
+    routes.promote('shop', 'default', 'v2');
+    for (let i = 0; i < 20; i++) expect(resolve(routes, 'shop.localhost')).toBe('shop/default/v2');
+  });
+});

@@ -6,6 +6,15 @@
  */
 import { HangarError } from '../shared/errors.js';
 import type { RouteRequest, RouteTable, ServiceRoute } from './route.js';
+import {
+  bucketFromCookie,
+  bucketFromIp,
+  randomBucket,
+  type SplitBy,
+  type SplitTable,
+  splitTable,
+  versionForBucket,
+} from './traffic-split.js';
 
 /** The service `APP` and `VERSION-dot-APP` hosts mean (App Engine's name for it). */
 const DEFAULT_SERVICE = 'default';
@@ -172,11 +181,26 @@ interface ServiceEntry {
   readonly versions: Map<string, ServiceRoute>;
   /** The version the service's own hosts reach; undefined until one is promoted. */
   promoted: string | undefined;
+  /** Set while the traffic is split between versions (then `promoted` is undefined). */
+  split: SplitTable | undefined;
 }
 
 interface AppEntry {
   readonly name: string;
   readonly services: Map<string, ServiceEntry>;
+}
+
+/** The bucket a request of a split falls into; a cookie split gives a new client its cookie. */
+function bucketOf(split: SplitTable, request: RouteRequest): number {
+  if (split.by === 'ip') return bucketFromIp(request.ip);
+  if (split.by === 'cookie') {
+    const known = bucketFromCookie(request.cookie);
+    if (known !== undefined) return known;
+    const bucket = randomBucket();
+    request.assignSplitBucket?.(bucket);
+    return bucket;
+  }
+  return randomBucket();
 }
 
 /** Names for a message, sorted so that the same state always reads the same. */
@@ -244,7 +268,13 @@ export class ServeRouteTable implements RouteTable {
     }
     let service = app.services.get(route.service);
     if (!service) {
-      service = { app: route.app, name: route.service, versions: new Map(), promoted: undefined };
+      service = {
+        app: route.app,
+        name: route.service,
+        versions: new Map(),
+        promoted: undefined,
+        split: undefined,
+      };
       app.services.set(route.service, service);
     }
     service.versions.set(route.version, route);
@@ -262,6 +292,7 @@ export class ServeRouteTable implements RouteTable {
     const serviceEntry = appEntry?.services.get(service);
     if (!appEntry || !serviceEntry?.versions.delete(version)) return false;
     if (serviceEntry.promoted === version) serviceEntry.promoted = undefined;
+    if (serviceEntry.split?.versions.includes(version)) serviceEntry.split = undefined;
     if (serviceEntry.versions.size === 0) appEntry.services.delete(service);
     if (appEntry.services.size === 0) {
       this.#apps.delete(app);
@@ -280,7 +311,25 @@ export class ServeRouteTable implements RouteTable {
     this.#version(entry, version);
     const previous = entry.promoted;
     entry.promoted = version;
+    entry.split = undefined;
     return previous;
+  }
+
+  /**
+   * Splits the service's default traffic between versions by weight (traffic-split.ts), from the
+   * next lookup on; requests in flight keep the version they were given. One version with all
+   * the weight is a promote. Throws the routing 404s for a version that is not in the table.
+   */
+  split(app: string, service: string, allocations: Readonly<Record<string, number>>, by: SplitBy): void {
+    const entry = this.#service(this.#app(app), service);
+    const table = splitTable(allocations, by);
+    for (const version of table.versions) this.#version(entry, version);
+    if (table.versions.length === 1) {
+      this.promote(app, service, table.versions[0]!);
+      return;
+    }
+    entry.promoted = undefined;
+    entry.split = table;
   }
 
   /** Every version, by app, service and version in the order they were added. */
@@ -308,7 +357,7 @@ export class ServeRouteTable implements RouteTable {
     const labels = hostLabels(request.host, this.#suffix);
     if (labels === undefined) {
       const only = this.#onlyApp;
-      if (only) return this.#promoted(this.#service(only, DEFAULT_SERVICE));
+      if (only) return this.#promoted(this.#service(only, DEFAULT_SERVICE), request);
       throw this.#noAppNamed(request.host);
     }
     const count = labels.length;
@@ -320,9 +369,9 @@ export class ServeRouteTable implements RouteTable {
     const app = this.#app(labels[count - 1]!);
     switch (count) {
       case 1:
-        return this.#promoted(this.#service(app, DEFAULT_SERVICE));
+        return this.#promoted(this.#service(app, DEFAULT_SERVICE), request);
       case 2:
-        return this.#serviceOrDefaultVersion(app, labels[0]!);
+        return this.#serviceOrDefaultVersion(app, labels[0]!, request);
       case 3:
         return this.#version(this.#service(app, labels[1]!), labels[0]!);
       default:
@@ -360,7 +409,9 @@ export class ServeRouteTable implements RouteTable {
     );
   }
 
-  #promoted(service: ServiceEntry): ServiceRoute {
+  #promoted(service: ServiceEntry, request: RouteRequest): ServiceRoute {
+    const split = service.split;
+    if (split) return service.versions.get(versionForBucket(split, bucketOf(split, request)))!;
     const route = service.promoted === undefined ? undefined : service.versions.get(service.promoted);
     if (route) return route;
     throw new HangarError(
@@ -375,9 +426,9 @@ export class ServeRouteTable implements RouteTable {
    * keeps a host of its own (`X-dot-default-dot-APP`), while a service has no other host that
    * reaches its promoted version.
    */
-  #serviceOrDefaultVersion(app: AppEntry, name: string): ServiceRoute {
+  #serviceOrDefaultVersion(app: AppEntry, name: string, request: RouteRequest): ServiceRoute {
     const service = app.services.get(name);
-    if (service) return this.#promoted(service);
+    if (service) return this.#promoted(service, request);
     const fallback = app.services.get(DEFAULT_SERVICE);
     const route = fallback?.versions.get(name);
     if (route) return route;

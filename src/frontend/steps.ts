@@ -30,6 +30,7 @@ import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './r
 import type { RouteRequest, ServiceRoute } from './route.js';
 import { secureRedirect } from './secure-redirect.js';
 import { serveStatic } from './static.js';
+import { splitCookie } from './traffic-split.js';
 
 /** A step's result when it has answered the client itself: the pipeline stops there. */
 export const DONE: unique symbol = Symbol('done');
@@ -61,6 +62,8 @@ export class Exchange implements RouteRequest {
   acceptEncoding: string | undefined = undefined;
   /** Body bytes this request holds of the front end's budget; given back in step 8. */
   held = 0;
+  /** The `GOOGAPPUID` cookie a cookie split gave this client (traffic-split.ts), for its answer. */
+  splitCookie: string | undefined = undefined;
 
   constructor(
     readonly context: StepContext,
@@ -80,6 +83,10 @@ export class Exchange implements RouteRequest {
   /** Read by a table only for an instance-addressed host; step 5 strips the admin token's. */
   get authorization(): string | undefined {
     return this.req.headers.authorization;
+  }
+
+  assignSplitBucket(bucket: number): void {
+    this.splitCookie = splitCookie(bucket);
   }
 }
 
@@ -215,6 +222,7 @@ export async function serveStaticFiles(
 ): Promise<void> {
   const { req, res, record } = x;
   res.setHeader('server', x.context.options.serverSoftware);
+  if (x.splitCookie) res.setHeader('set-cookie', x.splitCookie);
   const { journal } = x.context.options;
   const result = await serveStatic({
     handler,
@@ -377,6 +385,11 @@ export function gzipResponse(x: Exchange, response: ClientResponse): Promise<voi
 /** The answer goes out, whole, with the Content-Length step 6 set. */
 export function respond(x: Exchange, response: ClientResponse): void {
   x.record.status = response.status;
+  if (x.splitCookie) {
+    const own = response.headers['set-cookie'];
+    response.headers['set-cookie'] =
+      own === undefined ? x.splitCookie : [...(Array.isArray(own) ? own : [own]), x.splitCookie];
+  }
   x.res.writeHead(response.status, response.headers);
   endResponse(x, response.body.length > 0 ? response.body : undefined);
 }
@@ -409,6 +422,7 @@ export function reject(
   extra: { close?: boolean; headers?: Record<string, string> | undefined } = {},
 ): Done {
   const headers: Record<string, string> = { server: x.context.options.serverSoftware, ...extra.headers };
+  if (x.splitCookie) headers['set-cookie'] = x.splitCookie;
   if (extra.close) {
     headers.connection = 'close';
     closeAfterAnswer(x.req.socket, x.req.complete || !hasBody(x.req));

@@ -87,6 +87,13 @@ const PromoteBody = z.object({
   version: z.string(),
 });
 
+const SplitBody = z.object({
+  app: z.string().optional(),
+  service: z.string().default('default'),
+  allocations: z.record(z.string(), z.number()),
+  shardBy: z.enum(['cookie', 'ip', 'random']).default('ip'),
+});
+
 const key = (app: string, service: string, version: string) => `${app}\0${service}\0${version}`;
 
 export class ServeState implements DeployApi, VersionsApi {
@@ -131,9 +138,14 @@ export class ServeState implements DeployApi, VersionsApi {
       }
     }
     for (const split of store.listServices()) {
-      const promoted = Object.entries(split.allocations).find(([, weight]) => weight >= 1)?.[0];
-      if (promoted && this.#runtimes.has(key(split.app, split.service, promoted)))
-        routes.promote(split.app, split.service, promoted);
+      const versions = Object.keys(split.allocations).filter((v) => (split.allocations[v] ?? 0) > 0);
+      if (
+        versions.length === 0 ||
+        !versions.every((v) => this.#runtimes.has(key(split.app, split.service, v)))
+      )
+        continue;
+      if (versions.length === 1) routes.promote(split.app, split.service, versions[0]!);
+      else routes.split(split.app, split.service, split.allocations, split.shardBy);
     }
     await this.#removeUnreferencedDirs(new Set(records.map((r) => resolve(r.dir))));
   }
@@ -412,6 +424,34 @@ export class ServeState implements DeployApi, VersionsApi {
     this.#o.routes.promote(app, service, version);
     const previous = Object.entries(before.allocations).find(([, w]) => w > 0)?.[0];
     return { promoted: { app, service, version }, previous: previous ?? null };
+  }
+
+  /**
+   * `hangar versions split`: the service's traffic shared by weight between versions (S11),
+   * stored first (so a restart brings it back), then routed; requests in flight keep their
+   * version, and a version that loses its share keeps running (it stays addressable).
+   */
+  async split(raw: unknown): Promise<unknown> {
+    const parsed = SplitBody.safeParse(raw);
+    if (!parsed.success)
+      throw new HangarError(
+        'USAGE',
+        'POST /api/versions/split: send { app?, service, allocations: { VERSION: weight, ... }, shardBy: cookie|ip|random }',
+      );
+    const { service, allocations, shardBy } = parsed.data;
+    const app = parsed.data.app ?? this.#onlyApp();
+    for (const version of Object.keys(allocations)) {
+      if (!this.#runtimes.has(key(app, service, version))) {
+        throw new HangarError(
+          'VERSION_NOT_FOUND',
+          `no version '${version}' of service '${service}' in app '${app}'`,
+        );
+      }
+    }
+    const before = this.#o.store.split(app, service, allocations, shardBy);
+    const after = this.#o.store.traffic(app, service)!;
+    this.#o.routes.split(app, service, after.allocations, after.shardBy);
+    return { split: after, previous: before };
   }
 
   async remove(app: string, service: string, version: string): Promise<unknown> {

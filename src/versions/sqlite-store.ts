@@ -8,6 +8,7 @@ import { type Db, migrate } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
 import { isMinor } from './minor.js';
 import { checkAppName, checkServiceName, checkVersionName } from './names.js';
+import { checkAllocations, checkShardBy } from './traffic.js';
 import type {
   AppRecord,
   CommitResult,
@@ -96,6 +97,7 @@ export class SqliteVersionStore implements VersionStore {
   readonly #insertService;
   readonly #upsertVersion;
   readonly #setAllocations;
+  readonly #setSplit;
   readonly #deleteVersion;
   readonly #countVersions;
   readonly #deleteService;
@@ -139,6 +141,9 @@ export class SqliteVersionStore implements VersionStore {
        dir = excluded.dir`,
     );
     this.#setAllocations = db.prepare('UPDATE services SET allocations = ? WHERE app = ? AND service = ?');
+    this.#setSplit = db.prepare(
+      'UPDATE services SET allocations = ?, shard_by = ? WHERE app = ? AND service = ?',
+    );
     this.#deleteVersion = db.prepare('DELETE FROM versions WHERE app = ? AND service = ? AND version = ?');
     this.#countVersions = db.prepare('SELECT COUNT(*) FROM versions WHERE app = ? AND service = ?').pluck();
     this.#deleteService = db.prepare('DELETE FROM services WHERE app = ? AND service = ?');
@@ -223,6 +228,31 @@ export class SqliteVersionStore implements VersionStore {
         this.#setAllocations.run(JSON.stringify({ [version]: 1 }), app, service);
         this.#bump.run();
         return previous;
+      })
+      .immediate();
+  }
+
+  split(
+    app: string,
+    service: string,
+    allocations: Readonly<Record<string, number>>,
+    shardBy: ShardBy,
+  ): TrafficSplit {
+    const checked = checkAllocations(allocations);
+    const by = checkShardBy(shardBy);
+    return this.#db
+      .transaction((): TrafficSplit => {
+        const previous = this.traffic(app, service);
+        for (const version of Object.keys(checked)) {
+          if (previous === undefined || this.#version.get(app, service, version) === undefined) {
+            throw this.#notFound(app, service, version);
+          }
+        }
+        // Weights of 0 are not kept: a version with none simply has no traffic.
+        const kept = Object.fromEntries(Object.entries(checked).filter(([, weight]) => weight > 0));
+        this.#setSplit.run(JSON.stringify(kept), by, app, service);
+        this.#bump.run();
+        return previous!;
       })
       .immediate();
   }

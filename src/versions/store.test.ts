@@ -132,6 +132,29 @@ export function describeVersionStore(name: string, make: () => VersionHarness): 
       expect(h.store.listVersions().map(id)).toEqual(['shop/default/v1', 'shop/default/v2']);
     });
 
+    it('splits traffic by weight and way, refuses weights that are no split, and a promote ends the split', () => {
+      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
+      const before = h.store.promote('shop', 'default', 'v1');
+      expect(before.allocations).toEqual({ v1: 1 });
+      const previous = h.store.split('shop', 'default', { v1: 0.7, v2: 0.3 }, 'cookie');
+      expect(previous.allocations).toEqual({ v1: 1 });
+      expect(h.store.traffic('shop', 'default')).toEqual({
+        app: 'shop',
+        service: 'default',
+        allocations: { v1: 0.7, v2: 0.3 },
+        shardBy: 'cookie',
+      });
+      // Neither version may be deleted while it has a share.
+      expect(() => h.store.deleteVersion('shop', 'default', 'v2')).toThrow(/receives 30%/);
+      // Weights that are no split, or an unknown version: refused, nothing changed.
+      expect(() => h.store.split('shop', 'default', { v1: 0.7, v2: 0.2 }, 'ip')).toThrow(/add up to 0\.9/);
+      expect(() => h.store.split('shop', 'default', { v1: 0.5, v9: 0.5 }, 'ip')).toThrow(/no version v9/);
+      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 0.7, v2: 0.3 });
+      h.store.promote('shop', 'default', 'v2');
+      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v2: 1 });
+    });
+
     it('a re-deploy of a MAJOR replaces it, returns the old record, and keeps its traffic', () => {
       const first = deploy('shop', 'default', 'v1');
       h.store.commitVersion(first, { promote: true });

@@ -102,6 +102,18 @@ export interface VersionStore {
    * HANGAR_E_VERSION_NOT_FOUND, naming what is unknown, and changes nothing.
    */
   promote(app: string, service: string, version: string): TrafficSplit;
+  /**
+   * Splits the service's traffic between its versions (`allocations` checked by
+   * traffic.ts: weights with two decimals summing to 1), picked by `shardBy`; returns the
+   * traffic before. Throws HANGAR_E_USAGE for weights that are no split, and
+   * HANGAR_E_VERSION_NOT_FOUND for a version that is unknown; changes nothing then.
+   */
+  split(
+    app: string,
+    service: string,
+    allocations: Readonly<Record<string, number>>,
+    shardBy: ShardBy,
+  ): TrafficSplit;
   /** The service's traffic; undefined when the service is unknown. */
   traffic(app: string, service: string): TrafficSplit | undefined;
   /**

@@ -1,6 +1,8 @@
-import { basename, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { appNameFor } from '../config/app-names.js';
 import { withDevEnvFiles } from '../config/dev-env-files.js';
+import { type DispatchRule, loadDispatch } from '../config/dispatch-config.js';
 import { loadAppConfig, loadPlatformConfig } from '../config/index.js';
 import type { AppConfig } from '../config/types.js';
 import { startDevPlatform } from '../platform/platform.js';
@@ -26,6 +28,7 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
     ...(location.configGivenBy ? { givenBy: location.configGivenBy } : {}),
   });
   const opts = resolveDevOptions({ flags, env, file: loaded });
+  const dispatch = await loadDevDispatch(services);
   const dataDir = resolve(opts.dataDir);
   const platformConfig =
     opts.strictSockets === loaded.sockets.strict
@@ -50,6 +53,7 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
     logger,
     reloadConfig: async (file) => withEnvFiles(await loadAppConfig(file), logger),
     fullTraces: flags.fullTraces === true,
+    ...(dispatch ? { dispatch: dispatch.rules } : {}),
     ...(flags.inspect !== undefined ? { inspect: { port: inspectPort(flags.inspect) } } : {}),
     ...(https ? { https } : {}),
   });
@@ -60,6 +64,7 @@ export async function runDev(paths: string[], flags: DevFlags, env: DevEnv = pro
       `  ${runtime.service} (version ${runtime.version}): ${paint(c, 'cyan', serviceUrl(platform.url, runtime.service))}`,
     );
   }
+  if (dispatch) logger.info(`  dispatch: ${dispatch.rules.length} rules from ${dispatch.file}`);
   if (platform.httpsUrl) {
     const from = https?.tls.files[0] ?? '';
     logger.info(`  https: ${paint(c, 'cyan', platform.httpsUrl)} (certificate ${from})`);
@@ -98,6 +103,29 @@ function inspectPort(flag: number | true): number {
     );
   }
   return flag === true ? defaultInspectPort : flag;
+}
+
+/**
+ * dispatch.yaml beside the services' folders (their common parent), as `gcloud app deploy`
+ * finds it beside the services: its rules, checked against the services given.
+ */
+async function loadDevDispatch(
+  services: AppConfig[],
+): Promise<{ file: string; rules: DispatchRule[] } | undefined> {
+  const parents = new Set(services.map((config) => dirname(config.dir)));
+  if (parents.size !== 1) return undefined;
+  const file = join([...parents][0]!, 'dispatch.yaml');
+  if (!existsSync(file)) return undefined;
+  const rules = await loadDispatch(file);
+  const known = new Set(services.map((config) => config.service));
+  const unknown = rules.filter((rule) => !known.has(rule.service));
+  if (unknown.length > 0) {
+    throw new HangarError(
+      'CONFIG_INVALID',
+      `${file}: ${unknown.map((rule) => `url "${rule.url}" names service '${rule.service}'`).join('; ')}, which is not one of the services given (${[...known].join(', ')}); pass its folder to hangar dev too`,
+    );
+  }
+  return { file, rules };
 }
 
 /** `config` with its `.env` and `.env.local` (dev only, dev-env-files.ts), their warnings told. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseDispatch } from '../config/dispatch-config.js';
 import type { AppConfig } from '../config/types.js';
 import type { InstancePool } from '../scheduler/instance.js';
 import { DevRouteTable, type RouteRequest, type ServiceRoute, serviceLabel } from './route.js';
@@ -82,5 +83,24 @@ describe('serviceLabel', () => {
     ['', ''],
   ])('%s → %s', (host, label) => {
     expect(serviceLabel(host)).toBe(label);
+  });
+});
+
+describe('DevRouteTable with dispatch.yaml', () => {
+  it('a host naming a service goes there; other hosts follow the first matching rule, else default', () => {
+    const table = new DevRouteTable();
+    for (const name of ['default', 'api', 'admin']) table.set(service(name));
+    table.setDispatch(
+      parseDispatch(
+        'dispatch:\n  - url: "*/api/*"\n    service: api\n  - url: "*/admin*"\n    service: admin\n',
+        'dispatch.yaml',
+      ),
+    );
+    const at = (host: string, path: string) => table.route({ ...request(host), path })?.service;
+    expect(at('127.0.0.1:8080', '/api/x')).toBe('api');
+    expect(at('127.0.0.1:8080', '/admin/users')).toBe('admin');
+    expect(at('127.0.0.1:8080', '/')).toBe('default');
+    // The host names a service: dispatch does not move it.
+    expect(at('admin.localhost:8080', '/api/x')).toBe('admin');
   });
 });

@@ -4,6 +4,7 @@
  * (`DevRouteTable`), `hangar serve` will fill one with deployed versions, traffic splits and
  * dispatch.yaml rules behind the same interface.
  */
+import { type DispatchRule, dispatchService } from '../config/dispatch-config.js';
 import type { AppConfig } from '../config/types.js';
 import type { InstancePool } from '../scheduler/instance.js';
 
@@ -109,6 +110,15 @@ export function serviceLabel(host: string): string {
  */
 export class DevRouteTable implements RouteTable {
   readonly #services = new Map<string, ServiceRoute>();
+  #dispatch: readonly DispatchRule[] = [];
+
+  /**
+   * dispatch.yaml's rules (S11), for requests whose host names no service: the first rule
+   * matching host and path picks the service. A host that names a service goes there.
+   */
+  setDispatch(rules: readonly DispatchRule[]): void {
+    this.#dispatch = rules;
+  }
 
   /** Adds `route` under its service name, replacing the one there. */
   set(route: ServiceRoute): void {
@@ -121,6 +131,12 @@ export class DevRouteTable implements RouteTable {
   }
 
   route(request: RouteRequest): ServiceRoute | undefined {
-    return this.#services.get(serviceLabel(request.host)) ?? this.#services.get('default');
+    const named = this.#services.get(serviceLabel(request.host));
+    if (named) return named;
+    if (this.#dispatch.length > 0) {
+      const service = dispatchService(this.#dispatch, request.host, request.path);
+      if (service !== undefined) return this.#services.get(service);
+    }
+    return this.#services.get('default');
   }
 }

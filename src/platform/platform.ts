@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { isDevEnvFile } from '../config/dev-env-files.js';
+import type { DispatchRule } from '../config/dispatch-config.js';
 import type { AppConfig, PlatformConfig } from '../config/types.js';
 import { DevRouteTable } from '../frontend/route.js';
 import { HangarError } from '../shared/errors.js';
@@ -24,6 +25,8 @@ export interface DevPlatformOptions extends PlatformBase {
    * default service) and the ports after it (the others, in order); one instance per service.
    */
   inspect?: { port: number };
+  /** dispatch.yaml's rules, when the file sits beside the services' folders (S11). */
+  dispatch?: readonly DispatchRule[];
 }
 
 export interface RunningPlatform {
@@ -46,6 +49,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Run
   const services: ServiceRuntime[] = [];
   // `<service>.localhost` and `<service>-dot-...` pick a service (S11); anything else the default.
   const routes = new DevRouteTable();
+  if (options.dispatch) routes.setDispatch(options.dispatch);
   const core = await startCore({
     mode: 'dev',
     platformConfig: options.inspect ? inspectable(options.platformConfig) : options.platformConfig,

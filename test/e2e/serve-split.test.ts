@@ -105,13 +105,11 @@ describe('hangar versions split', () => {
     }
     // A change of weights keeps every client whose bucket stays with its version: 70/30 → 60/40
     // moves only buckets 600-699 from v1 to v2.
-    const kept = fresh
-      .slice(0, 200)
-      .map((f) => ({
-        cookie: f.setCookie!.split(';')[0]!,
-        bucket: Number(f.setCookie!.split(/[=;]/)[1]),
-        version: f.version,
-      }));
+    const kept = fresh.slice(0, 200).map((f) => ({
+      cookie: f.setCookie!.split(';')[0]!,
+      bucket: Number(f.setCookie!.split(/[=;]/)[1]),
+      version: f.version,
+    }));
     await split('v1=0.6,v2=0.4', 'cookie');
     for (const client of kept) {
       const now = (await get({ cookie: client.cookie })).version;

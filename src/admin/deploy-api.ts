@@ -62,6 +62,7 @@ export interface VersionsApi {
   list(query: URLSearchParams): { versions: VersionView[] };
   promote(body: unknown): Promise<unknown>;
   split(body: unknown): Promise<unknown>;
+  dispatch(body: unknown): Promise<unknown>;
   remove(app: string, service: string, version: string): Promise<unknown>;
 }
 
@@ -121,6 +122,15 @@ export function handleDeployRoutes(
       send,
       readJson(req)
         .then((body) => versions.promote(body))
+        .then((body) => ({ status: 200, body })),
+    );
+    return true;
+  }
+  if (versions && method === 'POST' && path === '/api/dispatch') {
+    respond(
+      send,
+      readJson(req)
+        .then((body) => versions.dispatch(body))
         .then((body) => ({ status: 200, body })),
     );
     return true;

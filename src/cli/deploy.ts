@@ -7,7 +7,8 @@
  * events are printed as they arrive; the last one says whether the version exists.
  */
 import { open, readFile } from 'node:fs/promises';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { type DispatchRule, loadDispatch } from '../config/dispatch-config.js';
 import { mapLimited } from '../config/file-limits.js';
 import { type AppConfig, displayPath, formatSize, loadAppConfig } from '../config/index.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
@@ -95,8 +96,16 @@ export async function runDeploy(
   };
 
   let current: string | undefined;
+  // dispatch.yaml among the paths: parsed here (file:line errors before anything is sent),
+  // sent once the services are deployed, so the rules can name a service deployed with them.
+  const dispatchFiles = paths.filter((path) => basename(path) === 'dispatch.yaml');
+  const servicePaths = paths.filter((path) => basename(path) !== 'dispatch.yaml');
   try {
-    const services = await prepare(paths.length > 0 ? paths : ['.'], opts, say);
+    const dispatch = dispatchFiles.length > 0 ? await loadDispatchFile(dispatchFiles) : undefined;
+    const services =
+      servicePaths.length > 0 || !dispatch
+        ? await prepare(servicePaths.length > 0 ? servicePaths : ['.'], opts, say)
+        : [];
     // The token is read once, not once per blob.
     const api: AdminClientOptions = adminTarget(opts);
     for (const service of services) {
@@ -115,6 +124,15 @@ export async function runDeploy(
         `deployed ${outcome.app}/${outcome.service}/${outcome.version} (minor ${outcome.minor}), ` +
           `${outcome.promoted ? 'promoted' : 'not promoted'}${url}`,
       );
+    }
+    if (dispatch) {
+      current = dispatch.file;
+      const app = opts.application ?? services[0]?.app;
+      await adminJson(api, 'POST', '/api/dispatch', {
+        ...(app ? { app } : {}),
+        rules: dispatch.rules.map(({ url, service }) => ({ url, service })),
+      });
+      say(`deployed ${dispatch.file}: ${dispatch.rules.length} dispatch rules${app ? ` for ${app}` : ''}`);
     }
     return finish(0);
   } catch (err) {
@@ -503,4 +521,13 @@ function count(n: number, noun: string): string {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The one dispatch.yaml of a deploy, parsed (ConfigError with file:line for a bad one). */
+async function loadDispatchFile(files: string[]): Promise<{ file: string; rules: DispatchRule[] }> {
+  if (files.length > 1) {
+    throw new HangarError('USAGE', `one dispatch.yaml per deploy, not ${files.length}: ${files.join(', ')}`);
+  }
+  const file = resolve(files[0]!);
+  return { file, rules: await loadDispatch(file) };
 }

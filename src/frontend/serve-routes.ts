@@ -4,6 +4,7 @@
  * promote, delete, restart); the front end reads it synchronously on every request through
  * the `RouteTable` seam of route.ts, like `hangar dev`'s DevRouteTable.
  */
+import { type DispatchRule, dispatchService } from '../config/dispatch-config.js';
 import { HangarError } from '../shared/errors.js';
 import type { RouteRequest, RouteTable, ServiceRoute } from './route.js';
 import {
@@ -188,6 +189,8 @@ interface ServiceEntry {
 interface AppEntry {
   readonly name: string;
   readonly services: Map<string, ServiceEntry>;
+  /** dispatch.yaml's rules (S11): for the app's own host, before its default service. */
+  dispatch: readonly DispatchRule[];
 }
 
 /** The bucket a request of a split falls into; a cookie split gives a new client its cookie. */
@@ -262,7 +265,7 @@ export class ServeRouteTable implements RouteTable {
   set(route: ServiceRoute): void {
     let app = this.#apps.get(route.app);
     if (!app) {
-      app = { name: route.app, services: new Map() };
+      app = { name: route.app, services: new Map(), dispatch: [] };
       this.#apps.set(route.app, app);
       this.#updateOnlyApp();
     }
@@ -332,6 +335,17 @@ export class ServeRouteTable implements RouteTable {
     entry.split = table;
   }
 
+  /**
+   * The app's dispatch rules (S11): a request to the app's own host (`APP`, or any host when it
+   * is the only app) whose host and path match a rule goes to that rule's service (its
+   * promoted version or split); hosts naming a service or version are not moved.
+   */
+  setDispatch(app: string, rules: readonly DispatchRule[]): void {
+    const entry = this.#app(app);
+    for (const rule of rules) this.#service(entry, rule.service);
+    entry.dispatch = rules;
+  }
+
   /** Every version, by app, service and version in the order they were added. */
   list(): ServeRouteEntry[] {
     const out: ServeRouteEntry[] = [];
@@ -357,7 +371,7 @@ export class ServeRouteTable implements RouteTable {
     const labels = hostLabels(request.host, this.#suffix);
     if (labels === undefined) {
       const only = this.#onlyApp;
-      if (only) return this.#promoted(this.#service(only, DEFAULT_SERVICE), request);
+      if (only) return this.#appDefault(only, request);
       throw this.#noAppNamed(request.host);
     }
     const count = labels.length;
@@ -369,7 +383,7 @@ export class ServeRouteTable implements RouteTable {
     const app = this.#app(labels[count - 1]!);
     switch (count) {
       case 1:
-        return this.#promoted(this.#service(app, DEFAULT_SERVICE), request);
+        return this.#appDefault(app, request);
       case 2:
         return this.#serviceOrDefaultVersion(app, labels[0]!, request);
       case 3:
@@ -407,6 +421,15 @@ export class ServeRouteTable implements RouteTable {
       'SERVICE_NOT_FOUND',
       `no version '${name}' of service '${service.name}' in app '${service.app}'; versions: ${names(service.versions.keys())}`,
     );
+  }
+
+  /** The app's own host: the service a dispatch rule names, else the default service. */
+  #appDefault(app: AppEntry, request: RouteRequest): ServiceRoute {
+    if (app.dispatch.length > 0) {
+      const service = dispatchService(app.dispatch, request.host, request.path);
+      if (service !== undefined) return this.#promoted(this.#service(app, service), request);
+    }
+    return this.#promoted(this.#service(app, DEFAULT_SERVICE), request);
   }
 
   #promoted(service: ServiceEntry, request: RouteRequest): ServiceRoute {

@@ -10,11 +10,13 @@
  * transaction) only once one instance of it started. A crash at any point before the commit
  * leaves a directory that the next start removes, and nothing in the store.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { z } from 'zod';
 import type { BuildEvent, DeployApi, DeployBegun, VersionsApi, VersionView } from '../admin/deploy-api.js';
+import { type DispatchRule, MAX_DISPATCH_RULES, parseUrlPattern } from '../config/dispatch-config.js';
 import { type AppConfig, type FileLimits, formatIssue, loadAppConfig } from '../config/index.js';
 import type { ServiceRoute } from '../frontend/route.js';
 import type { ServeRouteTable } from '../frontend/serve-routes.js';
@@ -94,6 +96,22 @@ const SplitBody = z.object({
   shardBy: z.enum(['cookie', 'ip', 'random']).default('ip'),
 });
 
+const DispatchBody = z.object({
+  app: z.string().optional(),
+  rules: z
+    .array(z.object({ url: z.string().max(100), service: z.string().max(100) }))
+    .max(MAX_DISPATCH_RULES),
+});
+
+/** Stored or sent rules as the route table takes them; throws USAGE naming a bad pattern. */
+function dispatchRules(entries: readonly { url: string; service: string }[]): DispatchRule[] {
+  return entries.map((entry, i) => {
+    const parsed = parseUrlPattern(entry.url);
+    if (typeof parsed === 'string') throw new HangarError('USAGE', `dispatch rule ${i + 1}: ${parsed}`);
+    return { url: entry.url, service: entry.service, ...parsed };
+  });
+}
+
 const key = (app: string, service: string, version: string) => `${app}\0${service}\0${version}`;
 
 export class ServeState implements DeployApi, VersionsApi {
@@ -146,6 +164,15 @@ export class ServeState implements DeployApi, VersionsApi {
         continue;
       if (versions.length === 1) routes.promote(split.app, split.service, versions[0]!);
       else routes.split(split.app, split.service, split.allocations, split.shardBy);
+    }
+    for (const { app } of store.listApps()) {
+      const entries = store.dispatch(app);
+      if (entries.length === 0) continue;
+      try {
+        routes.setDispatch(app, dispatchRules(entries));
+      } catch (err) {
+        logger.error(`the dispatch rules of app ${app} cannot be applied again: ${(err as Error).message}`);
+      }
     }
     await this.#removeUnreferencedDirs(new Set(records.map((r) => resolve(r.dir))));
   }
@@ -452,6 +479,33 @@ export class ServeState implements DeployApi, VersionsApi {
     const after = this.#o.store.traffic(app, service)!;
     this.#o.routes.split(app, service, after.allocations, after.shardBy);
     return { split: after, previous: before };
+  }
+
+  /**
+   * `hangar deploy dispatch.yaml`: the app's dispatch rules (S11), checked again here (the
+   * CLI's parse is the user's convenience, not a guarantee), their services known, then stored
+   * and routed at once.
+   */
+  async dispatch(raw: unknown): Promise<unknown> {
+    const parsed = DispatchBody.safeParse(raw);
+    if (!parsed.success)
+      throw new HangarError(
+        'USAGE',
+        'POST /api/dispatch: send { app?, rules: [{ url, service }, ...] } (at most 20)',
+      );
+    const app = parsed.data.app ?? this.#onlyApp();
+    const rules = dispatchRules(parsed.data.rules);
+    const services = new Set(this.#o.store.listServices({ app }).map((s) => s.service));
+    const unknown = rules.filter((rule) => !services.has(rule.service));
+    if (unknown.length > 0) {
+      throw new HangarError(
+        'VERSION_NOT_FOUND',
+        `dispatch.yaml names ${unknown.map((r) => `service '${r.service}' (url "${r.url}")`).join(', ')}, which app ${app} does not have; deploy it first`,
+      );
+    }
+    this.#o.store.setDispatch(app, parsed.data.rules);
+    this.#o.routes.setDispatch(app, rules);
+    return { dispatch: { app, rules: parsed.data.rules } };
   }
 
   async remove(app: string, service: string, version: string): Promise<unknown> {

@@ -12,6 +12,7 @@ import { checkAllocations, checkShardBy } from './traffic.js';
 import type {
   AppRecord,
   CommitResult,
+  DispatchEntry,
   ManifestEntry,
   ShardBy,
   TrafficSplit,
@@ -51,6 +52,11 @@ const migrations = [
     generation INTEGER NOT NULL
   );
   INSERT INTO versions_generation (id, generation) VALUES (1, 0);`,
+  // dispatch.yaml per app (issue 19): its rules as JSON, as deployed.
+  `CREATE TABLE dispatch (
+    app TEXT PRIMARY KEY,
+    rules TEXT NOT NULL
+  ) WITHOUT ROWID;`,
 ];
 
 /**
@@ -98,6 +104,9 @@ export class SqliteVersionStore implements VersionStore {
   readonly #upsertVersion;
   readonly #setAllocations;
   readonly #setSplit;
+  readonly #putDispatch;
+  readonly #deleteDispatch;
+  readonly #getDispatch;
   readonly #deleteVersion;
   readonly #countVersions;
   readonly #deleteService;
@@ -141,6 +150,11 @@ export class SqliteVersionStore implements VersionStore {
        dir = excluded.dir`,
     );
     this.#setAllocations = db.prepare('UPDATE services SET allocations = ? WHERE app = ? AND service = ?');
+    this.#putDispatch = db.prepare(
+      'INSERT INTO dispatch (app, rules) VALUES (?, ?) ON CONFLICT (app) DO UPDATE SET rules = excluded.rules',
+    );
+    this.#deleteDispatch = db.prepare('DELETE FROM dispatch WHERE app = ?');
+    this.#getDispatch = db.prepare('SELECT rules FROM dispatch WHERE app = ?').pluck();
     this.#setSplit = db.prepare(
       'UPDATE services SET allocations = ?, shard_by = ? WHERE app = ? AND service = ?',
     );
@@ -257,6 +271,28 @@ export class SqliteVersionStore implements VersionStore {
       .immediate();
   }
 
+  setDispatch(app: string, rules: readonly DispatchEntry[]): void {
+    checkAppName(app);
+    this.#db
+      .transaction(() => {
+        if (this.#app.get(app) === undefined) {
+          throw new HangarError(
+            'VERSION_NOT_FOUND',
+            `no app ${app} on this platform; deploy its services first`,
+          );
+        }
+        if (rules.length === 0) this.#deleteDispatch.run(app);
+        else this.#putDispatch.run(app, JSON.stringify(rules.map(({ url, service }) => ({ url, service }))));
+        this.#bump.run();
+      })
+      .immediate();
+  }
+
+  dispatch(app: string): DispatchEntry[] {
+    const rules = this.#getDispatch.get(app) as string | undefined;
+    return rules === undefined ? [] : (JSON.parse(rules) as DispatchEntry[]);
+  }
+
   deleteVersion(app: string, service: string, version: string): VersionRecord {
     return this.#db
       .transaction((): VersionRecord => {
@@ -278,7 +314,10 @@ export class SqliteVersionStore implements VersionStore {
         }
         // A service (and an app) exists while it has versions, so listings show what is deployed.
         if (this.#countVersions.get(app, service) === 0) this.#deleteService.run(app, service);
-        if (this.#countServices.get(app) === 0) this.#deleteApp.run(app);
+        if (this.#countServices.get(app) === 0) {
+          this.#deleteApp.run(app);
+          this.#deleteDispatch.run(app);
+        }
         this.#bump.run();
         return record;
       })

@@ -155,6 +155,26 @@ export function describeVersionStore(name: string, make: () => VersionHarness): 
       expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v2: 1 });
     });
 
+    it("keeps an app's dispatch rules in order, replaces them, and forgets them with the app", () => {
+      expect(() => h.store.setDispatch('shop', [{ url: '*/api/*', service: 'api' }])).toThrow(/no app shop/);
+      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      expect(h.store.dispatch('shop')).toEqual([]);
+      const rules = [
+        { url: '*/api/*', service: 'api' },
+        { url: '*/*', service: 'default' },
+      ];
+      h.store.setDispatch('shop', rules);
+      expect(h.store.dispatch('shop')).toEqual(rules);
+      h.store.setDispatch('shop', [rules[1]!]);
+      expect(h.store.dispatch('shop')).toEqual([rules[1]]);
+      // An app that goes (its last version deleted) takes its rules with it.
+      h.store.commitVersion(deploy('blog', 'default', 'v1'), { promote: false });
+      h.store.setDispatch('blog', [{ url: '*/x', service: 'default' }]);
+      h.store.deleteVersion('blog', 'default', 'v1');
+      expect(h.store.dispatch('blog')).toEqual([]);
+      expect(h.store.dispatch('shop')).toEqual([rules[1]]);
+    });
+
     it('a re-deploy of a MAJOR replaces it, returns the old record, and keeps its traffic', () => {
       const first = deploy('shop', 'default', 'v1');
       h.store.commitVersion(first, { promote: true });

@@ -63,6 +63,12 @@ export interface TrafficSplit {
   shardBy: ShardBy;
 }
 
+/** One dispatch.yaml rule as deployed (S11): its `url` pattern and the service it names. */
+export interface DispatchEntry {
+  url: string;
+  service: string;
+}
+
 /** An app on the platform: it exists while it has a version. */
 export interface AppRecord {
   app: string;
@@ -114,6 +120,13 @@ export interface VersionStore {
     allocations: Readonly<Record<string, number>>,
     shardBy: ShardBy,
   ): TrafficSplit;
+  /**
+   * The app's dispatch.yaml rules, replacing what it had (none: removes them). Throws
+   * HANGAR_E_VERSION_NOT_FOUND for an app that is not on the platform.
+   */
+  setDispatch(app: string, rules: readonly DispatchEntry[]): void;
+  /** The app's dispatch rules, in their order; none when it has no dispatch.yaml. */
+  dispatch(app: string): DispatchEntry[];
   /** The service's traffic; undefined when the service is unknown. */
   traffic(app: string, service: string): TrafficSplit | undefined;
   /**

@@ -231,11 +231,15 @@ describe('hangar deploy', () => {
     expect(fake.requests).toEqual([]);
   });
 
-  it('answers a dispatch.yaml with "not supported yet" and deploys nothing', async () => {
-    const app = await makeApp({ 'app.yaml': APP_YAML, 'main.ts': MAIN, 'dispatch.yaml': 'dispatch: []\n' });
+  it('refuses a bad dispatch.yaml with its line before anything is sent', async () => {
+    const app = await makeApp({
+      'app.yaml': APP_YAML,
+      'main.ts': MAIN,
+      'dispatch.yaml': 'dispatch:\n  - url: "no-path"\n    service: default\n',
+    });
     const io = capture();
     expect(await runDeploy([app, join(app, 'dispatch.yaml')], options(), io)).toBe(1);
-    expect(io.stderr()).toMatch(/dispatch\.yaml is not supported yet \(issue 19\)/);
+    expect(io.stderr()).toMatch(/dispatch\.yaml:2:\d+ .*has no path/);
     expect(fake.requests).toEqual([]);
   });
 

@@ -98,8 +98,8 @@ export async function runDeploy(
   let current: string | undefined;
   // dispatch.yaml among the paths: parsed here (file:line errors before anything is sent),
   // sent once the services are deployed, so the rules can name a service deployed with them.
-  const dispatchFiles = paths.filter((path) => basename(path) === 'dispatch.yaml');
-  const servicePaths = paths.filter((path) => basename(path) !== 'dispatch.yaml');
+  const dispatchFiles = paths.filter((path) => DISPATCH_FILE.test(basename(path)));
+  const servicePaths = paths.filter((path) => !DISPATCH_FILE.test(basename(path)));
   try {
     const dispatch = dispatchFiles.length > 0 ? await loadDispatchFile(dispatchFiles) : undefined;
     const services =
@@ -151,13 +151,6 @@ async function prepare(
   opts: DeployOptions,
   say: (line: string) => void,
 ): Promise<PreparedService[]> {
-  const dispatch = paths.find((path) => DISPATCH_FILE.test(basename(path)));
-  if (dispatch !== undefined) {
-    throw new Reported([
-      `hangar: deploying ${dispatch} is not supported yet (issue 19); deploy the services without it, their default hosts route as before`,
-    ]);
-  }
-
   // Every app.yaml first, like validate: one run shows every problem, and nothing is sent.
   const problems: string[] = [];
   const loaded = await Promise.allSettled(paths.map((path) => loadAppConfig(path)));

@@ -177,7 +177,7 @@ Templates:
       .description('upload services to a running `hangar serve`, build them there, and promote them')
       .argument(
         '[paths...]',
-        'service directories or app.yaml files (several = several services), and a dispatch.yaml for the app's routing rules',
+        "service directories or app.yaml files (several = several services), and a dispatch.yaml with the app's routing rules",
         ['.'],
       ),
     'print one JSON document with what was deployed (progress and build output go to stderr)',

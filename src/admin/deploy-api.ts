@@ -117,29 +117,20 @@ export function handleDeployRoutes(
     );
     return true;
   }
-  if (versions && method === 'POST' && path === '/api/versions/promote') {
+  // The traffic writes: a JSON body in, the state's answer out.
+  const write =
+    versions && method === 'POST'
+      ? new Map<string, (body: unknown) => Promise<unknown>>([
+          ['/api/versions/promote', (body) => versions.promote(body)],
+          ['/api/versions/split', (body) => versions.split(body)],
+          ['/api/dispatch', (body) => versions.dispatch(body)],
+        ]).get(path)
+      : undefined;
+  if (write) {
     respond(
       send,
       readJson(req)
-        .then((body) => versions.promote(body))
-        .then((body) => ({ status: 200, body })),
-    );
-    return true;
-  }
-  if (versions && method === 'POST' && path === '/api/dispatch') {
-    respond(
-      send,
-      readJson(req)
-        .then((body) => versions.dispatch(body))
-        .then((body) => ({ status: 200, body })),
-    );
-    return true;
-  }
-  if (versions && method === 'POST' && path === '/api/versions/split') {
-    respond(
-      send,
-      readJson(req)
-        .then((body) => versions.split(body))
+        .then(write)
         .then((body) => ({ status: 200, body })),
     );
     return true;

@@ -7,29 +7,19 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  cli,
   deploy,
   entriesOf,
   fixture,
-  removeDataDirs,
   type ServeProcess,
-  startServe,
-  stopAllServes,
+  serveForFile,
   versionDirs,
 } from '../helpers/serve.js';
 
 let serve: ServeProcess;
-
-beforeAll(async () => {
-  expect(existsSync(cli)).toBe(true);
-  serve = await startServe();
-});
-
-afterAll(async () => {
-  await stopAllServes();
-  removeDataDirs();
+serveForFile((started) => {
+  serve = started;
 });
 
 describe('the build of a deployed version', () => {

@@ -3,30 +3,12 @@
  * `hangar dev` runs from the app directory, serve runs from the deployed version — npm start
  * with PORT, scripts that must stay executable, several apps side by side. Real processes.
  */
-import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  cli,
-  deploy,
-  fixture,
-  hangarVersion,
-  removeDataDirs,
-  type ServeProcess,
-  startServe,
-  stopAllServes,
-} from '../helpers/serve.js';
+import { describe, expect, it } from 'vitest';
+import { deploy, fixture, hangarVersion, type ServeProcess, serveForFile } from '../helpers/serve.js';
 
 let serve: ServeProcess;
-
-beforeAll(async () => {
-  // `npm test` builds dist/ first (pretest).
-  expect(existsSync(cli)).toBe(true);
-  serve = await startServe();
-});
-
-afterAll(async () => {
-  await stopAllServes();
-  removeDataDirs();
+serveForFile((started) => {
+  serve = started;
 });
 
 describe('hangar serve runs deployed entrypoint and CGI apps', () => {

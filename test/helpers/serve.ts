@@ -6,10 +6,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { DeployedVersion } from '../../src/cli/deploy.js';
 import { cli, repoRoot } from './dev-server.js';
 import { watchOutput } from './process-output.js';
@@ -463,4 +464,24 @@ export async function rawDeploy(
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { missing, events, result: events.findLast((e) => 'result' in e) };
+}
+
+/**
+ * One `hangar serve` for a whole test file, on a fresh data dir: started before its tests
+ * (the built CLI must be there: `npm test` builds it first) and handed to `use`; stopped, with
+ * its data dirs removed, after them.
+ *
+ * @example
+ * let serve: ServeProcess;
+ * serveForFile((started) => { serve = started; });
+ */
+export function serveForFile(use: (serve: ServeProcess) => void): void {
+  beforeAll(async () => {
+    expect(existsSync(cli)).toBe(true);
+    use(await startServe());
+  });
+  afterAll(async () => {
+    await stopAllServes();
+    removeDataDirs();
+  });
 }

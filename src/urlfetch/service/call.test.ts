@@ -44,6 +44,11 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
       return;
     }
     if (url.pathname === '/slow') return; // never answers
+    if (url.pathname === '/away') {
+      // An allowed server sending the caller on to a place the policy refuses.
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         method: req.method,
@@ -154,6 +159,21 @@ describe('performUrlFetch', () => {
     const refused = fetchAs(call(`http://127.0.0.1:${ports.refused}/echo`));
     await expect(refused).rejects.toMatchObject({ code: 'EACCES' });
     await expect(refused).rejects.toThrow(/127\.0\.0\.1/);
+  });
+
+  it('as an attacker: a redirect from an allowed server to a refused address or port is refused at that hop', async () => {
+    const toRefused = encodeURIComponent(`http://127.0.0.1:${ports.refused}/echo`);
+    await expect(fetchAs(call(`http://127.0.0.1:${ports.http}/away?to=${toRefused}`))).rejects.toMatchObject({
+      code: 'EACCES',
+    });
+    const toSmtp = encodeURIComponent('http://127.0.0.1:25/');
+    await expect(fetchAs(call(`http://127.0.0.1:${ports.http}/away?to=${toSmtp}`))).rejects.toMatchObject({
+      code: 'ERR_URLFETCH_BAD_PORT',
+    });
+    const toFile = encodeURIComponent('file:///etc/passwd');
+    await expect(fetchAs(call(`http://127.0.0.1:${ports.http}/away?to=${toFile}`))).rejects.toMatchObject({
+      code: 'ERR_URLFETCH_PROTOCOL',
+    });
   });
 
   it('refuses a port outside 80-90, 440-450 and 1024-65535 before dialling', async () => {

@@ -115,9 +115,17 @@ export function setDefaultDeadlineMs(ms: number): void {
   defaultDeadlineMs = ms;
 }
 
+/** One outbound request as URL Fetch takes it: what Node's clients already have in hand. */
+export interface OutboundRequest {
+  method: string;
+  url: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
 /**
- * `request` through URL Fetch, with a line in the current request's log (S13: method, URL
- * without its query, status, bytes, time; a failure as a warning with its code).
+ * A web `Request` through URL Fetch (the global `fetch`, `hangar/urlfetch`): its body read
+ * once into a buffer (URL Fetch sends bodies whole), then {@link callThroughService}.
  *
  * @example
  * const reply = await fetchThroughService(new Request(url), { followRedirects: true, validateCertificate: true, allowTruncated: false });
@@ -129,6 +137,18 @@ export async function fetchThroughService(
   const body = request.body ? Buffer.from(await request.arrayBuffer()) : Buffer.alloc(0);
   const headers: Array<[string, string]> = [];
   for (const [name, value] of request.headers) headers.push([name, value]);
+  return callThroughService({ method: request.method, url: request.url, headers, body }, choices);
+}
+
+/**
+ * `request` through URL Fetch, with a line in the current request's log (S13: method, URL
+ * without its query, status, bytes, time; a failure as a warning with its code). Node's
+ * `http` clients and undici come here directly, with the body they already hold.
+ */
+export async function callThroughService(
+  request: OutboundRequest,
+  choices: UrlFetchChoices,
+): Promise<UrlFetchReply> {
   const started = performance.now();
   const where = `${request.method} ${withoutQuery(request.url)}`;
   let reply: UrlFetchReply;
@@ -137,13 +157,13 @@ export async function fetchThroughService(
       {
         method: request.method,
         url: request.url,
-        headers,
+        headers: request.headers,
         deadlineMs: choices.deadlineMs ?? defaultDeadlineMs,
         followRedirects: choices.followRedirects,
         validateCertificate: choices.validateCertificate,
         allowTruncated: choices.allowTruncated,
       },
-      body,
+      request.body,
     );
   } catch (err) {
     const code = (err as { code?: unknown }).code;

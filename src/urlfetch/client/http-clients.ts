@@ -19,7 +19,7 @@ import { createServer, Agent as HttpAgent, type IncomingMessage, type ServerResp
 import { Agent as HttpsAgent } from 'node:https';
 import { Duplex } from 'node:stream';
 import { currentRequest, requestStorage } from '../../instance/request-context.js';
-import { fetchThroughService, replyToResponse } from './call.js';
+import { callThroughService, fetchThroughService, replyToResponse } from './call.js';
 
 /** The variable that keeps the HTTP clients on plain sockets (S13). */
 export const SOCKETS_HTTPLIB_ENV = 'GAE_USE_SOCKETS_HTTPLIB';
@@ -54,12 +54,13 @@ class UrlFetchDispatcher {
     void (async () => {
       const body = await undiciBody(options.body);
       const method = options.method ?? 'GET';
-      const reply = await fetchThroughService(
-        new Request(new URL(options.path ?? '/', options.origin), {
+      const reply = await callThroughService(
+        {
           method,
+          url: new URL(options.path ?? '/', options.origin).href,
           headers: undiciHeaders(options.headers),
-          ...(body.length > 0 && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
-        }),
+          body,
+        },
         { followRedirects: false, validateCertificate: true, allowTruncated: false },
       );
       if (aborted !== undefined) throw aborted;
@@ -239,13 +240,9 @@ async function answer(req: IncomingMessage, res: ServerResponse, connection: Con
   const body = Buffer.concat(chunks);
   const method = req.method ?? 'GET';
   try {
-    const reply = await fetchThroughService(
-      new Request(`${connection.origin}${req.url ?? '/'}`, {
-        method,
-        headers,
-        // A Request cannot carry a body on GET or HEAD (a client that sends one loses it).
-        ...(body.length > 0 && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
-      }),
+    // The body as Node's client framed it, whatever the method: no web Request in between.
+    const reply = await callThroughService(
+      { method, url: `${connection.origin}${req.url ?? '/'}`, headers, body },
       { followRedirects: false, validateCertificate: connection.validateCertificate, allowTruncated: false },
     );
     const out: string[] = [];

@@ -39,6 +39,7 @@ function record(n: number, appId: string | null): RequestLogRecord {
     loadingRequest: false,
     secure: false,
     error: null,
+    split: null,
   };
 }
 
@@ -177,5 +178,13 @@ describe('AppColumn', () => {
     expect(formatEntry(e, false, true)).toContain('  shop/default/v1  ');
     expect(formatEntry({ ...e, service: null }, false, true)).toContain('  shop  ');
     expect(formatEntry({ ...e, appId: null }, false, true)).toContain('  default/v1  ');
+  });
+
+  it('formatEntry shows the split that picked the version after it, and nothing without one', () => {
+    const e = entry(1, 'shop');
+    expect(formatEntry({ ...e, version: 'v2', split: 'cookie:v1=0.7,v2=0.3' }, false)).toContain(
+      `  default/v2  split=cookie:v1=0.7,v2=0.3  ${e.requestId}`,
+    );
+    expect(formatEntry(e, false)).not.toContain('split=');
   });
 });

@@ -185,7 +185,8 @@ async function openStream(
 
 /**
  * One request as the table shows it, its app lines indented under it; `showApp` puts the app in
- * front of service/version ({@link AppColumn}).
+ * front of service/version ({@link AppColumn}). A version picked by a traffic split is followed
+ * by the split (`split=cookie:v1=0.7,v2=0.3`).
  */
 export function formatEntry(e: LogEntry, color: boolean, showApp = false, trim?: string): string {
   const statusColor =
@@ -199,6 +200,7 @@ export function formatEntry(e: LogEntry, color: boolean, showApp = false, trim?:
     [showApp ? e.appId : null, e.service ? `${e.service}/${e.version ?? '?'}` : null]
       .filter(Boolean)
       .join('/'),
+    e.split ? `split=${e.split}` : '',
     paint(color, 'gray', e.requestId),
     e.error ? paint(color, 'red', e.error) : '',
   ]

@@ -59,6 +59,12 @@ export interface RouteRequest {
    * (traffic-split.ts), so the client stays there. Optional for a table's own test requests.
    */
   assignSplitBucket?(bucket: number): void;
+  /**
+   * A traffic split picked the version (any `--by`): `label` names the split in force
+   * (`cookie:v1=0.7,v2=0.3`, traffic-split.ts), for the request log (S9). The label is
+   * the table's own string, so noting it allocates nothing. Optional, like the above.
+   */
+  noteSplit?(label: string): void;
 }
 
 /**

@@ -529,6 +529,29 @@ describe('ServeRouteTable: traffic splits', () => {
     expect(resolve(routes, 'v2-dot-default-dot-shop.localhost')).toBe('shop/default/v2');
   });
 
+  it('tells the request the split in force, for every `by`; a promoted version is not a split', () => {
+    for (const by of ['cookie', 'ip', 'random'] as const) {
+      const routes = splitShop(by);
+      const noted: string[] = [];
+      routes.route({ ...request('shop.localhost'), noteSplit: (label) => noted.push(label) });
+      routes.route({ ...request('default-dot-shop.localhost'), noteSplit: (label) => noted.push(label) });
+      expect(noted).toEqual([`${by}:v1=0.7,v2=0.3`, `${by}:v1=0.7,v2=0.3`]);
+      // A version named in the host is not picked by the split.
+      const named: string[] = [];
+      routes.route({
+        ...request('v2-dot-default-dot-shop.localhost'),
+        noteSplit: (label) => named.push(label),
+      });
+      expect(named).toEqual([]);
+    }
+    const routes = splitShop('cookie');
+    routes.promote('shop', 'default', 'v2');
+    const noted: string[] = [];
+    const route = routes.route({ ...request('shop.localhost'), noteSplit: (label) => noted.push(label) });
+    expect(route.version).toBe('v2');
+    expect(noted).toEqual([]);
+  });
+
   it('a promote ends the split; a split naming an unknown version is refused and changes nothing', () => {
     const routes = splitShop('random');
     expect(() => routes.split('shop', 'default', { v1: 0.5, v9: 0.5 }, 'ip')).toThrow(/no version 'v9'/);

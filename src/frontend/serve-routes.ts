@@ -434,7 +434,10 @@ export class ServeRouteTable implements RouteTable {
 
   #promoted(service: ServiceEntry, request: RouteRequest): ServiceRoute {
     const split = service.split;
-    if (split) return service.versions.get(versionForBucket(split, bucketOf(split, request)))!;
+    if (split) {
+      request.noteSplit?.(split.label);
+      return service.versions.get(versionForBucket(split, bucketOf(split, request)))!;
+    }
     const route = service.promoted === undefined ? undefined : service.versions.get(service.promoted);
     if (route) return route;
     throw new HangarError(

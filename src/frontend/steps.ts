@@ -88,6 +88,11 @@ export class Exchange implements RouteRequest {
   assignSplitBucket(bucket: number): void {
     this.splitCookie = splitCookie(bucket);
   }
+
+  /** A split picked the version: its label (precomputed by the table) goes into the request log. */
+  noteSplit(label: string): void {
+    this.record.split = label;
+  }
 }
 
 /** Methods the front end serves, for `Allow` on a 405. */

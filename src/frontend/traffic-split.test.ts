@@ -16,7 +16,12 @@ const owners = (allocations: Record<string, number>) => {
 describe('traffic splits', () => {
   it('gives each version its share of the 1,000 buckets, in name order', () => {
     const table = splitTable({ v2: 0.3, v1: 0.7 }, 'cookie');
-    expect(table).toEqual({ by: 'cookie', versions: ['v1', 'v2'], ends: [700, 1000] });
+    expect(table).toEqual({
+      by: 'cookie',
+      versions: ['v1', 'v2'],
+      ends: [700, 1000],
+      label: 'cookie:v1=0.7,v2=0.3',
+    });
     const counts: Record<string, number> = {};
     for (const version of owners({ v1: 0.7, v2: 0.3 })) counts[version] = (counts[version] ?? 0) + 1;
     expect(counts).toEqual({ v1: 700, v2: 300 });
@@ -31,6 +36,12 @@ describe('traffic splits', () => {
 
   it('leaves out versions with no weight', () => {
     expect(splitTable({ v1: 1, v2: 0 }, 'ip').versions).toEqual(['v1']);
+  });
+
+  it('labels the split in the CLI syntax: by, then versions by name with their weights as given', () => {
+    expect(splitTable({ v2: 0.3, v1: 0.7 }, 'cookie').label).toBe('cookie:v1=0.7,v2=0.3');
+    expect(splitTable({ b: 0.25, a: 0.5, c: 0.25 }, 'ip').label).toBe('ip:a=0.5,b=0.25,c=0.25');
+    expect(splitTable({ v1: 0.5, v2: 0, v3: 0.5 }, 'random').label).toBe('random:v1=0.5,v3=0.5');
   });
 
   it('reads its own cookie only, among others', () => {

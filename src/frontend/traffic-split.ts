@@ -19,6 +19,12 @@ export interface SplitTable {
   readonly by: SplitBy;
   readonly versions: readonly string[];
   readonly ends: readonly number[];
+  /**
+   * The split in `hangar versions split`'s own syntax, `by:version=weight,...` (versions by
+   * name, weights as given), e.g. `cookie:v1=0.7,v2=0.3`. Computed once with the table, so the
+   * request log can name the split in force without building a string per request (S9).
+   */
+  readonly label: string;
 }
 
 /**
@@ -26,7 +32,8 @@ export interface SplitTable {
  * `round(weight × 1000)` buckets, the last whatever is left.
  *
  * @example
- * splitTable({ v2: 0.3, v1: 0.7 }, 'cookie') // { by: 'cookie', versions: ['v1', 'v2'], ends: [700, 1000] }
+ * splitTable({ v2: 0.3, v1: 0.7 }, 'cookie')
+ * // { by: 'cookie', versions: ['v1', 'v2'], ends: [700, 1000], label: 'cookie:v1=0.7,v2=0.3' }
  */
 export function splitTable(allocations: Readonly<Record<string, number>>, by: SplitBy): SplitTable {
   const versions = Object.keys(allocations)
@@ -38,7 +45,8 @@ export function splitTable(allocations: Readonly<Record<string, number>>, by: Sp
     sum += allocations[version]!;
     ends.push(i === versions.length - 1 ? BUCKETS : Math.round(sum * BUCKETS));
   }
-  return { by, versions, ends };
+  const label = `${by}:${versions.map((version) => `${version}=${allocations[version]}`).join(',')}`;
+  return { by, versions, ends, label };
 }
 
 /** The version that owns `bucket` (0 ≤ bucket < 1000). */

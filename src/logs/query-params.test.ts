@@ -24,6 +24,7 @@ function entry(over: Partial<LogEntry> = {}): LogEntry {
     loadingRequest: false,
     secure: false,
     error: null,
+    split: null,
     lines: [],
     ...over,
   };

@@ -28,6 +28,7 @@ export function toLogRecord(r: RequestRecord): RequestLogRecord {
     loadingRequest: r.loadingRequest === true,
     secure: r.secure === true,
     error: r.error ?? null,
+    split: repeated('split', r.split),
   };
 }
 
@@ -41,7 +42,8 @@ type RepeatedField =
   | 'httpVersion'
   | 'userAgent'
   | 'ip'
-  | 'host';
+  | 'host'
+  | 'split';
 
 /** The previous record's value of each field that mostly repeats from one request to the next. */
 const previous: Record<RepeatedField, string | null> = {
@@ -55,6 +57,7 @@ const previous: Record<RepeatedField, string | null> = {
   userAgent: null,
   ip: null,
   host: null,
+  split: null,
 };
 
 /**

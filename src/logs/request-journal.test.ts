@@ -44,6 +44,7 @@ const full: Required<RequestRecord> = {
   userAgent: 'agent\twith a tab',
   ip: '::ffff:127.0.0.1',
   secure: true,
+  split: 'cookie:v1=0.7,v2=0.3',
   bytesIn: 321,
   bytesOut: 654,
   pendingMs: 1.25,
@@ -120,6 +121,10 @@ describe('journal entries', () => {
       served(4, { userAgent: 'a', secure: true, app: undefined, host: '"quoted"\\host' }),
       served(5, { userAgent: 'a', secure: true, app: undefined, host: '"quoted"\\host' }),
       served(6, { method: 'PUT' }),
+      served(7, { split: 'cookie:v1=0.7,v2=0.3', version: 'v1' }),
+      served(8, { split: 'cookie:v1=0.7,v2=0.3', version: 'v2' }),
+      served(9, { split: 'ip:v1=0.5,v2=0.5', version: 'v2' }),
+      served(10, { version: 'v2' }),
     ];
     for (const each of records) {
       const record = { ...each, latencyMs: 1 };
@@ -150,12 +155,57 @@ describe('journal entries', () => {
       good.replace(/\t4$/, '\t3'),
       good.replace(/\t4$/, ''),
       good.slice(0, good.indexOf('\t') - 3) + '\t4',
-      good.replace('[1,', '[2,'),
+      good.replace('[2,', '[3,'),
+      // Format 1 has one field fewer.
+      good.replace('[2,', '[1,'),
+      good.replace(`,${JSON.stringify(full.split)}]`, ']'),
       `${JSON.stringify([1, 2, 3])}\t4`,
       good.replace(`"${full.requestId}"`, '17'),
     ]) {
       expect(parseEntry(bad, 4), bad).toBeUndefined();
     }
+  });
+
+  it('are written in format 2, with the split last; format 1 entries (the previous release, no split) are still read', () => {
+    const head = journalEntry(full, 4).split('\t')[0]!;
+    const fields = JSON.parse(head) as unknown[];
+    expect(fields[0]).toBe(2);
+    expect(fields).toHaveLength(24);
+    expect(fields.at(-1)).toBe(full.split);
+    expect(JSON.parse(journalEntry(served(1), 4).split('\t')[0]!).at(-1)).toBeNull();
+    // A format 1 entry as the previous release wrote it: 23 fields, ending with `secure`.
+    const requestId = `${'0'.repeat(31)}7`;
+    const v1 = `[1,"${requestId}",${t},"/old?q=1",200,3.5,120,450,0.5,false,null,true,null,"GET","1.1","app","default","v1","${'b'.repeat(32)}","app.localhost:8080","curl/8","127.0.0.1",false]`;
+    const old = parseEntry(`${v1}\t${JSON.stringify([[t, 1, 'old line']])}\t9`, 9);
+    expect(old).toEqual({
+      requestId,
+      startTime: t,
+      method: 'GET',
+      resource: '/old?q=1',
+      httpVersion: '1.1',
+      status: 200,
+      latencyMs: 3.5,
+      app: 'app',
+      service: 'default',
+      version: 'v1',
+      instanceId: 'b'.repeat(32),
+      host: 'app.localhost:8080',
+      userAgent: 'curl/8',
+      ip: '127.0.0.1',
+      secure: false,
+      bytesIn: 120,
+      bytesOut: 450,
+      pendingMs: 0.5,
+      loadingRequest: false,
+      linesComplete: true,
+      lines: JSON.stringify([[t, 1, 'old line']]),
+    });
+    expect(old!.split).toBeUndefined();
+    expect(parseHead(v1)).toMatchObject({ requestId, version: 'v1' });
+    expect(readJournal(`${v1}\t9\n${journalEntry(full, 9)}`, 9).records.map((r) => r.split)).toEqual([
+      undefined,
+      full.split,
+    ]);
   });
 
   it("a file's entries end at the first line of another generation or a torn one", () => {
@@ -394,6 +444,25 @@ describe('recoverJournals', () => {
       ['/r/3', 404, ['line of 3']],
     ]);
     expect(await recoverJournals(dir, undefined, sink())).toBeUndefined();
+  });
+
+  it("after an upgrade, recovers the previous release's format 1 entries (no split) and keeps the split of format 2 ones", async () => {
+    const owner = `${DEAD_PID}-0ddba11e`;
+    // As the previous release wrote it: format 1, 23 fields, the lines text after a tab.
+    const old = served(1);
+    const v1Head = `[1,${JSON.stringify(old.requestId)},${old.startTime},"${old.resource}",200,2,10,20,null,false,null,true,null,"GET","1.1","app","default","v1","${old.instanceId}","app.localhost",null,"127.0.0.1",false]`;
+    writeFileSync(join(dir, `request-journal-${owner}-0-0`), `${v1Head}\t${old.lines}\t0\n`);
+    writeFileSync(
+      join(dir, `request-journal-${owner}-1-1`),
+      entries(1, served(2, { app: 'app', version: 'v2', split: 'cookie:v1=0.7,v2=0.3' })),
+    );
+    const recovery = await recoverJournals(dir, undefined, sink());
+    expect(recovery).toMatchObject({ files: 2, recovered: 2, unreadable: 0 });
+    const { entries: stored } = await opened.store.query({});
+    expect(stored.map((e) => [e.resource, e.version, e.split, e.lines.map((l) => l.message)])).toEqual([
+      ['/r/1', 'v1', null, ['line of 1']],
+      ['/r/2', 'v2', 'cookie:v1=0.7,v2=0.3', ['line of 2']],
+    ]);
   });
 
   it("leaves its own files and a live process's alone; this pid with another token is a dead process", async () => {

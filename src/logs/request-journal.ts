@@ -70,10 +70,16 @@ export interface RequestJournalOptions {
   onError(message: string): void;
 }
 
-/** The entry format's version, its first field. */
-const FORMAT = 1;
+/**
+ * The entry format's version, its first field. 2 added the split that picked the version (the
+ * last field); entries of format 1 (23 fields, no split), as the previous release wrote them,
+ * are still read, so a journal left by it is recovered after an upgrade.
+ */
+const FORMAT = 2;
 /** Entries in the array: the format, then the record's fields (journalHead()). */
-const FIELD_COUNT = 23;
+const FIELD_COUNT = 24;
+/** Entries in a format 1 array: FORMAT 2's without the split. */
+const FORMAT_1_FIELD_COUNT = 23;
 const FILE = /^request-journal-(\d+)-([0-9a-f]+)-(\d+)-(\d+)$/;
 const DEFAULT_ROTATE_BYTES = 1 << 20;
 /** Free slots kept for reuse; more are deleted. */
@@ -419,6 +425,7 @@ const context: Pick<
   | 'userAgent'
   | 'ip'
   | 'secure'
+  | 'split'
 > & { json: string } = {
   method: '',
   httpVersion: undefined,
@@ -430,6 +437,7 @@ const context: Pick<
   userAgent: undefined,
   ip: undefined,
   secure: undefined,
+  split: undefined,
   json: '',
 };
 
@@ -446,6 +454,7 @@ function contextJson(r: RequestRecord): string {
     r.app === c.app &&
     r.httpVersion === c.httpVersion &&
     r.secure === c.secure &&
+    r.split === c.split &&
     c.json !== ''
   )
     return c.json;
@@ -459,6 +468,7 @@ function contextJson(r: RequestRecord): string {
   c.userAgent = r.userAgent;
   c.ip = r.ip;
   c.secure = r.secure;
+  c.split = r.split;
   const json = JSON.stringify([
     r.method,
     r.httpVersion,
@@ -470,6 +480,7 @@ function contextJson(r: RequestRecord): string {
     r.userAgent,
     r.ip,
     r.secure,
+    r.split,
   ]);
   c.json = json.slice(1, -1);
   return c.json;
@@ -498,7 +509,14 @@ export function parseHead(head: string, lines?: string): JournaledRecord | undef
   } catch {
     return undefined;
   }
-  if (!Array.isArray(fields) || fields.length !== FIELD_COUNT || fields[0] !== FORMAT) return undefined;
+  if (
+    !Array.isArray(fields) ||
+    !(
+      (fields[0] === FORMAT && fields.length === FIELD_COUNT) ||
+      (fields[0] === 1 && fields.length === FORMAT_1_FIELD_COUNT)
+    )
+  )
+    return undefined;
   const f = fields as unknown[];
   if (
     typeof f[1] !== 'string' ||
@@ -525,6 +543,8 @@ export function parseHead(head: string, lines?: string): JournaledRecord | undef
     userAgent: optional(f[20], 'string'),
     ip: optional(f[21], 'string'),
     secure: optional(f[22], 'boolean'),
+    // Format 1 has no field 23: undefined, as no split.
+    split: optional(f[23], 'string'),
     bytesIn: optional(f[6], 'number'),
     bytesOut: f[7],
     pendingMs: optional(f[8], 'number'),

@@ -43,8 +43,10 @@ describe('SqliteLogStore schema migration', () => {
     expect((await store.query({ minLevel: 'critical' })).entries).toHaveLength(0);
     // --grep matches the message text itself, quotes included (not its JSON escaping).
     expect((await store.query({ text: '"quoted"' })).entries).toHaveLength(1);
-    // Migrated through every later schema too (3: lines kept with their record; 4: the app index).
-    expect(db.prepare("SELECT version FROM schema_versions WHERE module = 'logs'").pluck().get()).toBe(4);
+    // Migrated through every later schema too (3: lines kept with their record; 4: the app index;
+    // 5: the split, none for the rows written before it).
+    expect(db.prepare("SELECT version FROM schema_versions WHERE module = 'logs'").pluck().get()).toBe(5);
+    expect(entries[0]!.split).toBeNull();
     expect((await store.query({ app: 'app' })).entries).toHaveLength(1);
     expect((await store.query({ app: 'other' })).entries).toHaveLength(0);
     db.close();
@@ -104,6 +106,7 @@ describe('SqliteLogStore trimming to max_bytes', () => {
       loadingRequest: false,
       secure: false,
       error: null,
+      split: null,
       storedLines: { json: JSON.stringify([[start + i, 1, message]]), maxLevel: 1 },
     }));
     await store.append(records, []);

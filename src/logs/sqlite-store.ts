@@ -58,6 +58,9 @@ const migrations = [
   // page's limit, no sort. With service and version, or a status, the planner takes that index
   // instead and checks the app on its rows (sqlite-store.test.ts checks the plans).
   'CREATE INDEX request_logs_app ON request_logs (app, request_id);',
+  // The traffic split that picked the version (S11), in `hangar versions split`'s syntax; NULL
+  // when none did, and for the rows written before it was kept.
+  'ALTER TABLE request_logs ADD COLUMN split TEXT;',
 ];
 
 interface RecordRow {
@@ -83,6 +86,7 @@ interface RecordRow {
   error: string | null;
   lines: string | null;
   max_level: number;
+  split: string | null;
 }
 
 interface LineGroupRow {
@@ -115,8 +119,9 @@ export class SqliteLogStore implements LogStore {
     this.#db = db;
     migrate(db, 'logs', migrations);
     this.#insertRecord = db.prepare(
-      // Positional: binding 22 named parameters from an object costs more than the insert's B-tree work.
-      'INSERT OR REPLACE INTO request_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      // Positional (in the columns' order, migrations' added ones last): binding 23 named
+      // parameters from an object costs more than the insert's B-tree work.
+      'INSERT OR REPLACE INTO request_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#insertLine = db.prepare(
       'INSERT INTO log_line_groups (request_id, time, max_level, lines) VALUES (?, ?, ?, ?)',
@@ -163,6 +168,7 @@ export class SqliteLogStore implements LogStore {
           r.error,
           stored ? stored.json : null,
           stored ? stored.maxLevel : -1,
+          r.split,
         );
       }
       const groups = new Map<string, { time: number; maxLevel: number; lines: PackedLine[] }>();
@@ -300,6 +306,7 @@ function toEntry(r: RecordRow): LogEntry {
     loadingRequest: r.loading === 1,
     secure: r.secure === 1,
     error: r.error,
+    split: r.split,
     lines: r.lines ? unpackLines(r.lines) : [],
   };
 }

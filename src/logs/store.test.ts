@@ -42,6 +42,7 @@ function record(n: number, over: Partial<RequestLogRecord> = {}): RequestLogReco
     loadingRequest: false,
     secure: false,
     error: null,
+    split: null,
     ...over,
   };
 }
@@ -74,6 +75,20 @@ export function describeLogStore(name: string, make: () => Harness): void {
       ]);
       expect(page.entries[1]).toEqual({ ...b, lines: [] });
       expect(page.next).toBeNull();
+    });
+
+    it('round-trips the split that picked the version, and none (null)', async () => {
+      const a = record(1, { version: 'v2', split: 'cookie:v1=0.7,v2=0.3' });
+      const b = record(2);
+      await h.store.append([a, b], []);
+      const page = await h.store.query({});
+      expect(page.entries).toEqual([
+        { ...a, lines: [] },
+        { ...b, lines: [] },
+      ]);
+      expect(page.entries.map((e) => e.split)).toEqual(['cookie:v1=0.7,v2=0.3', null]);
+      const again = h.reopen();
+      expect((await again.query({ requestId: a.requestId })).entries[0]?.split).toBe('cookie:v1=0.7,v2=0.3');
     });
 
     it('joins lines that arrive before or after their record', async () => {

@@ -36,6 +36,11 @@ export interface LogEntry {
   secure: boolean;
   /** The limit or failure that ended the request, or null. */
   error: string | null;
+  /**
+   * The traffic split that picked `version`, in `hangar versions split`'s syntax
+   * (`cookie:v1=0.7,v2=0.3`); null when no split did (a promoted or a named version).
+   */
+  split: string | null;
   lines: LogLine[];
 }
 

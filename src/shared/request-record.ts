@@ -26,6 +26,11 @@ export interface RequestRecord {
   bytesOut: number;
   /** Time spent in the pending queue waiting for a slot (S9 pendingMs). */
   pendingMs?: number;
+  /**
+   * The traffic split that picked the version, in `hangar versions split`'s syntax
+   * (`cookie:v1=0.7,v2=0.3`, traffic-split.ts); unset when no split chose it (S11).
+   */
+  split?: string;
   /** The instance's first request (S6, S9 loadingRequest). */
   loadingRequest?: boolean;
   /** The limit or failure that ended the request: `HANGAR_E_...: message`. */

@@ -165,6 +165,7 @@ describe('request logs: one record per request with its lines', () => {
       'loadingRequest',
       'secure',
       'error',
+      'split',
       'lines',
     ]);
     // The table: one line for the request, its lines indented under it.

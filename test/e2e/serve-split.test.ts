@@ -2,7 +2,8 @@
  * Traffic splitting under `hangar serve` (S11, issue 19): two versions of one app, split with
  * the real `hangar versions split` CLI by cookie, by client address and at random. Requests go
  * to 127.0.0.1; the address split sends from other loopback addresses (127.0.0.2, ...),
- * which Linux gives every process.
+ * which Linux gives every process. Each request's log entry, read back through the admin API,
+ * names the split in force and the version that answered.
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,20 +14,27 @@ import {
   type ServeProcess,
   startServe,
   stopAllServes,
+  until,
 } from '../helpers/serve.js';
 
 const APP = 'splitapp';
 let serve: ServeProcess;
 
-/** GET / on the app's host, from `localAddress`, with `cookie`; its version and Set-Cookie. */
+/**
+ * GET `path` (default `/`) on `host` (default the app's), from `localAddress`, with `cookie`;
+ * its version and Set-Cookie.
+ */
 function get(
-  options: { cookie?: string; localAddress?: string } = {},
+  options: { cookie?: string; localAddress?: string; path?: string; host?: string } = {},
 ): Promise<{ version: string; setCookie: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      `${serve.url}/`,
+      `${serve.url}${options.path ?? '/'}`,
       {
-        headers: { host: `${APP}.localhost`, ...(options.cookie ? { cookie: options.cookie } : {}) },
+        headers: {
+          host: options.host ?? `${APP}.localhost`,
+          ...(options.cookie ? { cookie: options.cookie } : {}),
+        },
         agent: false,
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
@@ -70,6 +78,22 @@ async function many<T>(count: number, parallel: number, call: (i: number) => Pro
 const share = (versions: string[], version: string) =>
   versions.filter((v) => v === version).length / versions.length;
 
+interface LogEntryView {
+  resource: string;
+  version: string | null;
+  split: string | null;
+}
+
+/** The app's request log entries whose resource contains `text`, once there are `count` of them. */
+function logged(text: string, count: number): Promise<Map<string, LogEntryView>> {
+  return until(`${count} request log entries of ${text}`, 15_000, async () => {
+    const res = await serve.admin('GET', `/api/logs?app=${APP}&text=${encodeURIComponent(text)}&limit=1000`);
+    expect(res.status, res.text).toBe(200);
+    const { entries } = res.json as { entries: LogEntryView[] };
+    return entries.length >= count ? new Map(entries.map((e) => [e.resource, e])) : undefined;
+  });
+}
+
 beforeAll(async () => {
   serve = await startServe();
   for (const version of ['v1', 'v2']) {
@@ -86,7 +110,7 @@ afterAll(async () => {
 describe('hangar versions split', () => {
   it('by cookie: 1,000 fresh clients land 70/30 within ±5 %, and each keeps its version over 10 requests', async () => {
     await split('v1=0.7,v2=0.3', 'cookie');
-    const fresh = await many(1000, 20, () => get());
+    const fresh = await many(1000, 20, (i) => get({ path: `/?fresh=${i}` }));
     expect(
       Math.abs(
         share(
@@ -111,11 +135,31 @@ describe('hangar versions split', () => {
       version: f.version,
     }));
     await split('v1=0.6,v2=0.4', 'cookie');
-    for (const client of kept) {
-      const now = (await get({ cookie: client.cookie })).version;
+    const movedVersions: string[] = [];
+    for (const [i, client] of kept.entries()) {
+      const now = (await get({ cookie: client.cookie, path: `/?moved=${i}` })).version;
+      movedVersions.push(now);
       expect(now).toBe(client.bucket < 600 ? 'v1' : 'v2');
       if (client.bucket < 600 || client.bucket >= 700) expect(now).toBe(client.version);
     }
+
+    // Each request's log entry names the split in force when it was routed, and the version
+    // that answered it; a request to a version's own host was routed by no split.
+    const freshLogged = await logged('fresh=', fresh.length);
+    for (const [i, answer] of fresh.entries()) {
+      const entry = freshLogged.get(`/?fresh=${i}`);
+      expect(entry, `/?fresh=${i}`).toMatchObject({ split: 'cookie:v1=0.7,v2=0.3', version: answer.version });
+    }
+    const movedLogged = await logged('moved=', kept.length);
+    for (const [i, version] of movedVersions.entries()) {
+      expect(movedLogged.get(`/?moved=${i}`), `/?moved=${i}`).toMatchObject({
+        split: 'cookie:v1=0.6,v2=0.4',
+        version,
+      });
+    }
+    const named = await get({ host: `v2-dot-${APP}.localhost`, path: '/?named=1' });
+    expect(named.version).toBe('v2');
+    expect((await logged('named=', 1)).get('/?named=1')).toMatchObject({ split: null, version: 'v2' });
   });
 
   it('by ip: each client address keeps its version', async () => {

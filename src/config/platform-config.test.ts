@@ -81,6 +81,7 @@ describe('defaultPlatformConfig', () => {
         stopTimeoutMs: 2_000,
       },
       authDomain: 'gmail.com',
+      auth: { oidc: undefined, admins: [] },
       quotas: { daily: {} },
       runtimes: {},
     });
@@ -123,6 +124,9 @@ describe('loadPlatformConfig', () => {
         'urlfetch: { default_deadline: 5s, max_deadline: 60s, max_request_bytes: 10485760, max_response_bytes: 33554432 }',
         'logs: { retention: 7d, max_bytes: 1GiB }',
         'auth_domain: gmail.com',
+        'auth:',
+        '  oidc: { issuer: null, client_id: null, client_secret: null }',
+        '  admins: []',
         'quotas: { daily: {} }',
       ),
     );
@@ -197,6 +201,12 @@ describe('loadPlatformConfig', () => {
           'urlfetch:',
           '  default_deadline: 1500ms',
           'auth_domain: example.com',
+          'auth:',
+          '  oidc:',
+          '    issuer: https://accounts.example.com',
+          '    client_id: hangar',
+          '    client_secret: s3cret',
+          '  admins: [Ops@Example.com]',
           'quotas:',
           '  daily:',
           '    requests: 100000',
@@ -219,6 +229,10 @@ describe('loadPlatformConfig', () => {
     });
     expect(config.urlfetch.defaultDeadlineMs).toBe(1500);
     expect(config.authDomain).toBe('example.com');
+    expect(config.auth).toEqual({
+      oidc: { issuer: 'https://accounts.example.com', clientId: 'hangar', clientSecret: 's3cret' },
+      admins: ['ops@example.com'],
+    });
     expect(config.quotas.daily).toEqual({
       requests: 100_000,
       outgoing_bytes: 1024 ** 3,
@@ -319,6 +333,12 @@ describe('loadPlatformConfig', () => {
     { rule: 'allow cidr', yaml: y('sockets:', '  allow: ["10.0.0.0/33:443"]'), field: 'sockets.allow[0]', line: 2, message: 'is not a CIDR range' },
     { rule: 'blocked entry', yaml: y('sockets:', '  blocked: [intranet]'), field: 'sockets.blocked[0]', line: 2, message: 'is not an IP address or CIDR range' },
     { rule: 'default above max deadline', yaml: y('urlfetch:', '  default_deadline: 90s'), field: 'urlfetch.default_deadline', line: 2, message: 'is longer than max_deadline (60000ms, the default)' },
+    { rule: 'oidc issuer not a URL', yaml: y('auth:', '  oidc:', '    issuer: accounts', '    client_id: x'), field: 'auth.oidc.issuer', line: 3, message: "'accounts' is not a URL" },
+    { rule: 'oidc issuer over http', yaml: y('auth:', '  oidc:', '    issuer: http://idp.example.com', '    client_id: x'), field: 'auth.oidc.issuer', line: 3, message: 'is not https (plain http is accepted only on a loopback host)' },
+    { rule: 'oidc issuer without client', yaml: y('auth:', '  oidc:', '    issuer: https://idp.example.com'), field: 'auth.oidc.client_id', line: 2, message: 'auth.oidc has an issuer but no client_id' },
+    { rule: 'oidc empty client id', yaml: y('auth:', '  oidc:', '    issuer: https://idp.example.com', '    client_id: ""'), field: 'auth.oidc.client_id', line: 4, message: 'must be a non-empty string' },
+    { rule: 'admins entry', yaml: y('auth:', '  admins: [ops@example.com, ops]'), field: 'auth.admins[1]', line: 2, message: "'ops' is not an email address" },
+    { rule: 'unknown auth key', yaml: y('auth:', '  oidcs: {}'), field: 'auth.oidcs', line: 2, message: "unknown key 'oidcs'" },
     { rule: 'auth_domain', yaml: y('auth_domain: "not a domain"'), field: 'auth_domain', line: 1, message: 'must be a domain name' },
     { rule: 'unknown quota', yaml: y('quotas:', '  daily:', '    request: 10'), field: 'quotas.daily.request', line: 3, message: "unknown key 'request' (did you mean 'requests'?)" },
     { rule: 'quota value', yaml: y('quotas:', '  daily:', '    requests: lots'), field: 'quotas.daily.requests', line: 3, message: 'must be a whole number' },

@@ -60,6 +60,7 @@ export const defaultPlatformConfig: PlatformConfig = deepFreeze({
     stopTimeoutMs: 2_000,
   },
   authDomain: 'gmail.com',
+  auth: { oidc: undefined, admins: [] },
   quotas: { daily: {} },
   runtimes: {},
 });

@@ -147,6 +147,37 @@ const runtimes = mapping(
   'write runtimes as runtime: path lines, e.g. nodejs24: /opt/node-v24/bin/node',
 );
 
+/** An email address, as `auth.admins` lists them (compared without regard to case). */
+function checkEmail(entry: string): string {
+  if (/^[^\s@]+@[^\s@]+$/.test(entry) && entry.length <= 254) return entry.toLowerCase();
+  throw new FieldProblem(`'${entry}' is not an email address`, 'write e.g. admins: [ops@example.com]');
+}
+
+/**
+ * `auth.oidc.issuer`: the provider's URL, over HTTPS; plain HTTP only on a loopback host (a
+ * provider on this machine, as in tests), since the ID token and the client secret travel on it.
+ */
+const issuerUrl = convert((value) => {
+  const fix = "write the provider's issuer URL, e.g. issuer: https://accounts.google.com";
+  if (typeof value !== 'string') throw new FieldProblem(`must be a URL, not ${describeValue(value)}`, fix);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new FieldProblem(`'${value}' is not a URL`, fix);
+  }
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+    throw new FieldProblem(`'${value}' is not https (plain http is accepted only on a loopback host)`, fix);
+  return value;
+});
+
+const nonEmpty = (fix: string) =>
+  convert((value) => {
+    if (typeof value === 'string' && value.trim() !== '') return value;
+    throw new FieldProblem(`must be a non-empty string, not ${describeValue(value)}`, fix);
+  });
+
 const section = <S extends z.ZodRawShape>(name: string, shape: S) =>
   mapping(shape, name, `write ${name} as a mapping of its keys`).optional();
 
@@ -215,12 +246,38 @@ export function platformSchema(defaults: PlatformConfig) {
           'write e.g. auth_domain: example.com',
         );
       }).optional(),
+      auth: section('auth', {
+        oidc: section('auth.oidc', {
+          issuer: issuerUrl.nullable().optional(),
+          client_id: nonEmpty('write the client id the provider gave this platform').nullable().optional(),
+          client_secret: nonEmpty('write the client secret the provider gave this platform')
+            .nullable()
+            .optional(),
+        }),
+        admins: stringList(checkEmail, 'write admins as a list of email addresses').optional(),
+      }),
       quotas: section('quotas', { daily: dailyQuotas.optional() }),
       runtimes: runtimes.optional(),
     },
     'the platform config',
-    'write the platform config as a mapping with limits, sockets, urlfetch, logs, scheduler, auth_domain, quotas, runtimes',
+    'write the platform config as a mapping with limits, sockets, urlfetch, logs, scheduler, auth_domain, auth, quotas, runtimes',
   )
+    .superRefine(
+      (c, ctx) => {
+        const oidc = c.auth?.oidc;
+        if (!oidc?.issuer || !isClean(ctx, ['auth'])) return;
+        if (oidc.client_id) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth', 'oidc', 'client_id'],
+          message: problem(
+            'auth.oidc has an issuer but no client_id',
+            'register this platform with the provider and write the client_id (and client_secret) it gives',
+          ),
+        });
+      },
+      { when: everywhere },
+    )
     .superRefine(
       (c, ctx) => {
         const urlfetch = c.urlfetch;
@@ -316,6 +373,17 @@ export function platformSchema(defaults: PlatformConfig) {
           stopTimeoutMs: k.stop_timeout ?? d.scheduler.stopTimeoutMs,
         },
         authDomain: c.auth_domain ?? d.authDomain,
+        auth: {
+          oidc:
+            c.auth?.oidc?.issuer && c.auth.oidc.client_id
+              ? {
+                  issuer: c.auth.oidc.issuer,
+                  clientId: c.auth.oidc.client_id,
+                  ...(c.auth.oidc.client_secret ? { clientSecret: c.auth.oidc.client_secret } : {}),
+                }
+              : undefined,
+          admins: c.auth?.admins ?? [...d.auth.admins],
+        },
         quotas: { daily: { ...d.quotas.daily, ...daily } },
         runtimes: {
           ...d.runtimes,

@@ -196,6 +196,13 @@ export interface PlatformConfig {
     stopTimeoutMs: number;
   };
   authDomain: string;
+  /** Sign-in under `hangar serve` (S11); `hangar dev` has its fake `/_ah/login` page instead. */
+  auth: {
+    /** The OpenID Connect provider; undefined: none, and `login:` handlers answer 401/503. */
+    oidc: { issuer: string; clientId: string; clientSecret?: string } | undefined;
+    /** Emails (lower-case) that are admins of every app. */
+    admins: string[];
+  };
   quotas: { daily: Record<string, number> };
   /**
    * Node executables for `runtime: nodejsNN` (docs/configuration.md, `runtimes:`), absolute

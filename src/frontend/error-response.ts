@@ -27,6 +27,9 @@ export interface ErrorAnswerOptions {
   headers?: Record<string, string>;
 }
 
+/** 5xx errors whose message is for the client even under serve: it says what to configure, no secret. */
+const publicServerErrors = new Set(['HANGAR_E_SIGN_IN_UNAVAILABLE']);
+
 const genericServerError = 'The server encountered an error and could not complete your request.';
 /** Seconds a client is told to wait after a 503 from a full pending queue (S6). */
 const pendingRetryAfterSeconds = 1;
@@ -78,7 +81,10 @@ export function errorAnswer(err: unknown, options: ErrorAnswerOptions): ErrorAns
       logLine,
     };
   }
-  const text = status >= 500 && !options.expose ? genericServerError : message;
+  const text =
+    status >= 500 && !options.expose && !publicServerErrors.has(hangar?.code ?? '')
+      ? genericServerError
+      : message;
   const body = Buffer.from(`${status} ${STATUS_CODES[status] ?? 'Error'}: ${text}\n`);
   return {
     status,

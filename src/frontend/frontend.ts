@@ -28,6 +28,7 @@ import type { BodyChunks } from './request-body.js';
 import { newRequestRecord } from './request-record.js';
 import type { UpstreamResponse } from './response-rewrite.js';
 import {
+  checkLogin,
   checkQuota,
   DONE,
   dispatchRequest,
@@ -47,6 +48,7 @@ import {
   rewriteUpstream,
   routeRequest,
   type StepContext,
+  serveSignInPage,
   serveStaticFiles,
 } from './steps.js';
 import { takeWireBytes } from './wire-bytes.js';
@@ -110,10 +112,14 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
       const route = routeRequest(x);
       if (route === DONE) return;
       if (checkQuota(x, route) === DONE) return;
+      // The sign-in pages (S11) are the platform's on every app: /_ah/login and /_ah/logout.
+      const signingIn = serveSignInPage(x, route);
+      if (signingIn) return await signingIn;
       const found = matchRoute(x, route);
       if (found === DONE) return;
       const { handler } = found;
       if (redirectSecure(x, handler) === DONE) return;
+      if (checkLogin(x, handler) === DONE) return;
 
       // 4. Static files are served here, with no instance and no deadline.
       if (isStatic(handler)) return await serveStaticFiles(x, route, handler, found.match);

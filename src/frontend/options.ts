@@ -9,6 +9,7 @@ import type { RequestRecord } from '../shared/request-record.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { RouteTable } from './route.js';
 import type { ListenPorts } from './secure-redirect.js';
+import type { SignIn } from './sign-in/sign-in.js';
 
 export interface FrontendOptions {
   /** Host (and path, cookie, client address) → service version (S11); see route.ts. */
@@ -42,6 +43,11 @@ export interface FrontendOptions {
    * (`hangar dev`): Authorization headers pass on as they came.
    */
   adminToken?: string | undefined;
+  /**
+   * Sign-in (S11 `login:`): dev's fake page, OpenID Connect, or none (sign-in/). Unset: `login:`
+   * handlers answer 503 and `/_ah/login` is the app's like any path.
+   */
+  signIn?: SignIn;
   /** The platform's HTTP and HTTPS ports, for `secure:` redirects. */
   ports?(): ListenPorts;
   /** Platform warnings (e.g. `secure: always` with no HTTPS listener), each printed once. */

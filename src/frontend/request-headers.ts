@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { bearerAuthorized } from '../shared/bearer-token.js';
 import { connectionScoped } from '../shared/hop-by-hop.js';
+import { SESSION_COOKIE, withoutCookie } from './sign-in/session-cookie.js';
 import { cloudTraceHeader, type TraceContext, traceContext, traceparentHeader } from './trace-context.js';
 
 export interface ForwardedFacts {
@@ -19,6 +20,12 @@ export interface ForwardedFacts {
    * carrying it is dropped, so the app never gets the platform's credential.
    */
   adminToken?: string | undefined;
+  /**
+   * The signed-in user (S11), passed as App Engine passes it: `X-AppEngine-User-Email`, `-Id`,
+   * `-Nickname`, `-Is-Admin`. The client's own `X-AppEngine-*` headers are dropped first, so
+   * only the front end can set them; the instance makes `USER_*` of them (S8).
+   */
+  user?: { email: string; userId: string; nickname: string; admin: boolean } | undefined;
 }
 
 // Never forwarded from the client: the body is forwarded with a fresh Content-Length;
@@ -71,6 +78,12 @@ export function sanitiseRequestHeaders(req: IncomingMessage, facts: ForwardedFac
     if (dropped.has(lower) || hasDroppedPrefix(lower)) continue;
     if (adminToken !== undefined && lower === 'authorization' && bearerAuthorized(value, adminToken))
       continue;
+    // The platform's session cookie is its credential, not the app's: an app could replay it.
+    if (lower === 'cookie' && value.indexOf(SESSION_COOKIE) !== -1) {
+      const rest = withoutCookie(value, SESSION_COOKIE);
+      if (rest !== undefined) kept.push(name, rest);
+      continue;
+    }
     kept.push(name, value);
   }
   const trace = traceContext(traceparent, cloudTrace, facts.requestId);
@@ -87,6 +100,19 @@ export function sanitiseRequestHeaders(req: IncomingMessage, facts: ForwardedFac
     'traceparent',
     traceparentHeader(trace),
   );
+  const user = facts.user;
+  if (user) {
+    kept.push(
+      'X-AppEngine-User-Email',
+      user.email,
+      'X-AppEngine-User-Id',
+      user.userId,
+      'X-AppEngine-User-Nickname',
+      user.nickname,
+      'X-AppEngine-User-Is-Admin',
+      user.admin ? '1' : '0',
+    );
+  }
   req.rawHeaders = kept;
   req.headers = headerObject(kept);
   return trace;

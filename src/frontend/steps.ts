@@ -29,6 +29,10 @@ import { headerObject, sanitiseRequestHeaders } from './request-headers.js';
 import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './response-rewrite.js';
 import type { RouteRequest, ServiceRoute } from './route.js';
 import { secureRedirect } from './secure-redirect.js';
+import { gate } from './sign-in/login-gate.js';
+import type { SessionUser } from './sign-in/session-cookie.js';
+import { isSignInPath, type SignIn } from './sign-in/sign-in.js';
+import { nicknameOf } from './sign-in/user-identity.js';
 import { serveStatic } from './static.js';
 import { splitCookie } from './traffic-split.js';
 
@@ -64,6 +68,8 @@ export class Exchange implements RouteRequest {
   held = 0;
   /** The `GOOGAPPUID` cookie a cookie split gave this client (traffic-split.ts), for its answer. */
   splitCookie: string | undefined = undefined;
+  /** The signed-in user (sign-in/session-cookie.ts): null until user() has read the cookie. */
+  #user: SessionUser | undefined | null = null;
 
   constructor(
     readonly context: StepContext,
@@ -92,6 +98,16 @@ export class Exchange implements RouteRequest {
   /** A split picked the version: its label (precomputed by the table) goes into the request log. */
   noteSplit(label: string): void {
     this.record.split = label;
+  }
+
+  /** Who the request's session cookie says is signed in to the routed app; read once. */
+  user(): SessionUser | undefined {
+    if (this.#user !== null) return this.#user;
+    const sessions = this.context.options.signIn?.sessions;
+    const app = this.route?.app;
+    const user = sessions && app !== undefined ? sessions.read(this.req.headers.cookie, app) : undefined;
+    this.#user = user;
+    return user;
   }
 }
 
@@ -168,6 +184,69 @@ export function checkQuota(x: Exchange, route: ServiceRoute): Done | undefined {
     `app ${route.app} has used up its daily ${exhausted} quota (quotas.daily.${exhausted}); it resets at 00:00 UTC`,
   );
   return reject(x, error, { close: hasBody(x.req) });
+}
+
+/**
+ * Step 3, the sign-in pages (S11: `/_ah/login`, its provider callback, `/_ah/logout`), answered
+ * by the platform's SignIn (sign-in/), whatever the app's handlers say: App Engine reserves
+ * `/_ah/`. Undefined for every other path.
+ */
+export function serveSignInPage(x: Exchange, route: ServiceRoute): Promise<void> | undefined {
+  const signIn = x.context.options.signIn;
+  if (signIn === undefined || !isSignInPath(x.path)) return undefined;
+  return answerSignInPage(x, route, signIn);
+}
+
+async function answerSignInPage(x: Exchange, route: ServiceRoute, signIn: SignIn): Promise<void> {
+  const method = x.req.method;
+  if (method !== 'GET' && method !== 'HEAD') {
+    const error = new HangarError('METHOD_NOT_ALLOWED', `${x.path} is a sign-in page: GET it`, {
+      status: 405,
+    });
+    reject(x, error, { close: hasBody(x.req), headers: { allow: 'GET, HEAD' } });
+    return;
+  }
+  const answer = await signIn.answer({
+    method,
+    url: x.req.url!,
+    host: x.host,
+    https: x.context.https,
+    app: route.app,
+    cookie: x.req.headers.cookie,
+  });
+  const body = Buffer.from(method === 'HEAD' ? '' : answer.body);
+  const headers: Record<string, string | string[]> = {
+    server: x.context.options.serverSoftware,
+    ...answer.headers,
+    'content-length': String(Buffer.byteLength(answer.body)),
+  };
+  if (x.splitCookie) headers['set-cookie'] = [...[answer.headers['set-cookie'] ?? []].flat(), x.splitCookie];
+  x.record.status = answer.status;
+  x.res.writeHead(answer.status, headers);
+  endResponse(x, body.length > 0 ? body : undefined);
+}
+
+/**
+ * Step 3, `login:` (sign-in/login-gate.ts), after `secure:` so a login page is never asked for
+ * over the wrong scheme: a handler that needs a signed-in user (or an admin) answers the others
+ * with a redirect to sign in, or 401, per its `auth_fail_action`. Static files too.
+ */
+export function checkLogin(x: Exchange, handler: Handler): Done | undefined {
+  if (handler.login === 'optional') return undefined;
+  const signIn = x.context.options.signIn;
+  const unavailable = signIn
+    ? signIn.unavailable
+    : 'this page needs a signed-in user (login: in app.yaml), but this front end has no sign-in';
+  const outcome = gate(handler, x.user(), x.req.url!, unavailable);
+  if (outcome.kind === 'pass') return undefined;
+  if (outcome.kind === 'refuse') return reject(x, outcome.error, { close: hasBody(x.req) });
+  const error = new HangarError('LOGIN_REQUIRED', `sign-in needed; redirected to ${outcome.location}`, {
+    status: 302,
+  });
+  return reject(x, error, {
+    close: hasBody(x.req),
+    headers: { location: outcome.location, 'cache-control': 'no-store' },
+  });
 }
 
 /** Step 3, the first handler in app.yaml order whose `url` matches the path (handler-match.ts); none: 404. */
@@ -300,11 +379,22 @@ export async function dispatchRequest(
   const { https } = x.context;
   x.acceptEncoding = req.headers['accept-encoding'];
   const remoteAddr = req.socket.remoteAddress ?? '';
+  const user = x.user();
+  const signIn = x.context.options.signIn;
   sanitiseRequestHeaders(req, {
     requestId: record.requestId,
     remoteAddr,
     https,
     adminToken: x.context.options.adminToken,
+    user:
+      user && signIn
+        ? {
+            email: user.email,
+            userId: user.userId,
+            admin: user.admin,
+            nickname: nicknameOf(user.email, signIn.authDomain),
+          }
+        : undefined,
   });
   try {
     return await dispatchToInstance(

@@ -46,6 +46,7 @@ const hangarModules: Record<string, URL> = {
   hangar: new URL('../index.js', import.meta.url),
   'hangar/sockets': new URL('../sockets/api.js', import.meta.url),
   'hangar/urlfetch': new URL('../urlfetch/api.js', import.meta.url),
+  'hangar/users': new URL('../users/api.js', import.meta.url),
 };
 
 let cacheDir = '';

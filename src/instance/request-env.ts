@@ -36,10 +36,11 @@ export function requestEnv(facts: RequestFacts): Record<string, string | undefin
   env.REMOTE_ADDR = facts.remoteAddr;
   env.CONTENT_TYPE = headerText(headers['content-type']);
   env.CONTENT_LENGTH = headerText(headers['content-length']);
-  env.USER_EMAIL = '';
-  env.USER_ID = '';
-  env.USER_NICKNAME = '';
-  env.USER_IS_ADMIN = '0';
+  // The signed-in user (S11), from the headers only the front end can set (it drops the client's).
+  env.USER_EMAIL = headerText(headers['x-appengine-user-email']);
+  env.USER_ID = headerText(headers['x-appengine-user-id']);
+  env.USER_NICKNAME = headerText(headers['x-appengine-user-nickname']);
+  env.USER_IS_ADMIN = headers['x-appengine-user-is-admin'] === '1' ? '1' : '0';
   // CGI/1.1 (RFC 3875 4.1.18): each header as HTTP_<NAME>, except the two above.
   for (const name in headers) {
     const value = headers[name];

@@ -15,6 +15,11 @@ import { ensureAdminToken } from '../admin/admin-token.js';
 import type { PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
 import type { RouteTable } from '../frontend/route.js';
+import { DevSignIn } from '../frontend/sign-in/dev-sign-in.js';
+import { OidcSignIn } from '../frontend/sign-in/oidc-sign-in.js';
+import { CookieSigner, SessionCookies } from '../frontend/sign-in/session-cookie.js';
+import { ensureSessionSecret } from '../frontend/sign-in/session-secret.js';
+import { NoSignIn, type SignIn } from '../frontend/sign-in/sign-in.js';
 import { openLogStore } from '../logs/open-store.js';
 import { startRequestLogThread } from '../logs/request-log-thread.js';
 import { instanceIsolation, reportIsolation } from '../scheduler/isolation.js';
@@ -76,6 +81,25 @@ export interface PlatformCore {
   readonly closing: boolean;
   /** Stops everything: `stopRuntimes` drains the versions between the listeners and the services. */
   close(stopRuntimes: () => Promise<void>): Promise<void>;
+}
+
+/**
+ * Sign-in for `login:` handlers (S11): dev's fake page; under serve the OpenID Connect provider
+ * of `auth.oidc`, or none when it is not configured (login: handlers then say what to set).
+ */
+function createSignIn(options: CoreOptions, dataDir: string): SignIn {
+  const { auth, authDomain } = options.platformConfig;
+  const sessions = new SessionCookies(new CookieSigner(ensureSessionSecret(dataDir)));
+  if (options.mode === 'dev') return new DevSignIn(sessions, authDomain);
+  if (!auth.oidc) return new NoSignIn(sessions, authDomain);
+  options.logger.info(`sign-in: OpenID Connect with ${auth.oidc.issuer} (client ${auth.oidc.clientId})`);
+  return new OidcSignIn({
+    oidc: auth.oidc,
+    admins: auth.admins,
+    sessions,
+    authDomain,
+    warn: (message) => options.logger.warn(message),
+  });
 }
 
 export async function startCore(options: CoreOptions): Promise<PlatformCore> {
@@ -156,6 +180,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     journal: requestLogs.journal,
     // Under serve an admin addresses instances with the token (S11); the app never sees it.
     ...(options.mode === 'serve' ? { adminToken: token } : {}),
+    signIn: createSignIn(options, dataDir),
   });
   const { server, httpsServer } = traffic;
   // The hard memory cap (docs/security.md): the kernel's where cgroup v2 allows it, else the

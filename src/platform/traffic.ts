@@ -10,6 +10,7 @@ import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
 import type { FrontendOptions, ResponseJournal } from '../frontend/options.js';
 import type { RouteTable } from '../frontend/route.js';
 import type { ListenPorts } from '../frontend/secure-redirect.js';
+import type { SignIn } from '../frontend/sign-in/sign-in.js';
 import { type InstanceSample, Meter } from '../metering/meter.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metering/prometheus.js';
 import { SqliteMeteringStore } from '../metering/sqlite-store.js';
@@ -35,6 +36,8 @@ export interface TrafficOptions {
   journal?: ResponseJournal | undefined;
   /** `hangar serve`: an Authorization header carrying this admin token never reaches an app. */
   adminToken?: string | undefined;
+  /** Sign-in for `login:` handlers and `/_ah/login` (frontend/sign-in/). */
+  signIn?: SignIn;
 }
 
 export interface Traffic {
@@ -85,6 +88,7 @@ export function createTraffic(options: TrafficOptions): Traffic {
     onRequest: options.onRequest,
     ...(options.journal ? { journal: options.journal } : {}),
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ...(options.signIn ? { signIn: options.signIn } : {}),
   };
   const server = createFrontendServer(frontend);
   const httpsServer = options.tls

@@ -78,6 +78,24 @@ export const ErrorCodes = {
     status: 500,
     summary: "the Node that a version's runtime: names is not at hand and could not be fetched",
   },
+  // Sign-in (S11 `login:`, docs/sign-in.md).
+  LOGIN_REQUIRED: {
+    status: 401,
+    summary: 'the handler has login: required or admin and nobody is signed in',
+  },
+  ADMIN_REQUIRED: {
+    status: 401,
+    summary: 'the handler has login: admin and the signed-in user is not an admin',
+  },
+  SIGN_IN_UNAVAILABLE: {
+    status: 503,
+    summary: 'a login: handler was asked for, but the platform has no sign-in provider (auth.oidc)',
+  },
+  SIGN_IN_FAILED: {
+    status: 401,
+    summary: 'the sign-in provider refused, or its answer did not verify (state, PKCE, ID token)',
+  },
+  SIGN_IN_INVALID: { status: 400, summary: 'a sign-in page was asked with a bad email or continue URL' },
   // Deploy (S11, docs/serve.md).
   BUILD_FAILED: { status: 422, summary: "a deployed version's build (npm, gcp-build, TypeScript) failed" },
   NAME_INVALID: { status: 400, summary: 'an app, service or version name breaks the naming rules' },

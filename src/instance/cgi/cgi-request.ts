@@ -101,18 +101,35 @@ function cgiEnvironmentOf(run: CgiRun): Record<string, string> {
     pathInfo: q === -1 ? head.url : head.url.slice(0, q),
     scriptFilename,
     documentRoot: run.appDir,
+    // RFC 3875 4.1.2/4.1.11 for a user the platform signed in (S11).
+    ...signedIn(head.headers),
     extra: {
       ...run.instanceEnv,
       // The request's own S8 variables (the rest of S8 is the meta-variables themselves).
       REQUEST_LOG_ID: head.requestId,
       REQUEST_ID_HASH: requestIdHash(head.requestId),
-      USER_EMAIL: '',
-      USER_ID: '',
-      USER_NICKNAME: '',
-      USER_IS_ADMIN: '0',
+      // The signed-in user (S11), from the headers only the front end can set.
+      USER_EMAIL: headerOf(head.headers, 'x-appengine-user-email'),
+      USER_ID: headerOf(head.headers, 'x-appengine-user-id'),
+      USER_NICKNAME: headerOf(head.headers, 'x-appengine-user-nickname'),
+      USER_IS_ADMIN: headerOf(head.headers, 'x-appengine-user-is-admin') === '1' ? '1' : '0',
       TZ: 'UTC',
     },
   });
+}
+
+/** REMOTE_USER and AUTH_TYPE when the front end passed a signed-in user; nothing otherwise. */
+function signedIn(headers: readonly string[]): { remoteUser?: string; authType?: string } {
+  const email = headerOf(headers, 'x-appengine-user-email');
+  return email === '' ? {} : { remoteUser: email, authType: 'Hangar-Session' };
+}
+
+/** The first value of header `lower` in a name, value, ... list; '' when absent. */
+function headerOf(headers: readonly string[], lower: string): string {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === lower) return headers[i + 1]!;
+  }
+  return '';
 }
 
 function hostOf(headers: readonly string[]): string {

@@ -162,6 +162,41 @@ describe('hangar versions split', () => {
     expect((await logged('named=', 1)).get('/?named=1')).toMatchObject({ split: null, version: 'v2' });
   });
 
+  it('a change of split takes effect at once on new requests and fails none in flight', async () => {
+    await split('v1=0.7,v2=0.3', 'cookie');
+    // Bucket 100 is v1's under 0.7/0.3 (buckets 0-699) and v2's under 0.05/0.95 (50-999).
+    const cookie = 'GOOGAPPUID=100';
+    const inFlight = Array.from({ length: 6 }, (_, i) => {
+      const started = get({ cookie, path: `/?delay=2000&inflight=${i}` });
+      return started.then((answer) => ({ ...answer, at: performance.now() }));
+    });
+    // The six are on v1's instance (busy slots), not merely sent.
+    await until('six requests in flight on v1', 10_000, async () => {
+      const res = await serve.admin('GET', '/api/instances');
+      const { instances } = res.json as { instances: { app: string; version: string; busySlots: number }[] };
+      const busy = instances
+        .filter((i) => i.app === APP && i.version === 'v1')
+        .reduce((n, i) => n + i.busySlots, 0);
+      return busy >= 6 ? true : undefined;
+    });
+    const changed = await serve.admin('POST', '/api/versions/split', {
+      app: APP,
+      service: 'default',
+      allocations: { v1: 0.05, v2: 0.95 },
+      shardBy: 'cookie',
+    });
+    expect(changed.status, changed.text).toBe(200);
+    const changedAt = performance.now();
+    // A new request of the same client follows the new split at once.
+    expect((await get({ cookie, path: '/?after-change=1' })).version).toBe('v2');
+    // Every request in flight at the change finishes on the version that took it, after the change.
+    const answers = await Promise.all(inFlight);
+    for (const answer of answers) {
+      expect(answer.version).toBe('v1');
+      expect(answer.at).toBeGreaterThan(changedAt);
+    }
+  });
+
   it('by ip: each client address keeps its version', async () => {
     await split('v1=0.5,v2=0.5', 'ip');
     const addresses = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);

@@ -113,6 +113,8 @@ export class OidcSignIn implements SignIn {
     }
     const config = await this.#provider();
     let claims: oidc.IDToken | undefined;
+    let email: unknown;
+    let verified: unknown;
     try {
       const tokens = await oidc.authorizationCodeGrant(config, url, {
         pkceCodeVerifier: flow.verifier,
@@ -121,16 +123,21 @@ export class OidcSignIn implements SignIn {
         idTokenExpected: true,
       });
       claims = tokens.claims();
+      if (!claims) throw new Error('the provider sent no ID token');
+      ({ email, email_verified: verified } = claims);
+      // Providers that keep the ID token small put the email in userinfo only (OIDC Core 5.4).
+      if (typeof email !== 'string' && tokens.access_token) {
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+        ({ email, email_verified: verified } = info);
+      }
     } catch (err) {
       throw failed(`the provider's answer did not verify: ${reason(err)}`, err);
     }
-    if (!claims) throw failed('the provider sent no ID token');
-    const email = typeof claims.email === 'string' ? claims.email : undefined;
-    if (!email)
+    if (typeof email !== 'string' || email === '')
       throw failed(
-        "the provider's ID token has no email claim; configure the provider to include it for the 'email' scope",
+        "the provider gave no email for the user (neither in the ID token nor in userinfo); configure it to release the 'email' scope",
       );
-    if (claims.email_verified === false)
+    if (verified === false)
       throw failed(`the provider says ${email} is not verified; verify it with the provider first`);
     const user = {
       email,

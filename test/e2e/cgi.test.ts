@@ -54,6 +54,24 @@ function variables(text: string): Record<string, string> {
 }
 
 describe('CGI scripts (sh, perl, python3)', () => {
+  it('gets the signed-in user as USER_* and REMOTE_USER/AUTH_TYPE', async () => {
+    const signIn = await fetch(`${dev.url}/_ah/login?action=Login&email=ann@gmail.com&admin=True`, {
+      redirect: 'manual',
+    });
+    const cookie = /hangar_session=[^;]+/.exec(signIn.headers.get('set-cookie') ?? '')![0];
+    const res = await fetch(`${dev.url}/env`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const env = variables(await res.text());
+    expect(env).toMatchObject({
+      USER_EMAIL: 'ann@gmail.com',
+      USER_NICKNAME: 'ann',
+      USER_IS_ADMIN: '1',
+      REMOTE_USER: 'ann@gmail.com',
+      AUTH_TYPE: 'Hangar-Session',
+    });
+    expect(env.USER_ID).toMatch(/^1\d{20}$/);
+  });
+
   it('gets the meta-variables of RFC 3875 and S8, and nothing of the platform’s environment', async () => {
     const res = await fetch(`${dev.url}/env?a=1&b=%20x`, { headers: { 'X-Custom': 'yes' } });
     expect(res.status).toBe(200);
@@ -72,6 +90,11 @@ describe('CGI scripts (sh, perl, python3)', () => {
       // The platform's own variables stay out.
       HANGAR_TOKEN: 'unset',
       HOME: 'unset',
+      // Nobody signed in (S11): USER_* empty, no REMOTE_USER/AUTH_TYPE (RFC 3875 4.1.2, 4.1.11).
+      USER_EMAIL: '',
+      USER_IS_ADMIN: '0',
+      REMOTE_USER: 'unset',
+      AUTH_TYPE: 'unset',
     });
     expect(env.REQUEST_LOG_ID).toMatch(/^[0-9a-f]{32}$/);
     expect(env.APPLICATION_ID).toMatch(/^dev~/);

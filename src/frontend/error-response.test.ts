@@ -61,6 +61,33 @@ describe('errorAnswer', () => {
     expect(hidden.logLine).toBe('Error: secret stack');
   });
 
+  it('shows SIGN_IN_UNAVAILABLE’s message under serve too: it says what to configure', () => {
+    const message = 'the platform has no sign-in provider: set auth.oidc.issuer in the platform config';
+    const answer = errorAnswer(new HangarError('SIGN_IN_UNAVAILABLE', message), { expose: false });
+    expect(answer.status).toBe(503);
+    expect(answer.body.toString()).toBe(`503 Service Unavailable: ${message}\n`);
+    expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(answer.logLine).toBe(`HANGAR_E_SIGN_IN_UNAVAILABLE: ${message}`);
+    // The app's own `default` page would hide what to configure: the message wins over it.
+    const withPage = errorAnswer(new HangarError('SIGN_IN_UNAVAILABLE', message), { expose: false, config });
+    expect(withPage.body.toString()).toBe(`503 Service Unavailable: ${message}\n`);
+    expect(
+      errorAnswer(new HangarError('PENDING_TIMEOUT', 'x'), { expose: false, config }).body.toString(),
+    ).toBe('<h1>oops</h1>');
+    // Any other 5xx still hides its cause.
+    const other = errorAnswer(new HangarError('PENDING_TIMEOUT', 'no instance within 10s (secret detail)'), {
+      expose: false,
+    });
+    expect(other.status).toBe(503);
+    expect(other.body.toString()).toBe(
+      '503 Service Unavailable: The server encountered an error and could not complete your request.\n',
+    );
+    const internal = errorAnswer(new HangarError('INSTANCE_EXITED', 'exit code 3 (secret detail)'), {
+      expose: false,
+    });
+    expect(internal.body.toString()).not.toContain('secret detail');
+  });
+
   it('answers RESPONSE_TOO_LARGE with an empty 500, page or not', () => {
     const answer = errorAnswer(new HangarError('RESPONSE_TOO_LARGE', 'too big'), { expose: true, config });
     expect(answer).toMatchObject({ status: 500, body: Buffer.alloc(0), headers: { 'content-length': '0' } });

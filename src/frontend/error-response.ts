@@ -59,8 +59,10 @@ export function errorAnswer(err: unknown, options: ErrorAnswerOptions): ErrorAns
   if (hangar?.code === 'HANGAR_E_RESPONSE_TOO_LARGE') {
     return { status, headers: { ...headers, 'content-length': '0' }, body: Buffer.alloc(0), logLine };
   }
-  const pageKind =
-    hangar?.code === 'HANGAR_E_OVER_QUOTA'
+  // A public 5xx says what the operator must do: the app's own `default` page would hide it.
+  const pageKind = publicServerErrors.has(hangar?.code ?? '')
+    ? undefined
+    : hangar?.code === 'HANGAR_E_OVER_QUOTA'
       ? 'over_quota'
       : hangar?.code === 'HANGAR_E_DEADLINE_EXCEEDED'
         ? 'timeout'

@@ -88,6 +88,99 @@ describe('sanitiseRequestHeaders (S5 step 5)', () => {
   });
 });
 
+describe('sanitiseRequestHeaders: the signed-in user (S11)', () => {
+  const facts = { requestId, remoteAddr: '127.0.0.1', https: false };
+  const alice = {
+    email: 'alice@example.com',
+    userId: '112233445566778899001',
+    nickname: 'alice',
+    admin: false,
+  };
+
+  it('adds the four X-AppEngine-User-* headers for a signed-in user', () => {
+    const req = request(['Host', 'a', 'Accept', '*/*']);
+    sanitiseRequestHeaders(req, { ...facts, user: alice });
+    expect(req.headers['x-appengine-user-email']).toBe('alice@example.com');
+    expect(req.headers['x-appengine-user-id']).toBe('112233445566778899001');
+    expect(req.headers['x-appengine-user-nickname']).toBe('alice');
+    expect(req.headers['x-appengine-user-is-admin']).toBe('0');
+    const names = req.rawHeaders.filter((_, i) => i % 2 === 0);
+    expect(names.filter((name) => /^x-appengine-user-/i.test(name))).toEqual([
+      'X-AppEngine-User-Email',
+      'X-AppEngine-User-Id',
+      'X-AppEngine-User-Nickname',
+      'X-AppEngine-User-Is-Admin',
+    ]);
+
+    const admin = request(['Host', 'a']);
+    sanitiseRequestHeaders(admin, { ...facts, user: { ...alice, admin: true } });
+    expect(admin.headers['x-appengine-user-is-admin']).toBe('1');
+  });
+
+  it("drops the client's own X-AppEngine-User-* headers, with a user or without", () => {
+    const forged = [
+      'Host',
+      'a',
+      'X-AppEngine-User-Email',
+      'mallory@example.com',
+      'x-appengine-user-id',
+      '1',
+      'X-AppEngine-User-Nickname',
+      'mallory',
+      'X-AppEngine-User-Is-Admin',
+      '1',
+    ];
+    const anonymous = request([...forged]);
+    sanitiseRequestHeaders(anonymous, facts);
+    expect(anonymous.rawHeaders.some((v, i) => i % 2 === 0 && /^x-appengine-user-/i.test(v))).toBe(false);
+    expect(anonymous.rawHeaders).not.toContain('mallory@example.com');
+    expect(anonymous.headers['x-appengine-user-email']).toBeUndefined();
+    expect(anonymous.headers['x-appengine-user-is-admin']).toBeUndefined();
+
+    const signedIn = request([...forged]);
+    sanitiseRequestHeaders(signedIn, { ...facts, user: alice });
+    expect(signedIn.headers['x-appengine-user-email']).toBe('alice@example.com');
+    expect(signedIn.headers['x-appengine-user-id']).toBe('112233445566778899001');
+    expect(signedIn.headers['x-appengine-user-is-admin']).toBe('0');
+    expect(signedIn.rawHeaders).not.toContain('mallory@example.com');
+  });
+
+  it('removes the hangar_session cookie and keeps the others', () => {
+    const req = request(['Host', 'a', 'Cookie', 'a=1; hangar_session=abc.def; xhangar_session=2; b=3']);
+    sanitiseRequestHeaders(req, { ...facts, user: alice });
+    expect(req.headers.cookie).toBe('a=1; xhangar_session=2; b=3');
+    expect(req.rawHeaders.join('\n')).not.toContain('abc.def');
+
+    // A cookie whose name only contains hangar_session is not the session.
+    const lookalike = request(['Host', 'a', 'Cookie', 'my_hangar_session=1;x=2']);
+    sanitiseRequestHeaders(lookalike, facts);
+    expect(lookalike.headers.cookie).toBe('my_hangar_session=1; x=2');
+
+    const untouched = request(['Host', 'a', 'Cookie', 'a=1;b=2']);
+    sanitiseRequestHeaders(untouched, facts);
+    expect(untouched.headers.cookie).toBe('a=1;b=2');
+  });
+
+  it('drops a Cookie header that held only the session, and the session in any of several Cookie headers', () => {
+    const only = request(['Host', 'a', 'Cookie', 'hangar_session=abc.def']);
+    sanitiseRequestHeaders(only, { ...facts, user: alice });
+    expect(only.rawHeaders.filter((_, i) => i % 2 === 0)).not.toContain('Cookie');
+    expect(only.headers.cookie).toBeUndefined();
+
+    const several = request([
+      'Host',
+      'a',
+      'Cookie',
+      'hangar_session=one',
+      'Cookie',
+      'a=1; hangar_session=two',
+    ]);
+    sanitiseRequestHeaders(several, facts);
+    expect(several.rawHeaders.filter((_, i) => i % 2 === 0).filter((n) => n === 'Cookie')).toHaveLength(1);
+    expect(several.headers.cookie).toBe('a=1');
+  });
+});
+
 describe('traceContext', () => {
   it.each([
     [

@@ -47,8 +47,9 @@ export class CookieSigner {
     const dot = value.indexOf('.');
     if (dot <= 0 || dot !== value.lastIndexOf('.')) return undefined;
     const body = value.slice(0, dot);
-    const given = Buffer.from(value.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.#mac(purpose, body), 'base64url');
+    // Compared as text: base64url decoding ignores stray characters and the last one's spare bits.
+    const given = Buffer.from(value.slice(dot + 1));
+    const expected = Buffer.from(this.#mac(purpose, body));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     try {
       return JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));

@@ -75,7 +75,8 @@ export function continueTarget(raw: string | null, page: { https: boolean; host:
   } catch {
     throw invalid(`continue=${raw} is not a URL`);
   }
-  if (url.origin !== origin)
+  // The base's origin is the host lower-cased; a path starting with `//` would leave the host.
+  if (url.origin !== new URL(`${origin}/`).origin || url.pathname.startsWith('//'))
     throw invalid(
       `continue=${raw} is not on this host (${page.host}); sign-in only returns to pages of the same host, e.g. continue=/admin`,
     );

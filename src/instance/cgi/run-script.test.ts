@@ -91,7 +91,15 @@ async function expectGone(pid: number): Promise<void> {
       expect((err as NodeJS.ErrnoException).code).toBe('ESRCH');
       return;
     }
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch (err) {
+      // Reaped between the signal check and the read: gone.
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
+      return;
+    }
+    const state = stat.replace(/^.*\) /s, '')[0];
     if (state !== 'Z' && Date.now() - started > 2_000)
       throw new Error(`process ${pid} is still running (state ${state})`);
   }

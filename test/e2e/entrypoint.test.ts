@@ -96,6 +96,8 @@ interface NodeAnswer {
   logId: string;
   envLogId: string | null;
   deadlineHeader: string | null;
+  userHeader: string | null;
+  envUser: string | null;
 }
 
 describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start, PORT)", () => {
@@ -113,6 +115,15 @@ describe("App Engine's Node app, unchanged (only runtime: in app.yaml, npm start
     // the header the instance uses for it is gone before the app's code runs.
     expect(body.envLogId).toBe(body.logId);
     expect(body.deadlineHeader).toBeNull();
+    expect(body.envUser).toBe('');
+    // A user signed in on the dev sign-in page reaches the app as App Engine passes one.
+    const signIn = await fetch(`${dev.url}/_ah/login?action=Login&email=eve@example.com`, {
+      redirect: 'manual',
+    });
+    const cookie = /hangar_session=[^;]+/.exec(signIn.headers.get('set-cookie') ?? '')![0];
+    const signedIn = (await (await fetch(`${dev.url}/me`, { headers: { cookie } })).json()) as NodeAnswer;
+    expect(signedIn.userHeader).toBe('eve@example.com');
+    expect(signedIn.envUser).toBe('eve@example.com');
     const entry = await entryWith(dev, body.logId, 3);
     expect(entry.resource).toBe('/any/path?x=1');
     expect(entry.status).toBe(200);

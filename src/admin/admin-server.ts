@@ -1,9 +1,17 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { CookieSigner } from '../frontend/sign-in/session-cookie.js';
 import { matchesQuery, parseLogQuery } from '../logs/query-params.js';
 import type { LogEntry, LogPage, LogQuery } from '../logs/types.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
+import { isConsoleAssetPath, serveConsoleAsset } from './console-assets.js';
+import {
+  ConsoleSessions,
+  CSRF_REFUSED,
+  consoleCookieAccess,
+  handleConsoleSession,
+} from './console-session.js';
 import { type DeployApi, handleDeployRoutes, type VersionsApi } from './deploy-api.js';
 
 /** One instance as the admin API lists it. */
@@ -31,6 +39,8 @@ export interface AdminSource {
   decisions(): readonly ScalingDecision[];
   /** Metering report for `GET /api/quotas` (S10); may throw a HangarError for a bad query. */
   quotas?(query: URLSearchParams): unknown;
+  /** The console's charts, `GET /api/timeseries` (docs/console.md); may throw a HangarError for a bad query. */
+  timeseries?(params: URLSearchParams): unknown;
   /** Prometheus text exposition for `GET /metrics` (S10, S14). */
   metrics?(): { contentType: string; body: string };
   /** Open sockets of the socket service, for `GET /api/sockets` (S12, S14). */
@@ -47,11 +57,21 @@ export interface AdminSource {
   versions?: VersionsApi;
 }
 
+/** The web console on the admin port (docs/console.md): its cookie's signer, the mode it shows, its files. */
+export interface AdminConsole {
+  signer: CookieSigner;
+  mode: 'dev' | 'serve';
+  /** Where index.html and the files of /console/assets/ are; dist/console/ by default. */
+  assetsDir?: string | URL;
+}
+
 /**
  * The admin API (SPEC S14), bearer-token protected. `GET /api/instances` lists instances and
- * the scaling decisions; logs, quotas, versions and sockets join as their issues land.
+ * the scaling decisions; logs, quotas, versions and sockets join as their issues land. With
+ * `webConsole`, the console's page and session too, and its cookie stands for the token.
  */
-export function createAdminServer(token: string, source: AdminSource): Server {
+export function createAdminServer(token: string, source: AdminSource, webConsole?: AdminConsole): Server {
+  const consoleSessions = webConsole ? new ConsoleSessions(webConsole.signer, token) : undefined;
   return createServer((req, res) => {
     const send = (status: number, body: unknown) => {
       if (body === undefined) {
@@ -65,12 +85,31 @@ export function createAdminServer(token: string, source: AdminSource): Server {
       });
       res.end(json);
     };
-    if (!authorized(req.headers.authorization, token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      send(401, { error: 'missing or wrong bearer token; find it in <data-dir>/admin-token' });
-      return;
-    }
     const path = (req.url ?? '/').split('?')[0];
+    // The console (console-assets.ts, console-session.ts): its page, files and sign-in need no token.
+    if (webConsole && consoleSessions && path !== undefined) {
+      if (isConsoleAssetPath(path)) {
+        serveConsoleAsset(req, res, path, webConsole.assetsDir);
+        return;
+      }
+      if (path === '/console/session') {
+        handleConsoleSession(req, res, { sessions: consoleSessions, token, mode: webConsole.mode, send });
+        return;
+      }
+    }
+    if (!authorized(req.headers.authorization, token)) {
+      // No bearer token: the console's cookie stands for it; a write with it needs X-Hangar-CSRF.
+      const access = consoleSessions ? consoleCookieAccess(req, consoleSessions) : 'none';
+      if (access === 'csrf') {
+        send(403, { error: CSRF_REFUSED });
+        return;
+      }
+      if (access === 'none') {
+        res.setHeader('www-authenticate', 'Bearer');
+        send(401, { error: 'missing or wrong bearer token; find it in <data-dir>/admin-token' });
+        return;
+      }
+    }
     if (req.method === 'GET' && path === '/api/instances') {
       send(200, { instances: source.instances(), decisions: source.decisions() });
       return;
@@ -85,6 +124,15 @@ export function createAdminServer(token: string, source: AdminSource): Server {
     if (req.method === 'GET' && path === '/api/quotas' && source.quotas) {
       try {
         send(200, source.quotas(new URL(req.url ?? '/', 'http://admin').searchParams));
+      } catch (err) {
+        if (!isHangarError(err)) throw err;
+        send(err.status ?? 500, { error: err.message });
+      }
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/timeseries' && source.timeseries) {
+      try {
+        send(200, source.timeseries(new URL(req.url ?? '/', 'http://admin').searchParams));
       } catch (err) {
         if (!isHangarError(err)) throw err;
         send(err.status ?? 500, { error: err.message });

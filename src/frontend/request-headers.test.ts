@@ -161,6 +161,17 @@ describe('sanitiseRequestHeaders: the signed-in user (S11)', () => {
     expect(untouched.headers.cookie).toBe('a=1;b=2');
   });
 
+  it("removes the console's hangar_console cookie too (a browser sends it to every port of the admin port's host)", () => {
+    const req = request(['Host', 'a', 'Cookie', 'a=1; hangar_console=abc.def; hangar_session=x.y; b=2']);
+    sanitiseRequestHeaders(req, facts);
+    expect(req.headers.cookie).toBe('a=1; b=2');
+    expect(req.rawHeaders.join('\n')).not.toContain('abc.def');
+
+    const only = request(['Host', 'a', 'Cookie', 'hangar_console=abc.def']);
+    sanitiseRequestHeaders(only, facts);
+    expect(only.headers.cookie).toBeUndefined();
+  });
+
   it('drops a Cookie header that held only the session, and the session in any of several Cookie headers', () => {
     const only = request(['Host', 'a', 'Cookie', 'hangar_session=abc.def']);
     sanitiseRequestHeaders(only, { ...facts, user: alice });

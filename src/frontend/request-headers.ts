@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { bearerAuthorized } from '../shared/bearer-token.js';
 import { connectionScoped } from '../shared/hop-by-hop.js';
-import { SESSION_COOKIE, withoutCookie } from './sign-in/session-cookie.js';
+import { CONSOLE_COOKIE, SESSION_COOKIE, withoutCookie } from './sign-in/session-cookie.js';
 import { cloudTraceHeader, type TraceContext, traceContext, traceparentHeader } from './trace-context.js';
 
 export interface ForwardedFacts {
@@ -78,10 +78,15 @@ export function sanitiseRequestHeaders(req: IncomingMessage, facts: ForwardedFac
     if (dropped.has(lower) || hasDroppedPrefix(lower)) continue;
     if (adminToken !== undefined && lower === 'authorization' && bearerAuthorized(value, adminToken))
       continue;
-    // The platform's session cookie is its credential, not the app's: an app could replay it.
-    if (lower === 'cookie' && value.indexOf(SESSION_COOKIE) !== -1) {
+    // The platform's session cookies are its credentials, not the app's: an app could replay
+    // them. The console's reaches this port too when it shares the admin port's host.
+    if (
+      lower === 'cookie' &&
+      (value.indexOf(SESSION_COOKIE) !== -1 || value.indexOf(CONSOLE_COOKIE) !== -1)
+    ) {
       const rest = withoutCookie(value, SESSION_COOKIE);
-      if (rest !== undefined) kept.push(name, rest);
+      const left = rest === undefined ? undefined : withoutCookie(rest, CONSOLE_COOKIE);
+      if (left !== undefined) kept.push(name, left);
       continue;
     }
     kept.push(name, value);

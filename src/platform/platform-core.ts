@@ -22,6 +22,7 @@ import { ensureSessionSecret } from '../frontend/sign-in/session-secret.js';
 import { NoSignIn, type SignIn } from '../frontend/sign-in/sign-in.js';
 import { openLogStore } from '../logs/open-store.js';
 import { startRequestLogThread } from '../logs/request-log-thread.js';
+import { TimeSeries, timeSeriesQuery } from '../metering/time-series.js';
 import { instanceIsolation, reportIsolation } from '../scheduler/isolation.js';
 import { type MemoryCgroups, probeMemoryCgroup } from '../scheduler/memory-cgroup.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
@@ -87,9 +88,9 @@ export interface PlatformCore {
  * Sign-in for `login:` handlers (S11): dev's fake page; under serve the OpenID Connect provider
  * of `auth.oidc`, or none when it is not configured (login: handlers then say what to set).
  */
-function createSignIn(options: CoreOptions, dataDir: string): SignIn {
+function createSignIn(options: CoreOptions, signer: CookieSigner): SignIn {
   const { auth, authDomain } = options.platformConfig;
-  const sessions = new SessionCookies(new CookieSigner(ensureSessionSecret(dataDir)));
+  const sessions = new SessionCookies(signer);
   if (options.mode === 'dev') return new DevSignIn(sessions, authDomain);
   if (!auth.oidc) return new NoSignIn(sessions, authDomain);
   options.logger.info(`sign-in: OpenID Connect with ${auth.oidc.issuer} (client ${auth.oidc.clientId})`);
@@ -109,6 +110,8 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   // One platform per data dir: a second one is told which is there (data-dir-lock.ts).
   const lock = lockDataDir(dataDir);
   const token = ensureAdminToken(dataDir);
+  // One signer for the data dir's session secret: `login:` sessions and the console's (each its own purpose).
+  const cookieSigner = new CookieSigner(ensureSessionSecret(dataDir));
   // How instances are kept off the network but for the socket service (S12); a warning unless netns.
   reportIsolation(instanceIsolation(), logger);
   const nodeRuntimes = nodeRuntimeResolver({
@@ -156,6 +159,20 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
 
   let closing = false;
   const decisions: ScalingDecision[] = [];
+  // The platform's instances, for instance-hours (metering) and the console's instance chart.
+  const instanceSamples = () =>
+    options.runtimes().flatMap((runtime) =>
+      runtime.pool.instances.map((instance) => ({
+        id: instance.id,
+        app: runtime.app,
+        service: runtime.service,
+        version: runtime.version,
+        startedAt: instance.startedAt,
+        state: instance.state,
+      })),
+    );
+  // The last hour per second in memory, for the console's charts (docs/console.md).
+  const timeSeries = new TimeSeries();
   // Front end (S5) over HTTP and optionally HTTPS, metering (S10) behind it: traffic.ts.
   const traffic = createTraffic({
     dataDir,
@@ -164,23 +181,16 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     exposeErrors: options.exposeErrors,
     ...(options.https ? { tls: options.https.tls } : {}),
     routes: options.routes,
-    instances: () =>
-      options.runtimes().flatMap((runtime) =>
-        runtime.pool.instances.map((instance) => ({
-          id: instance.id,
-          app: runtime.app,
-          service: runtime.service,
-          version: runtime.version,
-          startedAt: instance.startedAt,
-          state: instance.state,
-        })),
-      ),
+    instances: instanceSamples,
     logger,
-    onRequest: (record) => requestLogs.request(record),
+    onRequest: (record) => {
+      requestLogs.request(record);
+      timeSeries.record(record);
+    },
     journal: requestLogs.journal,
     // Under serve an admin addresses instances with the token (S11); the app never sees it.
     ...(options.mode === 'serve' ? { adminToken: token } : {}),
-    signIn: createSignIn(options, dataDir),
+    signIn: createSignIn(options, cookieSigner),
   });
   const { server, httpsServer } = traffic;
   // The hard memory cap (docs/security.md): the kernel's where cgroup v2 allows it, else the
@@ -204,6 +214,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       if (sent + received > 0)
         for (const name of ['socket_bytes', 'outgoing_bytes'] as const)
           traffic.meter.add(...where, name, sent + received);
+      timeSeries.addSocketBytes(...where, sent + received);
       if (urlfetchCalls > 0) traffic.meter.add(...where, 'urlfetch_calls', urlfetchCalls);
       if (urlfetchBytes > 0) traffic.meter.add(...where, 'urlfetch_bytes', urlfetchBytes);
     },
@@ -214,10 +225,12 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     stopInstance: (id) => options.runtimes().some((runtime) => runtime.pool.stopInstance(id)),
     decisions: () => decisions,
     quotas: traffic.quotas,
+    timeseries: (params) => timeSeries.query(timeSeriesQuery(params)),
     metrics: traffic.metrics,
     logs: requestLogs,
   };
-  const admin = createAdminServer(token, adminSource);
+  // The console (docs/console.md) on the admin port: its cookie is signed like login:'s sessions.
+  const admin = createAdminServer(token, adminSource, { signer: cookieSigner, mode: options.mode });
   try {
     await listen(server, options.port, options.host, '--port');
     if (httpsServer && options.https)
@@ -234,6 +247,8 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     lock.release();
     throw err;
   }
+  // The instance chart's sample, once a second; unref'd, and cleared by close().
+  const sampler = setInterval(() => timeSeries.sampleInstances(instanceSamples()), 1_000).unref();
   traffic.ports.http = (server.address() as AddressInfo).port;
   if (httpsServer) traffic.ports.https = (httpsServer.address() as AddressInfo).port;
   const port = (server.address() as AddressInfo).port;
@@ -288,6 +303,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     },
     async close(stopRuntimes) {
       closing = true;
+      clearInterval(sampler);
       admin.close();
       admin.closeAllConnections();
       // Drain (S6, S11): no new connections; requests in flight finish on their instances, then

@@ -13,6 +13,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'hangar_session';
 
+/**
+ * The console's cookie (admin/console-session.ts). Named here because cookies do not tell ports
+ * apart: a browser sends it to the front end's port on the same host too, which strips it.
+ */
+export const CONSOLE_COOKIE = 'hangar_console';
+
 /** Who a request's session says the user is. */
 export interface SessionUser {
   email: string;

@@ -8,7 +8,7 @@ export interface BenchOptions {
   scenarios: string[] | undefined;
   seconds: number;
   rounds: number;
-  /** Back-to-back pairs of the logging scenario's paired measure. */
+  /** Back-to-back pairs of the paired measures (the logging and console scenarios). */
   pairs: number;
   connections: number;
   warmupSeconds: number;
@@ -24,7 +24,10 @@ export interface BenchOptions {
 export const variables = {
   BENCH_SECONDS: [5, 'seconds per measured round'],
   BENCH_ROUNDS: [3, 'alternating rounds per target (and per sockets measure)'],
-  BENCH_PAIRS: [6, "back-to-back pairs of the logging scenario's paired measure (/log and / on one process)"],
+  BENCH_PAIRS: [
+    6,
+    'back-to-back pairs of the paired measures on one process (logging: /log and /; console: / without and with a console client)',
+  ],
   BENCH_CONNECTIONS: [50, 'concurrent keep-alive connections of the load generator'],
   BENCH_SOCKET_MIB: [256, 'MiB sent each way per sockets transfer'],
   BENCH_CONNECTS: [300, 'sequential connects per sockets connect-latency round'],

@@ -3,6 +3,7 @@
  * scenario, and the issue's targets met or not.
  */
 import type { ColdStartResult } from './cold-start.js';
+import { CONSOLE_TAIL_PER_SECOND, type ConsoleResult, tailedShare, withoutSpread } from './console.js';
 import { cell, int, mib, ms, ratio } from './format.js';
 import type { HttpResult, PairedResult } from './http-runner.js';
 import type { MemoryResult } from './memory.js';
@@ -42,6 +43,61 @@ function paired(p: PairedResult): string {
     `Paired on one ${p.target} (back to back, A B then B A): req/s with / ${p.label} = ${each}; ` +
     `median ratio ${p.ratio.toFixed(3)}, a cost of ${((1 - p.ratio) * 100).toFixed(1)}%.`
   );
+}
+
+function consoleTailing(result: ConsoleResult, seconds: number): string {
+  // The suite process's CPU in a round as a share of one core.
+  const core = (cpuMs: number) => `${Math.round(cpuMs / (seconds * 10))}%`;
+  const heading = `### console: ${result.description} (${result.pairs.length} pairs)`;
+  if (result.ratio === null)
+    return [heading, `${result.target}: ${result.problem ?? 'no pairs measured'}`].join('\n\n');
+  const rows = result.pairs.map((p, i) => [
+    String(i + 1),
+    p.first === 'without' ? 'A B' : 'B A',
+    int(p.without.reqPerSec),
+    int(p.with.reqPerSec),
+    (p.with.reqPerSec / p.without.reqPerSec).toFixed(3),
+    `${ms(p.without.p99Ms)} / ${ms(p.with.p99Ms)}`,
+    `${p.without.errors + p.without.non2xx} / ${p.with.errors + p.with.non2xx}`,
+    `${int(p.client.entries)} + ${int(p.client.skipped)} skipped / ${int(p.with.requests)}`,
+    `${core(p.suiteCpuMs.without)} / ${core(p.suiteCpuMs.with)}`,
+    `${p.client.polls.timeseries} + ${p.client.polls.instances}` +
+      (p.client.pollErrors ? ` (${p.client.pollErrors} failed)` : '') +
+      (p.client.streamError ? `; stream ended: ${p.client.streamError}` : ''),
+  ]);
+  const ratios = result.pairs.map((p) => p.with.reqPerSec / p.without.reqPerSec);
+  const spread = withoutSpread(result);
+  const tail = tailedShare(result);
+  const first = result.pairs.find((p) => p.client.first)?.client.first;
+  return [
+    heading,
+    table(
+      [
+        'pair',
+        'order',
+        'req/s, no console (A)',
+        'req/s, console tailing (B)',
+        'B ÷ A',
+        'p99 ms A / B',
+        'errors + non-2xx A / B',
+        'log entries the tail read + skipped / requests (B)',
+        "suite process's CPU A / B, of a core",
+        'polls timeseries + instances (B)',
+      ],
+      rows,
+    ),
+    `Paired on one ${result.target} (back to back, A B then B A): median ratio ${result.ratio.toFixed(3)} ` +
+      `(pairs ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ` +
+      `**cost of the console tailing: ${((1 - result.ratio) * 100).toFixed(1)}%**. ` +
+      `Round-to-round spread of the no-console rounds: ${int(spread.min)}–${int(spread.max)} req/s, ` +
+      `${(spread.spread * 100).toFixed(1)}% of their median (${int(spread.median)}): a cost within that is noise. ` +
+      `The tail (max_per_second=${CONSOLE_TAIL_PER_SECOND}, as the console asks) read ${int(tail.entries)} log entries ` +
+      `and was told of ${int(tail.skipped)} more it skipped, for ${int(tail.requests)} requests counted by the load ` +
+      `generator (${(tail.share * 100).toFixed(1)}%; requests still in flight when a round ends are logged but ` +
+      `not counted)${first ? `, the first ${first.method} ${first.resource} ${first.status}` : ''}. The client ` +
+      "runs in the suite's process, on the same cores as the platform and wrk: its reading of the tail (the " +
+      "suite's CPU in B beyond A) is part of the cost measured, as a browser's would be on this machine.",
+  ].join('\n\n');
 }
 
 function sockets(result: SocketsResult): string {
@@ -113,10 +169,12 @@ function memory(result: MemoryResult): string {
   ].join('\n\n');
 }
 
-function scenario(result: ScenarioResult): string {
+function scenario(result: ScenarioResult, options: RunRecord['options']): string {
   switch (result.kind) {
     case 'http':
       return http(result);
+    case 'console':
+      return consoleTailing(result, options.seconds);
     case 'sockets':
       return sockets(result);
     case 'cold-start':
@@ -146,5 +204,5 @@ export function markdown(record: RunRecord): string {
     ['target', 'result', 'figures'],
     record.targets.map((v) => [v.target, v.status === 'met' ? '**met**' : v.status, v.figures]),
   );
-  return `\n${[...header, ...record.scenarios.map(scenario), '### Issue 7 targets', verdicts].join('\n\n')}\n`;
+  return `\n${[...header, ...record.scenarios.map((result) => scenario(result, options)), '### Issue 7 targets', verdicts].join('\n\n')}\n`;
 }

@@ -10,6 +10,7 @@ import { cpus, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { stopAllChildren } from './children.js';
 import { runColdStart } from './cold-start.js';
+import { runConsole } from './console.js';
 import { runHttpScenario } from './http-runner.js';
 import { httpScenarios, poolScenario } from './http-scenarios.js';
 import { type LoadGenerator, loadGenerator } from './load.js';
@@ -39,6 +40,7 @@ const steps: Step[] = [
     run: (options: BenchOptions, load: () => LoadGenerator) =>
       runHttpScenario(scenario, load(), options, log),
   })),
+  { name: 'console', byDefault: true, run: (options, load) => runConsole(load(), options, log) },
   {
     name: 'sockets',
     byDefault: true,
@@ -117,8 +119,11 @@ async function main(options: BenchOptions, chosen: Step[]): Promise<void> {
   } else {
     log('BENCH_RECORD=0: bench/RESULTS.md and bench/results.json left as they were');
   }
-  // A wrong answer or Hangar not starting fails the run, even though the rest was measured.
-  if (scenarios.some((s) => 'rows' in s && s.rows.some((r) => failsRun(r.problem)))) process.exitCode = 1;
+  // A wrong answer, Hangar not starting or the console client not attaching fails the run, even
+  // though the rest was measured.
+  const fails = (s: ScenarioResult) =>
+    'rows' in s ? s.rows.some((r) => failsRun(r.problem)) : s.kind === 'console' && failsRun(s.problem);
+  if (scenarios.some(fails)) process.exitCode = 1;
 }
 
 // Ctrl-C or a kill: stop what the suite started (each by its pid) and remove its temp dirs.

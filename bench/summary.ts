@@ -4,6 +4,7 @@
  * target whose scenario did not run, or whose rows have no figures, is "not measured", never met.
  */
 import type { ColdStartResult } from './cold-start.js';
+import { type ConsoleResult, tailedShare, withoutSpread } from './console.js';
 import { int, mib, ms, ratio } from './format.js';
 import type { HttpResult, HttpRow } from './http-runner.js';
 import type { MemoryResult } from './memory.js';
@@ -112,6 +113,26 @@ function logging(results: ScenarioResult[]): Verdict {
   );
 }
 
+/** Issue 20: a console tab tailing the log costs hello no more than noise; ≤ 5 % is taken as noise. */
+function consoleTailing(results: ScenarioResult[]): Verdict {
+  const target = 'console tailing costs hello ≤ noise (paired)';
+  const result = results.find((r): r is ConsoleResult => r.kind === 'console');
+  if (!result) return notMeasured(target);
+  if (result.ratio === null) return notMeasured(target, result.problem ?? 'no pairs measured');
+  const cost = 1 - result.ratio;
+  const spread = withoutSpread(result);
+  const tail = tailedShare(result);
+  const figures =
+    `paired on one ${result.target}: costs ${(cost * 100).toFixed(1)}% (median of ${result.pairs.length} pairs; ` +
+    `≤ 5% taken as noise); no-console rounds spread ${(spread.spread * 100).toFixed(1)}% ` +
+    `(${int(spread.min)}–${int(spread.max)} req/s); the tail read ${int(tail.entries)} entries and was told of ` +
+    `${int(tail.skipped)} skipped, for ${int(tail.requests)} requests (${(tail.share * 100).toFixed(1)}%)`;
+  // A client that read far fewer entries than there were requests did not measure a tailing console.
+  if (tail.share < 0.9)
+    return notMeasured(target, `the tail did not keep up, so not a tailing console: ${figures}`);
+  return judged(target, cost <= 0.05, figures);
+}
+
 function sockets(results: ScenarioResult[]): Verdict[] {
   const throughputTarget = 'sockets ≥ 0.8× direct loopback throughput';
   const connectTarget = 'sockets connect overhead ≤ 1 ms';
@@ -152,13 +173,14 @@ function coldStart(results: ScenarioResult[]): Verdict {
   );
 }
 
-/** Every target of issue 7, in the issue's order. */
+/** Every target of issue 7, in the issue's order, with issue 5's logging and issue 20's console criteria. */
 export function verdicts(results: ScenarioResult[], connections: number): Verdict[] {
   return [
     ...hello(results, connections),
     ahead(results, 'workerd'),
     ahead(results, 'functions-framework'),
     logging(results),
+    consoleTailing(results),
     ...sockets(results),
     coldStart(results),
   ];

@@ -1,9 +1,9 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { CookieSigner } from '../frontend/sign-in/session-cookie.js';
-import { matchesQuery, parseLogQuery } from '../logs/query-params.js';
-import type { LogEntry, LogPage, LogQuery } from '../logs/types.js';
+import { parseLogQuery } from '../logs/query-params.js';
+import type { LogPage, LogQuery } from '../logs/types.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
-import { isHangarError } from '../shared/errors.js';
+import { HangarError, isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
 import { isConsoleAssetPath, serveConsoleAsset } from './console-assets.js';
 import {
@@ -48,7 +48,8 @@ export interface AdminSource {
   /** The request log (S9): `GET /api/logs` and `GET /api/logs/stream`. */
   logs?: {
     query(query: LogQuery): Promise<LogPage>;
-    subscribe(listener: (entry: LogEntry) => void): () => void;
+    /** A live tail as Server-Sent Events text (request-log-thread.ts); returns its end. */
+    stream(query: LogQuery, maxPerSecond: number | undefined, write: (text: string) => void): () => void;
   };
   /** `POST /api/instances/<id>/stop`: drains and stops one instance; false when none has that id. */
   stopInstance?(id: string): boolean;
@@ -155,8 +156,12 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
     const logs = source.logs;
     if (req.method === 'GET' && (path === '/api/logs' || path === '/api/logs/stream') && logs) {
       let query: LogQuery;
+      let maxPerSecond: number | undefined;
       try {
-        query = parseLogQuery(new URL(req.url ?? '/', 'http://admin').searchParams);
+        const params = new URL(req.url ?? '/', 'http://admin').searchParams;
+        maxPerSecond = parseMaxPerSecond(params.get('max_per_second'));
+        params.delete('max_per_second');
+        query = parseLogQuery(params);
       } catch (err) {
         if (!isHangarError(err)) throw err;
         send(err.status ?? 400, { error: err.message });
@@ -168,7 +173,7 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
           (err: Error) => send(500, { error: `the request log could not be read: ${err.message}` }),
         );
       } else {
-        streamLogs(res, logs.subscribe, query);
+        streamLogs(res, logs, query, maxPerSecond);
       }
       return;
     }
@@ -179,12 +184,16 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
 
 /**
  * `GET /api/logs/stream`: Server-Sent Events, one `data:` event per finished request matching
- * the filters (each a `--json` object). A comment every 15 s keeps proxies from closing it.
+ * the filters (each a `--json` object); with `max_per_second=N`, at most N a second and an
+ * `event: skipped` with the count of the rest (the console asks so). The events are made in the
+ * log worker (log-streams.ts) and come in pieces of up to 100 ms: one write each. A comment
+ * every 15 s keeps proxies from closing it.
  */
 function streamLogs(
   res: ServerResponse,
-  subscribe: (listener: (entry: LogEntry) => void) => () => void,
+  logs: NonNullable<AdminSource['logs']>,
   query: LogQuery,
+  maxPerSecond: number | undefined,
 ): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
@@ -192,12 +201,22 @@ function streamLogs(
     connection: 'keep-alive',
   });
   res.write(': hangar request log\n\n');
-  const unsubscribe = subscribe((entry) => {
-    if (matchesQuery(entry, query)) res.write(`data: ${JSON.stringify(entry)}\n\n`);
-  });
+  const end = logs.stream(query, maxPerSecond, (text) => res.write(text));
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   res.once('close', () => {
     clearInterval(keepAlive);
-    unsubscribe();
+    end();
   });
+}
+
+/** `max_per_second` of a live tail: a whole number 1-100000, or none. */
+function parseMaxPerSecond(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const n = Number(value);
+  if (/^\d+$/.test(value) && n >= 1 && n <= 100_000) return n;
+  throw new HangarError(
+    'USAGE',
+    `max_per_second=${value} is not a whole number from 1 to 100000; leave it out for every entry`,
+    { status: 400 },
+  );
 }

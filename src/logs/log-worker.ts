@@ -7,8 +7,10 @@
  * platform processes that died are recovered into the store first, before any message (a query
  * among them) is handled, and each commit of journaled records is reported back.
  */
+
 import { parentPort, workerData } from 'node:worker_threads';
 import { paint } from '../shared/logger.js';
+import { LogStreams } from './log-streams.js';
 import { openLogStore } from './open-store.js';
 import { parseHead, recoverJournals } from './request-journal.js';
 import { formatAppLine, formatRequestEntry } from './request-line.js';
@@ -69,6 +71,8 @@ if (journal) {
   }
 }
 
+// The live tails (log-streams.ts): subscribed to the log while at least one is open.
+const streams = new LogStreams((id, text) => port.postMessage({ type: 'streamed', id, text }));
 let unsubscribe: (() => void) | undefined;
 
 port.on('message', (message: ToLogThread) => {
@@ -101,9 +105,13 @@ port.on('message', (message: ToLogThread) => {
         (err: Error) => port.postMessage({ type: 'reply', id: message.id, ok: false, message: err.message }),
       );
       return;
-    case 'subscribe':
-      if (message.on) unsubscribe ??= logs.subscribe((entry) => port.postMessage({ type: 'entry', entry }));
-      else {
+    case 'stream':
+      streams.add(message.id, message.query, message.maxPerSecond);
+      unsubscribe ??= logs.subscribe((entry) => streams.entry(entry));
+      return;
+    case 'unstream':
+      streams.remove(message.id);
+      if (streams.size === 0) {
         unsubscribe?.();
         unsubscribe = undefined;
       }

@@ -18,7 +18,7 @@ import type { LogStoreLocation } from './open-store.js';
 import { type JournaledRecord, type Recovery, RequestJournal } from './request-journal.js';
 import type { RequestLogs } from './request-logs.js';
 import type { RetentionPolicy } from './store.js';
-import type { LogEntry, LogPage, LogQuery } from './types.js';
+import type { LogPage, LogQuery } from './types.js';
 
 /** What the worker starts with. */
 export interface LogThreadData {
@@ -55,14 +55,15 @@ export type LogEvent =
 export type ToLogThread =
   | { type: 'batch'; events: LogEvent[] }
   | { type: 'query'; id: number; query: LogQuery }
-  | { type: 'subscribe'; on: boolean }
+  | { type: 'stream'; id: number; query: LogQuery; maxPerSecond: number | undefined }
+  | { type: 'unstream'; id: number }
   | { type: 'close'; id: number };
 
 /** Messages from the worker. */
 type FromLogThread =
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; message: string }
-  | { type: 'entry'; entry: LogEntry }
+  | { type: 'streamed'; id: number; text: string }
   | { type: 'error'; message: string }
   | { type: 'committed'; generations: number[] }
   | { type: 'recovered'; recovery: Recovery };
@@ -80,8 +81,13 @@ export interface RequestLogThreadOptions extends Omit<LogThreadData, 'journal'> 
 }
 
 /** The request log as the platform runs it, and its journal (for the front end), if it keeps one. */
-export interface RequestLogThread extends RequestLogs {
+export interface RequestLogThread extends Omit<RequestLogs, 'subscribe'> {
   readonly journal: RequestJournal | undefined;
+  /**
+   * A live tail of the entries matching `query` (at most `maxPerSecond` a second, when given),
+   * as Server-Sent Events text: `write` gets it in pieces of up to 100 ms. Returns its end.
+   */
+  stream(query: LogQuery, maxPerSecond: number | undefined, write: (text: string) => void): () => void;
 }
 
 /**
@@ -106,14 +112,16 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
   const worker = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: data });
   // No timeout: the worker answers every call, or its exit fails them all.
   const replies = new PendingReplies<unknown>();
-  const listeners = new Set<(entry: LogEntry) => void>();
+  // Open live tails: their Server-Sent Events text comes from the worker (log-streams.ts).
+  const tails = new Map<number, (text: string) => void>();
+  let nextTail = 1;
   let events: LogEvent[] = [];
   let scheduled = false;
   let closed: Promise<void> | undefined;
 
   worker.on('message', (message: FromLogThread) => {
-    if (message.type === 'entry') {
-      for (const listener of listeners) listener(message.entry);
+    if (message.type === 'streamed') {
+      tails.get(message.id)?.(message.text);
     } else if (message.type === 'committed') {
       const counts = message.generations;
       for (let i = 0; i + 1 < counts.length; i += 2) journal?.committed(counts[i]!, counts[i + 1]!);
@@ -174,13 +182,12 @@ export function startRequestLogThread(options: RequestLogThreadOptions): Request
     },
     lines: (instanceId, lines) => queue(['lines', instanceId, lines]),
     query: (query) => call({ type: 'query', query }) as Promise<LogPage>,
-    subscribe(listener) {
-      listeners.add(listener);
-      if (listeners.size === 1) worker.postMessage({ type: 'subscribe', on: true } satisfies ToLogThread);
+    stream(query, maxPerSecond, write) {
+      const id = nextTail++;
+      tails.set(id, write);
+      worker.postMessage({ type: 'stream', id, query, maxPerSecond } satisfies ToLogThread);
       return () => {
-        if (listeners.delete(listener) && listeners.size === 0) {
-          worker.postMessage({ type: 'subscribe', on: false } satisfies ToLogThread);
-        }
+        if (tails.delete(id)) worker.postMessage({ type: 'unstream', id } satisfies ToLogThread);
       };
     },
     close() {

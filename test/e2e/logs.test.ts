@@ -250,7 +250,59 @@ describe('request logs: one record per request with its lines', () => {
       tail.kill('SIGTERM');
     }
   });
+
+  it('sends at most N entries a second and says how many it skipped; a bad N is 400', async () => {
+    const bad = await fetch(`${dev.adminUrl}/api/logs/stream?max_per_second=0`, {
+      headers: { authorization: `Bearer ${dev.token}` },
+    });
+    expect(bad.status).toBe(400);
+    await expect(bad.text()).resolves.toContain('max_per_second=0 is not a whole number from 1 to 100000');
+
+    const controller = new AbortController();
+    const res = await fetch(`${dev.adminUrl}/api/logs/stream?max_per_second=2&text=/capped`, {
+      headers: { authorization: `Bearer ${dev.token}` },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        text += decoder.decode(value, { stream: true });
+      }
+    })();
+    try {
+      // The stream is open once its first comment is in.
+      await until(() => text.includes(': hangar request log'));
+      // Ten requests in one burst: two are sent, eight counted as skipped.
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) => fetch(`${dev.url}/capped/${i}`).then((r) => r.text())),
+      );
+      await until(() => skippedIn(text) + dataIn(text) >= 10);
+      expect(dataIn(text)).toBeLessThanOrEqual(4); // two a second; the burst may straddle a second
+      expect(dataIn(text)).toBeGreaterThanOrEqual(2);
+      expect(skippedIn(text) + dataIn(text)).toBe(10);
+    } finally {
+      controller.abort();
+      await read;
+    }
+  });
 });
+
+const dataIn = (text: string) =>
+  (text.match(/^data: \{"/gm) ?? []).length - (text.match(/^data: \{"skipped"/gm) ?? []).length;
+const skippedIn = (text: string) =>
+  [...text.matchAll(/^data: \{"skipped":(\d+)\}/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+
+/** Resolves once `condition` holds (checked every 20 ms); fails after 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const started = Date.now(); !condition(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - started > 10_000) throw new Error('condition not met within 10 s');
+  }
+}
 
 /** `hangar dev` on a data dir this test keeps across restarts; resolves with its admin URL and token. */
 async function devOn(

@@ -58,8 +58,19 @@ export interface VersionView {
   url: string;
 }
 
+/**
+ * `GET /api/routing`: what routes each app's default-host traffic, for the console: every
+ * service's split (a promote is one version at 1) and every app's dispatch rules, in order.
+ */
+export interface RoutingView {
+  splits: Array<{ app: string; service: string; allocations: Record<string, number>; shardBy: string }>;
+  dispatch: Array<{ app: string; rules: Array<{ url: string; service: string }> }>;
+}
+
 export interface VersionsApi {
   list(query: URLSearchParams): { versions: VersionView[] };
+  /** `GET /api/routing[?app=A]`. */
+  routing?(query: URLSearchParams): RoutingView;
   promote(body: unknown): Promise<unknown>;
   split(body: unknown): Promise<unknown>;
   dispatch(body: unknown): Promise<unknown>;
@@ -113,6 +124,17 @@ export function handleDeployRoutes(
       Promise.resolve().then(() => ({
         status: 200,
         body: versions.list(new URL(req.url ?? '/', 'http://admin').searchParams),
+      })),
+    );
+    return true;
+  }
+  const routing = versions?.routing?.bind(versions);
+  if (routing && method === 'GET' && path === '/api/routing') {
+    respond(
+      send,
+      Promise.resolve().then(() => ({
+        status: 200,
+        body: routing(new URL(req.url ?? '/', 'http://admin').searchParams),
       })),
     );
     return true;

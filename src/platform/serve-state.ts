@@ -15,7 +15,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { z } from 'zod';
-import type { BuildEvent, DeployApi, DeployBegun, VersionsApi, VersionView } from '../admin/deploy-api.js';
+import type {
+  BuildEvent,
+  DeployApi,
+  DeployBegun,
+  RoutingView,
+  VersionsApi,
+  VersionView,
+} from '../admin/deploy-api.js';
 import { type DispatchRule, MAX_DISPATCH_RULES, parseUrlPattern } from '../config/dispatch-config.js';
 import { type AppConfig, type FileLimits, formatIssue, loadAppConfig } from '../config/index.js';
 import type { ServiceRoute } from '../frontend/route.js';
@@ -433,6 +440,20 @@ export class ServeState implements DeployApi, VersionsApi {
         url: this.#o.urlFor(r.app, r.service, r.version),
       }));
     return { versions };
+  }
+
+  /** `GET /api/routing`: the stored splits and dispatch rules (what a restart routes by). */
+  routing(query: URLSearchParams): RoutingView {
+    const app = query.get('app') ?? undefined;
+    const { store } = this.#o;
+    const splits = store.listServices(app ? { app } : {}).map((s) => ({
+      app: s.app,
+      service: s.service,
+      allocations: { ...s.allocations },
+      shardBy: s.shardBy,
+    }));
+    const apps = app ? [app] : store.listApps().map((a) => a.app);
+    return { splits, dispatch: apps.map((a) => ({ app: a, rules: store.dispatch(a) })) };
   }
 
   async promote(raw: unknown): Promise<unknown> {

@@ -5,7 +5,6 @@
  * the platform did not sign for this data dir, and paths out of the console's directory.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleSessions } from '../../src/admin/console-session.js';
@@ -33,28 +32,22 @@ const signIn = (token: string) =>
 const cookiePair = (setCookie: string | null) => (setCookie ?? '').split(';')[0]!;
 
 describe('hangar dev: signing in to the console', () => {
-  it('serves the page without a token (503 with what to run while the console is not built)', async () => {
+  it('serves the page and its files without a token', async () => {
     const res = await fetch(`${dev.adminUrl}/`);
     expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    // TODO(issue 20): once the console's UI lands, dist/console/index.html always exists after
-    // `npm run build`: drop the 503 branch and assert 200 only.
-    if (existsSync(join(repoRoot, 'dist/console/index.html'))) {
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(res.headers.get('cache-control')).toBe('no-cache');
-      // Every file the page names is served, with its type.
-      const names = [...(await res.text()).matchAll(/\/console\/assets\/[\w.-]+/g)].map((m) => m[0]);
-      expect(names.length).toBeGreaterThan(0);
-      for (const name of names) {
-        const asset = await fetch(dev.adminUrl + name);
-        expect(asset.status, name).toBe(200);
-        expect(asset.headers.get('content-type'), name).toMatch(/^(text\/javascript|text\/css)/);
-        expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
-      }
-    } else {
-      expect(res.status).toBe(503);
-      await expect(res.text()).resolves.toContain('npm run build');
+    // `npm run build` bundles the console into dist/console/ (scripts/build-console.mjs).
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    // Every file the page names is served, with its type.
+    const names = [...(await res.text()).matchAll(/\/console\/assets\/[\w.-]+/g)].map((m) => m[0]);
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      const asset = await fetch(dev.adminUrl + name);
+      expect(asset.status, name).toBe(200);
+      expect(asset.headers.get('content-type'), name).toMatch(/^(text\/javascript|text\/css)/);
+      expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
     }
   });
 

@@ -21,6 +21,7 @@ export async function launchChromium(): Promise<Browser> {
     args: [
       // Tests run as root in CI, where Chromium's sandbox cannot start.
       '--no-sandbox',
+      '--disable-gpu',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]',
       '--disable-background-networking',
       '--disable-component-update',

@@ -85,9 +85,11 @@ export function matchesQuery(entry: LogEntry, q: LogQuery): boolean {
   if (q.version !== undefined && entry.version !== q.version) return false;
   if (q.requestId !== undefined && entry.requestId !== q.requestId) return false;
   if (q.status !== undefined && entry.status !== q.status) return false;
-  const start = Date.parse(entry.startTime);
-  if (q.since !== undefined && start < q.since) return false;
-  if (q.until !== undefined && start >= q.until) return false;
+  if (q.since !== undefined || q.until !== undefined) {
+    const start = Date.parse(entry.startTime);
+    if (q.since !== undefined && start < q.since) return false;
+    if (q.until !== undefined && start >= q.until) return false;
+  }
   if (q.minLevel !== undefined) {
     const min = LOG_LEVELS.indexOf(q.minLevel);
     if (!entry.lines.some((l) => LOG_LEVELS.indexOf(l.level) >= min)) return false;

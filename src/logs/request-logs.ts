@@ -73,6 +73,15 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
       : {}),
   });
   const listeners = new Set<(entry: LogEntry) => void>();
+  /** Entries of this turn for the live tails, delivered once the writer has stored them. */
+  let live: LogEntry[] = [];
+  const deliverLive = () => {
+    const batch = live;
+    live = [];
+    void writer.settled().then(() => {
+      for (const entry of batch) for (const listener of listeners) listener(entry);
+    });
+  };
   const assembler = new LogAssembler({
     holdMs: 50,
     onEntry: (record, lines, stored) => {
@@ -81,11 +90,13 @@ export function createRequestLogs(options: RequestLogsOptions): RequestLogs {
       writer.record(stored ? { ...record, storedLines: stored } : { ...record, lines });
       options.onEntry?.(record, lines);
       // Live once stored: a tail subscribes, then reads the history, and must find it in one of them.
+      // The writer has its own copy, so the record becomes the entry without another object;
+      // the turn's entries wait for one settle of the writer, not one promise each.
       if (listeners.size > 0) {
-        const entry: LogEntry = { ...record, lines };
-        void writer.settled().then(() => {
-          for (const listener of listeners) listener(entry);
-        });
+        const entry = record as LogEntry;
+        entry.lines = lines;
+        live.push(entry);
+        if (live.length === 1) setImmediate(deliverLive);
       }
     },
     ...(options.onLateLine ? { onLateLine: options.onLateLine } : {}),

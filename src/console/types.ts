@@ -1,7 +1,8 @@
 /**
- * The admin API's JSON as the console reads it. Written out here rather than imported from the
- * platform's modules: the console is bundled for the browser (tsconfig.console.json, DOM lib)
- * and must not pull server code in. Each shape names where the platform defines it.
+ * The admin API's JSON as the console reads it. The log entry is the platform's own type (a
+ * type-only import of a module without Node imports); the other shapes are written out here,
+ * because the modules that define them import Node's (tsconfig.console.json has no Node types),
+ * and each names where the platform defines it.
  */
 
 /** `GET /console/session` (docs/console.md). */
@@ -47,37 +48,12 @@ export interface InstancesDoc {
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** One request's log entry (src/logs/types.ts LogEntry). */
-export interface LogEntry {
-  requestId: string;
-  appId: string | null;
-  service: string | null;
-  version: string | null;
-  instanceId: string | null;
-  startTime: string;
-  latencyMs: number;
-  pendingMs: number;
-  method: string;
-  resource: string;
-  httpVersion: string | null;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  userAgent: string | null;
-  ip: string | null;
-  host: string | null;
-  loadingRequest: boolean;
-  secure: boolean;
-  error: string | null;
-  split: string | null;
-  lines: Array<{ time: string; level: LogLevel; message: string }>;
-}
-
-/** `GET /api/logs`: newest last; `next` pages further into the past. */
-export interface LogPage {
-  entries: LogEntry[];
-  next: string | null;
-}
+/**
+ * One request's log entry and a page of them (`GET /api/logs`): the platform's own types. A
+ * type-only import is erased by esbuild, so no server code reaches the bundle, and the console
+ * cannot drift from what the API sends.
+ */
+export type { LogEntry, LogPage } from '../logs/types.js';
 
 /** `GET /api/quotas` (src/metering/meter.ts QuotaReport). */
 export interface QuotaReport {

@@ -201,12 +201,33 @@ function streamLogs(
     connection: 'keep-alive',
   });
   res.write(': hangar request log\n\n');
-  const end = logs.stream(query, maxPerSecond, (text) => res.write(text));
+  const end = logs.stream(query, maxPerSecond, (text) => writeTail(res, text));
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   res.once('close', () => {
     clearInterval(keepAlive);
     end();
   });
+}
+
+/** Bytes of a live tail the platform holds for a client that does not read, before it ends the stream. */
+export const MAX_UNREAD_TAIL_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Writes a piece of a live tail. A client that does not read would make the platform hold the
+ * tail for it without bound: past `cap` unread bytes its connection is closed instead (an
+ * EventSource reconnects; `hangar logs --tail` ends).
+ */
+export function writeTail(
+  res: Pick<ServerResponse, 'destroyed' | 'writableLength' | 'write' | 'destroy'>,
+  text: string,
+  cap = MAX_UNREAD_TAIL_BYTES,
+): void {
+  if (res.destroyed) return;
+  if (res.writableLength > cap) {
+    res.destroy();
+    return;
+  }
+  res.write(text);
 }
 
 /** `max_per_second` of a live tail: a whole number 1-100000, or none. */

@@ -235,6 +235,44 @@ describe('the console under hangar dev (logs-app)', () => {
     expect(blocked).toEqual([]);
   });
 
+  it('on a 390 px screen: no page scrolls sideways, and tailing never moves the row being read', async () => {
+    const { page, blocked } = await signedIn(dev.adminUrl, dev.token);
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const name of ['dashboard', 'logs', 'instances', 'quotas', 'sockets']) {
+      await page.goto(`${dev.adminUrl}/#/${name}`);
+      await page.locator('h1').first().waitFor();
+      const overflow = await page.evaluate(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
+      expect(overflow, `#/${name} is wider than the screen`).toBeLessThanOrEqual(0);
+    }
+    // Enough history that the list reaches below the fold.
+    const tag = `read-${Date.now()}`;
+    await traffic(dev.url, `/levels?${tag}`, 30);
+    await page.goto(`${dev.adminUrl}/#/logs`);
+    await page.locator('li.log-entry').nth(20).waitFor();
+    await page.getByLabel('Live tail').check();
+    await page.getByText('following new requests').waitFor();
+    // The reader scrolls down to a row in the middle of the list.
+    const reading = page.locator('li.log-entry').nth(12);
+    await reading.scrollIntoViewIfNeeded();
+    const readId = await reading.getAttribute('data-request-id');
+    const before = (await reading.boundingBox())!.y;
+    // New requests come in while they read: they wait behind "N new", nothing moves.
+    await traffic(dev.url, `/levels?${tag}-new`, 5);
+    await expect
+      .poll(async () => page.locator('button.new-entries').textContent(), { timeout: 5_000 })
+      .toBe('5 new');
+    const row = page.locator(`li.log-entry[data-request-id="${readId}"]`);
+    expect((await row.boundingBox())!.y).toBeCloseTo(before, 0);
+    // Asked for, they join the top of the list.
+    await page.locator('button.new-entries').click();
+    await expect(page.locator('li.log-entry .log-resource').first().getAttribute('title')).resolves.toContain(
+      `${tag}-new`,
+    );
+    expect(blocked).toEqual([]);
+  });
+
   it('stops an instance from the UI in two keyboard steps; its row says stopping and its process ends', async () => {
     const doc = await adminGet<InstancesDoc>(dev, '/api/instances');
     const target = doc.instances.find((i) => i.state !== 'stopped' && i.pid);

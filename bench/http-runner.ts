@@ -5,11 +5,12 @@
  * the median round. Every target is stopped at the end, whatever happened.
  */
 
+import { type CpuProcess, cpuPerRequest, hangarProcesses, processTree, sampleCpu } from './cpu.js';
 import { firstLine } from './format.js';
 import type { LoadGenerator, LoadRequest, Round } from './load.js';
 import type { Expected } from './probe.js';
 import { probe } from './probe.js';
-import { median } from './stats.js';
+import { median, medianOrNull } from './stats.js';
 import { type Role, startProblem, type Target } from './targets.js';
 
 export interface TargetSpec {
@@ -34,6 +35,8 @@ export interface HttpScenario {
    * free of the differences between processes and of drift between distant rounds.
    */
   paired?: { role: Role; path: string; label: string };
+  /** Also read each target's CPU per request, per process, in every measured round (issue 21). */
+  cpu?: boolean;
   /** Runs after the rounds, with every target stopped; its lines follow the scenario's table. */
   after?: () => Promise<string[]>;
 }
@@ -59,6 +62,8 @@ export interface HttpRow {
   /** reqPerSec ÷ the baseline's. */
   ratio: number | null;
   rounds: Round[];
+  /** With the scenario's `cpu`: µs of CPU per request by process (median over the rounds). */
+  cpuUsPerRequest?: Record<string, number>;
   /** Why there are no figures: a peer skipped, a failed start (startProblem) or a wrong answer. */
   problem?: string;
 }
@@ -86,6 +91,16 @@ interface Live {
   target: Target;
   request: LoadRequest;
   rounds: Round[];
+  /** With the scenario's `cpu`: µs per request by process, one record per round. */
+  cpu: Array<Record<string, number>>;
+}
+
+/** The processes whose CPU counts for a target: Hangar's split (platform threads, instances, socket service), else its own. */
+function cpuProcesses(role: Role, target: Target): Promise<CpuProcess[]> {
+  if (target.cpu) return target.cpu();
+  if (role === 'dev' || role === 'production' || role === 'production-no-logging')
+    return hangarProcesses(target.pid);
+  return processTree(target.pid);
 }
 
 export async function runHttpScenario(
@@ -126,15 +141,18 @@ export async function runHttpScenario(
         await target.stop();
         continue;
       }
-      live.push({ spec, target, request, rounds: [] });
+      live.push({ spec, target, request, rounds: [], cpu: [] });
     }
     // JIT, each platform's first instances and keep-alive pools, before anything counts.
     for (const { target, request } of live)
       await load.round(target.url, request, settings.warmupSeconds, settings.connections);
     for (let round = 1; round <= settings.rounds; round++) {
       for (const entry of live) {
+        const processes = scenario.cpu ? await cpuProcesses(entry.spec.role, entry.target) : [];
+        const before = sampleCpu(processes);
         const r = await load.round(entry.target.url, entry.request, settings.seconds, settings.connections);
         entry.rounds.push(r);
+        if (scenario.cpu) entry.cpu.push(cpuPerRequest(before, sampleCpu(processes), r.requests));
         log(
           `${scenario.name} round ${round} ${rows.get(entry.spec)!.name}: ${Math.round(r.reqPerSec)} req/s, ` +
             `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors + r.non2xx} errors`,
@@ -148,7 +166,13 @@ export async function runHttpScenario(
   } finally {
     await Promise.all(live.map(({ target }) => target.stop()));
   }
-  for (const { spec, rounds } of live) {
+  for (const { spec, rounds, cpu } of live) {
+    if (scenario.cpu) {
+      const labels = [...new Set(cpu.flatMap((round) => Object.keys(round)))];
+      rows.get(spec)!.cpuUsPerRequest = Object.fromEntries(
+        labels.map((label) => [label, medianOrNull(cpu.map((round) => round[label] ?? 0)) ?? 0]),
+      );
+    }
     Object.assign(rows.get(spec)!, {
       reqPerSec: median(rounds.map((r) => r.reqPerSec)),
       p50Ms: median(rounds.map((r) => r.p50Ms)),

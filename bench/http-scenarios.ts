@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { hello, json } from './app/payload.mjs';
 import type { HttpScenario, TargetSpec } from './http-runner.js';
 import { verifyNoLineLost } from './logging.js';
+import { nginxToBareNode } from './nginx.js';
 import { functionsFramework, workerd } from './peers.js';
 import {
   appDir,
@@ -32,6 +33,9 @@ const targets = (): TargetSpec[] => [
   { role: 'functions-framework', start: functionsFramework },
 ];
 
+/** With nginx → bare node:http (issue 21), in the scenarios where a proxy in front of Node is the question: hello, json-gzip, post-1mib. */
+const withNginx = (): TargetSpec[] => [...targets(), { role: 'nginx', start: nginxToBareNode }];
+
 const mib = 2 ** 20;
 
 /** Hangar gzips for clients whose Accept-Encoding and User-Agent both take gzip (SPEC S5 step 7). */
@@ -43,14 +47,15 @@ export const httpScenarios: HttpScenario[] = [
     description: 'GET / → 13-byte text/plain "Hello, World!"',
     request: { path: '/', method: 'GET', headers: {} },
     expected: { status: 200, body: hello, gzip: false },
-    targets: targets(),
+    targets: withNginx(),
+    cpu: true,
   },
   {
     name: 'json-gzip',
     description: `GET /json with Accept-Encoding: gzip → ${json.length}-byte JSON document, gzipped per response (node:zlib in the Node targets, Hangar's front end, workerd's own)`,
     request: { path: '/json', method: 'GET', headers: gzipHeaders },
     expected: { status: 200, body: json, gzip: true },
-    targets: targets(),
+    targets: withNginx(),
   },
   {
     name: 'post-1mib',
@@ -62,7 +67,7 @@ export const httpScenarios: HttpScenario[] = [
       bodyBytes: mib,
     },
     expected: { status: 200, body: String(mib), gzip: false },
-    targets: targets(),
+    targets: withNginx(),
   },
   {
     name: 'logging',

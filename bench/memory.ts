@@ -48,14 +48,14 @@ interface Measured extends Target {
   instancePid?(): Promise<number>;
 }
 
-interface ProcessInfo {
+export interface ProcessInfo {
   ppid: number;
   bytes: number;
   command: string;
 }
 
 /** Every process by pid (`ps` reads the same on Linux and macOS). */
-async function processTable(): Promise<Map<number, ProcessInfo>> {
+export async function processTable(): Promise<Map<number, ProcessInfo>> {
   const { stdout } = await run('ps', ['-A', '-o', 'pid=,ppid=,rss=,args=']);
   const table = new Map<number, ProcessInfo>();
   for (const line of stdout.trim().split('\n')) {
@@ -66,7 +66,7 @@ async function processTable(): Promise<Map<number, ProcessInfo>> {
 }
 
 /** `rootPid` and its descendants, parents first. */
-function tree(table: Map<number, ProcessInfo>, rootPid: number): number[] {
+export function tree(table: Map<number, ProcessInfo>, rootPid: number): number[] {
   const pids = [rootPid];
   for (let i = 0; i < pids.length; i++)
     for (const [pid, { ppid }] of table) if (ppid === pids[i] && !pids.includes(pid)) pids.push(pid);
@@ -74,7 +74,7 @@ function tree(table: Map<number, ProcessInfo>, rootPid: number): number[] {
 }
 
 /** A process's short name: a Node script's path in this repository, or a binary's name. */
-function label(command: string): string {
+export function label(command: string): string {
   const [program = '', script = ''] = command.split(' ');
   return basename(program) === 'node' ? relative(root, script) : basename(program);
 }

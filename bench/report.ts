@@ -30,8 +30,39 @@ function http(result: HttpResult): string {
   return [
     `### ${result.name}: ${result.description}`,
     table(['target', 'req/s', 'p50 ms', 'p99 ms', 'errors + non-2xx', '× bare node'], rows),
+    ...(result.rows.some((r) => r.cpuUsPerRequest) ? [cpuTable(result)] : []),
     ...(result.paired ? [paired(result.paired)] : []),
     ...result.notes,
+  ].join('\n\n');
+}
+
+/** Hangar's parts in the order of a request's path; other labels after them, as read. */
+const cpuOrder = [
+  'front end (platform main thread)',
+  'log thread',
+  'other platform threads',
+  'instance process(es)',
+  'socket service',
+];
+const byCpuOrder = ([a]: [string, number], [b]: [string, number]) => {
+  const rank = (label: string) => (cpuOrder.includes(label) ? cpuOrder.indexOf(label) : cpuOrder.length);
+  return rank(a) - rank(b);
+};
+
+/** CPU µs per request by process (utime + stime from /proc, median over the rounds). */
+function cpuTable(result: HttpResult): string {
+  const us = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
+  const rows = result.rows.map((r) => {
+    const by = r.cpuUsPerRequest ? Object.entries(r.cpuUsPerRequest).sort(byCpuOrder) : null;
+    return [
+      r.name,
+      cell(by, (b) => us(b.reduce((sum, [, n]) => sum + n, 0))),
+      cell(by, (b) => b.map(([label, n]) => `${label} ${us(n)}`).join(', ')),
+    ];
+  });
+  return [
+    'CPU per request, µs (utime + stime from /proc before and after each round ÷ its requests; median of the rounds):',
+    table(['target', 'all processes', 'process → µs'], rows),
   ].join('\n\n');
 }
 

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { hello } from './app/payload.mjs';
 import { startChild, stopChild, track } from './children.js';
+import type { CpuProcess } from './cpu.js';
 import { firstLine } from './format.js';
 import { type Answered, firstCorrect } from './probe.js';
 import { makeTempDir, removeTempDir } from './temp.js';
@@ -22,6 +23,7 @@ export type Role =
   | 'production-no-logging'
   | 'workerd'
   | 'functions-framework'
+  | 'nginx'
   | 'other';
 
 /**
@@ -32,13 +34,17 @@ export type Role =
  * startProblem('workerd', err) // 'skipped: The package "@cloudflare/workerd-linux-64" could not be found, ...'
  */
 export function startProblem(role: Role, err: unknown): string {
-  const peer = role === 'workerd' || role === 'functions-framework';
+  if (err instanceof NotInstalled) return `not measured: ${err.message}`;
+  const peer = role === 'workerd' || role === 'functions-framework' || role === 'nginx';
   return `${peer ? 'skipped' : 'FAILED TO START'}: ${firstLine(err)}`;
 }
 
-/** Problems that fail the run: anything but a skipped peer. */
+/** A target whose program is missing and cannot be installed (nginx): its row says so, the run goes on. */
+export class NotInstalled extends Error {}
+
+/** Problems that fail the run: anything but a skipped peer or a target not measured. */
 export const failsRun = (problem: string | undefined) =>
-  problem !== undefined && !problem.startsWith('skipped');
+  problem !== undefined && !problem.startsWith('skipped') && !problem.startsWith('not measured');
 
 export interface Target {
   name: string;
@@ -49,6 +55,8 @@ export interface Target {
   /** `performance.now()` when the process was spawned: the start of a cold start. */
   spawnedAt: number;
   stop(): Promise<void>;
+  /** The processes whose CPU counts for it (default: `pid` and its descendants; Hangar's by role). */
+  cpu?(): Promise<CpuProcess[]>;
 }
 
 export const root = resolve(import.meta.dirname, '..');

@@ -20,6 +20,8 @@ export interface TargetSpec {
   path?: string;
   /** Appended to the target's name in the table. */
   label?: string;
+  /** On top of the scenario's request headers (the Host of one version on a shared `hangar serve`). */
+  headers?: Record<string, string>;
 }
 
 export interface HttpScenario {
@@ -27,8 +29,10 @@ export interface HttpScenario {
   description: string;
   request: LoadRequest;
   expected: Expected;
-  /** The first is the baseline the ratios refer to. */
+  /** The first is the baseline the ratios refer to, unless `baseline` says otherwise. */
   targets: TargetSpec[];
+  /** The target (index in `targets`) the ratios refer to, and its name in the ratio column. */
+  baseline?: { index: number; name: string };
   /**
    * Also measure the target of `role` on the scenario's request against `path` on the same
    * process, back to back in pairs (A B, then B A, ...): the cost of what the scenario adds,
@@ -66,6 +70,8 @@ export interface HttpRow {
   cpuUsPerRequest?: Record<string, number>;
   /** Why there are no figures: a peer skipped, a failed start (startProblem) or a wrong answer. */
   problem?: string;
+  /** `process.version` the target's instances report, when the target says (the runtimes scenario). */
+  nodeVersion?: string;
 }
 
 export interface HttpResult {
@@ -73,6 +79,8 @@ export interface HttpResult {
   name: string;
   description: string;
   rows: HttpRow[];
+  /** The ratio column's baseline, when it is not bare node:http. */
+  baseline?: string;
   paired?: PairedResult;
   notes: string[];
 }
@@ -133,9 +141,16 @@ export async function runHttpScenario(
         log(`${scenario.name}: ${spec.role}: ${startProblem(spec.role, err)}`);
         continue;
       }
-      const request = spec.path ? { ...scenario.request, path: spec.path } : scenario.request;
+      const request = {
+        ...scenario.request,
+        ...(spec.path ? { path: spec.path } : {}),
+        ...(spec.headers ? { headers: { ...scenario.request.headers, ...spec.headers } } : {}),
+      };
       const wrong = await probe(target.url, request, scenario.expected).catch(firstLine);
-      rows.set(spec, row(spec, target.name, wrong && `WRONG ANSWER: ${wrong}`));
+      rows.set(spec, {
+        ...row(spec, target.name, wrong && `WRONG ANSWER: ${wrong}`),
+        ...(target.nodeVersion ? { nodeVersion: target.nodeVersion } : {}),
+      });
       if (wrong) {
         log(`${scenario.name}: ${target.name} answered wrongly: ${wrong}`);
         await target.stop();
@@ -182,13 +197,14 @@ export async function runHttpScenario(
     });
   }
   const all = scenario.targets.map((spec) => rows.get(spec)!);
-  const base = all[0]?.reqPerSec;
+  const base = all[scenario.baseline?.index ?? 0]?.reqPerSec;
   for (const r of all) r.ratio = base && r.reqPerSec !== null ? r.reqPerSec / base : null;
   return {
     kind: 'http',
     name: scenario.name,
     description: scenario.description,
     rows: all,
+    ...(scenario.baseline ? { baseline: scenario.baseline.name } : {}),
     ...(paired ? { paired } : {}),
     notes: scenario.after ? await scenario.after() : [],
   };

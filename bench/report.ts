@@ -19,17 +19,29 @@ const table = (head: string[], rows: string[][]) =>
   ].join('\n');
 
 function http(result: HttpResult): string {
+  // The runtimes scenario's rows say which Node answered.
+  const versions = result.rows.some((r) => r.nodeVersion);
   const rows = result.rows.map((r) => [
     r.problem ? `${r.name} (${r.problem})` : r.name,
+    ...(versions ? [r.nodeVersion ?? '—'] : []),
     cell(r.reqPerSec, int),
     cell(r.p50Ms, ms),
     cell(r.p99Ms, ms),
     r.problem ? '—' : String(r.errors),
     cell(r.ratio, ratio),
   ]);
+  const head = [
+    'target',
+    ...(versions ? ['process.version'] : []),
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors + non-2xx',
+    `× ${result.baseline ?? 'bare node'}`,
+  ];
   return [
     `### ${result.name}: ${result.description}`,
-    table(['target', 'req/s', 'p50 ms', 'p99 ms', 'errors + non-2xx', '× bare node'], rows),
+    table(head, rows),
     ...(result.rows.some((r) => r.cpuUsPerRequest) ? [cpuTable(result)] : []),
     ...(result.paired ? [paired(result.paired)] : []),
     ...result.notes,

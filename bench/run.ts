@@ -19,6 +19,7 @@ import { type BenchOptions, benchOptions } from './options.js';
 import { peerVersions } from './peers.js';
 import { markdown } from './report.js';
 import type { RunRecord, ScenarioResult } from './results.js';
+import { runtimesScenario } from './runtimes.js';
 import { runSockets } from './sockets.js';
 import { verdicts } from './summary.js';
 import { failsRun, root } from './targets.js';
@@ -40,6 +41,11 @@ const steps: Step[] = [
     run: (options: BenchOptions, load: () => LoadGenerator) =>
       runHttpScenario(scenario, load(), options, log),
   })),
+  {
+    name: 'runtimes',
+    byDefault: true,
+    run: (options, load) => runHttpScenario(runtimesScenario(log), load(), options, log),
+  },
   { name: 'console', byDefault: true, run: (options, load) => runConsole(load(), options, log) },
   {
     name: 'sockets',

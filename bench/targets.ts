@@ -55,6 +55,8 @@ export interface Target {
   /** `performance.now()` when the process was spawned: the start of a cold start. */
   spawnedAt: number;
   stop(): Promise<void>;
+  /** `process.version` its instances report (the runtimes scenario's rows). */
+  nodeVersion?: string;
   /** The processes whose CPU counts for it (default: `pid` and its descendants; Hangar's by role). */
   cpu?(): Promise<CpuProcess[]>;
 }
@@ -152,6 +154,8 @@ export interface ServeOptions {
   app?: string;
   /** A platform config (hangar.config.yaml) for the fresh data dir. */
   config?: string;
+  /** The version it is deployed as; default: benchApp.version. */
+  version?: string;
 }
 
 export interface ServeProcess extends HangarProcess {
@@ -184,7 +188,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     throw err;
   }
   try {
-    await deploy(started, options.app ?? appDir);
+    await deploy(started, options.app ?? appDir, options.version);
     const deployedAt = performance.now();
     const firstAnswer = await firstCorrect(started.url, helloRequest, helloAnswer);
     return { ...started, deployedAt, firstAnswer };
@@ -196,8 +200,13 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
 
 const run = promisify(execFile);
 
-/** `hangar deploy APP --server ADMIN --application bench --version v1`; throws with its output when it fails. */
-async function deploy(hangar: HangarProcess, app: string): Promise<void> {
+/** `hangar deploy APP --server ADMIN --application bench --version v1 [...more]`; throws with its output when it fails. */
+export async function deploy(
+  hangar: HangarProcess,
+  app: string,
+  version: string = benchApp.version,
+  more: string[] = [],
+): Promise<void> {
   const args = [
     cli,
     'deploy',
@@ -209,7 +218,8 @@ async function deploy(hangar: HangarProcess, app: string): Promise<void> {
     '--application',
     benchApp.application,
     '--version',
-    benchApp.version,
+    version,
+    ...more,
   ];
   // The token of this platform, whatever HANGAR_TOKEN the suite's environment has.
   const token = readFileSync(join(hangar.dataDir, 'admin-token'), 'utf8').trim();

@@ -20,6 +20,8 @@ export function app(request: Request, ctx: Context): Response | Promise<Response
   if (pathname === '/upload') return request.arrayBuffer().then((body) => text(String(body.byteLength)));
   // An outbound call per request: through URL Fetch on Hangar (the global fetch is its path).
   if (pathname === '/fetch') return fetch(process.env.UPSTREAM_URL!).then(async (r) => text(await r.text()));
+  // Which Node runs the instance (the runtimes scenario: app.yaml's runtime: picks it).
+  if (pathname === '/version') return text(process.version);
   if (pathname === '/log') {
     for (let i = 0; i < logLines; i++) console.log(logLine(i, ctx.requestId));
     return text(hello);

@@ -5,6 +5,7 @@
 import type { ColdStartResult } from './cold-start.js';
 import { CONSOLE_TAIL_PER_SECOND, type ConsoleResult, tailedShare, withoutSpread } from './console.js';
 import { cell, int, mib, ms, ratio } from './format.js';
+import type { GrowthResult } from './growth.js';
 import type { HttpResult, PairedResult } from './http-runner.js';
 import type { MemoryResult } from './memory.js';
 import type { RunRecord, ScenarioResult } from './results.js';
@@ -212,6 +213,43 @@ function memory(result: MemoryResult): string {
   ].join('\n\n');
 }
 
+function growth(result: GrowthResult): string {
+  const rows = result.rows.map((r) => [
+    String(r.versions),
+    `${mib(r.platformBytes)} (${ratio(r.platformRatio)})`,
+    `${mib(r.allBytes)} (${r.processes} processes, ${r.instances} instances)`,
+    `${mib(r.afterLoad.platformBytes)} / ${mib(r.afterLoad.allBytes)}`,
+    int(r.promoted.reqPerSec),
+    ms(r.promoted.p99Ms),
+    ratio(r.ratio),
+    `${int(r.newest.reqPerSec)} / ${ms(r.newest.p99Ms)}`,
+    `${r.promoted.errors} / ${r.newest.errors}`,
+  ]);
+  return [
+    `### growth: ${result.description}`,
+    table(
+      [
+        'versions deployed',
+        'platform RSS MiB (× 1 version)',
+        'all processes RSS MiB',
+        'after the hello rounds: platform / all MiB',
+        'hello req/s, promoted (default host)',
+        'p99 ms',
+        '× 1 version',
+        "hello req/s / p99 ms, newest version's `-dot-` host",
+        'errors + non-2xx',
+      ],
+      rows,
+    ),
+    'RSS read (`ps`) once no version but the promoted v1 has an instance (`max_idle_instances: 0`, ' +
+      '`scheduler.idle_period: 2s`: v1 too scales to zero once idle; the instances column is what was listed) ' +
+      'and 3 s more: before the load (the 1-version row after only the first request) and again after it. Versions after v1 are the identical ' +
+      `app deployed with \`hangar deploy --no-promote\`${result.deploySeconds === null ? '' : ` (median ${result.deploySeconds.toFixed(1)} s each)`}; ` +
+      "the newest version's host is measured after a warm-up request started its instance.",
+    ...result.notes,
+  ].join('\n\n');
+}
+
 function scenario(result: ScenarioResult, options: RunRecord['options']): string {
   switch (result.kind) {
     case 'http':
@@ -224,6 +262,8 @@ function scenario(result: ScenarioResult, options: RunRecord['options']): string
       return coldStart(result);
     case 'memory':
       return memory(result);
+    case 'growth':
+      return growth(result);
   }
 }
 

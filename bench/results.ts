@@ -1,12 +1,19 @@
 /** What one run of the suite produces: bench/results.json is exactly a RunRecord. */
 import type { ColdStartResult } from './cold-start.js';
 import type { ConsoleResult } from './console.js';
+import type { GrowthResult } from './growth.js';
 import type { HttpResult } from './http-runner.js';
 import type { MemoryResult } from './memory.js';
 import type { BenchOptions } from './options.js';
 import type { SocketsResult } from './sockets.js';
 
-export type ScenarioResult = HttpResult | ConsoleResult | SocketsResult | ColdStartResult | MemoryResult;
+export type ScenarioResult =
+  | HttpResult
+  | ConsoleResult
+  | SocketsResult
+  | ColdStartResult
+  | MemoryResult
+  | GrowthResult;
 
 export interface Verdict {
   /** The issue's target, as the issue words it. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { stopAllChildren } from './children.js';
 import { runColdStart } from './cold-start.js';
 import { runConsole } from './console.js';
+import { runGrowth } from './growth.js';
 import { runHttpScenario } from './http-runner.js';
 import { httpScenarios, poolScenario } from './http-scenarios.js';
 import { type LoadGenerator, loadGenerator } from './load.js';
@@ -60,6 +61,8 @@ const steps: Step[] = [
     byDefault: false,
     run: (options, load) => runHttpScenario(poolScenario, load(), options, log),
   },
+  // Opt-in: deploying 100 versions takes minutes.
+  { name: 'growth', byDefault: false, run: (options, load) => runGrowth(load(), options, log) },
 ];
 
 function commit(): string {
@@ -128,7 +131,9 @@ async function main(options: BenchOptions, chosen: Step[]): Promise<void> {
   // A wrong answer, Hangar not starting or the console client not attaching fails the run, even
   // though the rest was measured.
   const fails = (s: ScenarioResult) =>
-    'rows' in s ? s.rows.some((r) => failsRun(r.problem)) : s.kind === 'console' && failsRun(s.problem);
+    'rows' in s
+      ? s.rows.some((r) => 'problem' in r && failsRun(r.problem))
+      : s.kind === 'console' && failsRun(s.problem);
   if (scenarios.some(fails)) process.exitCode = 1;
 }
 

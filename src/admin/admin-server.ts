@@ -5,6 +5,7 @@ import type { LogPage, LogQuery } from '../logs/types.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
+import type { InstanceView } from './api-views.js';
 import { isConsoleAssetPath, serveConsoleAsset } from './console-assets.js';
 import {
   ConsoleSessions,
@@ -14,24 +15,7 @@ import {
 } from './console-session.js';
 import { type DeployApi, handleDeployRoutes, type VersionsApi } from './deploy-api.js';
 
-/** One instance as the admin API lists it. */
-export interface InstanceView {
-  id: string;
-  app: string;
-  service: string;
-  version: string;
-  state: string;
-  pid: number | undefined;
-  busySlots: number;
-  slots: number;
-  requestsServed: number;
-  started: string;
-  /** Milliseconds from spawn to ready (module loaded, listening); null while starting. */
-  readyMs: number | null;
-  /** Resident memory in bytes at the last heartbeat. */
-  memory: number;
-  memoryLimit: number;
-}
+export type { InstanceView } from './api-views.js';
 
 export interface AdminSource {
   instances(): InstanceView[];

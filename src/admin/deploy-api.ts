@@ -6,6 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HangarError, isHangarError } from '../shared/errors.js';
+import type { RoutingView, VersionView } from './api-views.js';
+
+export type { RoutingView, VersionView } from './api-views.js';
 
 /** A JSON body larger than this is refused: a manifest of 10,000 files is about 1.5 MB. */
 export const MAX_JSON_BODY_BYTES = 16 * 2 ** 20;
@@ -39,32 +42,6 @@ export interface DeployApi {
   putBlob(sha256: string, body: AsyncIterable<Buffer>, declaredBytes: number | undefined): Promise<void>;
   /** `POST /api/deploys/<id>/build`: builds, proves and commits; every event to `emit`, the last a result. */
   build(id: string, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<void>;
-}
-
-/** One version as `GET /api/versions` lists it (`hangar versions list`). */
-export interface VersionView {
-  app: string;
-  service: string;
-  version: string;
-  minor: string;
-  created: string;
-  runtime: string;
-  /** The exact Node its instances run on, e.g. `v24.11.1`. */
-  node: string;
-  /** Share of the service's default-host traffic, 0..1. */
-  traffic: number;
-  instances: number;
-  /** Its own host's URL. */
-  url: string;
-}
-
-/**
- * `GET /api/routing`: what routes each app's default-host traffic, for the console: every
- * service's split (a promote is one version at 1) and every app's dispatch rules, in order.
- */
-export interface RoutingView {
-  splits: Array<{ app: string; service: string; allocations: Record<string, number>; shardBy: string }>;
-  dispatch: Array<{ app: string; rules: Array<{ url: string; service: string }> }>;
 }
 
 export interface VersionsApi {

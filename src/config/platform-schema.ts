@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path';
 import type { z } from 'zod';
 import { RUNTIMES } from './app-schema.js';
 import { parseSize } from './durations.js';
+import { DAILY_QUOTA_NAMES } from './quota-names.js';
 import {
   checkWhole,
   convert,
@@ -23,18 +24,7 @@ import { everywhere, isClean, mapping } from './schema-mapping.js';
 import type { PlatformConfig, VersionedRuntimeName } from './types.js';
 
 /** Daily quota names (S10); values ending in `_bytes` are sizes, the rest counts. */
-export const DAILY_QUOTA_NAMES = [
-  'requests',
-  'secure_requests',
-  'incoming_bytes',
-  'outgoing_bytes',
-  'secure_incoming_bytes',
-  'secure_outgoing_bytes',
-  'socket_bytes',
-  'urlfetch_calls',
-  'urlfetch_bytes',
-  'instance_hours',
-] as const;
+export { DAILY_QUOTA_NAMES } from './quota-names.js';
 
 const DURATION_FIX = 'write a duration such as 500ms, 30s, 10m, 2h or 7d';
 const SIZE_FIX = 'write bytes or a size such as 16KiB, 32MiB or 1GiB';

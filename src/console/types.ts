@@ -1,8 +1,8 @@
 /**
- * The admin API's JSON as the console reads it. The log entry is the platform's own type (a
- * type-only import of a module without Node imports); the other shapes are written out here,
- * because the modules that define them import Node's (tsconfig.console.json has no Node types),
- * and each names where the platform defines it.
+ * The admin API's JSON as the console reads it. The log entry, instances, versions and routing
+ * are the platform's own types (type-only imports of modules without Node imports, erased by the
+ * bundle); the other shapes are written out here, because the modules that define them import
+ * Node's (tsconfig.console.json has no Node types), and each names where the platform defines it.
  */
 
 /** `GET /console/session` (docs/console.md). */
@@ -12,23 +12,7 @@ export interface SessionInfo {
   mode: 'dev' | 'serve';
 }
 
-/** `GET /api/instances` (src/admin/admin-server.ts InstanceView, scheduler ScalingDecision). */
-export interface InstanceView {
-  id: string;
-  app: string;
-  service: string;
-  version: string;
-  state: string;
-  pid: number | null;
-  busySlots: number;
-  slots: number;
-  requestsServed: number;
-  started: string;
-  readyMs: number | null;
-  memory: number;
-  memoryLimit: number;
-}
-
+/** A scaling decision with its reason (src/scheduler/version-pool.ts ScalingDecision). */
 export interface ScalingDecision {
   at: string;
   app?: string;
@@ -48,6 +32,13 @@ export interface InstancesDoc {
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * `GET /api/instances`, `GET /api/versions` and `GET /api/routing`: the platform's own types,
+ * from the admin API's import-free module.
+ */
+import type { InstanceView } from '../admin/api-views.js';
+
+export type { InstanceView, RoutingView as RoutingDoc, VersionView } from '../admin/api-views.js';
 /**
  * One request's log entry and a page of them (`GET /api/logs`): the platform's own types. A
  * type-only import is erased by esbuild, so no server code reaches the bundle, and the console
@@ -81,26 +72,6 @@ export interface SocketView {
   ageMs: number;
   idleMs: number;
   reclaimInMs: number;
-}
-
-/** `GET /api/versions` (src/admin/deploy-api.ts VersionView). */
-export interface VersionView {
-  app: string;
-  service: string;
-  version: string;
-  minor: string;
-  created: string;
-  runtime: string;
-  node: string;
-  traffic: number;
-  instances: number;
-  url: string;
-}
-
-/** `GET /api/routing` (src/admin/deploy-api.ts RoutingView): splits and dispatch rules. */
-export interface RoutingDoc {
-  splits: Array<{ app: string; service: string; allocations: Record<string, number>; shardBy: string }>;
-  dispatch: Array<{ app: string; rules: Array<{ url: string; service: string }> }>;
 }
 
 /** One app version's series of `GET /api/timeseries` (docs/console.md). */

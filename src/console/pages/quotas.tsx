@@ -4,25 +4,15 @@
  * get 503 until 00:00 UTC.
  */
 import { useState } from 'preact/hooks';
+import { DAILY_QUOTA_NAMES } from '../../config/quota-names.js';
 import { api, queryString } from '../api.js';
 import { ErrorBox, TableScroll, UsageBar } from '../components.js';
 import { formatBytes, formatNumber, formatPercent } from '../format.js';
 import { usePolling } from '../polling.js';
 import type { QuotaReport } from '../types.js';
 
-/** The S10 counters in the platform's order (src/config/platform-schema.ts DAILY_QUOTA_NAMES). */
-const COUNTERS = [
-  'requests',
-  'secure_requests',
-  'incoming_bytes',
-  'outgoing_bytes',
-  'secure_incoming_bytes',
-  'secure_outgoing_bytes',
-  'socket_bytes',
-  'urlfetch_calls',
-  'urlfetch_bytes',
-  'instance_hours',
-];
+/** The S10 counters in the platform's order. */
+const COUNTERS: readonly string[] = DAILY_QUOTA_NAMES;
 
 function formatCounter(name: string, value: number): string {
   if (name.endsWith('_bytes')) return formatBytes(value);

@@ -4,7 +4,7 @@
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { shouldGzip } from './gzip-decision.js';
+import { gzipLevel, shouldGzip } from './gzip-decision.js';
 import type { ClientResponse } from './response-rewrite.js';
 
 const gzip = promisify(gzipCallback);
@@ -36,7 +36,7 @@ export function compressResponse(
     bodyLength: response.body.length,
   });
   if (!compress) return undefined;
-  return gzip(response.body).then((body) => {
+  return gzip(response.body, { level: gzipLevel(response.body.length) }).then((body) => {
     response.body = body;
     markGzipped(headers, body.length);
   });

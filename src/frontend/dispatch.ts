@@ -10,7 +10,7 @@ import { HangarError } from '../shared/errors.js';
 import { Expiry } from '../shared/expiry.js';
 import type { RequestRecord } from '../shared/request-record.js';
 import { toInstanceRequest } from './instance-request.js';
-import type { BodyChunks } from './request-body.js';
+import type { RequestBody } from './request-body.js';
 import type { ServiceRoute } from './route.js';
 import { addressedInstance } from './serve-routes.js';
 
@@ -61,7 +61,7 @@ function acquireAddressed(pool: InstancePool, instanceId: string): Promise<Lease
 export async function dispatchToInstance(
   route: ServiceRoute,
   req: IncomingMessage,
-  body: BodyChunks,
+  body: RequestBody,
   meta: DispatchMeta,
   record: RequestRecord,
 ): Promise<InstanceResponse> {

@@ -20,11 +20,12 @@
  */
 import type { RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { removeSpooled } from './body-spool.js';
 import { BufferBudget } from './buffer-budget.js';
 import { markBusy } from './connection-state.js';
 import type { FrontendOptions } from './options.js';
 import { markReloadFailure } from './reload-notice.js';
-import type { BodyChunks } from './request-body.js';
+import { isSpooled, type RequestBody } from './request-body.js';
 import { newRequestRecord } from './request-record.js';
 import type { UpstreamResponse } from './response-rewrite.js';
 import {
@@ -100,13 +101,15 @@ export function createFrontend(options: FrontendOptions): RequestListener {
  * list stops there; one that throws is answered by reject(). `finish` (step 8) runs either way.
  */
 async function handle(x: Exchange, finish: () => void): Promise<void> {
+  // A body buffered in a file (body-spool.ts) is removed once the request is over.
+  let spooled: string | undefined;
   try {
     // 2. Framing and size checks; `.`/`..` segments redirect.
     if (rejectMalformed(x) === DONE) return;
     if (redirectDotSegments(x) === DONE) return;
 
     let upstream: UpstreamResponse;
-    let body: BodyChunks | undefined;
+    let body: RequestBody | undefined;
     for (let redirects = 0; ; redirects++) {
       // 3. Host → service version; the app's daily quotas; the first matching handler; `secure:`.
       const route = routeRequest(x);
@@ -129,6 +132,7 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
         const read = hasBody(x.req) ? await readRequestBody(x) : noBody;
         if (read === DONE) return;
         body = read;
+        if (isSpooled(read)) spooled = read.file;
       }
       const clientHeaders = handler.kind === 'cgi' ? x.req.rawHeaders.slice() : undefined;
       upstream = await dispatchRequest(x, route, found.index, body);
@@ -152,6 +156,7 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
   } catch (err) {
     reject(x, err);
   } finally {
+    if (spooled !== undefined) removeSpooled(spooled);
     finish();
   }
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { acceptsGzip, GZIP_MIN_BYTES, type GzipInput, shouldGzip } from './gzip-decision.js';
+import {
+  acceptsGzip,
+  GZIP_MIN_BYTES,
+  GZIP_SMALL_BYTES,
+  type GzipInput,
+  gzipLevel,
+  shouldGzip,
+} from './gzip-decision.js';
 
 const chrome =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
@@ -79,5 +86,14 @@ describe('acceptsGzip', () => {
     ['*', false],
   ])('%j → %s', (header, expected) => {
     expect(acceptsGzip(header)).toBe(expected);
+  });
+});
+
+describe('gzipLevel', () => {
+  it("is zlib's default up to 16 KiB and 3 (the fast strategy) above", () => {
+    expect(gzipLevel(GZIP_MIN_BYTES)).toBe(6);
+    expect(gzipLevel(GZIP_SMALL_BYTES)).toBe(6);
+    expect(gzipLevel(GZIP_SMALL_BYTES + 1)).toBe(3);
+    expect(gzipLevel(32 * 1024 * 1024)).toBe(3);
   });
 });

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { InstanceRequest } from '../scheduler/instance.js';
 import { connectionScoped } from '../shared/hop-by-hop.js';
-import { type BodyChunks, bodyLength } from './request-body.js';
+import { bodyLength, isSpooled, type RequestBody } from './request-body.js';
 
 export interface InstanceRequestMeta {
   requestId: string;
@@ -24,7 +24,7 @@ export interface InstanceRequestMeta {
  */
 export function toInstanceRequest(
   req: IncomingMessage,
-  body: BodyChunks,
+  body: RequestBody,
   meta: InstanceRequestMeta,
 ): InstanceRequest {
   const skip = connectionScoped(req.headers.connection);
@@ -38,13 +38,15 @@ export function toInstanceRequest(
   const method = req.method ?? 'GET';
   const length = bodyLength(body);
   if (length > 0 || (method !== 'GET' && method !== 'HEAD')) headers.push('content-length', String(length));
+  const spooled = isSpooled(body);
   return {
     kind: 'user',
     method,
     url: req.url ?? '/',
     httpVersion: req.httpVersion,
     headers,
-    body,
+    body: spooled ? [] : body,
+    ...(spooled ? { bodyFile: body } : {}),
     handler: meta.handler,
     requestId: meta.requestId,
     remoteAddr: meta.remoteAddr,

@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { PlatformConfig } from '../config/types.js';
 import type { TrafficMeter } from '../metering/types.js';
 import type { RequestRecord } from '../shared/request-record.js';
+import type { BodySpool } from './body-spool.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { RouteTable } from './route.js';
 import type { ListenPorts } from './secure-redirect.js';
@@ -27,6 +28,11 @@ export interface FrontendOptions {
    * listeners; default: one of `limits.max_buffered_bytes` for this listener alone.
    */
   bufferBudget?: BufferBudget;
+  /**
+   * Where request bodies past its threshold are buffered (body-spool.ts): a file the instance
+   * reads, not the platform's heap. None: every body is buffered in memory.
+   */
+  bodySpool?: BodySpool;
   /** Show the cause of 5xx errors in the response body (the dev server does, like dev_appserver). */
   exposeErrors: boolean;
   /** This listener serves HTTPS. */

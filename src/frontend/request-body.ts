@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HangarError } from '../shared/errors.js';
+import type { BodySpool, SpooledBody, SpoolFile } from './body-spool.js';
 
 /**
  * A buffered request body: the chunks as they arrived, not joined. The request channel writes
@@ -15,16 +16,20 @@ import { HangarError } from '../shared/errors.js';
  */
 export type BodyChunks = readonly Buffer[];
 
-/** The body's length in bytes. */
-export function bodyLength(body: BodyChunks): number {
-  let length = 0;
-  for (const chunk of body) length += chunk.length;
-  return length;
+/** A buffered body: in memory, or past the spool's threshold in a file (body-spool.ts). */
+export type RequestBody = BodyChunks | SpooledBody;
+
+/** The body is in a file. */
+export function isSpooled(body: RequestBody): body is SpooledBody {
+  return !Array.isArray(body);
 }
 
-/** The body as one Buffer (for the HTTP path to Node handlers). */
-export function joinBody(body: BodyChunks): Buffer {
-  return body.length === 1 ? body[0]! : Buffer.concat(body);
+/** The body's length in bytes. */
+export function bodyLength(body: RequestBody): number {
+  if (isSpooled(body)) return body.length;
+  let length = 0;
+  for (const chunk of body as BodyChunks) length += chunk.length;
+  return length;
 }
 
 const empty: BodyChunks = [];
@@ -43,7 +48,7 @@ export function deferContinue(req: IncomingMessage): void {
 export interface BodyRead {
   /** The request whose body this is. */
   readonly req: IncomingMessage;
-  body: Promise<BodyChunks>;
+  body: Promise<RequestBody>;
   abort(error: HangarError): void;
 }
 
@@ -98,7 +103,9 @@ function sweep(): void {
  * REQUEST_TOO_LARGE (413) when the body crosses the limit (the rest is read and discarded, so
  * the client sees the 413 instead of a reset), with REQUEST_TIMEOUT (408) when no byte came
  * for `idleTimeoutMs` (0: no limit), and with CLIENT_CLOSED when the client goes away first.
- * Requests without a body resolve at once.
+ * Requests without a body resolve at once. With a `spool`, a body that grows past its threshold
+ * goes on in a file (body-spool.ts) and resolves as that file; when the file cannot be written,
+ * the body stays in memory.
  *
  * @example
  * const body = await readBody(req, res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs).body;
@@ -108,6 +115,7 @@ export function readBody(
   res: ServerResponse,
   maxBytes: number,
   idleTimeoutMs = 0,
+  spool?: BodySpool,
 ): BodyRead {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -118,19 +126,22 @@ export function readBody(
 
   const read: WatchedRead = {
     req,
-    body: undefined as unknown as Promise<BodyChunks>, // set just below, by the executor
+    body: undefined as unknown as Promise<RequestBody>, // set just below, by the executor
     abort: () => {},
     received: 0,
     seen: 0,
     quietSince: idleTimeoutMs > 0 ? performance.now() : 0,
     idleMs: idleTimeoutMs,
   };
-  read.body = new Promise<BodyChunks>((resolve, reject) => {
+  read.body = new Promise<RequestBody>((resolve, reject) => {
     const declared = chunked ? -1 : Number(length);
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
-    const settle = (error?: HangarError, value?: BodyChunks) => {
+    // The file the body goes on in once it is past the spool's threshold (none: in memory).
+    let file: SpoolFile | undefined;
+    let spooling = spool !== undefined;
+    const settle = (error?: HangarError, value?: RequestBody) => {
       if (settled) return;
       settled = true;
       watched.delete(read);
@@ -138,11 +149,28 @@ export function readBody(
       req.off('end', onEnd);
       req.off('close', onClose);
       if (error) {
+        file?.discard();
         // Keep reading and discarding: closing with unread data makes the kernel send a reset,
         // which can destroy the 413 before the client has read it.
         req.resume();
         reject(error);
       } else resolve(value!);
+    };
+    // The file failed (a full disk): what it holds comes back, and the body goes on in memory.
+    const unspool = () => {
+      spooling = false;
+      const written = file!;
+      file = undefined;
+      try {
+        chunks = [written.takeBack(), ...chunks];
+      } catch (err) {
+        settle(
+          new HangarError(
+            'BUFFERS_FULL',
+            `cannot buffer the request body: its spool file ${written.file} failed (${(err as Error).message})`,
+          ),
+        );
+      }
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
@@ -156,9 +184,36 @@ export function readBody(
         );
         return;
       }
+      if (file !== undefined) {
+        try {
+          file.write(chunk);
+          return;
+        } catch {
+          chunks.push(chunk);
+          unspool();
+          return;
+        }
+      }
       chunks.push(chunk);
+      if (spooling && received > spool!.threshold) {
+        // Written at once, each chunk dies young (a scavenge frees it): body-spool.ts says why.
+        try {
+          file = spool!.open();
+        } catch {
+          spooling = false;
+          return;
+        }
+        try {
+          for (const held of chunks) file.write(held);
+          chunks = [];
+        } catch {
+          file.discard();
+          file = undefined;
+          spooling = false;
+        }
+      }
     };
-    const onEnd = () => settle(undefined, chunks);
+    const onEnd = () => settle(undefined, file !== undefined ? file.finish() : chunks);
     const onClose = () =>
       settle(
         new HangarError(

@@ -24,7 +24,7 @@ import { errorAnswer } from './error-response.js';
 import { checkFraming } from './framing-checks.js';
 import { type HandlerMatch, matchHandler } from './handler-match.js';
 import type { FrontendOptions, ResponseJournal } from './options.js';
-import { type BodyChunks, bodyLength, readBody } from './request-body.js';
+import { bodyLength, type RequestBody, readBody } from './request-body.js';
 import { headerObject, sanitiseRequestHeaders } from './request-headers.js';
 import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './response-rewrite.js';
 import type { RouteRequest, ServiceRoute } from './route.js';
@@ -341,13 +341,13 @@ function journalStatic(journal: ResponseJournal, record: RequestRecord, status: 
  * spent, so the answer closes it. Only for requests with a body (hasBody()): the others go on
  * without a turn of the event loop.
  */
-export async function readRequestBody(x: Exchange): Promise<BodyChunks | Done> {
-  const { limits } = x.context.options;
+export async function readRequestBody(x: Exchange): Promise<RequestBody | Done> {
+  const { limits, bodySpool } = x.context.options;
   // A declared body takes its room in the budget before a byte of it is read (a refusal
   // closes the connection: the body is not read).
   const declared = Number(x.req.headers['content-length'] ?? 0);
   if (declared > 0 && !hold(x, declared)) return reject(x, buffersFull(x), { close: true });
-  const read = readBody(x.req, x.res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs);
+  const read = readBody(x.req, x.res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs, bodySpool);
   // While it reads, a parse error in the body is this request's 400 (early-rejections.ts).
   const untrack = trackBodyRead(x.req.socket, read);
   try {
@@ -373,7 +373,7 @@ export async function dispatchRequest(
   x: Exchange,
   route: ServiceRoute,
   handlerPosition: number,
-  body: BodyChunks,
+  body: RequestBody,
 ): Promise<UpstreamResponse> {
   const { req, record } = x;
   const { https } = x.context;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
 import { FrameWriter } from '../shared/frame-writer.js';
@@ -92,17 +93,35 @@ function serveConnection(
   });
 }
 
+/**
+ * The body the front end spooled to a file (body-spool.ts), read whole before the handler runs,
+ * as a payload would have been; a message when it cannot be read or is not what the frame says.
+ */
+function readSpooledBody(head: RequestFrame, maxRequestBytes: number): Buffer | string {
+  let body: Buffer;
+  try {
+    body = readFileSync(head.bodyFile!);
+  } catch (err) {
+    return `cannot read the request body the front end spooled to ${head.bodyFile}: ${(err as Error).message}`;
+  }
+  if (body.length !== head.bodyLength || body.length > maxRequestBytes)
+    return `the request body spooled to ${head.bodyFile} has ${body.length} bytes, not the ${head.bodyLength} the front end announced`;
+  return body;
+}
+
 /** Runs one request and resolves with its response frame (never rejects: failures are 500 frames). */
 async function serveFrame(
   handler: LoadedHandler | undefined,
   head: RequestFrame,
-  body: Buffer,
+  payload: Buffer,
   state: RequestState,
   options: ChannelServerOptions,
 ): Promise<Buffer[]> {
   const { maxResponseBytes } = options;
   const timer = armDeadline(state, head.deadline);
   try {
+    const body = head.bodyFile === undefined ? payload : readSpooledBody(head, options.maxRequestBytes);
+    if (typeof body === 'string') return answer(head.id, state, errorResponse(errorPage(500, body)));
     if (handler?.kind === 'cgi') return await serveCgi(handler.script, head, body, state, options);
     if (handler?.kind === 'entrypoint')
       return await proxyToOwnServer(handler.server, head, body, state, maxResponseBytes);

@@ -4,7 +4,9 @@
  * it (`/api/quotas`, `/metrics`). platform.ts listens and closes; this wires.
  */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { PlatformConfig } from '../config/types.js';
+import { BodySpool, removeStaleSpools } from '../frontend/body-spool.js';
 import { BufferBudget } from '../frontend/buffer-budget.js';
 import { createFrontendServer, type TlsFiles } from '../frontend/listener.js';
 import type { FrontendOptions, ResponseJournal } from '../frontend/options.js';
@@ -75,7 +77,13 @@ export function createTraffic(options: TrafficOptions): Traffic {
     },
   });
   const ports: ListenPorts = {};
+  // Big request bodies wait for their instance in run/'s spool files, not in the heap
+  // (body-spool.ts); those of a platform process that died go first.
+  const runDir = join(options.dataDir, 'run');
+  removeStaleSpools(runDir);
+  const bodySpool = new BodySpool(runDir);
   const frontend: FrontendOptions = {
+    bodySpool,
     // One budget for both listeners: it bounds the platform's memory, not a port's.
     bufferBudget: new BufferBudget(options.platformConfig.limits.maxBufferedBytes),
     routes: options.routes,
@@ -110,6 +118,7 @@ export function createTraffic(options: TrafficOptions): Traffic {
     close() {
       meter.close();
       db.close();
+      bodySpool.close();
     },
   };
 }

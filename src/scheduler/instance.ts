@@ -27,8 +27,10 @@ export interface InstanceRequest {
   httpVersion: string;
   /** Flat `[name, value, ...]`, hop-by-hop and client `X-Hangar-*` headers removed; the body's length set. */
   headers: string[];
-  /** The whole body, in the chunks it arrived in (empty for none). */
+  /** The whole body, in the chunks it arrived in (empty for none, or when it is in `bodyFile`). */
   body: readonly Buffer[];
+  /** The body, when the front end buffered it in a file (src/frontend/body-spool.ts). */
+  bodyFile?: { readonly file: string; readonly length: number };
   /** Index of the handler among the version's script handlers (the instance's `modules`). */
   handler: number;
   requestId: string;

@@ -6,6 +6,7 @@
  * sees `lease.send()`. Both read at most `maxResponseBytes` of a body (S5 step 6): an endless
  * or huge answer is never held in memory whole.
  */
+import { readFileSync } from 'node:fs';
 import type { Pool } from 'undici';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import { InternalHeader } from '../shared/internal-headers.js';
@@ -38,6 +39,11 @@ export async function sendOverChannel(
     https: request.https,
   };
   if (request.deadlineAt !== undefined) frame.deadline = request.deadlineAt;
+  if (request.bodyFile !== undefined) {
+    // The instance reads the spooled body itself: it crosses no socket (body-spool.ts).
+    frame.bodyFile = request.bodyFile.file;
+    frame.bodyLength = request.bodyFile.length;
+  }
   const response = await channel.request(frame, request.body, request.expiry);
   const lines = response.lines;
   const linesComplete = !response.linesOverIpc;
@@ -89,7 +95,8 @@ export async function sendOverHttp(
     request.https ? 'on' : 'off',
   ];
   if (request.deadlineAt !== undefined) headers.push(InternalHeader.deadline, String(request.deadlineAt));
-  const body = request.body;
+  // A Node handler's IncomingMessage needs the bytes: a spooled body is read back here.
+  const body = request.bodyFile !== undefined ? [readFileSync(request.bodyFile.file)] : request.body;
   const hasBody = body.length > 0 || (request.method !== 'GET' && request.method !== 'HEAD');
   let response: Awaited<ReturnType<Pool['request']>>;
   try {

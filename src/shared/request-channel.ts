@@ -25,6 +25,14 @@ export interface RequestFrame {
   https: boolean;
   /** Epoch ms of the request's deadline (S6); absent: none. */
   deadline?: number;
+  /**
+   * The body is in this file (the front end's body spool, src/frontend/body-spool.ts), not in
+   * the frame's payload: the instance reads it when the frame arrives. The front end removes the
+   * file once the request is over.
+   */
+  bodyFile?: string;
+  /** The spooled body's length in bytes (with `bodyFile`). */
+  bodyLength?: number;
 }
 
 /** Front end → instance: the front end gave up on request `id` (deadline and grace passed). */

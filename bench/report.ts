@@ -7,6 +7,7 @@ import { CONSOLE_TAIL_PER_SECOND, type ConsoleResult, tailedShare, withoutSpread
 import { cell, int, mib, ms, ratio } from './format.js';
 import type { GrowthResult } from './growth.js';
 import type { HttpResult, PairedResult } from './http-runner.js';
+import type { LogstoreResult } from './logstore.js';
 import type { MemoryResult } from './memory.js';
 import type { RunRecord, ScenarioResult } from './results.js';
 import { type SocketsResult, vias } from './sockets.js';
@@ -250,6 +251,58 @@ function growth(result: GrowthResult): string {
   ].join('\n\n');
 }
 
+function logstore(result: LogstoreResult): string {
+  const queries = result.queries.map((q) => [
+    q.name,
+    `\`${q.query}\``,
+    int(q.queries),
+    ms(q.p50Ms),
+    ms(q.p99Ms),
+    ms(q.maxMs),
+    q.plan,
+  ]);
+  const { insert } = result;
+  const rounds = (values: number[]) => values.map(int).join(', ');
+  return [
+    `### logstore: ${result.description}`,
+    `Filled with ${int(result.records)} records${result.records < result.requested ? ` of ${int(result.requested)} asked` : ''} ` +
+      `in ${result.fillSeconds.toFixed(1)} s (${int(result.records / result.fillSeconds)} records/s): ${result.fillMethod}. ` +
+      `Database and WAL after the fill: ${(result.storeBytes / 2 ** 30).toFixed(2)} GiB.`,
+    table(
+      ['query (`store.query`)', 'LogQuery', 'queries', 'p50 ms', 'p99 ms', 'max ms', 'EXPLAIN QUERY PLAN'],
+      queries,
+    ),
+    table(
+      [
+        'insert through LogWriter',
+        'records/s (median)',
+        'CPU µs per record (median)',
+        'records/s of each round',
+      ],
+      [
+        [
+          'fresh empty store',
+          int(insert.emptyPerSec),
+          insert.emptyCpuUs.toFixed(1),
+          rounds(insert.emptyRounds),
+        ],
+        [
+          `the store with ${int(result.records)} records`,
+          int(insert.fullPerSec),
+          insert.fullCpuUs.toFixed(1),
+          rounds(insert.fullRounds),
+        ],
+        ['full ÷ empty', ratio(insert.ratio), ratio(insert.emptyCpuUs / insert.fullCpuUs), ''],
+      ],
+    ),
+    `Each round writes ${int(insert.records)} records in batches of ${int(insert.batch)} (\`LogWriter\`: record, then flush, ` +
+      'what the log worker does every 100 ms), 4 in 10 with lines in the stored form, into a fresh empty store and into the ' +
+      `full one, batch by batch in turn; ${insert.emptyRounds.length} rounds. CPU is the suite process's (user + system) per ` +
+      'record; its ratio is empty ÷ full, so both ratios read "1× = unchanged".',
+    ...result.notes,
+  ].join('\n\n');
+}
+
 function scenario(result: ScenarioResult, options: RunRecord['options']): string {
   switch (result.kind) {
     case 'http':
@@ -264,6 +317,8 @@ function scenario(result: ScenarioResult, options: RunRecord['options']): string
       return memory(result);
     case 'growth':
       return growth(result);
+    case 'logstore':
+      return logstore(result);
   }
 }
 

@@ -3,6 +3,7 @@ import type { ColdStartResult } from './cold-start.js';
 import type { ConsoleResult } from './console.js';
 import type { GrowthResult } from './growth.js';
 import type { HttpResult } from './http-runner.js';
+import type { LogstoreResult } from './logstore.js';
 import type { MemoryResult } from './memory.js';
 import type { BenchOptions } from './options.js';
 import type { SocketsResult } from './sockets.js';
@@ -13,7 +14,8 @@ export type ScenarioResult =
   | SocketsResult
   | ColdStartResult
   | MemoryResult
-  | GrowthResult;
+  | GrowthResult
+  | LogstoreResult;
 
 export interface Verdict {
   /** The issue's target, as the issue words it. */

@@ -15,6 +15,7 @@ import { runGrowth } from './growth.js';
 import { runHttpScenario } from './http-runner.js';
 import { httpScenarios, poolScenario } from './http-scenarios.js';
 import { type LoadGenerator, loadGenerator } from './load.js';
+import { runLogstore } from './logstore.js';
 import { runMemory } from './memory.js';
 import { type BenchOptions, benchOptions } from './options.js';
 import { peerVersions } from './peers.js';
@@ -56,6 +57,8 @@ const steps: Step[] = [
   },
   { name: 'cold-start', byDefault: true, run: (options) => runColdStart(options.coldRuns, log) },
   { name: 'memory', byDefault: true, run: (options) => runMemory(options.idleSeconds, log) },
+  // About 2.5 minutes, most of it filling the store with 10 million records.
+  { name: 'logstore', byDefault: true, run: (options) => runLogstore(options.logstoreRecords, log) },
   {
     name: poolScenario.name,
     byDefault: false,

@@ -7,6 +7,7 @@ import type { ColdStartResult } from './cold-start.js';
 import { type ConsoleResult, tailedShare, withoutSpread } from './console.js';
 import { int, mib, ms, ratio } from './format.js';
 import type { HttpResult, HttpRow } from './http-runner.js';
+import type { LogstoreResult } from './logstore.js';
 import type { MemoryResult } from './memory.js';
 import type { ScenarioResult, Verdict } from './results.js';
 import type { SocketsResult } from './sockets.js';
@@ -173,6 +174,36 @@ function coldStart(results: ScenarioResult[]): Verdict {
   );
 }
 
+/** Issue 21: the request log store stays quick with 10 million records in it. */
+function logstore(results: ScenarioResult[]): Verdict[] {
+  const latencyTarget = 'log store with 10 M records: lookup by request id and newest-100 page p99 ≤ 10 ms';
+  const insertTarget = 'log store insert throughput at 10 M unchanged (≥ 0.9× empty)';
+  const result = results.find((r): r is LogstoreResult => r.kind === 'logstore');
+  if (!result) return [notMeasured(latencyTarget), notMeasured(insertTarget)];
+  const records = `${int(result.records)} records`;
+  const latencies = result.queries
+    .map((q) => `${q.name}: p99 ${ms(q.p99Ms)} ms (p50 ${ms(q.p50Ms)})`)
+    .join('; ');
+  const insert =
+    `${int(result.insert.fullPerSec)} vs ${int(result.insert.emptyPerSec)} records/s empty: ` +
+    `${ratio(result.insert.ratio)} (CPU per record ${result.insert.fullCpuUs.toFixed(1)} vs ` +
+    `${result.insert.emptyCpuUs.toFixed(1)} µs: ${ratio(result.insert.emptyCpuUs / result.insert.fullCpuUs)})`;
+  // Fewer records than the target names (BENCH_LOGSTORE_RECORDS, or the fill's budget) judge nothing.
+  if (result.records < 10_000_000)
+    return [
+      notMeasured(latencyTarget, `only ${records} in the store: ${latencies}`),
+      notMeasured(insertTarget, `only ${records} in the store: ${insert}`),
+    ];
+  return [
+    judged(
+      latencyTarget,
+      result.queries.every((q) => q.p99Ms <= 10),
+      `${records}; ${latencies}`,
+    ),
+    judged(insertTarget, result.insert.ratio >= 0.9, `${records}; ${insert}`),
+  ];
+}
+
 /** Every target of issue 7, in the issue's order, with issue 5's logging and issue 20's console criteria. */
 export function verdicts(results: ScenarioResult[], connections: number): Verdict[] {
   return [
@@ -183,5 +214,6 @@ export function verdicts(results: ScenarioResult[], connections: number): Verdic
     consoleTailing(results),
     ...sockets(results),
     coldStart(results),
+    ...logstore(results),
   ];
 }

@@ -342,5 +342,5 @@ export function markdown(record: RunRecord): string {
     ['target', 'result', 'figures'],
     record.targets.map((v) => [v.target, v.status === 'met' ? '**met**' : v.status, v.figures]),
   );
-  return `\n${[...header, ...record.scenarios.map((result) => scenario(result, options)), '### Issue 7 targets', verdicts].join('\n\n')}\n`;
+  return `\n${[...header, ...record.scenarios.map((result) => scenario(result, options)), '### Targets (issues 7, 15, 20, 21)', verdicts].join('\n\n')}\n`;
 }

@@ -6,6 +6,7 @@
 import type { ColdStartResult } from './cold-start.js';
 import { type ConsoleResult, tailedShare, withoutSpread } from './console.js';
 import { int, mib, ms, ratio } from './format.js';
+import type { GrowthResult } from './growth.js';
 import type { HttpResult, HttpRow } from './http-runner.js';
 import type { LogstoreResult } from './logstore.js';
 import type { MemoryResult } from './memory.js';
@@ -204,6 +205,74 @@ function logstore(results: ScenarioResult[]): Verdict[] {
   ];
 }
 
+/** Issue 21, Deliver 3: a 1 MiB POST at ≥ 0.5× bare node, and 50 KiB gzip ahead of workerd. */
+function bodies(results: ScenarioResult[]): Verdict[] {
+  const postTarget = 'post-1mib ≥ 0.5× bare node:http';
+  const gzipTarget = 'json-gzip (50 KiB) ahead of workerd';
+  const post = results.find((r): r is HttpResult => r.kind === 'http' && r.name === 'post-1mib');
+  const gzip = results.find((r): r is HttpResult => r.kind === 'http' && r.name === 'json-gzip');
+  const postRow = measured(post, 'production');
+  const gzipRow = measured(gzip, 'production');
+  const workerd = measured(gzip, 'workerd');
+  return [
+    postRow
+      ? judged(
+          postTarget,
+          postRow.ratio! >= 0.5,
+          `${postRow.name} ${ratio(postRow.ratio!)} (${int(postRow.reqPerSec!)} req/s, p99 ${ms(postRow.p99Ms!)} ms)`,
+        )
+      : notMeasured(postTarget),
+    gzipRow && workerd
+      ? judged(
+          gzipTarget,
+          gzipRow.reqPerSec! > workerd.reqPerSec!,
+          `${gzipRow.name} ${int(gzipRow.reqPerSec!)} (${ratio(gzipRow.ratio!)}) vs ${workerd.name} ${int(workerd.reqPerSec!)} req/s (${ratio(workerd.ratio!)})`,
+        )
+      : notMeasured(gzipTarget),
+  ];
+}
+
+/** Issue 21, Deliver 4: a deployed TypeScript hello's instance answers within 100 ms of its spawn; an idle one holds ≤ 50 MiB. */
+function instanceStart(results: ScenarioResult[]): Verdict[] {
+  const startTarget = 'deployed instance spawn → first response ≤ 100 ms (TypeScript hello, hangar serve)';
+  const memoryTarget = 'idle instance ≤ 50 MiB RSS (hangar serve)';
+  const cold = results.find((r): r is ColdStartResult => r.kind === 'cold-start');
+  const serve = cold?.rows.find((r) => r.role === 'production');
+  const first = medianOrNull(serve?.instanceFirstResponseMs);
+  const memory = results.find((r): r is MemoryResult => r.kind === 'memory');
+  const idle = memory?.rows.find((r) => r.role === 'production')?.instanceBytes;
+  return [
+    first === null
+      ? notMeasured(startTarget)
+      : judged(
+          startTarget,
+          first <= 100,
+          `${serve!.name}: ${ms(first)} ms (spawn → ready ${ms(medianOrNull(serve?.instanceReadyMs)!)} ms), median of ${serve!.instanceFirstResponseMs!.length}`,
+        ),
+    idle
+      ? judged(memoryTarget, idle <= 50 * 1024 * 1024, `${mib(idle)} MiB per idle instance`)
+      : notMeasured(memoryTarget),
+  ];
+}
+
+/** Issue 21, Deliver 7: 100 idle versions leave platform memory and routing cost where 1 left them. */
+function growth(results: ScenarioResult[]): Verdict {
+  const target =
+    'growth: 100 idle versions keep platform RSS (≤ 1.2× of 1 version, after load) and hello (≥ 0.85×) flat';
+  const result = results.find((r): r is GrowthResult => r.kind === 'growth');
+  const one = result?.rows.find((r) => r.versions === 1);
+  const hundred = result?.rows.find((r) => r.versions === 100);
+  if (!one || !hundred) return notMeasured(target);
+  const rss = hundred.afterLoad.platformBytes / one.afterLoad.platformBytes;
+  const hello = hundred.promoted.reqPerSec / one.promoted.reqPerSec;
+  return judged(
+    target,
+    rss <= 1.2 && hello >= 0.85,
+    `platform RSS after load ${mib(one.afterLoad.platformBytes)} → ${mib(hundred.afterLoad.platformBytes)} MiB (${ratio(rss)}); ` +
+      `hello ${int(one.promoted.reqPerSec)} → ${int(hundred.promoted.reqPerSec)} req/s (${ratio(hello)})`,
+  );
+}
+
 /** Every target of issue 7, in the issue's order, with issue 5's logging and issue 20's console criteria. */
 export function verdicts(results: ScenarioResult[], connections: number): Verdict[] {
   return [
@@ -214,6 +283,9 @@ export function verdicts(results: ScenarioResult[], connections: number): Verdic
     consoleTailing(results),
     ...sockets(results),
     coldStart(results),
+    ...bodies(results),
+    ...instanceStart(results),
+    growth(results),
     ...logstore(results),
   ];
 }

@@ -5,8 +5,11 @@
  * spawn → the first response sent. `hangar dev` compiles the TypeScript module on the first
  * start of a data dir and caches it there, so it runs twice: on a fresh data dir (compiling,
  * the issue's "TypeScript included") and on one whose cache is already warm. `hangar serve`
- * compiles at deploy: its row is the first request to a version just deployed (none of its
- * instances running) → its 200, with that request's instance from the admin API.
+ * compiles at deploy: its rows are the first request to a version just deployed (none of its
+ * instances running) → its 200, with that request's instance from the admin API. The production
+ * row spawns that instance (`scheduler.warm_spares: 0`); the next row is serve as it runs by
+ * default, where the instance is a warm spare started ahead of need (src/scheduler/warm-spares.ts),
+ * so its "instance" columns run from taking the spare: the loading request's wait.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,10 +89,11 @@ async function hangarDev(dataDir: string | undefined): Promise<Measure> {
 /**
  * A fresh `hangar serve` with bench/app deployed. The deploy leaves the instance that proved the
  * version loads running, so that one is stopped (`POST /api/instances/<id>/stop`) and the
- * measure is the next request: the first to a deployed version with no instance running.
+ * measure is the next request: the first to a deployed version with no instance running. With
+ * `spare`, that request's instance is the warm spare, which is waited for first (ready).
  */
-async function serveDeployed(): Promise<Measure> {
-  const hangar = await startServe();
+async function serveDeployed(spare: boolean): Promise<Measure> {
+  const hangar = await startServe(spare ? {} : { config: 'scheduler:\n  warm_spares: 0\n' });
   try {
     const token = readFileSync(join(hangar.dataDir, 'admin-token'), 'utf8').trim();
     for (const running of await hangarInstances(hangar)) {
@@ -102,6 +106,15 @@ async function serveDeployed(): Promise<Measure> {
     const deadline = performance.now() + 10_000;
     while ((await hangarInstances(hangar)).length > 0) {
       if (performance.now() > deadline) throw new Error("the deploy's instance did not stop within 10 s");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    while (spare) {
+      const res = await fetch(`${hangar.adminUrl}/api/instances`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const doc = (await res.json()) as { warmSpares?: { spares: Array<{ ready: boolean }> } };
+      if (doc.warmSpares?.spares.some((s) => s.ready)) break;
+      if (performance.now() > deadline) throw new Error('no warm spare was ready within 10 s');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const asked = performance.now();
@@ -156,13 +169,24 @@ export async function runColdStart(runs: number, log: (line: string) => void): P
       {
         row: {
           role: 'production',
-          name: `${serveName}, version just deployed (compiled at deploy)`,
+          name: `${serveName}, version just deployed (compiled at deploy), no warm spare`,
           from: 'first request, no instance running',
           toFirst200Ms: [],
           instanceReadyMs: [],
           instanceFirstResponseMs: [],
         },
-        measure: serveDeployed,
+        measure: () => serveDeployed(false),
+      },
+      {
+        row: {
+          role: 'other',
+          name: `${serveName}, version just deployed, warm spare (the default; instance columns from taking it)`,
+          from: 'first request, no instance running',
+          toFirst200Ms: [],
+          instanceReadyMs: [],
+          instanceFirstResponseMs: [],
+        },
+        measure: () => serveDeployed(true),
       },
       {
         row: { role: 'workerd', name: 'workerd', from: 'process spawn', toFirst200Ms: [] },

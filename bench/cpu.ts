@@ -108,7 +108,8 @@ export async function hangarProcesses(pid: number): Promise<CpuProcess[]> {
   return tree(table, pid).map((p) => {
     if (p === pid) return { pid: p, label: 'platform', threads: true };
     const command = table.get(p)!.command;
-    if (command.includes('dist/instance/main.js')) return { pid: p, label: 'instance process(es)' };
+    // dist/instance/main.bundle.js (or main.js where it was not bundled); warm spares too.
+    if (command.includes('dist/instance/main.')) return { pid: p, label: 'instance process(es)' };
     if (command.includes('dist/sockets/service/main.js')) return { pid: p, label: 'socket service' };
     return { pid: p, label: label(command) };
   });

@@ -6,7 +6,8 @@
  * one process is the instance.
  */
 import { execFile } from 'node:child_process';
-import { basename, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { hello } from './app/payload.mjs';
 import { mib } from './format.js';
@@ -46,6 +47,8 @@ export interface MemoryResult {
 interface Measured extends Target {
   /** The pid of an instance, when that is not the target's own process. */
   instancePid?(): Promise<number>;
+  /** Hangar: its warm spares (processes started ahead of need, src/scheduler/warm-spares.ts). */
+  sparePids?(): Promise<number[]>;
 }
 
 export interface ProcessInfo {
@@ -73,15 +76,23 @@ export function tree(table: Map<number, ProcessInfo>, rootPid: number): number[]
   return pids.filter((pid) => table.has(pid));
 }
 
-/** A process's short name: a Node script's path in this repository, or a binary's name. */
+/** A process's short name: a Node script's path in this repository (past Node's flags), or a binary's name. */
 export function label(command: string): string {
-  const [program = '', script = ''] = command.split(' ');
+  const [program = '', ...args] = command.split(' ');
+  const script = args.find((arg) => !arg.startsWith('-')) ?? '';
   return basename(program) === 'node' ? relative(root, script) : basename(program);
 }
 
-/** `server` when the target is one process; else `platform`, `instance` and the others by command. */
-function processLabel(pid: number, targetPid: number, instancePid: number, table: Map<number, ProcessInfo>) {
+/** `server` when the target is one process; else `platform`, `instance`, `warm spare` and the others by command. */
+function processLabel(
+  pid: number,
+  targetPid: number,
+  instancePid: number,
+  spares: number[],
+  table: Map<number, ProcessInfo>,
+) {
   if (pid === targetPid) return targetPid === instancePid ? 'server' : 'platform';
+  if (spares.includes(pid)) return 'warm spare';
   return pid === instancePid ? 'instance' : label(table.get(pid)!.command);
 }
 
@@ -97,6 +108,14 @@ async function hangarTarget(): Promise<Measured> {
       const instances = (await hangarInstances(hangar)).filter((i) => i.state === 'ready');
       if (instances.length !== 1) throw new Error(`expected 1 ready instance, found ${instances.length}`);
       return instances[0]!.pid;
+    },
+    sparePids: async () => {
+      const token = readFileSync(join(hangar.dataDir, 'admin-token'), 'utf8').trim();
+      const res = await fetch(`${hangar.adminUrl}/api/instances`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const doc = (await res.json()) as { warmSpares?: { spares: Array<{ pid: number }> } };
+      return doc.warmSpares?.spares.map((spare) => spare.pid) ?? [];
     },
   };
 }
@@ -147,9 +166,10 @@ export async function runMemory(idleSeconds: number, log: (line: string) => void
     const table = await processTable();
     for (const { row, target } of live) {
       const instancePid = target.instancePid ? await target.instancePid() : target.pid;
+      const spares = target.sparePids ? await target.sparePids() : [];
       const bytes = (pids: number[]) => pids.reduce((sum, pid) => sum + table.get(pid)!.bytes, 0);
       row.processes = tree(table, target.pid).map((pid) => ({
-        label: processLabel(pid, target.pid, instancePid, table),
+        label: processLabel(pid, target.pid, instancePid, spares, table),
         bytes: table.get(pid)!.bytes,
       }));
       row.instanceBytes = bytes(tree(table, instancePid));

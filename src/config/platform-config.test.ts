@@ -168,6 +168,7 @@ describe('loadPlatformConfig', () => {
           'scheduler:',
           '  start_timeout: 1m',
           '  stop_timeout: 5s',
+          '  warm_spares: 0',
         ),
       ),
     );
@@ -183,7 +184,10 @@ describe('loadPlatformConfig', () => {
       ...defaultPlatformConfig.scheduler,
       startTimeoutMs: 60_000,
       stopTimeoutMs: 5_000,
+      warmSpares: 0,
     });
+    // Unset, it is the mode's default (serve 1, dev 0), decided where the platform starts.
+    expect(defaultPlatformConfig.scheduler.warmSpares).toBeUndefined();
   });
 
   it('merges a partial file over the defaults, in ms and bytes, frozen', async () => {
@@ -316,6 +320,7 @@ describe('loadPlatformConfig', () => {
     { rule: 'zero socket request timeout', yaml: y('sockets:', '  request_timeout: 0'), field: 'sockets.request_timeout', line: 2, message: 'must be at least 1ms' },
     { rule: 'zero socket service start timeout', yaml: y('sockets:', '  start_timeout: 0ms'), field: 'sockets.start_timeout', line: 2, message: 'must be at least 1ms' },
     { rule: 'stop timeout format', yaml: y('scheduler:', '  stop_timeout: two seconds'), field: 'scheduler.stop_timeout', line: 2, message: 'is not a duration' },
+    { rule: 'too many warm spares', yaml: y('scheduler:', '  warm_spares: 17'), field: 'scheduler.warm_spares', line: 2, message: 'must be from 0 to 16' },
     { rule: 'negative restart delay', yaml: y('sockets:', '  restart_delay: -1s'), field: 'sockets.restart_delay', line: 2, message: 'is not a duration' },
     { rule: 'shutdown grace type', yaml: y('limits:', '  shutdown_grace: [1s]'), field: 'limits.shutdown_grace', line: 2, message: 'must be a duration' },
     { rule: 'zero unresponsive_after', yaml: y('limits:', '  unresponsive_after: 0s'), field: 'limits.unresponsive_after', line: 2, message: 'must be at least 1ms' },

@@ -227,6 +227,7 @@ export function platformSchema(defaults: PlatformConfig) {
         start_backoff_max: positiveDuration().optional(),
         start_timeout: positiveDuration().optional(),
         stop_timeout: anyDuration().optional(),
+        warm_spares: wholeNumber(0, 16, 'use a whole number from 0 (no warm spare) to 16').optional(),
       }),
       auth_domain: convert((value) => {
         if (typeof value === 'string' && /^(?=.{1,253}$)([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$/.test(value))
@@ -361,6 +362,7 @@ export function platformSchema(defaults: PlatformConfig) {
           startBackoffMaxMs: k.start_backoff_max ?? d.scheduler.startBackoffMaxMs,
           startTimeoutMs: k.start_timeout ?? d.scheduler.startTimeoutMs,
           stopTimeoutMs: k.stop_timeout ?? d.scheduler.stopTimeoutMs,
+          ...(k.warm_spares === undefined ? {} : { warmSpares: k.warm_spares }),
         },
         authDomain: c.auth_domain ?? d.authDomain,
         auth: {

@@ -194,6 +194,11 @@ export interface PlatformConfig {
     startTimeoutMs: number;
     /** An instance asked to stop (after its drain) is killed after this. */
     stopTimeoutMs: number;
+    /**
+     * Warm spare instance processes kept started ahead of need (src/scheduler/warm-spares.ts);
+     * unset: the mode's default (serve 1, dev 0).
+     */
+    warmSpares?: number;
   };
   authDomain: string;
   /** Sign-in under `hangar serve` (S11); `hangar dev` has its fake `/_ah/login` page instead. */

@@ -60,7 +60,7 @@ async function bodyServer(spool: BodySpool | undefined, seen: RequestBody[]): Pr
   return server;
 }
 
-let sent = Buffer.alloc(0);
+let sent: Buffer = Buffer.alloc(0);
 
 function post(server: Server, body: Buffer): Promise<{ status: number; text: string }> {
   sent = body;

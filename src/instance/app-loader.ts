@@ -1,7 +1,7 @@
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type FetchHandler, type HandlerContext, type NodeHandler, nodeHandlerSymbol } from '../index.js';
 import { HangarError } from '../shared/errors.js';
+import { sourceNames } from '../shared/precompiled.js';
+import { appModuleUrl } from './app-modules.js';
 import type { EntrypointServer } from './entrypoint.js';
 
 /** A loaded module handler, in the one shape the instance server calls. */
@@ -25,9 +25,10 @@ export async function loadModuleHandler(
 ): Promise<LoadedHandler> {
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(join(appDir, module)).href)) as Record<string, unknown>;
+    namespace = (await import(appModuleUrl(appDir, module))) as Record<string, unknown>;
   } catch (err) {
-    let detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    // Compiled files (a deployed version's, app-modules.ts) are named by their sources.
+    let detail = sourceNames(err instanceof Error ? (err.stack ?? err.message) : String(err));
     // Node 20 does not say which imported file does not parse: find it (syntax-locator.ts).
     if (err instanceof SyntaxError && !detail.includes(`${appDir}/`)) {
       const place = await (await import('./syntax-locator.js')).locateSyntaxError(appDir);
@@ -36,12 +37,12 @@ export async function loadModuleHandler(
     // The first line says what to do (or at least what broke): it is the one a log line shows.
     // An error whose stack is its message (a compile error, compile-error.ts) is said once;
     // Node's own syntax errors put the file, line and a caret in front of it: kept.
-    const onlyMessage = err instanceof Error && detail === `${err.name}: ${err.message}`;
+    const onlyMessage = err instanceof Error && detail === sourceNames(`${err.name}: ${err.message}`);
     throw new HangarError(
       'MODULE_LOAD_FAILED',
       onlyMessage
-        ? `module ${module} failed to load: ${err.message}`
-        : `module ${module} failed to load: ${loadFailureSummary(err, module)}\n${detail}`,
+        ? `module ${module} failed to load: ${sourceNames(err.message)}`
+        : `module ${module} failed to load: ${sourceNames(loadFailureSummary(err, module))}\n${detail}`,
       {
         cause: err,
       },

@@ -7,9 +7,12 @@
  */
 import type { InstanceInit, PlatformMessage } from '../shared/messages.js';
 
-/** Parses `HANGAR_INSTANCE_INIT`; throws naming the first field that is not what it must be. */
-export function readInstanceInit(json: string | undefined): InstanceInit {
-  const value: unknown = JSON.parse(json ?? 'null');
+/**
+ * Reads `HANGAR_INSTANCE_INIT` (JSON text) or a warm spare's `init` message (the object); throws
+ * naming the first field that is not what it must be.
+ */
+export function readInstanceInit(source: string | object | undefined): InstanceInit {
+  const value: unknown = typeof source === 'object' ? source : JSON.parse(source ?? 'null');
   const init = value as Record<string, unknown> | null;
   const fail = (field: string, want: string): never => {
     throw new Error(
@@ -81,6 +84,10 @@ export function readInstanceInit(json: string | undefined): InstanceInit {
   ) {
     fail('sockets', '{ path, app, token } as strings');
   }
+  if (init.precompiled !== undefined && typeof init.precompiled !== 'boolean')
+    fail('precompiled', 'a boolean');
+  if (init.hooksBecause !== undefined && typeof init.hooksBecause !== 'string')
+    fail('hooksBecause', 'a string');
   return init as unknown as InstanceInit;
 }
 

@@ -7,10 +7,14 @@
  * stream costs more than the rest of an instance's per-request work (BASELINES.md).
  *
  * The object's prototype chain includes Request.prototype, so `request instanceof Request`
- * holds and frameworks (Hono, itty-router) treat it as the real thing.
+ * holds and frameworks (Hono, itty-router) treat it as the real thing. Its `headers` is a light
+ * Headers (light-headers.ts) where the request's are plain: reading them loads nothing of Node's
+ * fetch implementation (web-globals.ts).
  */
 
 import { delegatingPrototype, readBody } from './delegating-prototype.js';
+import { lightHeaders } from './light-headers.js';
+import { realClass } from './web-globals.js';
 
 export interface RequestParts {
   method: string;
@@ -37,7 +41,8 @@ function materialize(self: LazyRequest): Request {
   if (self[real]) return self[real];
   const { method, url, body } = self[parts];
   const hasBody = method !== 'GET' && method !== 'HEAD';
-  const request = new Request(url, {
+  const RealRequest = realClass<typeof Request>('Request');
+  const request = new RealRequest(url, {
     method,
     headers: headersOf(self),
     body: hasBody && !self[used] ? body : undefined,
@@ -49,9 +54,14 @@ function materialize(self: LazyRequest): Request {
 function headersOf(self: LazyRequest): Headers {
   if (self[real]) return self[real].headers;
   if (!self[headers]) {
-    const list = new Headers();
     const raw = self[parts].headers;
-    for (let i = 0; i < raw.length; i += 2) list.append(raw[i]!, raw[i + 1]!);
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+    let list = lightHeaders(pairs);
+    if (!list) {
+      list = new (realClass<typeof Headers>('Headers'))();
+      for (const [name, value] of pairs) list.append(name, value);
+    }
     self[headers] = list;
   }
   return self[headers];
@@ -65,7 +75,7 @@ function takeBody(self: LazyRequest): Buffer {
 }
 
 // Every property of Request.prototype answers from the real Request...
-const prototype = delegatingPrototype(Request.prototype, materialize);
+const prototype = delegatingPrototype('Request', materialize);
 
 // ...except what handlers use on nearly every request, which answers without it.
 Object.defineProperties(prototype, {

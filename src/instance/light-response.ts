@@ -7,12 +7,20 @@
  * arguments and answers `status`, `ok`, `headers` and the body readers itself; anything else
  * (streams, FormData, Blob, unusual inits, `body`, `clone()`, ...) makes the real Response
  * once and answers from it. `instanceof Response` holds for both kinds, and the static
- * `Response.json/error/redirect` are the real ones. See docs/decisions.md.
+ * `Response.json/error/redirect` are the real ones. Its `headers`, for a plain init, is a light
+ * Headers (light-headers.ts), so such a response loads nothing of Node's fetch implementation.
+ * See docs/decisions.md.
  */
 
 import { delegatingPrototype, readBody } from './delegating-prototype.js';
+import { lightHeaders, plainHeaderPairs } from './light-headers.js';
+import { realClass, webClassesLoaded } from './web-globals.js';
 
-const RealResponse = globalThis.Response;
+/**
+ * Node's own Response, loaded on first need (web-globals.ts): a light response with a plain
+ * body and plain headers never needs it.
+ */
+const realResponse = () => realClass<typeof Response>('Response');
 
 type Body = string | Uint8Array | null;
 
@@ -48,7 +56,7 @@ function real(self: Light): Response {
   const s = self[state];
   if (!s.real) {
     const body = s.used ? null : s.body;
-    s.real = new RealResponse(body, { ...s.init, headers: headersOf(self) });
+    s.real = new (realResponse())(body, { ...s.init, headers: headersOf(self) });
   }
   return s.real;
 }
@@ -57,11 +65,23 @@ function headersOf(self: Light): Headers {
   const s = self[state];
   if (s.real) return s.real.headers;
   if (!s.headers) {
-    const headers = new Headers(s.init?.headers);
-    if (typeof s.body === 'string' && !headers.has('content-type')) {
-      headers.set('content-type', 'text/plain;charset=UTF-8');
+    // A string body's default type, as the real Response adds it.
+    const textDefault = (has: (name: string) => boolean) =>
+      typeof s.body === 'string' && !has('content-type');
+    const pairs = plainHeaderPairs(s.init?.headers);
+    const light =
+      pairs &&
+      lightHeaders(
+        textDefault((name) => pairs.some(([n]) => n.toLowerCase() === name))
+          ? [...pairs, ['content-type', 'text/plain;charset=UTF-8']]
+          : pairs,
+      );
+    if (light) s.headers = light;
+    else {
+      const headers = new (realClass<typeof Headers>('Headers'))(s.init?.headers);
+      if (textDefault((name) => headers.has(name))) headers.set('content-type', 'text/plain;charset=UTF-8');
+      s.headers = headers;
     }
-    s.headers = headers;
   }
   return s.headers;
 }
@@ -106,19 +126,19 @@ export function lightResponseBytes(response: Response): { bytes: Buffer | undefi
  */
 export const LightResponse = function Response(
   this: Light,
-  body?: ConstructorParameters<typeof RealResponse>[0],
+  body?: ConstructorParameters<typeof globalThis.Response>[0],
   init?: ResponseInit,
 ) {
   if (!new.target) throw new TypeError("Class constructor Response cannot be invoked without 'new'");
   if (simple(body, init)) {
     this[state] = { body: body ?? null, init, headers: undefined, real: undefined, used: false };
   } else {
-    const response = new RealResponse(body, init);
+    const response = new (realResponse())(body, init);
     this[state] = { body: null, init: undefined, headers: undefined, real: response, used: false };
   }
 } as unknown as typeof globalThis.Response;
 
-const prototype = delegatingPrototype(RealResponse.prototype, real);
+const prototype = delegatingPrototype('Response', real);
 
 /** A body reader: from the real Response once there is one, else from the kept body, once. */
 const fast = <T>(self: Light, own: (body: Body) => T, viaReal: (r: Response) => Promise<T>): Promise<T> => {
@@ -192,13 +212,19 @@ Object.defineProperties(prototype, {
 });
 
 Object.defineProperty(LightResponse, 'prototype', { value: prototype });
-// Light responses inherit from the real prototype, so this holds for both kinds (and subclasses).
+// Light responses inherit from the real prototype once it is loaded, so this holds for both kinds
+// (and subclasses); before that, no real response exists.
 Object.defineProperty(LightResponse, Symbol.hasInstance, {
-  value: (value: unknown) => value instanceof RealResponse,
+  value: (value: unknown) =>
+    (typeof value === 'object' && value !== null && state in value) ||
+    (webClassesLoaded() && value instanceof realResponse()),
 });
 for (const name of ['json', 'error', 'redirect'] as const) {
   Object.defineProperty(LightResponse, name, {
-    value: RealResponse[name].bind(RealResponse),
+    value: function (this: unknown, ...args: unknown[]) {
+      const RealResponse = realResponse();
+      return (RealResponse[name] as (...a: unknown[]) => Response).apply(RealResponse, args);
+    },
     writable: true,
     configurable: true,
   });

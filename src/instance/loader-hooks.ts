@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TYPESCRIPT_FILE, typeScriptCandidates } from '../shared/precompiled.js';
 import { compileError } from './compile-error.js';
 
 interface HookData {
@@ -56,8 +57,6 @@ export function initialize(data: HookData): void {
   mkdirSync(cacheDir, { recursive: true });
 }
 
-const tsExtension = /\.m?tsx?$/;
-
 export async function resolve(
   specifier: string,
   context: ResolveContext,
@@ -73,7 +72,7 @@ export async function resolve(
     if (
       !relative ||
       !parent ||
-      !tsExtension.test(parent) ||
+      !TYPESCRIPT_FILE.test(parent) ||
       (err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND'
     ) {
       throw err;
@@ -89,24 +88,10 @@ export async function resolve(
   }
 }
 
-/** `./x.js` → `./x.ts`; `./x` → `./x.ts`, `./x/index.ts` (TypeScript's own resolution habits). */
-function typeScriptCandidates(specifier: string): string[] {
-  if (specifier.endsWith('.js')) return [`${specifier.slice(0, -3)}.ts`, `${specifier.slice(0, -3)}.tsx`];
-  if (specifier.endsWith('.mjs')) return [`${specifier.slice(0, -4)}.mts`];
-  if (/\.[a-z]+$/i.test(specifier)) return [];
-  return [
-    `${specifier}.ts`,
-    `${specifier}.tsx`,
-    `${specifier}.mts`,
-    `${specifier}.js`,
-    `${specifier}/index.ts`,
-  ];
-}
-
 export async function load(url: string, context: LoadContext, nextLoad: NextLoad): Promise<LoadResult> {
   // A query (a `.ts` CGI script evaluated afresh per request, cgi/js-cgi.ts) is not the file's name.
   const q = url.indexOf('?');
-  if (!url.startsWith('file:') || !tsExtension.test(q === -1 ? url : url.slice(0, q)))
+  if (!url.startsWith('file:') || !TYPESCRIPT_FILE.test(q === -1 ? url : url.slice(0, q)))
     return nextLoad(url, context);
   const file = fileURLToPath(url);
   const source = readFileSync(file, 'utf8');

@@ -118,6 +118,15 @@ export function releaseLines(context: RequestContext): void {
   const held = context.lines;
   context.lines = undefined;
   if (!held || held.length === 0) return;
+  if (!process.send) {
+    // No platform to send them to (a Knative pod, src/knative/): the process's output, as
+    // later lines of the request go there too.
+    for (let i = 0; i < held.length; i += 3) {
+      const level = LOG_LEVELS[held[i + 1] as number]!;
+      (level === 'debug' ? original.debug : level === 'info' ? original.info : original.error)(held[i + 2]);
+    }
+    return;
+  }
   const requestId = context.requestId;
   for (let i = 0; i < held.length; i += 3) {
     const time = held[i] as number;

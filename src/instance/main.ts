@@ -3,28 +3,35 @@
  * `HANGAR_INSTANCE_INIT` in its environment and an IPC channel; it loads the app's module
  * handlers once (S7), listens on its Unix socket and reports `ready`, or reports `failed`
  * with a message that says what to fix, and exits.
+ *
+ * A **warm spare** (`HANGAR_INSTANCE_SPARE=1`, src/scheduler/warm-spares.ts) is started before
+ * any app needs it: it loads Hangar's own modules, reports `spare` and waits for an `init`
+ * message naming the app version it becomes; then it goes on exactly as above. Until then it has
+ * run no app code, and once it has it never serves another version.
  */
 import type { Server } from 'node:http';
-import { register } from 'node:module';
 import type { Server as NetServer } from 'node:net';
 import { isHangarError } from '../shared/errors.js';
-import type { InstanceMessage } from '../shared/messages.js';
+import type { InstanceInit, InstanceMessage } from '../shared/messages.js';
 import { channelSocketPath, inspectorSocketPath } from '../shared/request-channel.js';
 import { trimStack } from '../shared/stack-trim.js';
-import type { LoadedHandler } from './app-loader.js';
+// Hangar's own modules that every instance loads, statically: a warm spare has them loaded
+// before it knows its app, and `npm run build` bundles them into one file with this one
+// (scripts/build-instance.mjs), which loads in half the time of the separate files.
+import { installFromInit } from '../sockets/client/install.js';
+import { type LoadedHandler, loadModuleHandler } from './app-loader.js';
+import { createChannelServer } from './channel-server.js';
 import type { EntrypointServer } from './entrypoint.js';
 import { showErrorDetail } from './error-page.js';
 import { readInstanceInit, readPlatformMessage } from './init.js';
 import { installLightResponse } from './light-response.js';
 import { captureConsole, flushLogs, logLine } from './log-capture.js';
 import { installPerRequestEnv } from './request-context.js';
+import { createInstanceServer } from './server.js';
 
 function send(message: InstanceMessage): void {
   process.send?.(message);
 }
-
-const init = readInstanceInit(process.env.HANGAR_INSTANCE_INIT);
-delete process.env.HANGAR_INSTANCE_INIT;
 
 /** The app's own server, when a handler is `script: auto` (entrypoint.ts). */
 let ownServer: EntrypointServer | undefined;
@@ -32,7 +39,7 @@ let ownServer: EntrypointServer | undefined;
 const OWN_SERVER_CONNECTIONS = 64;
 
 // The platform going away (even by SIGKILL) closes the IPC channel; an instance never outlives
-// it, nor does the app's own server.
+// it, nor does the app's own server. A spare waiting for its app neither.
 process.on('disconnect', () => {
   ownServer?.kill();
   process.exit(0);
@@ -40,6 +47,42 @@ process.on('disconnect', () => {
 // Ctrl-C in a terminal signals the whole process group, instances too: the platform drains and
 // stops them itself (its `stop` message lets in-flight requests finish), so it is not theirs.
 process.on('SIGINT', () => {});
+
+const spare = process.env.HANGAR_INSTANCE_SPARE === '1';
+delete process.env.HANGAR_INSTANCE_SPARE;
+let init: InstanceInit;
+try {
+  init = spare ? await becomeInstance() : readInstanceInit(process.env.HANGAR_INSTANCE_INIT);
+} catch (err) {
+  send({
+    type: 'failed',
+    error: {
+      code: 'HANGAR_E_INSTANCE_START_FAILED',
+      message: err instanceof Error ? err.message : String(err),
+    },
+  });
+  process.exit(1);
+}
+delete process.env.HANGAR_INSTANCE_INIT;
+
+/**
+ * A spare's wait for the platform's `init` (Hangar's own modules are loaded by then: they are
+ * this module's imports). The message listener is there before `spare` is reported, and the
+ * platform sends `init` only after it, so the message cannot be missed.
+ */
+async function becomeInstance(): Promise<InstanceInit> {
+  const message = new Promise<unknown>((resolve) => {
+    const onMessage = (raw: unknown) => {
+      if ((raw as { type?: unknown } | null)?.type !== 'init') return;
+      process.off('message', onMessage);
+      resolve((raw as { init?: unknown }).init);
+    };
+    process.on('message', onMessage);
+  });
+  send({ type: 'spare' });
+  const value = await message;
+  return readInstanceInit(typeof value === 'object' && value !== null ? value : undefined);
+}
 
 Object.assign(process.env, init.env);
 showErrorDetail(init.errorDetail ?? 'none');
@@ -67,14 +110,12 @@ try {
           version: init.env.CURRENT_VERSION_ID?.split('.')[0],
         })
       : undefined;
-  // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads.
-  if (init.sockets) (await import('../sockets/client/install.js')).installFromInit(init);
+  // Sockets go through the socket service (S12): patch net/tls/dgram/dns before app code loads
+  // (and after entrypoint.ts took the unpatched `net`).
+  if (init.sockets) installFromInit(init);
   // Before the app's code: a debugger can attach while it loads.
   if (init.inspect)
     await (await import('./inspector-relay.js')).startInspectorRelay(inspectorSocketPath(init.socketPath));
-  const { loadModuleHandler } = await import('./app-loader.js');
-  const { createInstanceServer } = await import('./server.js');
-  const { createChannelServer } = await import('./channel-server.js');
   // The app's own server (script: auto, S4.3) first: it is what the instance waits for longest.
   if (init.entrypoint && entrypoint) {
     ownServer = await entrypoint.startEntrypoint({
@@ -101,10 +142,19 @@ try {
       },
     });
   }
-  // The loader hooks (`hangar` imports, TypeScript) only after Hangar's own modules are loaded:
-  // each import through them is a round trip to the loader thread, and Hangar's need none. Not
-  // at all when the app's code runs only in its own server (which gets them preloaded).
-  if (init.handlers.some((h) => h.kind !== 'entrypoint')) {
+  // A deployed version compiled at deploy loads its compiled files, and `hangar` through the
+  // version dir's node_modules link: no loader thread (src/versions/precompile.ts). Otherwise the
+  // loader hooks (`hangar` imports, TypeScript), only after Hangar's own modules are loaded: each
+  // import through them is a round trip to the loader thread, and Hangar's need none. Not at all
+  // when the app's code runs only in its own server (which gets them preloaded).
+  const appCodeHere = init.handlers.some((h) => h.kind !== 'entrypoint');
+  if (appCodeHere && init.precompiled) (await import('./app-modules.js')).usePrecompiled();
+  else if (appCodeHere) {
+    if (init.hooksBecause)
+      process.stderr.write(
+        `hangar: this instance compiles TypeScript with the loader hooks (a thread, slower to start): ${init.hooksBecause}\n`,
+      );
+    const { register } = await import('node:module');
     register('./loader-hooks.js', { parentURL: import.meta.url, data: { cacheDir: init.cacheDir } });
   }
   const handlers: LoadedHandler[] = [];

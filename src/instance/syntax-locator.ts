@@ -6,6 +6,7 @@
  * Hangar has for TypeScript anyway) until one fails, and that one's place is told.
  */
 import { readFileSync } from 'node:fs';
+import { PRECOMPILED_SUFFIX } from '../shared/precompiled.js';
 import { appSourceFiles } from './app-source-files.js';
 import { compileError } from './compile-error.js';
 
@@ -22,7 +23,12 @@ const javaScript = /\.(m|c)?js$/;
  * await locateSyntaxError('/app') // '/app/app.js:20:7: Expected identifier but found "="\n ...'
  */
 export async function locateSyntaxError(appDir: string): Promise<string | undefined> {
-  const files = appSourceFiles(appDir, (name) => javaScript.test(name), maxFiles);
+  // Not the compiled TypeScript of a deployed version (src/versions/precompile.ts): it parsed at deploy.
+  const files = appSourceFiles(
+    appDir,
+    (name) => javaScript.test(name) && !name.endsWith(PRECOMPILED_SUFFIX),
+    maxFiles,
+  );
   if (files.length === 0) return undefined;
   let esbuild: typeof import('esbuild');
   try {

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type AdminSource, createAdminServer, type InstanceView } from '../admin/admin-server.js';
 import { ensureAdminToken } from '../admin/admin-token.js';
+import { type PlatformConfigSource, platformConfigView } from '../admin/config-view.js';
 import type { PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
 import type { RouteTable } from '../frontend/route.js';
@@ -25,19 +26,24 @@ import { startRequestLogThread } from '../logs/request-log-thread.js';
 import { TimeSeries, timeSeriesQuery } from '../metering/time-series.js';
 import { instanceIsolation, reportIsolation } from '../scheduler/isolation.js';
 import { type MemoryCgroups, probeMemoryCgroup } from '../scheduler/memory-cgroup.js';
+import { instancePlan } from '../scheduler/module-instance.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
+import { WarmSpares } from '../scheduler/warm-spares.js';
 import { DATABASE_FILE } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { startSocketService } from '../sockets/supervisor.js';
 import { type NodeRuntimeResolver, nodeRuntimeResolver } from '../versions/node-runtimes.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { instanceMetricsText, LoadingWaits, sparesView } from './instance-metrics.js';
 import type { RuntimeContext, ServiceRuntime } from './service-runtime.js';
 import { createTraffic, type Traffic } from './traffic.js';
 
 /** Where a platform process keeps its state and listens, and where it says what it does: dev's and serve's options share these. */
 export interface PlatformBase {
   platformConfig: PlatformConfig;
+  /** The file `platformConfig` was read from, for `GET /api/config`; undefined: the defaults. */
+  platformConfigSource?: PlatformConfigSource | undefined;
   host: string;
   port: number;
   adminPort: number;
@@ -173,6 +179,26 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     );
   // The last hour per second in memory, for the console's charts (docs/console.md).
   const timeSeries = new TimeSeries();
+  // Instance processes started ahead of need (docs/scaling.md "Warm spares"): under serve one by
+  // default; under dev none unless the config asks (docs/decisions.md).
+  const { scheduler } = options.platformConfig;
+  const spareCount = scheduler.warmSpares ?? (options.mode === 'serve' ? 1 : 0);
+  const spares =
+    spareCount > 0
+      ? new WarmSpares({
+          count: spareCount,
+          cwd: join(dataDir, 'run'),
+          startTimeoutMs: scheduler.startTimeoutMs,
+          backoffMaxMs: scheduler.startBackoffMaxMs,
+          log: (message) => logger.warn(message),
+        })
+      : undefined;
+  // Under serve, the usual kind of instance (the platform's Node, a version compiled at deploy,
+  // module handlers only) has its spare from the start: the first deploy's instance takes it.
+  if (options.mode === 'serve')
+    spares?.prepare(instancePlan({ cacheDir: join(dataDir, 'cache', 'ts'), handlers: [] }, undefined, true));
+  // What loading requests waited for their instance, for /metrics.
+  const loadingWaits = new LoadingWaits();
   // Front end (S5) over HTTP and optionally HTTPS, metering (S10) behind it: traffic.ts.
   const traffic = createTraffic({
     dataDir,
@@ -186,6 +212,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     onRequest: (record) => {
       requestLogs.request(record);
       timeSeries.record(record);
+      if (record.loadingRequest && record.pendingMs !== undefined) loadingWaits.observe(record.pendingMs);
     },
     journal: requestLogs.journal,
     // Under serve an admin addresses instances with the token (S11); the app never sees it.
@@ -222,12 +249,17 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   const adminSource: AdminSource = {
     sockets: () => sockets.list(),
     instances: () => options.runtimes().flatMap(instanceViews),
+    warmSpares: () => sparesView(spares, loadingWaits),
     stopInstance: (id) => options.runtimes().some((runtime) => runtime.pool.stopInstance(id)),
     decisions: () => decisions,
     quotas: traffic.quotas,
     timeseries: (params) => timeSeries.query(timeSeriesQuery(params)),
-    metrics: traffic.metrics,
+    metrics: () => {
+      const page = traffic.metrics();
+      return { contentType: page.contentType, body: page.body + instanceMetricsText(spares, loadingWaits) };
+    },
     logs: requestLogs,
+    platformConfig: () => platformConfigView(options.platformConfig, options.platformConfigSource),
   };
   // The console (docs/console.md) on the admin port: its cookie is signed like login:'s sessions.
   const admin = createAdminServer(token, adminSource, { signer: cookieSigner, mode: options.mode });
@@ -240,6 +272,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     // hanging on a socket service, a log thread and timers nobody will stop.
     server.close();
     httpsServer?.close();
+    await spares?.close();
     await sockets.close();
     if (memoryCgroups) await memoryCgroups.remove();
     traffic.close();
@@ -279,6 +312,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
         platformConfig: options.platformConfig,
         sockets: sockets.instanceInit(app),
         memoryCgroups,
+        spares,
         onLogs: (instanceId, lines) => requestLogs.lines(instanceId, lines),
         onDecision: (d) => {
           decisions.push(d);
@@ -311,7 +345,10 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       const frontends = httpsServer ? [server, httpsServer] : [server];
       const closed = frontends.map((s) => new Promise<void>((done) => s.close(() => done())));
       for (const s of frontends) s.closeIdleConnections();
+      // The spares have run no app code and serve nothing: they end at once.
+      const sparesClosed = spares?.close();
       await stopRuntimes();
+      await sparesClosed;
       await Promise.all(
         frontends.map((s, i) => closeWhenIdle(s, closed[i]!, options.platformConfig.limits.shutdownGraceMs)),
       );

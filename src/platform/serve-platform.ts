@@ -42,6 +42,7 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
   const core = await startCore({
     mode: 'serve',
     platformConfig: options.platformConfig,
+    platformConfigSource: options.platformConfigSource,
     host: options.host,
     port: options.port,
     adminPort: options.adminPort,
@@ -89,7 +90,12 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
             logger.info(`[scaling] ${record.app}/${d.service}/${d.version}: ${d.action}: ${d.reason}`);
           },
         },
-        { version: record.version, minor: record.minor, cacheDir: join(record.dir, 'cache') },
+        {
+          version: record.version,
+          minor: record.minor,
+          dir: record.dir,
+          cacheDir: join(record.dir, 'cache'),
+        },
       );
     },
   });

@@ -20,6 +20,7 @@ import type {
   DeployApi,
   DeployBegun,
   RoutingView,
+  VersionDetail,
   VersionsApi,
   VersionView,
 } from '../admin/deploy-api.js';
@@ -29,6 +30,7 @@ import type { ServiceRoute } from '../frontend/route.js';
 import type { ServeRouteTable } from '../frontend/serve-routes.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { PRECOMPILED_MANIFEST } from '../shared/precompiled.js';
 import { buildVersion } from '../versions/build.js';
 import { checkManifest } from '../versions/manifest.js';
 import { generatedVersionName, newMinor } from '../versions/minor.js';
@@ -336,8 +338,9 @@ export class ServeState implements DeployApi, VersionsApi {
       emit({ log: `instances run on Node ${node.version} (${node.source})` });
       await buildVersion({
         appDir,
-        cacheDir: join(stage, 'cache'),
+        manifest: join(stage, PRECOMPILED_MANIFEST),
         nodeExecPath: node.execPath,
+        nodeFlags: node.flags,
         phase: (name) => emit({ phase: name }),
         log: (line) => emit({ log: line }),
         signal,
@@ -440,6 +443,31 @@ export class ServeState implements DeployApi, VersionsApi {
         url: this.#o.urlFor(r.app, r.service, r.version),
       }));
     return { versions };
+  }
+
+  /** `GET /api/versions/<app>/<service>/<version>`: one version with its app.yaml and manifest. */
+  get(app: string, service: string, version: string): { version: VersionDetail } {
+    const record = this.#o.store.getVersion(app, service, version);
+    if (!record) {
+      throw new HangarError(
+        'VERSION_NOT_FOUND',
+        `no version '${version}' of service '${service}' in app '${app}'`,
+      );
+    }
+    const view = this.list(new URLSearchParams({ app, service })).versions.find((v) => v.version === version);
+    return {
+      version: {
+        ...view!,
+        appYaml: record.appYaml,
+        configFile: record.configFile,
+        manifest: record.manifest.map(({ path, sha256, size, mode }) => ({ path, sha256, size, mode })),
+      },
+    };
+  }
+
+  /** `GET /api/blobs/<sha256>`: a deployed file's bytes. */
+  readBlob(sha256: string): Promise<Buffer> {
+    return this.#o.blobs.read(sha256);
   }
 
   /** `GET /api/routing`: the stored splits and dispatch rules (what a restart routes by). */

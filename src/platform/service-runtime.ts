@@ -10,10 +10,12 @@ import { instanceIsolation, permissionFlagsFor } from '../scheduler/isolation.js
 import type { MemoryCgroups } from '../scheduler/memory-cgroup.js';
 import {
   type InstanceSpec,
+  instancePlan,
   instanceSocketPath,
   moduleInstanceFactory,
 } from '../scheduler/module-instance.js';
 import { type ScalingDecision, VersionPool } from '../scheduler/version-pool.js';
+import type { WarmSpares } from '../scheduler/warm-spares.js';
 import { inspectorSocketPath, type PackedLines } from '../shared/request-channel.js';
 import { newRequestId } from '../shared/request-id.js';
 import type { RequestRecord } from '../shared/request-record.js';
@@ -22,6 +24,7 @@ import {
   type NodeRuntimeResolver,
   nodeRuntimeResolver,
 } from '../versions/node-runtimes.js';
+import { loaderOnNode, versionLoader } from '../versions/precompiled.js';
 
 export interface RuntimeContext {
   application: string;
@@ -38,6 +41,8 @@ export interface RuntimeContext {
   onLogs?: InstanceSpec['onLogs'];
   /** Instances' cgroups with the kernel's memory cap, where cgroup v2 allows it. */
   memoryCgroups?: MemoryCgroups | undefined;
+  /** The platform's warm spares (src/scheduler/warm-spares.ts); undefined: none. */
+  spares?: WarmSpares | undefined;
   /** How instances reach the socket service (S12). */
   sockets?: InstanceSpec['sockets'];
   /** Whether 500 pages show the error (the dev server only). */
@@ -79,7 +84,9 @@ export interface DeployedVersion {
   version: string;
   /** MINOR of this deploy. */
   minor: string;
-  /** Its TypeScript, compiled at deploy time (src/versions/build.ts). */
+  /** The version dir: its app, its build's `precompiled.json` (src/versions/build.ts). */
+  dir: string;
+  /** The loader hooks' compile cache, for a version that needs the hooks (src/versions/precompiled.ts). */
   cacheDir: string;
 }
 
@@ -154,6 +161,19 @@ export class ServiceRuntime implements ServiceRoute {
     const { spec, handlerIndex } = this.#spec(config);
     this.handlerIndex = handlerIndex;
     this.pool = this.#pool(config, spec);
+    // A deployed version's kind of instance process gets a warm spare before its first request.
+    if (deployed && context.spares) void this.#announceSpare(spec, context.spares);
+  }
+
+  /** Tells the warm spares how this version's instances are started, once its Node is known. */
+  async #announceSpare(spec: InstanceSpec, spares: WarmSpares): Promise<void> {
+    try {
+      const node = await spec.node?.();
+      const loader = spec.loader && loaderOnNode(spec.loader, node?.version ?? process.version);
+      spares.prepare(instancePlan(spec, node, loader?.kind === 'precompiled'));
+    } catch {
+      // A runtime that cannot be had: the instance start says why.
+    }
   }
 
   /**
@@ -374,6 +394,9 @@ export class ServiceRuntime implements ServiceRoute {
         version,
         runDir: join(ctx.dataDir, 'run'),
         cacheDir: this.#deployed?.cacheDir ?? join(ctx.dataDir, 'cache', 'ts'),
+        // Deployed versions: compiled at deploy, loaded without hooks where the build allowed it.
+        ...(this.#deployed ? { loader: versionLoader(this.#deployed.dir) } : {}),
+        spares: ctx.spares,
         handlers,
         ...(handlers.some((h) => h.kind === 'entrypoint')
           ? {

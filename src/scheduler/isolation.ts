@@ -378,7 +378,10 @@ export function permissionFlagsFor(isolation: Isolation, node?: InstanceNode): r
 /**
  * An instance's start options under `isolation`: the wrapper command, and in permission mode
  * Node's flags with the writable paths (the TypeScript cache and the temp dir). With `node`,
- * the instance runs on that Node instead of the platform's, with flags it accepts.
+ * the instance runs on that Node instead of the platform's, with flags it accepts. With
+ * `needs.precompiled` (a deployed version compiled at deploy, src/versions/precompile.ts) the
+ * permission mode's compile step and the cache's write permission are left out: nothing is
+ * compiled, and every such instance is started alike (a warm spare can stand in for it).
  *
  * @example
  * new SupervisedChild(isolateInstance({ args, cwd, env, onLine }, spec.cacheDir));
@@ -388,11 +391,14 @@ export function isolateInstance(
   cacheDir: string,
   isolation: Isolation = instanceIsolation(),
   node?: InstanceNode,
-  needs: { ownProcesses?: boolean } = {},
+  needs: { ownProcesses?: boolean; precompiled?: boolean } = {},
 ): SupervisedChildOptions {
-  let wrapper: { command?: string; commandArgs?: readonly string[] } = isolation.command
-    ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
-    : {};
+  // The permission mode's wrapper is its compile step (see decideIsolation).
+  const noCompileStep = isolation.mode === 'permission' && needs.precompiled === true;
+  let wrapper: { command?: string; commandArgs?: readonly string[] } =
+    isolation.command && !noCompileStep
+      ? { command: isolation.command, commandArgs: isolation.commandArgs ?? [] }
+      : {};
   if (needs.ownProcesses && isolation.mode === 'netns') {
     const own = isolation.ownProcesses;
     if (typeof own !== 'object') {
@@ -417,7 +423,7 @@ export function isolateInstance(
       // Node's model does not reach into them (docs/security.md).
       ...(needs.ownProcesses ? ['--allow-child-process'] : []),
       // One flag per path (Node 20 refuses a comma-separated list).
-      `--allow-fs-write=${cacheDir}`,
+      ...(needs.precompiled ? [] : [`--allow-fs-write=${cacheDir}`]),
       `--allow-fs-write=${tmpdir()}`,
       ...rest,
       ...options.args,

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -9,6 +9,7 @@ import { channelSocketPath, inspectorSocketPath } from '../shared/request-channe
 import { newInstanceId } from '../shared/request-id.js';
 import { runSocketPath } from '../shared/socket-path.js';
 import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
+import { loaderOnNode, type VersionLoader } from '../versions/precompiled.js';
 import {
   type InstanceExit,
   type InstanceFactory,
@@ -24,8 +25,16 @@ import { type InstanceNode, isolateInstance } from './isolation.js';
 import type { ConfinedInstance, MemoryCgroups } from './memory-cgroup.js';
 import { memoryWatchIntervalMs, residentBytes } from './memory-watch.js';
 import { sendOverChannel, sendOverHttp } from './module-transport.js';
+import { type SparePlan, startupVariable, type WarmSpares } from './warm-spares.js';
 
-const instanceMain = fileURLToPath(new URL('../instance/main.js', import.meta.url));
+/**
+ * The instance runtime: the bundle `npm run build` makes of it (scripts/build-instance.mjs), or
+ * its modules as tsc wrote them where there is none.
+ */
+const instanceMain = [
+  fileURLToPath(new URL('../instance/main.bundle.js', import.meta.url)),
+  fileURLToPath(new URL('../instance/main.js', import.meta.url)),
+].find((file) => existsSync(file))!;
 
 /** What an instance of a version is started with; the pool fills in the instance's own id. */
 export interface InstanceSpec {
@@ -63,6 +72,13 @@ export interface InstanceSpec {
    * starts stay synchronous up to the spawn.
    */
   node?: () => InstanceNode | Promise<InstanceNode>;
+  /**
+   * How a deployed version's instances load its code (src/versions/precompiled.ts): compiled at
+   * deploy with no loader hooks, or with the hooks and why. Undefined: the hooks (`hangar dev`).
+   */
+  loader?: VersionLoader;
+  /** The platform's warm spares (warm-spares.ts); undefined: every instance spawns its process. */
+  spares?: WarmSpares | undefined;
   /** Each line the instance prints (its stdout and stderr). */
   onOutput?: (instanceId: string, stream: 'stdout' | 'stderr', line: string) => void;
   /** App log lines (S9) the instance shipped, in the order it wrote them. */
@@ -72,6 +88,62 @@ export interface InstanceSpec {
 /** The HTTP socket of instance `id`; its request channel's and inspector relay's sit beside it. */
 export function instanceSocketPath(runDir: string, id: string): string {
   return runSocketPath(runDir, `${id.slice(0, 12)}.sock`, channelSocketPath);
+}
+
+/**
+ * How instances of `spec` on `node` are spawned, short of the app's own: the Node executable,
+ * the isolation wrapper and Node flags, and the environment every instance of this kind has.
+ * Instances with equal plans are interchangeable before they load their app (warm-spares.ts).
+ *
+ * @example
+ * const plan = instancePlan(spec, node, true); // { command: '/usr/bin/unshare', args: [...], env }
+ */
+export function instancePlan(
+  spec: Pick<InstanceSpec, 'cacheDir' | 'handlers' | 'inspect'>,
+  node: InstanceNode | undefined,
+  precompiled: boolean,
+): SparePlan {
+  // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
+  // No V8 flag by default, not even a heap limit: on Node 20 any V8 flag makes Node reject the
+  // compiled code of its own modules, +55 ms per instance start (docs/decisions.md, issue 14).
+  const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
+  // On the instance's own loopback (brought up below), on any port: inspector-relay.ts takes
+  // it to a Unix socket the platform's stable debugger port forwards to.
+  if (spec.inspect) execArgv.push('--inspect=127.0.0.1:0');
+  // Node 25+ deprecates module.register (DEP0205), which the instance runtime uses for its
+  // loader hooks: the warning is Hangar's, not the app's, so not printed at every start.
+  const quiet = majorOf(node?.version ?? process.version) >= 25 ? ['--disable-warning=DEP0205'] : [];
+  // Network isolation (isolation.ts): a wrapper such as `unshare --net`, or Node's permission model.
+  const options = isolateInstance(
+    {
+      args: ['--enable-source-maps', ...quiet, ...execArgv, instanceMain],
+      env: {
+        ...process.env,
+        // `node` in the instance's own child processes is the runtime's Node too, as on App Engine.
+        ...(node && node.execPath !== process.execPath
+          ? { PATH: `${dirname(node.execPath)}${delimiter}${process.env.PATH ?? ''}` }
+          : {}),
+        TZ: 'UTC',
+      },
+    },
+    spec.cacheDir,
+    undefined,
+    node,
+    // The app's own server and CGI scripts: processes of the app's, reached (and reaching
+    // out through the egress proxy) over the instance's loopback.
+    {
+      ownProcesses:
+        spec.inspect === true || spec.handlers.some((h) => h.kind === 'entrypoint' || h.kind === 'cgi'),
+      precompiled,
+    },
+  );
+  return {
+    args: options.args,
+    env: options.env ?? process.env,
+    ...(options.execPath === undefined ? {} : { execPath: options.execPath }),
+    ...(options.command === undefined ? {} : { command: options.command }),
+    ...(options.commandArgs === undefined ? {} : { commandArgs: options.commandArgs }),
+  };
 }
 
 /**
@@ -100,7 +172,7 @@ export class ModuleInstance implements InstanceHandle {
   readonly spec: InstanceSpec;
   readonly socketPath: string;
   readonly startedAt = new Date();
-  /** Milliseconds from spawn to "ready" (module loaded, server listening); undefined while starting. */
+  /** Milliseconds from spawn (or from taking a warm spare) to "ready" (module loaded, server listening); undefined while starting. */
   readyMs: number | undefined;
   state: InstanceState = 'starting';
   /** Resident memory from the last heartbeat or pong. */
@@ -173,6 +245,10 @@ export class ModuleInstance implements InstanceHandle {
     rmSync(this.socketPath, { force: true });
     rmSync(channelSocketPath(this.socketPath), { force: true });
     rmSync(inspectorSocketPath(this.socketPath), { force: true });
+    // A version compiled at deploy loads without loader hooks, unless its Node is older than the
+    // one it was compiled for (src/versions/precompiled.ts).
+    const loader = spec.loader && loaderOnNode(spec.loader, node?.version ?? process.version);
+    const precompiled = loader?.kind === 'precompiled';
     const init: InstanceInit = {
       instanceId: this.id,
       appDir: spec.appDir,
@@ -186,47 +262,28 @@ export class ModuleInstance implements InstanceHandle {
       sockets: spec.sockets,
       ...(spec.errorDetail ? { errorDetail: spec.errorDetail } : {}),
       ...(spec.inspect ? { inspect: true } : {}),
+      ...(precompiled ? { precompiled: true } : {}),
+      ...(loader?.kind === 'hooks' ? { hooksBecause: loader.because } : {}),
     };
-    // HANGAR_INSTANCE_EXEC_ARGV passes Node flags that NODE_OPTIONS refuses (e.g. --cpu-prof) to instances.
-    // No V8 flag by default, not even a heap limit: on Node 20 any V8 flag makes Node reject the
-    // compiled code of its own modules, +55 ms per instance start (docs/decisions.md, issue 14).
-    const execArgv = process.env.HANGAR_INSTANCE_EXEC_ARGV?.split(' ').filter(Boolean) ?? [];
-    // On the instance's own loopback (brought up below), on any port: inspector-relay.ts takes
-    // it to a Unix socket the platform's stable debugger port forwards to.
-    if (spec.inspect) execArgv.push('--inspect=127.0.0.1:0');
-    // Node 25+ deprecates module.register (DEP0205), which the instance runtime uses for its
-    // loader hooks: the warning is Hangar's, not the app's, so not printed at every start.
-    const quiet = majorOf(node?.version ?? process.version) >= 25 ? ['--disable-warning=DEP0205'] : [];
-    // Network isolation (isolation.ts): a wrapper such as `unshare --net`, or Node's permission model.
-    const child = new SupervisedChild(
-      isolateInstance(
-        {
-          args: ['--enable-source-maps', ...quiet, ...execArgv, instanceMain],
-          cwd: spec.appDir,
-          env: {
-            ...process.env,
-            // `node` in the instance's own child processes is the runtime's Node too, as on App Engine.
-            ...(node && node.execPath !== process.execPath
-              ? { PATH: `${dirname(node.execPath)}${delimiter}${process.env.PATH ?? ''}` }
-              : {}),
-            ...spec.env,
-            TZ: 'UTC',
-            HANGAR_INSTANCE_INIT: JSON.stringify(init),
-          },
-          onLine: (stream, line) => spec.onOutput?.(this.id, stream, line),
-        },
-        spec.cacheDir,
-        undefined,
-        node,
-        // The app's own server and CGI scripts: processes of the app's, reached (and reaching
-        // out through the egress proxy) over the instance's loopback.
-        {
-          ownProcesses:
-            spec.inspect === true || spec.handlers.some((h) => h.kind === 'entrypoint' || h.kind === 'cgi'),
-        },
-      ),
-    );
+    const plan = instancePlan(spec, node, precompiled);
+    const onLine = (stream: 'stdout' | 'stderr', line: string) => spec.onOutput?.(this.id, stream, line);
+    // A warm spare of this kind when one waits (it gets `init` over IPC once it listens); an app
+    // whose env_variables Node reads at start, or a debugged one, gets a process of its own.
+    const spare = spec.spares?.take(plan, !spec.inspect && startupVariable(spec.env) === undefined);
+    let child: SupervisedChild;
+    if (spare) {
+      child = spare.child;
+      spare.attach(onLine);
+    } else {
+      child = new SupervisedChild({
+        ...plan,
+        cwd: spec.appDir,
+        env: { ...plan.env, ...spec.env, TZ: 'UTC', HANGAR_INSTANCE_INIT: JSON.stringify(init) },
+        onLine,
+      });
+    }
     this.#child = child;
+    spec.spares?.settleAfter(plan, child);
     // The kernel's hard cap where cgroup v2 allows it (memory-cgroup.ts); the RSS watch either way.
     const cap = spec.memoryLimitBytes * memoryCapFactor;
     const confined =
@@ -236,6 +293,7 @@ export class ModuleInstance implements InstanceHandle {
     child.onExit((code, signal) => void this.#ended({ code, signal }, confined, cap));
     // From spawn on, not only once ready: lines of the app's module top level count too.
     child.onMessage((raw) => this.#onMessage(raw));
+    spare?.init({ type: 'init', init });
     let nodeHandlers: number[] = [];
     try {
       await child.ready({

@@ -33,6 +33,11 @@ export const ErrorCodes = {
   ADDRESS_IN_USE: { status: 500, summary: 'a port the platform needs is taken' },
   DATA_DIR_IN_USE: { status: 500, summary: 'another running platform holds the data dir' },
   INIT_TARGET_TAKEN: { status: 409, summary: 'hangar init would overwrite files, or cannot write there' },
+  EXPORT_TARGET_TAKEN: {
+    status: 409,
+    summary:
+      'hangar export kubernetes was pointed at a folder that holds something other than an earlier export',
+  },
   // The front-end pipeline (S5): each rejection names the rule or limit it hit.
   SERVICE_NOT_FOUND: { status: 404, summary: "no service answers for the request's host" },
   INSTANCE_FORBIDDEN: {

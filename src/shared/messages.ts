@@ -5,7 +5,10 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from './log-levels.js';
 
-/** What an instance needs to start, passed in its environment as `HANGAR_INSTANCE_INIT` (JSON). */
+/**
+ * What an instance needs to start: in its environment as `HANGAR_INSTANCE_INIT` (JSON), or, for
+ * a warm spare started ahead of need (src/scheduler/warm-spares.ts), in an `init` message.
+ */
 export const InstanceInit = z
   .object({
     instanceId: z.string().regex(/^[0-9a-f]{32}$/),
@@ -49,6 +52,13 @@ export const InstanceInit = z
     errorDetail: z.enum(['none', 'trimmed', 'full']).optional(),
     /** `hangar dev --inspect`: the inspector is open; relay it to the instance's `.in.sock` (inspector-relay.ts). */
     inspect: z.boolean().optional(),
+    /**
+     * The version's TypeScript was compiled at deploy (src/versions/precompile.ts): the instance
+     * loads it and `hangar` without loader hooks. Absent: the hooks compile as modules load.
+     */
+    precompiled: z.boolean().optional(),
+    /** Why a deployed version uses the loader hooks after all; the instance says so in its log. */
+    hooksBecause: z.string().optional(),
   })
   .refine((init) => init.entrypoint !== undefined || !init.handlers.some((h) => h.kind === 'entrypoint'), {
     path: ['entrypoint'],
@@ -75,6 +85,8 @@ export type AppLogLine = z.infer<typeof AppLogLine>;
 export const InstanceMessage = z.discriminatedUnion('type', [
   /** Listening on both sockets; `nodeHandlers`: indexes of modules that are Node (req, res) handlers (served over HTTP). */
   z.object({ type: z.literal('ready'), nodeHandlers: z.array(z.number().int()).default([]) }),
+  /** A warm spare has loaded Hangar's own modules and waits for its `init` (no app code yet). */
+  z.object({ type: z.literal('spare') }),
   z.object({ type: z.literal('failed'), error: SerializedError }),
   /** Periodic: the instance's event loop turns, and its resident memory. */
   z.object({ type: z.literal('heartbeat'), rss: z.number() }),
@@ -91,6 +103,8 @@ export type InstanceMessage = z.infer<typeof InstanceMessage>;
 
 export const PlatformMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stop') }),
+  /** To a warm spare: the instance it becomes (sent once; a spare serves one app version for life). */
+  z.object({ type: z.literal('init'), init: InstanceInit }),
   /** Answered with `pong` by a responsive instance; silence means a blocked event loop. */
   z.object({ type: z.literal('ping'), id: z.number() }),
 ]);

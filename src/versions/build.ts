@@ -8,9 +8,11 @@
  *    package.json). With a `gcp-build` script the dev dependencies are installed too, since the
  *    script usually needs them (a TypeScript compiler); `npm run gcp-build`; then
  *    `npm prune --omit=dev`. Without the script, `npm ci --omit=dev` directly.
- * 2. TypeScript: every `.ts`/`.mts`/`.tsx` outside `node_modules` compiled into the version's
- *    compile cache by the instance's own loader hook (src/instance/isolation-precompile.ts),
- *    run on the version's Node, so the code is compiled for the Node that will run it.
+ * 2. TypeScript: every `.ts`/`.mts`/`.tsx` outside `node_modules` compiled beside its source
+ *    (`main.ts` → `main.ts.hangar.mjs`, imports rewritten; src/versions/precompile.ts), run on
+ *    the version's Node, so the code is compiled for the Node that will run it. The version's
+ *    instances then load it with no loader-hooks thread; `precompiled.json` in the version dir
+ *    says so, or why they need the hooks after all (src/versions/precompiled.ts).
  *
  * Every line the tools print goes to `log` as it comes. A step that fails ends the build with
  * a HangarError BUILD_FAILED naming the step, its exit and the last lines it printed.
@@ -21,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HangarError } from '../shared/errors.js';
 
-const precompileMain = fileURLToPath(new URL('../instance/isolation-precompile.js', import.meta.url));
+const precompileMain = fileURLToPath(new URL('./precompile-main.js', import.meta.url));
 
 /** How long one build step may take before it is stopped. */
 export const BUILD_STEP_TIMEOUT_MS = 10 * 60_000;
@@ -31,10 +33,12 @@ const TAIL_LINES = 20;
 export interface BuildOptions {
   /** The version's files, in place (its app dir). */
   appDir: string;
-  /** The version's compile cache (the loader hooks' `cacheDir`). */
-  cacheDir: string;
+  /** Where the build's record of the TypeScript step goes (`<version dir>/precompiled.json`). */
+  manifest: string;
   /** The Node the version's instances run on (its `runtime:`). */
   nodeExecPath: string;
+  /** Flags that Node accepts (NodeRuntime.flags); `--experimental-import-meta-resolve` lets the TypeScript step check packages. */
+  nodeFlags?: readonly string[];
   /** Build phases as they start, e.g. `npm ci`. */
   phase(name: string): void;
   /** Each line a step prints. */
@@ -55,7 +59,7 @@ interface PackageJson {
  * HangarError BUILD_FAILED (or the abort reason) otherwise.
  *
  * @example
- * await buildVersion({ appDir, cacheDir, nodeExecPath: process.execPath, phase: console.log, log: console.log });
+ * await buildVersion({ appDir, manifest, nodeExecPath: process.execPath, phase: console.log, log: console.log });
  */
 export async function buildVersion(options: BuildOptions): Promise<void> {
   const { appDir } = options;
@@ -82,12 +86,18 @@ export async function buildVersion(options: BuildOptions): Promise<void> {
       await step(options, 'npm', [locked ? 'ci' : 'install', '--omit=dev', ...npmFlags]);
     }
   }
-  await step(options, options.nodeExecPath, [precompileMain], {
-    phase: 'compile TypeScript',
-    env: { HANGAR_INSTANCE_INIT: JSON.stringify({ appDir, cacheDir: options.cacheDir }) },
-    // The precompile step reports a file that does not compile and goes on: the load check after
-    // the build names it if a handler needs it. Its lines are the build log's.
-  });
+  const resolveFlag = '--experimental-import-meta-resolve';
+  await step(
+    options,
+    options.nodeExecPath,
+    [...(options.nodeFlags?.includes(resolveFlag) ? [resolveFlag] : []), precompileMain],
+    {
+      phase: 'compile TypeScript',
+      env: { HANGAR_PRECOMPILE: JSON.stringify({ appDir, manifest: options.manifest }) },
+      // A file that does not compile does not fail the step: its version keeps the loader hooks,
+      // and the load check after the build names the file if a handler needs it.
+    },
+  );
 }
 
 /** Runs one build step to its end, its lines to the log; rejects with the step's tail on failure. */

@@ -45,6 +45,8 @@ export const PROBED_FLAGS = [
   '--allow-worker',
   '--allow-net',
   '--disable-warning',
+  // The deploy's TypeScript step resolves packages from the app's files with it (precompile.ts).
+  '--experimental-import-meta-resolve',
 ] as const;
 
 /**

@@ -12,10 +12,31 @@ import { join } from 'node:path';
 import type { RequestFrame } from '../../shared/request-channel.js';
 import { requestIdHash } from '../../shared/request-id.js';
 import type { RequestState } from '../request-state.js';
-import { isJsCgiScript, runJsCgi } from './js-cgi.js';
-import { cgiEnvironment } from './meta-variables.js';
-import { parseCgiOutput } from './response-parser.js';
-import { type CgiOutcome, cgiOutcome, runCgiScript } from './run-script.js';
+import type { cgiEnvironment as CgiEnvironment } from './meta-variables.js';
+import type { CgiOutcome } from './run-script.js';
+
+/**
+ * The CGI machinery, loaded with an app's first CGI request: every instance imports this
+ * module (the request channel's server does), and most never run a script (docs/decisions.md,
+ * issue 21: an idle instance's memory).
+ */
+let machinery:
+  | Promise<
+      [
+        typeof import('./js-cgi.js'),
+        typeof import('./meta-variables.js'),
+        typeof import('./response-parser.js'),
+        typeof import('./run-script.js'),
+      ]
+    >
+  | undefined;
+const loadMachinery = () =>
+  (machinery ??= Promise.all([
+    import('./js-cgi.js'),
+    import('./meta-variables.js'),
+    import('./response-parser.js'),
+    import('./run-script.js'),
+  ]));
 
 export interface CgiRun {
   /** The script, relative to the app dir (app.yaml's `script:`). */
@@ -40,7 +61,9 @@ export interface CgiRun {
  * const outcome = await runCgiRequest({ script: 'cgi-bin/hello.sh', appDir, instanceEnv, head, body, signal, maxResponseBytes, onStderrLine });
  */
 export async function runCgiRequest(run: CgiRun): Promise<CgiOutcome> {
-  const env = cgiEnvironmentOf(run);
+  const [{ isJsCgiScript, runJsCgi }, { cgiEnvironment }, { parseCgiOutput }, { cgiOutcome, runCgiScript }] =
+    await loadMachinery();
+  const env = cgiEnvironmentOf(run, cgiEnvironment);
   if (isJsCgiScript(run.script)) {
     const { output, tooLarge, error } = await runJsCgi({
       script: run.script,
@@ -80,7 +103,7 @@ export async function runCgiRequest(run: CgiRun): Promise<CgiOutcome> {
 }
 
 /** The meta-variables of RFC 3875 and the S8 variables of one request. */
-function cgiEnvironmentOf(run: CgiRun): Record<string, string> {
+function cgiEnvironmentOf(run: CgiRun, cgiEnvironment: typeof CgiEnvironment): Record<string, string> {
   const { head } = run;
   const q = head.url.indexOf('?');
   const host = hostOf(head.headers);

@@ -15,10 +15,9 @@
  * Capturing is global, which is safe because an app with a CGI handler is `threadsafe: false`
  * (S3): the instance runs one request at a time.
  */
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
+import { appModuleUrl } from '../app-modules.js';
 import { requestStorage } from '../request-context.js';
 import type { RequestState } from '../request-state.js';
 
@@ -66,7 +65,7 @@ export async function runJsCgi(
     await requestStorage.run(run.state, async () => {
       const main = mains.get(run.script);
       if (main) return await main();
-      const url = `${pathToFileURL(join(run.appDir, run.script)).href}?hangar-cgi=${++evaluations}`;
+      const url = `${appModuleUrl(run.appDir, run.script)}?hangar-cgi=${++evaluations}`;
       const namespace = (await import(url)) as { main?: unknown; default?: { main?: unknown } };
       const exported = namespace.main ?? namespace.default?.main;
       if (typeof exported === 'function' && exported.length === 0) {

@@ -4,8 +4,9 @@
  * (service/call.ts makes the call). Inside a request, the request's deadline ends the
  * call with the request's own DeadlineExceededError (S6).
  */
+
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { logLine } from '../../instance/log-capture.js';
 import { getLink, onRequestAbort, replyError } from '../../sockets/client/link.js';
 import { loadSchemas } from '../../sockets/client/schemas.js';
@@ -102,6 +103,10 @@ export interface UrlFetchChoices {
   allowTruncated: boolean;
 }
 
+let zlibModule: typeof import('node:zlib') | undefined;
+/** node:zlib on first use: most instances never decompress a fetched body (an idle instance's memory). */
+const zlib = () => (zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
+
 /** The Response of a URL Fetch call: a standard Response with what URL Fetch adds. */
 export type UrlFetchResponse = Response & {
   /** The body was longer than `urlfetch.max_response_bytes` and was cut (`allowTruncated`). */
@@ -192,6 +197,7 @@ export function replyToResponse(reply: UrlFetchReply, method: string): UrlFetchR
     encoding &&
     ['gzip', 'x-gzip', 'deflate', 'br'].includes(encoding)
   ) {
+    const { brotliDecompressSync, gunzipSync, inflateSync } = zlib();
     body =
       encoding === 'br'
         ? brotliDecompressSync(body)

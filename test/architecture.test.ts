@@ -82,6 +82,11 @@ const layerRules: readonly LayerRule[] = [
     forbidden: [...wiring, 'frontend', 'scheduler', 'logs', 'metering'],
     why: 'instance/ runs inside instance processes; platform-side code there would be loaded into every instance',
   },
+  {
+    folder: 'knative',
+    forbidden: [...wiring, 'scheduler', 'metering'],
+    why: "knative/ runs in a version's Knative pod (the instance runtime and the front end's per-request steps); the platform's wiring and pools are not there",
+  },
 ];
 
 /** The folder a module belongs to: its first path segment, or the file itself at the root. */

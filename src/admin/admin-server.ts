@@ -5,7 +5,8 @@ import type { LogPage, LogQuery } from '../logs/types.js';
 import type { ScalingDecision } from '../scheduler/version-pool.js';
 import { HangarError, isHangarError } from '../shared/errors.js';
 import { authorized } from './admin-token.js';
-import type { InstanceView } from './api-views.js';
+import type { InstanceView, WarmSparesView } from './api-views.js';
+import type { PlatformConfigView } from './config-view.js';
 import { isConsoleAssetPath, serveConsoleAsset } from './console-assets.js';
 import {
   ConsoleSessions,
@@ -15,10 +16,12 @@ import {
 } from './console-session.js';
 import { type DeployApi, handleDeployRoutes, type VersionsApi } from './deploy-api.js';
 
-export type { InstanceView } from './api-views.js';
+export type { InstanceView, WarmSparesView } from './api-views.js';
 
 export interface AdminSource {
   instances(): InstanceView[];
+  /** The warm spares and their use, listed with the instances (docs/scaling.md "Warm spares"). */
+  warmSpares?(): WarmSparesView;
   /** Scaling decisions, oldest first (S6). */
   decisions(): readonly ScalingDecision[];
   /** Metering report for `GET /api/quotas` (S10); may throw a HangarError for a bad query. */
@@ -37,6 +40,8 @@ export interface AdminSource {
   };
   /** `POST /api/instances/<id>/stop`: drains and stops one instance; false when none has that id. */
   stopInstance?(id: string): boolean;
+  /** `GET /api/config`: the platform config in force, without its secret (config-view.ts). */
+  platformConfig?(): PlatformConfigView;
   /** `hangar serve`: the deploy protocol and the versions API (docs/serve.md). */
   deploys?: DeployApi;
   versions?: VersionsApi;
@@ -96,7 +101,11 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
       }
     }
     if (req.method === 'GET' && path === '/api/instances') {
-      send(200, { instances: source.instances(), decisions: source.decisions() });
+      send(200, {
+        instances: source.instances(),
+        decisions: source.decisions(),
+        ...(source.warmSpares ? { warmSpares: source.warmSpares() } : {}),
+      });
       return;
     }
     const stop = /^\/api\/instances\/([^/]+)\/stop$/.exec(path ?? '');
@@ -104,6 +113,10 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
       const id = decodeURIComponent(stop[1] ?? '');
       if (source.stopInstance(id)) send(202, { stopping: id });
       else send(404, { error: `no instance ${id}; hangar instances list shows the running ones` });
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/config' && source.platformConfig) {
+      send(200, source.platformConfig());
       return;
     }
     if (req.method === 'GET' && path === '/api/quotas' && source.quotas) {

@@ -48,3 +48,38 @@ export interface RoutingView {
   splits: Array<{ app: string; service: string; allocations: Record<string, number>; shardBy: string }>;
   dispatch: Array<{ app: string; rules: Array<{ url: string; service: string }> }>;
 }
+
+/**
+ * The warm spares in `GET /api/instances` (`warmSpares`): processes started ahead of need that
+ * wait for an app version (docs/scaling.md "Warm spares"), and what they saved.
+ */
+export interface WarmSparesView {
+  /** Spares kept (`scheduler.warm_spares`); 0: none. */
+  kept: number;
+  /** Instance starts that took a spare, and those that spawned a process, since the platform started. */
+  hits: number;
+  misses: number;
+  /** How long the last loading request waited for its instance, ms; null before the first. */
+  lastLoadingWaitMs: number | null;
+  spares: Array<{
+    pid: number | undefined;
+    started: string;
+    /** Hangar's modules loaded; it waits for its app. */
+    ready: boolean;
+    /** Resident memory in bytes. */
+    memory: number;
+  }>;
+}
+
+/**
+ * `GET /api/versions/<app>/<service>/<version>`: one version with what it was deployed as (its
+ * app.yaml and the manifest of its files), for `hangar export kubernetes`.
+ */
+export interface VersionDetail extends VersionView {
+  /** The text of the service's app.yaml, as deployed. */
+  appYaml: string;
+  /** Its file name among the version's files (e.g. `app.yaml`, `api.yaml`). */
+  configFile: string;
+  /** The deployed files; `GET /api/blobs/<sha256>` answers with each one's bytes. */
+  manifest: Array<{ path: string; sha256: string; size: number; mode: number }>;
+}

@@ -6,9 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HangarError, isHangarError } from '../shared/errors.js';
-import type { RoutingView, VersionView } from './api-views.js';
+import type { RoutingView, VersionDetail, VersionView } from './api-views.js';
 
-export type { RoutingView, VersionView } from './api-views.js';
+export type { RoutingView, VersionDetail, VersionView } from './api-views.js';
 
 /** A JSON body larger than this is refused: a manifest of 10,000 files is about 1.5 MB. */
 export const MAX_JSON_BODY_BYTES = 16 * 2 ** 20;
@@ -42,10 +42,20 @@ export interface DeployApi {
   putBlob(sha256: string, body: AsyncIterable<Buffer>, declaredBytes: number | undefined): Promise<void>;
   /** `POST /api/deploys/<id>/build`: builds, proves and commits; every event to `emit`, the last a result. */
   build(id: string, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * `GET /api/blobs/<sha256>`: a deployed file's bytes (read-only; `hangar export kubernetes`
+   * copies a version's files with it). HangarError BLOB_NOT_FOUND (404) when it is not held.
+   */
+  readBlob?(sha256: string): Promise<Buffer>;
 }
 
 export interface VersionsApi {
   list(query: URLSearchParams): { versions: VersionView[] };
+  /**
+   * `GET /api/versions/<app>/<service>/<version>`: the version with its app.yaml and manifest;
+   * HangarError VERSION_NOT_FOUND (404) when there is no such version.
+   */
+  get?(app: string, service: string, version: string): { version: VersionDetail };
   /** `GET /api/routing[?app=A]`. */
   routing?(query: URLSearchParams): RoutingView;
   promote(body: unknown): Promise<unknown>;
@@ -87,6 +97,21 @@ export function handleDeployRoutes(
           declared === undefined ? undefined : Number(declared),
         )
         .then(() => ({ status: 204, body: undefined })),
+    );
+    return true;
+  }
+  const readBlob = deploys?.readBlob?.bind(deploys);
+  if (readBlob && method === 'GET' && blob) {
+    readBlob(decodeURIComponent(blob[1] ?? '')).then(
+      (bytes) => {
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': bytes.length,
+          'cache-control': 'no-store',
+        });
+        res.end(bytes);
+      },
+      (err: unknown) => respond(send, Promise.reject(err)),
     );
     return true;
   }
@@ -135,6 +160,15 @@ export function handleDeployRoutes(
     return true;
   }
   const version = /^\/api\/versions\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+  const get = versions?.get?.bind(versions);
+  if (get && method === 'GET' && version) {
+    const [app, service, name] = version.slice(1).map((part) => decodeURIComponent(part ?? ''));
+    respond(
+      send,
+      Promise.resolve().then(() => ({ status: 200, body: get(app ?? '', service ?? '', name ?? '') })),
+    );
+    return true;
+  }
   if (versions && method === 'DELETE' && version) {
     const [app, service, name] = version.slice(1).map((part) => decodeURIComponent(part ?? ''));
     respond(

@@ -126,6 +126,9 @@ describe('the bash script', () => {
       "'hangar logs --min-level') _hangar_words 'debug info warning error critical' ;;",
     );
     expect(hangar).toContain("'hangar dev --data-dir') _hangar_directories ;;");
+    // `hangar export kubernetes` (S16): a nested verb, its --out a folder.
+    expect(hangar).toContain("    'hangar export')\n      verbs='kubernetes help'");
+    expect(hangar).toContain("'hangar export kubernetes --out') _hangar_directories ;;");
     expect(hangar).toContain('complete -F _hangar hangar');
   });
 });

@@ -330,6 +330,35 @@ Templates:
       await runSocketsList(opts);
     });
 
+  const exportVerb = program
+    .command('export')
+    .description('write what the platform runs in the form another platform runs it');
+  withAdminOptions(
+    exportVerb
+      .command('kubernetes')
+      .description(
+        'write Knative Services (one per version), Routes (traffic splits), the socket service and front end as Deployments, Dockerfiles and a README, from a running `hangar serve`',
+      ),
+    'print what was written as one JSON document',
+  )
+    .option(
+      '--out <dir>',
+      'where to write (default ./hangar-kubernetes; an earlier export there is replaced)',
+    )
+    .option('--app <id>', 'only this app')
+    .option('--service <name>', 'only this service')
+    .option('--version <version>', 'only this version')
+    .option('--namespace <name>', 'the Kubernetes namespace of everything written (default hangar)')
+    .option(
+      '--registry <prefix>',
+      'image names start with this (default dev.local, which Knative does not resolve)',
+    )
+    .option('--domain <domain>', "the front end's --domain (default localhost)")
+    .action(async (opts) => {
+      const { runExportKubernetes } = await import('./export-kubernetes.js');
+      await runExportKubernetes(opts);
+    });
+
   program
     .command('completion')
     .description(

@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadPlatformConfig } from '../config/index.js';
+import { loadPlatformConfig, PLATFORM_CONFIG_FILE } from '../config/index.js';
 import { startServePlatform } from '../platform/serve-platform.js';
 import { loadCertificate } from '../platform/tls.js';
 import { HangarError } from '../shared/errors.js';
@@ -54,6 +55,9 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     dataDir,
     ...(flags.config ? { givenBy: '--config' } : {}),
   });
+  // The file's text, for `GET /api/config` (hangar export kubernetes puts it into a ConfigMap).
+  const configPath = flags.config ? resolve(flags.config) : join(dataDir, PLATFORM_CONFIG_FILE);
+  const configText = await readFile(configPath, 'utf8').catch(() => undefined);
   const https =
     flags.httpsPort !== undefined && flags.tlsCert && flags.tlsKey
       ? {
@@ -70,6 +74,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     domain: flags.domain ?? serveDefaults.domain,
     logger,
     ...(https ? { https } : {}),
+    ...(configText === undefined ? {} : { platformConfigSource: { path: configPath, text: configText } }),
   });
   const versions = platform.state.runtimes.length;
   logger.info(

@@ -110,6 +110,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"
     expect(verbs).not.toContain('dev');
     expect(await complete('hangar', 'instances', '')).toEqual(expect.arrayContaining(['list', 'stop']));
     expect(await complete('hangar', 'sockets', '')).toEqual(expect.arrayContaining(['list']));
+    expect(await complete('hangar', 'export', '')).toEqual(expect.arrayContaining(['kubernetes']));
   });
 
   it("completes the flags of the command being typed, and a flag's choices", async () => {

@@ -1,0 +1,276 @@
+/**
+ * The platform's own objects in Kubernetes (SPEC S16, docs/kubernetes.md): its namespace, the
+ * platform config as a ConfigMap, the socket service as a Deployment with its Service and
+ * Secrets, the NetworkPolicies that keep version pods' traffic to the socket service, and the
+ * Hangar front end (`hangar serve`) as a Deployment. Pure: names and text in, objects out.
+ */
+import { parseDocument } from 'yaml';
+import {
+  CONFIG_FILE_NAME,
+  CONFIG_MAP_NAME,
+  CONFIG_MOUNT,
+  INSTANCE_ROLE,
+  type Manifest,
+  SOCKETS_NAME,
+  SOCKETS_PORT,
+} from './knative.js';
+import { socketTokenSecretName } from './names.js';
+
+const partOf = { 'app.kubernetes.io/part-of': 'hangar', 'app.kubernetes.io/managed-by': 'hangar-export' };
+const SOCKETS_KEY_SECRET = 'hangar-sockets-key';
+export const FRONTEND_NAME = 'hangar-frontend';
+
+/** The securityContext every Hangar container runs with (the images' user is 1000, `node`). */
+const restricted = {
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+};
+
+export function namespace(name: string): Manifest {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...partOf } } };
+}
+
+/**
+ * The platform config file as the ConfigMap's one key, mounted at /etc/hangar in every pod.
+ * `runtimes:` is left out (paths to Node binaries on the exporting machine; in a pod the
+ * image's Node runs). `yaml` null: the platform ran on the defaults, and so do the pods.
+ */
+export function configMap(ns: string, yaml: string | null): Manifest {
+  let text = '# Hangar platform config (SPEC S15): the exported platform ran on the defaults.\n';
+  if (yaml !== null) {
+    const doc = parseDocument(yaml);
+    if (doc.has('runtimes')) doc.delete('runtimes');
+    text = doc.toString();
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: CONFIG_MAP_NAME, namespace: ns, labels: { ...partOf } },
+    data: { [CONFIG_FILE_NAME]: text },
+  };
+}
+
+/**
+ * The socket service's key (only its Deployment reads it) and one token per app, HMAC-SHA256
+ * of the app's id under the key, as the platform makes them (src/sockets/protocol.ts
+ * `appToken`): a pod holds its own app's token and cannot speak for another app.
+ */
+export function socketSecrets(ns: string, key: string, tokens: ReadonlyMap<string, string>): Manifest[] {
+  const secrets: Manifest[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: SOCKETS_KEY_SECRET, namespace: ns, labels: { ...partOf } },
+      type: 'Opaque',
+      stringData: { key },
+    },
+  ];
+  for (const [app, token] of [...tokens].sort(([a], [b]) => a.localeCompare(b))) {
+    secrets.push({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: socketTokenSecretName(app),
+        namespace: ns,
+        labels: { ...partOf, 'hangar.dev/app': app },
+      },
+      type: 'Opaque',
+      stringData: { token },
+    });
+  }
+  return secrets;
+}
+
+const configVolume = { name: 'hangar-config', configMap: { name: CONFIG_MAP_NAME } };
+const configMount = { name: 'hangar-config', mountPath: CONFIG_MOUNT, readOnly: true };
+
+/**
+ * The socket service (S12) as one Deployment: one replica, since descriptors and idle timers
+ * live in its process (a second replica would not know the first one's sockets), and a
+ * ClusterIP Service the version pods reach it by.
+ */
+export function socketService(ns: string, image: string): Manifest[] {
+  const selector = { 'app.kubernetes.io/name': SOCKETS_NAME };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: SOCKETS_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        replicas: 1,
+        // Never two at once: a descriptor is one process's.
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: { ...partOf, ...selector } },
+          spec: {
+            containers: [
+              {
+                name: 'sockets',
+                image,
+                command: ['node', '/opt/hangar/dist/sockets/service/standalone.js'],
+                env: [
+                  { name: 'HANGAR_CONFIG', value: `${CONFIG_MOUNT}/${CONFIG_FILE_NAME}` },
+                  { name: 'HANGAR_SOCKETS_PORT', value: String(SOCKETS_PORT) },
+                  {
+                    name: 'HANGAR_SOCKETS_KEY',
+                    valueFrom: { secretKeyRef: { name: SOCKETS_KEY_SECRET, key: 'key' } },
+                  },
+                ],
+                ports: [{ name: 'sockets', containerPort: SOCKETS_PORT, protocol: 'TCP' }],
+                readinessProbe: { tcpSocket: { port: SOCKETS_PORT }, periodSeconds: 5 },
+                resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
+                securityContext: restricted,
+                volumeMounts: [configMount],
+              },
+            ],
+            volumes: [configVolume],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: SOCKETS_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: 'sockets', port: SOCKETS_PORT, targetPort: SOCKETS_PORT, protocol: 'TCP' }],
+      },
+    },
+  ];
+}
+
+/**
+ * Version pods reach out only through the socket service, as instances on one machine do
+ * (S12; docs/security.md): egress to it and to the cluster's DNS, nothing else; and only
+ * version pods reach the socket service. Needs a network plugin that enforces NetworkPolicy.
+ */
+export function networkPolicies(ns: string): Manifest[] {
+  const sockets = { 'app.kubernetes.io/name': SOCKETS_NAME };
+  return [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'hangar-instances-egress', namespace: ns, labels: { ...partOf } },
+      spec: {
+        podSelector: { matchLabels: { ...INSTANCE_ROLE } },
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [{ podSelector: { matchLabels: sockets } }],
+            ports: [{ protocol: 'TCP', port: SOCKETS_PORT }],
+          },
+          {
+            to: [
+              {
+                namespaceSelector: {},
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'hangar-sockets-ingress', namespace: ns, labels: { ...partOf } },
+      spec: {
+        podSelector: { matchLabels: sockets },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: { ...INSTANCE_ROLE } } }],
+            ports: [{ protocol: 'TCP', port: SOCKETS_PORT }],
+          },
+        ],
+      },
+    },
+  ];
+}
+
+/**
+ * The Hangar front end: `hangar serve` with its data dir on a volume, its admin API and console
+ * on port 8000. One replica: its state is SQLite in the data dir (PostgreSQL, S16's first part,
+ * is what several replicas need). It does not route to the Knative Services yet
+ * (docs/kubernetes.md "What is not there yet").
+ */
+export function frontEnd(ns: string, image: string, domain: string): Manifest[] {
+  const selector = { 'app.kubernetes.io/name': FRONTEND_NAME };
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'hangar-data', namespace: ns, labels: { ...partOf } },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        replicas: 1,
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: { ...partOf, ...selector } },
+          spec: {
+            securityContext: { fsGroup: 1000 },
+            containers: [
+              {
+                name: 'hangar',
+                image,
+                args: [
+                  'serve',
+                  '--host',
+                  '0.0.0.0',
+                  '--port',
+                  '8080',
+                  '--admin-port',
+                  '8000',
+                  '--domain',
+                  domain,
+                  '--data-dir',
+                  '/var/lib/hangar',
+                  '--config',
+                  `${CONFIG_MOUNT}/${CONFIG_FILE_NAME}`,
+                ],
+                ports: [
+                  { name: 'http', containerPort: 8080, protocol: 'TCP' },
+                  { name: 'admin', containerPort: 8000, protocol: 'TCP' },
+                ],
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 5 },
+                securityContext: restricted,
+                volumeMounts: [configMount, { name: 'data', mountPath: '/var/lib/hangar' }],
+              },
+            ],
+            // Drain (S11: limits.drain_timeout) before Kubernetes kills the pod.
+            terminationGracePeriodSeconds: 45,
+            volumes: [configVolume, { name: 'data', persistentVolumeClaim: { claimName: 'hangar-data' } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [
+          { name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' },
+          { name: 'admin', port: 8000, targetPort: 8000, protocol: 'TCP' },
+        ],
+      },
+    },
+  ];
+}

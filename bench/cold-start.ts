@@ -41,6 +41,8 @@ export interface ColdStartRow {
   /** Hangar only: each run's instance spawn → ready and instance spawn → first response, ms. */
   instanceReadyMs?: number[];
   instanceFirstResponseMs?: number[];
+  /** The row of `hangar serve` taking a warm spare for the loading request (issue 21). */
+  warmSpare?: true;
   problem?: string;
 }
 
@@ -180,6 +182,7 @@ export async function runColdStart(runs: number, log: (line: string) => void): P
       {
         row: {
           role: 'other',
+          warmSpare: true,
           name: `${serveName}, version just deployed, warm spare (the default; instance columns from taking it)`,
           from: 'first request, no instance running',
           toFirst200Ms: [],

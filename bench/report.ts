@@ -196,7 +196,9 @@ function coldStart(result: ColdStartResult): string {
       "its first instance as it starts, so its first 200 includes the platform's start and the instance's. " +
       "`hangar serve`'s row starts at the first request to a version `hangar deploy` has just deployed " +
       "(the platform running, TypeScript compiled at deploy, the deploy's own instance stopped), so its " +
-      "first 200 is that request's: one instance start.",
+      "first 200 is that request's: one instance start. Its `no warm spare` row runs with " +
+      '`scheduler.warm_spares: 0` (a fresh instance process per start); the `warm spare` row with the ' +
+      'default (one spare started ahead), and its instance columns count from taking the spare.',
   ].join('\n\n');
 }
 

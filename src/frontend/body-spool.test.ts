@@ -15,7 +15,7 @@ beforeEach(() => {
 afterEach(() => rmSync(runDir, { recursive: true, force: true }));
 
 describe('BodySpool', () => {
-  it('writes a body to a private file under run/bodies-<pid>-<token>/ and removes it on discard', () => {
+  it('writes a body to a private file under run/bodies-<pid>-<token>/; remove() unlinks it', () => {
     const spool = new BodySpool(runDir);
     expect(spool.dir.startsWith(join(runDir, `bodies-${process.pid}-`))).toBe(true);
     const file = spool.open();
@@ -25,20 +25,47 @@ describe('BodySpool', () => {
     expect(body.length).toBe(11);
     expect(readFileSync(body.file, 'utf8')).toBe('hello world');
     expect(statSync(body.file).mode & 0o777).toBe(0o600);
-    const other = spool.open();
-    expect(other.file).not.toBe(body.file);
-    other.discard();
-    expect(existsSync(other.file)).toBe(false);
+    expect(spool.slots).toEqual({ free: 0, lent: 1 });
+    spool.remove(body);
+    expect(existsSync(body.file)).toBe(false);
+    expect(spool.slots).toEqual({ free: 0, lent: 0 });
     spool.close();
     expect(existsSync(spool.dir)).toBe(false);
   });
 
-  it('gives back what it wrote when the body has to go on in memory', () => {
+  it('a recycled slot takes the next body from its start; its length says where that body ends', () => {
+    const spool = new BodySpool(runDir);
+    const first = spool.open();
+    first.write(Buffer.from('a longer first body'));
+    const one = first.finish();
+    spool.recycle(one);
+    expect(spool.slots).toEqual({ free: 1, lent: 0 });
+    const second = spool.open();
+    second.write(Buffer.from('short'));
+    const two = second.finish();
+    expect(two.file).toBe(one.file);
+    expect(readFileSync(two.file).subarray(0, two.length).toString()).toBe('short');
+    spool.close();
+  });
+
+  it('a slot that held more than 4 MiB is not kept', () => {
+    const spool = new BodySpool(runDir);
+    const file = spool.open();
+    file.write(Buffer.alloc(4 * 1024 * 1024 + 1));
+    const body = file.finish();
+    spool.recycle(body);
+    expect(existsSync(body.file)).toBe(false);
+    expect(spool.slots).toEqual({ free: 0, lent: 0 });
+    spool.close();
+  });
+
+  it('gives back what it wrote when the body has to go on in memory, and drops the slot', () => {
     const spool = new BodySpool(runDir);
     const file = spool.open();
     file.write(Buffer.from('abc'));
     expect(file.takeBack().toString()).toBe('abc');
     expect(existsSync(file.file)).toBe(false);
+    spool.close();
   });
 });
 
@@ -48,7 +75,10 @@ async function bodyServer(spool: BodySpool | undefined, seen: RequestBody[]): Pr
     readBody(req, res, 8 * 1024 * 1024, 0, spool).body.then(
       (body) => {
         seen.push(body);
-        const bytes = isSpooled(body) ? readFileSync(body.file) : Buffer.concat(body as Buffer[]);
+        const bytes = isSpooled(body)
+          ? readFileSync(body.file).subarray(0, body.length)
+          : Buffer.concat(body as Buffer[]);
+        if (isSpooled(body)) spool?.recycle(body);
         res.end(
           JSON.stringify({ length: bodyLength(body), spooled: isSpooled(body), same: bytes.equals(sent) }),
         );
@@ -108,6 +138,7 @@ describe('readBody with a spool', () => {
       const answer = await post(server, Buffer.alloc(9 * 1024 * 1024));
       expect(answer.status).toBe(413);
       expect(readdirSync(spool.dir)).toEqual([]);
+      expect(spool.slots).toEqual({ free: 0, lent: 0 });
     } finally {
       server.close();
       spool.close();

@@ -20,7 +20,7 @@
  */
 import type { RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { removeSpooled } from './body-spool.js';
+import type { SpooledBody } from './body-spool.js';
 import { BufferBudget } from './buffer-budget.js';
 import { markBusy } from './connection-state.js';
 import type { FrontendOptions } from './options.js';
@@ -101,8 +101,10 @@ export function createFrontend(options: FrontendOptions): RequestListener {
  * list stops there; one that throws is answered by reject(). `finish` (step 8) runs either way.
  */
 async function handle(x: Exchange, finish: () => void): Promise<void> {
-  // A body buffered in a file (body-spool.ts) is removed once the request is over.
-  let spooled: string | undefined;
+  // A body buffered in a file (body-spool.ts): its slot is reused once an instance answered (it
+  // has read the body then), else removed once the request is over.
+  let spooled: SpooledBody | undefined;
+  let answered = false;
   try {
     // 2. Framing and size checks; `.`/`..` segments redirect.
     if (rejectMalformed(x) === DONE) return;
@@ -132,10 +134,11 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
         const read = hasBody(x.req) ? await readRequestBody(x) : noBody;
         if (read === DONE) return;
         body = read;
-        if (isSpooled(read)) spooled = read.file;
+        if (isSpooled(read)) spooled = read;
       }
       const clientHeaders = handler.kind === 'cgi' ? x.req.rawHeaders.slice() : undefined;
       upstream = await dispatchRequest(x, route, found.index, body);
+      answered = true;
       // A CGI script's local redirect (S4.2): the answer is what a GET of that path gets.
       if (upstream.localRedirect === undefined) break;
       followLocalRedirect(x, upstream.localRedirect, clientHeaders ?? x.req.rawHeaders, redirects);
@@ -156,7 +159,11 @@ async function handle(x: Exchange, finish: () => void): Promise<void> {
   } catch (err) {
     reject(x, err);
   } finally {
-    if (spooled !== undefined) removeSpooled(spooled);
+    if (spooled !== undefined) {
+      const spool = x.context.options.bodySpool;
+      if (answered) spool?.recycle(spooled);
+      else spool?.remove(spooled);
+    }
     finish();
   }
 }

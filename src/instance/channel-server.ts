@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
 import { FrameWriter } from '../shared/frame-writer.js';
@@ -94,19 +94,32 @@ function serveConnection(
 }
 
 /**
- * The body the front end spooled to a file (body-spool.ts), read whole before the handler runs,
- * as a payload would have been; a message when it cannot be read or is not what the frame says.
+ * The body the front end spooled to a file (src/frontend/body-spool.ts), read before the handler
+ * runs, as a payload would have been: the frame's `bodyLength` bytes from the file's start (the
+ * file is a slot that may hold an earlier body's bytes after them). A message when it cannot be
+ * read or is shorter than the frame says.
  */
 function readSpooledBody(head: RequestFrame, maxRequestBytes: number): Buffer | string {
-  let body: Buffer;
+  const length = head.bodyLength ?? -1;
+  if (!(length >= 0 && length <= maxRequestBytes))
+    return `the front end announced a spooled request body of ${head.bodyLength} bytes`;
+  let fd: number | undefined;
   try {
-    body = readFileSync(head.bodyFile!);
+    fd = openSync(head.bodyFile!, 'r');
+    const body = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const read = readSync(fd, body, done, length - done, done);
+      if (read === 0)
+        return `the request body spooled to ${head.bodyFile} has ${done} bytes, not the ${length} the front end announced`;
+      done += read;
+    }
+    return body;
   } catch (err) {
     return `cannot read the request body the front end spooled to ${head.bodyFile}: ${(err as Error).message}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  if (body.length !== head.bodyLength || body.length > maxRequestBytes)
-    return `the request body spooled to ${head.bodyFile} has ${body.length} bytes, not the ${head.bodyLength} the front end announced`;
-  return body;
 }
 
 /** Runs one request and resolves with its response frame (never rejects: failures are 500 frames). */

@@ -1,9 +1,9 @@
 /**
  * Request bodies past the spool threshold (64 KiB) wait for their instance in a file of the data
  * dir's run/ (src/frontend/body-spool.ts), against a real `hangar dev`: the app gets every byte
- * over the request channel and over HTTP (a Node handler), many at once; the file is gone when
- * the request is over, whether it was answered, refused with 413 or abandoned by its client;
- * and a spool directory left by a platform process that died goes at the next start.
+ * over the request channel and over HTTP (a Node handler), many at once, and a shorter body in a
+ * slot an earlier, longer one used; a body refused with 413 or abandoned by its client leaves no
+ * file; and a spool directory left by a platform process that died goes at the next start.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -74,39 +74,7 @@ describe('request bodies spooled to run/ (S5 step 5)', () => {
   });
   afterAll(() => dev.stop());
 
-  it('a 1 MiB body reaches a fetch handler byte for byte, through a file that is gone afterwards', async () => {
-    const body = randomBytes(1024 * 1024);
-    const { status, json } = await post(dev.url, '/echo', body);
-    expect(status).toBe(200);
-    expect(json.bodyLength).toBe(body.length);
-    expect(json.bodySha256).toBe(sha256(body));
-    // It went through the spool: the directory exists (made on first use), and is empty again.
-    expect(readdirSync(join(dev.dataDir, 'run')).some((name) => name.startsWith('bodies-'))).toBe(true);
-    await untilNoSpooledFiles(dev.dataDir);
-  });
-
-  it('a Node (req, res) handler gets the spooled body over HTTP, with its Content-Length', async () => {
-    const body = randomBytes(3 * 1024 * 1024 + 17);
-    const { status, json } = await post(dev.url, '/raw/echo', body);
-    expect(status).toBe(200);
-    expect(json).toMatchObject({
-      bodyLength: body.length,
-      bodySha256: sha256(body),
-      contentLength: String(body.length),
-    });
-    await untilNoSpooledFiles(dev.dataDir);
-  });
-
-  it('bodies on both sides of the threshold, 24 at once, each arrive whole and are not mixed up', async () => {
-    const bodies = Array.from({ length: 24 }, (_, i) => randomBytes(i % 2 === 0 ? 300 * 1024 + i : 1000 + i));
-    const answers = await Promise.all(bodies.map((body) => post(dev.url, '/echo', body)));
-    answers.forEach(({ status, json }, i) => {
-      expect(status).toBe(200);
-      expect(json.bodySha256).toBe(sha256(bodies[i]!));
-    });
-    await untilNoSpooledFiles(dev.dataDir);
-  });
-
+  // First, with no slot kept yet: a body that fails leaves its directory empty.
   it('a chunked body crossing max_request_bytes is a 413 and leaves no file', async () => {
     const socket = await openSocket(dev.url);
     try {
@@ -145,6 +113,50 @@ describe('request bodies spooled to run/ (S5 step 5)', () => {
     await untilNoSpooledFiles(dev.dataDir);
     // Node's parser reports the cut body (a 400 in the log: nobody is there to get it).
     await dev.waitFor(/POST \/echo (400|499) /);
+  });
+  it('a 1 MiB body reaches a fetch handler byte for byte, through a file kept for the next body', async () => {
+    const body = randomBytes(1024 * 1024);
+    const { status, json } = await post(dev.url, '/echo', body);
+    expect(status).toBe(200);
+    expect(json.bodyLength).toBe(body.length);
+    expect(json.bodySha256).toBe(sha256(body));
+    // It went through the spool: one file, kept for the next body.
+    expect(spooledFiles(dev.dataDir)).toHaveLength(1);
+  });
+
+  it('a shorter body in the slot a longer one used gets its own bytes only', async () => {
+    const body = randomBytes(100 * 1024);
+    const { status, json } = await post(dev.url, '/echo', body);
+    expect(status).toBe(200);
+    expect(json.bodyLength).toBe(body.length);
+    expect(json.bodySha256).toBe(sha256(body));
+    expect(spooledFiles(dev.dataDir)).toHaveLength(1);
+  });
+
+  it('a Node (req, res) handler gets the spooled body over HTTP, with its Content-Length', async () => {
+    const body = randomBytes(3 * 1024 * 1024 + 17);
+    const { status, json } = await post(dev.url, '/raw/echo', body);
+    expect(status).toBe(200);
+    expect(json).toMatchObject({
+      bodyLength: body.length,
+      bodySha256: sha256(body),
+      contentLength: String(body.length),
+    });
+    // Again, shorter, in the slot that body used: only its own bytes reach the handler.
+    const shorter = randomBytes(200 * 1024);
+    const again = await post(dev.url, '/raw/echo', shorter);
+    expect(again.json).toMatchObject({ bodyLength: shorter.length, bodySha256: sha256(shorter) });
+  });
+
+  it('bodies on both sides of the threshold, 24 at once, each arrive whole and are not mixed up', async () => {
+    const bodies = Array.from({ length: 24 }, (_, i) => randomBytes(i % 2 === 0 ? 300 * 1024 + i : 1000 + i));
+    const answers = await Promise.all(bodies.map((body) => post(dev.url, '/echo', body)));
+    answers.forEach(({ status, json }, i) => {
+      expect(status).toBe(200);
+      expect(json.bodySha256).toBe(sha256(bodies[i]!));
+    });
+    // At most one slot per body that was in a file at once (12), kept for reuse.
+    expect(spooledFiles(dev.dataDir).length).toBeLessThanOrEqual(12);
   });
 });
 

@@ -69,3 +69,39 @@ async function expectEventually(check: () => Promise<boolean>): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe('front end: a chunked body takes its room in the budget as it streams in', () => {
+  let h: FrontendHarness;
+  beforeAll(async () => {
+    h = await startFrontendHarness({ limits: { maxBufferedBytes: 4 * MiB }, handler: () => reply('ok') });
+  });
+  afterAll(() => h.stop());
+
+  it('past the budget the client gets 503 before its body ends, and the room is free again after', async () => {
+    const socket = await openSocket(h.url);
+    try {
+      const response = readResponse(socket);
+      socket.write('POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const chunk = Buffer.alloc(MiB, 97);
+      const framed = Buffer.concat([
+        Buffer.from(`${chunk.length.toString(16)}\r\n`),
+        chunk,
+        Buffer.from('\r\n'),
+      ]);
+      // 6 MiB and no last chunk: only a refusal while it streams can answer this request.
+      for (let i = 0; i < 6 && !socket.destroyed; i++) socket.write(framed);
+      const refused = await response;
+      expect(refused.status).toBe(503);
+      expect(refused.headers.connection).toEqual(['close']);
+      const logged = await h.record((r) => r.status === 503 && r.resource === '/up');
+      expect(logged.error).toMatch(/^HANGAR_E_BUFFERS_FULL: /);
+    } finally {
+      socket.destroy();
+    }
+    const fits = await rawRequest(
+      h.url,
+      'POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    expect(fits.status).toBe(200);
+  });
+});

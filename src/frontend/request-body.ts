@@ -105,7 +105,8 @@ function sweep(): void {
  * for `idleTimeoutMs` (0: no limit), and with CLIENT_CLOSED when the client goes away first.
  * Requests without a body resolve at once. With a `spool`, a body that grows past its threshold
  * goes on in a file (body-spool.ts) and resolves as that file; when the file cannot be written,
- * the body stays in memory.
+ * the body stays in memory. A body of unknown length (chunked) asks `reserve` for room for each
+ * chunk as it comes (the buffer budget): refused, the read ends with that error.
  *
  * @example
  * const body = await readBody(req, res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs).body;
@@ -116,6 +117,7 @@ export function readBody(
   maxBytes: number,
   idleTimeoutMs = 0,
   spool?: BodySpool,
+  reserve?: (bytes: number) => HangarError | undefined,
 ): BodyRead {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -183,6 +185,14 @@ export function readBody(
           ),
         );
         return;
+      }
+      // Held from its first byte: in memory or in a file, it is the platform's to keep.
+      if (declared < 0 && reserve !== undefined) {
+        const refused = reserve(chunk.length);
+        if (refused) {
+          settle(refused);
+          return;
+        }
       }
       if (file !== undefined) {
         try {

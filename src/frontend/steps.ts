@@ -347,14 +347,14 @@ export async function readRequestBody(x: Exchange): Promise<RequestBody | Done> 
   // closes the connection: the body is not read).
   const declared = Number(x.req.headers['content-length'] ?? 0);
   if (declared > 0 && !hold(x, declared)) return reject(x, buffersFull(x), { close: true });
-  const read = readBody(x.req, x.res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs, bodySpool);
+  // A chunked body takes its room chunk by chunk as it streams in (its size is not known before).
+  const reserve =
+    declared === 0 ? (bytes: number) => (hold(x, bytes) ? undefined : buffersFull(x)) : undefined;
+  const read = readBody(x.req, x.res, limits.maxRequestBytes, limits.bodyIdleTimeoutMs, bodySpool, reserve);
   // While it reads, a parse error in the body is this request's 400 (early-rejections.ts).
   const untrack = trackBodyRead(x.req.socket, read);
   try {
-    const body = await read.body;
-    // A chunked body's size is known once it is read: it is held from then on.
-    if (declared === 0 && !hold(x, bodyLength(body))) return reject(x, buffersFull(x));
-    return body;
+    return await read.body;
   } catch (err) {
     return reject(x, err, { close: true });
   } finally {

@@ -25,17 +25,10 @@
  * at the next start (removeStaleSpools()).
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { readPrefix } from '../shared/file-prefix.js';
+import { isAlive } from '../shared/process-alive.js';
 
 /** A body the front end buffered in a file: the instance reads `length` bytes from `file`'s start. */
 export interface SpooledBody {
@@ -93,14 +86,7 @@ export class SpoolFile {
   /** What was written, read back (to go on in memory after a failed write), and the slot dropped. */
   takeBack(): Buffer {
     try {
-      const body = Buffer.allocUnsafe(this.#length);
-      let done = 0;
-      while (done < body.length) {
-        const read = readSync(this.#slot.fd, body, done, body.length - done, done);
-        if (read === 0) throw new Error(`the spool file ${this.#slot.file} ended early`);
-        done += read;
-      }
-      return body;
+      return readPrefix(this.#slot.fd, this.#length, this.#slot.file);
     } finally {
       this.discard();
     }
@@ -216,17 +202,7 @@ export function removeStaleSpools(runDir: string): void {
   }
   for (const name of names) {
     const match = DIR.exec(name);
-    if (!match || processAlive(Number(match[1]))) continue;
+    if (!match || isAlive(Number(match[1]))) continue;
     rmSync(join(runDir, name), { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

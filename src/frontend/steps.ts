@@ -24,7 +24,7 @@ import { errorAnswer } from './error-response.js';
 import { checkFraming } from './framing-checks.js';
 import { type HandlerMatch, matchHandler } from './handler-match.js';
 import type { FrontendOptions, ResponseJournal } from './options.js';
-import { bodyLength, type RequestBody, readBody } from './request-body.js';
+import { type RequestBody, readBody } from './request-body.js';
 import { headerObject, sanitiseRequestHeaders } from './request-headers.js';
 import { type ClientResponse, rewriteResponse, type UpstreamResponse } from './response-rewrite.js';
 import type { RouteRequest, ServiceRoute } from './route.js';

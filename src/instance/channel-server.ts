@@ -1,5 +1,5 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { readFilePrefix } from '../shared/file-prefix.js';
 import { encodeFrameParts, FrameDecoder } from '../shared/frame-codec.js';
 import { FrameWriter } from '../shared/frame-writer.js';
 import {
@@ -103,22 +103,10 @@ function readSpooledBody(head: RequestFrame, maxRequestBytes: number): Buffer | 
   const length = head.bodyLength ?? -1;
   if (!(length >= 0 && length <= maxRequestBytes))
     return `the front end announced a spooled request body of ${head.bodyLength} bytes`;
-  let fd: number | undefined;
   try {
-    fd = openSync(head.bodyFile!, 'r');
-    const body = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const read = readSync(fd, body, done, length - done, done);
-      if (read === 0)
-        return `the request body spooled to ${head.bodyFile} has ${done} bytes, not the ${length} the front end announced`;
-      done += read;
-    }
-    return body;
+    return readFilePrefix(head.bodyFile!, length);
   } catch (err) {
     return `cannot read the request body the front end spooled to ${head.bodyFile}: ${(err as Error).message}`;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -50,6 +50,7 @@ import {
 } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { isAlive } from '../shared/process-alive.js';
 import type { RequestRecord } from '../shared/request-record.js';
 
 /**
@@ -690,14 +691,4 @@ function abandonedJournals(
   }
   found.sort((a, b) => (a.owner === b.owner ? a.generation - b.generation : a.owner < b.owner ? -1 : 1));
   return found;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -6,9 +6,9 @@
  * sees `lease.send()`. Both read at most `maxResponseBytes` of a body (S5 step 6): an endless
  * or huge answer is never held in memory whole.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { Pool } from 'undici';
 import { HangarError, isHangarError } from '../shared/errors.js';
+import { readFilePrefix } from '../shared/file-prefix.js';
 import { InternalHeader } from '../shared/internal-headers.js';
 import type { PackedLines, RequestFrame } from '../shared/request-channel.js';
 import {
@@ -96,7 +96,10 @@ export async function sendOverHttp(
   ];
   if (request.deadlineAt !== undefined) headers.push(InternalHeader.deadline, String(request.deadlineAt));
   // A Node handler's IncomingMessage needs the bytes: a spooled body is read back here.
-  const body = request.bodyFile !== undefined ? [readSpooled(request.bodyFile)] : request.body;
+  const body =
+    request.bodyFile !== undefined
+      ? [readFilePrefix(request.bodyFile.file, request.bodyFile.length)]
+      : request.body;
   const hasBody = body.length > 0 || (request.method !== 'GET' && request.method !== 'HEAD');
   let response: Awaited<ReturnType<Pool['request']>>;
   try {
@@ -162,24 +165,4 @@ function invalidUnlessConnection(err: unknown, request: InstanceRequest): unknow
     `the instance's response was not valid HTTP: ${err instanceof Error ? err.message : String(err)}`,
     { cause: err },
   );
-}
-
-/**
- * A spooled body's bytes (src/frontend/body-spool.ts): its `length` from the file's start (the
- * file is a slot that may hold an earlier, longer body's bytes after them).
- */
-function readSpooled(spooled: { file: string; length: number }): Buffer {
-  const body = Buffer.allocUnsafe(spooled.length);
-  const fd = openSync(spooled.file, 'r');
-  try {
-    let done = 0;
-    while (done < body.length) {
-      const read = readSync(fd, body, done, body.length - done, done);
-      if (read === 0) throw new Error(`the spooled request body ${spooled.file} ended after ${done} bytes`);
-      done += read;
-    }
-    return body;
-  } finally {
-    closeSync(fd);
-  }
 }

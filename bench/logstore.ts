@@ -223,10 +223,10 @@ interface FillParams {
 export async function runLogstore(requested: number, log: (line: string) => void): Promise<LogstoreResult> {
   const dataDir = makeTempDir('logstore');
   let db: Db | undefined;
-  let opened: ReturnType<typeof openLogStore> | undefined;
+  let opened: Awaited<ReturnType<typeof openLogStore>> | undefined;
   try {
     // The store's schema, made by the store (its migrations) on the connection the worker would have.
-    opened = openLogStore({ kind: 'sqlite', dataDir });
+    opened = await openLogStore({ kind: 'sqlite', dataDir });
     db = openDatabase(dataDir);
     const fill = await fillStore(db, dataDir, requested, log);
     const store = opened.store;
@@ -270,7 +270,7 @@ export async function runLogstore(requested: number, log: (line: string) => void
       ],
     };
   } finally {
-    opened?.close();
+    await opened?.close();
     db?.close();
     removeTempDir(dataDir);
   }
@@ -383,7 +383,7 @@ async function measureInserts(
   for (let round = 0; round < INSERT_ROUNDS; round++) {
     const emptyDir = makeTempDir('logstore-empty');
     try {
-      const opened = openLogStore({ kind: 'sqlite', dataDir: emptyDir });
+      const opened = await openLogStore({ kind: 'sqlite', dataDir: emptyDir });
       try {
         const [e, f] = await insertRound(
           [opened.store, store],
@@ -392,7 +392,7 @@ async function measureInserts(
         empty.push(e!);
         full.push(f!);
       } finally {
-        opened.close();
+        await opened.close();
       }
     } finally {
       removeTempDir(emptyDir);

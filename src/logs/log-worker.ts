@@ -1,11 +1,11 @@
 /**
  * The request log's worker thread (started by request-log-thread.ts): the whole request log
  * of request-logs.ts — assembling entries, the dev terminal's request lines, the batched
- * writer and the SQLite store on its own connection — runs here, beside the front end's event
- * loop instead of inside it. The platform thread only hands over records and lines, one
- * message per event-loop turn. With a request journal (request-journal.ts), the journals of
- * platform processes that died are recovered into the store first, before any message (a query
- * among them) is handled, and each commit of journaled records is reported back.
+ * writer and the store on its own connection (SQLite) or pool (PostgreSQL) — runs here, beside
+ * the front end's event loop instead of inside it. The platform thread only hands over records
+ * and lines, one message per event-loop turn. With a request journal (request-journal.ts), the
+ * journals of platform processes that died are recovered into the store first, before any
+ * message (a query among them) is handled, and each commit of journaled records is reported back.
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
@@ -29,7 +29,8 @@ const print = (text: string) => terminalWriter?.write(text);
 const color = terminal?.color ?? false;
 /** Stack traces show the app's own frames, unless `hangar dev --full-traces` (stack-trim.ts). */
 const trim = terminal?.fullTraces ? undefined : 'hangar dev --full-traces shows them';
-const opened = openLogStore(location);
+// Messages wait in the port until the listener below is added, so none is lost while this waits.
+const opened = await openLogStore(location);
 const logs = createRequestLogs({
   store: opened.store,
   retention,
@@ -117,11 +118,16 @@ port.on('message', (message: ToLogThread) => {
       }
       return;
     case 'close':
-      void logs.close().then(() => {
-        terminalWriter?.close();
-        opened.close();
-        port.postMessage({ type: 'reply', id: message.id, ok: true, value: undefined });
-      });
+      // Answered whatever happens: the platform waits for this answer to stop the worker.
+      void logs
+        .close()
+        .catch(() => undefined)
+        .then(() => {
+          terminalWriter?.close();
+          return opened.close();
+        })
+        .catch(() => undefined)
+        .then(() => port.postMessage({ type: 'reply', id: message.id, ok: true, value: undefined }));
       return;
   }
 });

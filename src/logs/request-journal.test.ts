@@ -353,7 +353,7 @@ describe('RequestJournal', () => {
 
   it('with the log: the generations the log reports committed let the journal go', async () => {
     const data = mkdtempSync(join(tmpdir(), 'hangar-journal-data-'));
-    const opened = openLogStore({ kind: 'sqlite', dataDir: data });
+    const opened = await openLogStore({ kind: 'sqlite', dataDir: data });
     try {
       const logs = createRequestLogs({
         store: opened.store,
@@ -381,7 +381,7 @@ describe('RequestJournal', () => {
         ['/r/3', ['line of 3']],
       ]);
     } finally {
-      opened.close();
+      await opened.close();
       rmSync(data, { recursive: true, force: true });
     }
   });
@@ -390,15 +390,15 @@ describe('RequestJournal', () => {
 describe('recoverJournals', () => {
   let data: string;
   let dir: string;
-  let opened: ReturnType<typeof openLogStore>;
-  beforeEach(() => {
+  let opened: Awaited<ReturnType<typeof openLogStore>>;
+  beforeEach(async () => {
     data = mkdtempSync(join(tmpdir(), 'hangar-journal-recover-'));
     dir = join(data, 'run');
-    opened = openLogStore({ kind: 'sqlite', dataDir: data });
+    opened = await openLogStore({ kind: 'sqlite', dataDir: data });
     new RequestJournal({ dir, onError: () => {} }).close();
   });
-  afterEach(() => {
-    opened.close();
+  afterEach(async () => {
+    await opened.close();
     rmSync(data, { recursive: true, force: true });
   });
   const sink = () => ({
@@ -488,7 +488,7 @@ describe('recoverJournals', () => {
     writeFileSync(file, entries(0, served(1)));
     await expect(
       recoverJournals(dir, undefined, {
-        storedIds: () => new Set(),
+        storedIds: async () => new Set(),
         append: () => Promise.reject(new Error('disk I/O error')),
       }),
     ).rejects.toThrow('disk I/O error');

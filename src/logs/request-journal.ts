@@ -592,7 +592,7 @@ export function readJournal(
 /** Where the recovered records go: the store of the log that recovers them. */
 export interface RecoverySink {
   /** Of `ids`, those the store already has a record of. */
-  storedIds(ids: readonly string[]): Set<string>;
+  storedIds(ids: readonly string[]): Promise<Set<string>>;
   /** Stores `records` (in one transaction), replacing a record of the same id (one this recovery stored). */
   append(records: readonly RequestRecord[]): Promise<void>;
 }
@@ -645,7 +645,7 @@ export async function recoverJournals(
     const byId = new Map<string, RequestRecord>();
     for (const record of read.records) byId.set(record.requestId, record);
     const fresh = [...byId.keys()].filter((id) => !recoveredNow.has(id));
-    const stored = fresh.length > 0 ? sink.storedIds(fresh) : new Set<string>();
+    const stored = fresh.length > 0 ? await sink.storedIds(fresh) : new Set<string>();
     const missing: RequestRecord[] = [];
     for (const [id, record] of byId) {
       if (stored.has(id)) recovery.alreadyStored++;

@@ -1,21 +1,24 @@
 /**
  * The LogStore conformance suite: every store implementation runs these same cases (the
- * undici cache-store pattern). Today: SQLite on a real file in a temp dir.
+ * undici cache-store pattern), each opened as the log worker opens it (open-store.ts): SQLite on
+ * a real file in a temp dir, and PostgreSQL in a fresh database per test (test/helpers/postgres.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../shared/database.js';
-import { SqliteLogStore } from './sqlite-store.js';
+import { createTestDatabase } from '../../test/helpers/postgres.js';
+import { type LogStoreLocation, type OpenedLogStore, openLogStore } from './open-store.js';
 import type { LogStore } from './store.js';
 import type { RequestLogRecord, StoredLine } from './types.js';
 
 interface Harness {
   store: LogStore;
+  /** The opener's `storedIds` for the store. */
+  storedIds(ids: readonly string[]): Promise<Set<string>>;
   /** Closes and opens the store again on the same storage. */
-  reopen(): LogStore;
-  cleanup(): void;
+  reopen(): Promise<LogStore>;
+  cleanup(): Promise<void>;
 }
 
 const base = Date.parse('2026-01-01T00:00:00Z');
@@ -51,11 +54,11 @@ function line(r: RequestLogRecord, level: StoredLine['level'], message: string):
   return { requestId: r.requestId, time: r.startTime, level, message };
 }
 
-export function describeLogStore(name: string, make: () => Harness): void {
+export function describeLogStore(name: string, make: () => Promise<Harness>): void {
   describe(`LogStore conformance: ${name}`, () => {
     let h: Harness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
     afterEach(() => h.cleanup());
 
@@ -87,7 +90,7 @@ export function describeLogStore(name: string, make: () => Harness): void {
         { ...b, lines: [] },
       ]);
       expect(page.entries.map((e) => e.split)).toEqual(['cookie:v1=0.7,v2=0.3', null]);
-      const again = h.reopen();
+      const again = await h.reopen();
       expect((await again.query({ requestId: a.requestId })).entries[0]?.split).toBe('cookie:v1=0.7,v2=0.3');
     });
 
@@ -281,29 +284,99 @@ export function describeLogStore(name: string, make: () => Harness): void {
       expect(left.at(-1)!.requestId).toBe(rs[49]!.requestId);
     });
 
+    it('replaces a record appended again under its id (the journal recovery), also within one batch', async () => {
+      const a = record(1);
+      const b = record(2);
+      await h.store.append([a, b], [line(a, 'info', 'separate')]);
+      await h.store.append([{ ...a, status: 503, error: 'HANGAR_E_X: again' }], []);
+      await h.store.append(
+        [
+          { ...b, status: 404 },
+          { ...b, status: 410 },
+        ],
+        [],
+      );
+      const page = await h.store.query({});
+      expect(page.entries.map((e) => [e.requestId, e.status, e.error])).toEqual([
+        [a.requestId, 503, 'HANGAR_E_X: again'],
+        [b.requestId, 410, null],
+      ]);
+      // A replaced record's separate lines stay.
+      expect(page.entries[0]!.lines.map((l) => l.message)).toEqual(['separate']);
+    });
+
+    it('tells which of some ids it has a record of (lines alone are not a record)', async () => {
+      const [a, b, c] = [record(1), record(2), record(3)];
+      await h.store.append([a, b], [line(c, 'info', 'a line without its record yet')]);
+      expect(await h.storedIds([a.requestId, c.requestId, b.requestId])).toEqual(
+        new Set([a.requestId, b.requestId]),
+      );
+      expect(await h.storedIds([])).toEqual(new Set());
+      await h.reopen();
+      expect(await h.storedIds([b.requestId, 'f'.repeat(32)])).toEqual(new Set([b.requestId]));
+    });
+
+    it('stores messages with NUL and cut surrogate pairs, and still searches every message', async () => {
+      const a = record(1);
+      const b = record(2);
+      const odd = 'before \0 \ud83d after \u0000 literal \\u0000';
+      const { requestId: _, ...carried } = line(a, 'info', odd);
+      await h.store.append(
+        [{ ...a, lines: [carried] }, b],
+        [line(b, 'warning', odd), line(b, 'info', 'plain')],
+      );
+      const ids = async (q: Parameters<LogStore['query']>[0]) =>
+        (await h.store.query(q)).entries.map((e) => e.requestId);
+      expect(await ids({ text: 'after' })).toEqual([a.requestId, b.requestId]);
+      expect(await ids({ text: 'plain' })).toEqual([b.requestId]);
+      expect(await ids({ text: 'literal \\u0000' })).toEqual([a.requestId, b.requestId]);
+      const { entries } = await h.store.query({});
+      for (const message of [entries[0]!.lines[0]!.message, entries[1]!.lines[0]!.message]) {
+        // SQLite keeps the message as it came; PostgreSQL text holds no NUL nor half a pair (U+FFFD).
+        expect(message).toMatch(/^before (\0|\uFFFD) (\ud83d|\uFFFD) after (\0|\uFFFD) literal \\u0000$/u);
+      }
+    });
+
     it('keeps what was appended across a reopen', async () => {
       const a = record(1);
       await h.store.append([a], [line(a, 'critical', 'kept')]);
-      const again = h.reopen();
+      const again = await h.reopen();
       const [entry] = (await again.query({})).entries;
       expect(entry!.lines[0]).toMatchObject({ level: 'critical', message: 'kept' });
     });
   });
 }
 
-describeLogStore('SQLite', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hangar-logstore-'));
-  let db = openDatabase(dir);
+/** A harness on `openLogStore(location)`, reopened on the same location; `drop` removes the storage. */
+async function opened(location: LogStoreLocation, drop: () => Promise<void>): Promise<Harness> {
+  let open: OpenedLogStore;
+  try {
+    open = await openLogStore(location);
+  } catch (err) {
+    await drop();
+    throw err;
+  }
   return {
-    store: new SqliteLogStore(db),
-    reopen() {
-      db.close();
-      db = openDatabase(dir);
-      return new SqliteLogStore(db);
+    store: open.store,
+    storedIds: (ids) => open.storedIds(ids),
+    async reopen() {
+      await open.close();
+      open = await openLogStore(location);
+      return open.store;
     },
-    cleanup() {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
+    async cleanup() {
+      await open.close();
+      await drop();
     },
   };
+}
+
+describeLogStore('SQLite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-logstore-'));
+  return opened({ kind: 'sqlite', dataDir: dir }, async () => rmSync(dir, { recursive: true, force: true }));
+});
+
+describeLogStore('PostgreSQL', async () => {
+  const db = await createTestDatabase();
+  return opened({ kind: 'postgres', url: db.url }, () => db.drop());
 });

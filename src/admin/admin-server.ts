@@ -18,18 +18,27 @@ import { type DeployApi, handleDeployRoutes, type VersionsApi } from './deploy-a
 
 export type { InstanceView, WarmSparesView } from './api-views.js';
 
+/** What `GET /metrics` answers. */
+export interface MetricsPage {
+  contentType: string;
+  body: string;
+}
+
 export interface AdminSource {
   instances(): InstanceView[];
   /** The warm spares and their use, listed with the instances (docs/scaling.md "Warm spares"). */
   warmSpares?(): WarmSparesView;
   /** Scaling decisions, oldest first (S6). */
   decisions(): readonly ScalingDecision[];
-  /** Metering report for `GET /api/quotas` (S10); may throw a HangarError for a bad query. */
+  /**
+   * Metering report for `GET /api/quotas` (S10), or a promise of it (the counters are read from
+   * the database); may throw or reject with a HangarError for a bad query or an unreadable store.
+   */
   quotas?(query: URLSearchParams): unknown;
   /** The console's charts, `GET /api/timeseries` (docs/console.md); may throw a HangarError for a bad query. */
   timeseries?(params: URLSearchParams): unknown;
-  /** Prometheus text exposition for `GET /metrics` (S10, S14). */
-  metrics?(): { contentType: string; body: string };
+  /** Prometheus text exposition for `GET /metrics` (S10, S14); may reject with the reason it cannot be read. */
+  metrics?(): MetricsPage | Promise<MetricsPage>;
   /** Open sockets of the socket service, for `GET /api/sockets` (S12, S14). */
   sockets?(): Promise<unknown[]>;
   /** The request log (S9): `GET /api/logs` and `GET /api/logs/stream`. */
@@ -119,13 +128,18 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
       send(200, source.platformConfig());
       return;
     }
-    if (req.method === 'GET' && path === '/api/quotas' && source.quotas) {
-      try {
-        send(200, source.quotas(new URL(req.url ?? '/', 'http://admin').searchParams));
-      } catch (err) {
-        if (!isHangarError(err)) throw err;
-        send(err.status ?? 500, { error: err.message });
-      }
+    const quotas = source.quotas?.bind(source);
+    if (req.method === 'GET' && path === '/api/quotas' && quotas) {
+      // The report may come from the database (a promise); a bad query throws or rejects alike.
+      Promise.resolve()
+        .then(() => quotas(new URL(req.url ?? '/', 'http://admin').searchParams))
+        .then(
+          (report) => send(200, report),
+          (err: Error) =>
+            send(isHangarError(err) ? (err.status ?? 500) : 500, {
+              error: isHangarError(err) ? err.message : `the quotas could not be read: ${err.message}`,
+            }),
+        );
       return;
     }
     if (req.method === 'GET' && path === '/api/timeseries' && source.timeseries) {
@@ -137,10 +151,25 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
       }
       return;
     }
-    if (req.method === 'GET' && path === '/metrics' && source.metrics) {
-      const { contentType, body } = source.metrics();
-      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+    const metrics = source.metrics?.bind(source);
+    if (req.method === 'GET' && path === '/metrics' && metrics) {
+      Promise.resolve()
+        .then(metrics)
+        .then(
+          ({ contentType, body }) => {
+            res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+            res.end(body);
+          },
+          (err: Error) => {
+            // Text, as Prometheus shows a failed scrape's body.
+            const text = `the metrics could not be read: ${err.message}\n`;
+            res.writeHead(500, {
+              'content-type': 'text/plain; charset=utf-8',
+              'content-length': Buffer.byteLength(text),
+            });
+            res.end(text);
+          },
+        );
       return;
     }
     if (req.method === 'GET' && path === '/api/sockets' && source.sockets) {

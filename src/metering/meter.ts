@@ -1,8 +1,15 @@
 /**
  * SPEC S10: counts requests, bytes and instance-hours per app, version and day, checks the
- * optional daily quotas, and persists the counts. Counting is a few additions in memory on the
- * request path; the counts reach SQLite once a second and on close, so a crash of the platform
- * loses at most the last second of counts.
+ * optional daily quotas, and persists the counts. Counting and the quota check are a few
+ * operations in memory on the request path; the counts reach the store (SQLite, or PostgreSQL
+ * under `serve --database`) once a second and on close, so a crash of the platform loses at
+ * most the last second of counts.
+ *
+ * Several nodes on one database (S16): after each flush the meter reloads today's per-app
+ * totals from the store, which hold every node's flushed counts, and adds its own counts not yet
+ * written. A quota is thus enforced on the platform-wide total: this node's traffic at once,
+ * the other nodes' within about two flush intervals (they write within one, this meter reloads
+ * within the next; docs/metering.md).
  */
 import type { RequestRecord } from '../shared/request-record.js';
 import {
@@ -34,7 +41,10 @@ export interface MeterOptions {
   flushIntervalMs?: number;
   /** Clock, for tests. */
   now?: () => number;
-  /** A failed write to the database (the counts are kept and written with the next flush). */
+  /**
+   * A failed write to the database (the counts are kept and written with the next flush), or a
+   * failed reload of today's totals (the totals in memory stay in force until the next one).
+   */
   onError?: (error: Error) => void;
 }
 
@@ -49,7 +59,12 @@ export interface QuotaReport {
   versions: Array<{ app: string; service: string; version: string; usage: Counters }>;
 }
 
-/** The meter of one platform process. */
+/**
+ * The meter of one platform process.
+ *
+ * The store is only touched by one task at a time (a flush, or a report's read): a report then
+ * never sees counts that are on their way to the store both in memory and stored, or in neither.
+ */
 export class Meter implements TrafficMeter {
   readonly #store: MeteringStore;
   readonly #options: MeterOptions;
@@ -57,7 +72,10 @@ export class Meter implements TrafficMeter {
   readonly #limits: Array<[CounterName, number]>;
   /** Counts not yet written, by `day\0app\0service\0version`. */
   #pending = new Map<string, UsageRow>();
-  /** Today's totals per app (stored + pending), for the quota check. */
+  /**
+   * Today's totals per app for the quota check: the store's at the last reload (every node's
+   * flushed counts) plus this meter's counts since (`#pending` and a write under way).
+   */
   #appTotals = new Map<string, Counters>();
   #today: string;
   /** Epoch ms at which `#today` ends (next 00:00 UTC): the day is not recomputed per request. */
@@ -65,7 +83,12 @@ export class Meter implements TrafficMeter {
   /** Instance id → epoch ms up to which its hours are counted. */
   #sampled = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
+  /** The end of the last task on the store: tasks run one after another. */
+  #tail: Promise<unknown> = Promise.resolve();
+  /** A flush queued behind the running task and not started: later flush() calls join it. */
+  #queuedFlush: Promise<void> | undefined;
 
+  /** Starts a first flush at once, which loads today's totals: await flush() to wait for them. */
   constructor(store: MeteringStore, options: MeterOptions) {
     this.#store = store;
     this.#options = options;
@@ -74,8 +97,8 @@ export class Meter implements TrafficMeter {
       (COUNTER_NAMES as readonly string[]).includes(e[0]),
     );
     this.#today = utcDay(this.#now());
-    this.#loadToday();
-    this.#timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 1_000).unref();
+    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1_000).unref();
+    void this.flush();
   }
 
   /** The first daily quota `app` has used up today, or undefined. */
@@ -121,15 +144,21 @@ export class Meter implements TrafficMeter {
     this.#totals(app)[name] += amount;
   }
 
-  /** Counters of `day` (default today) with the not yet written counts included. */
-  report(day: string = utcDay(this.#now())): QuotaReport {
-    this.#rollDay();
-    // Instance-hours up to this moment, not up to the last flush.
-    this.#sampleInstances();
-    const rows = mergeRows(
-      this.#store.day(day),
-      [...this.#pending.values()].filter((r) => r.day === day),
-    );
+  /**
+   * Counters of `day` (default today): the store's (every node's written counts) with this
+   * meter's not yet written counts included. Rejects when the store cannot be read.
+   */
+  async report(day: string = utcDay(this.#now())): Promise<QuotaReport> {
+    const rows = await this.#exclusive(async () => {
+      this.#rollDay();
+      const stored = await this.#store.day(day);
+      // Instance-hours up to this moment, not up to the last flush.
+      this.#sampleInstances();
+      return mergeRows(
+        stored,
+        [...this.#pending.values()].filter((r) => r.day === day),
+      );
+    });
     const apps = new Map<string, Counters>();
     for (const row of rows) {
       const usage = apps.get(row.app) ?? zeroCounters();
@@ -149,35 +178,97 @@ export class Meter implements TrafficMeter {
   }
 
   /** Counters summed over every stored day, per app version, pending counts included. */
-  allTime(): UsageRow[] {
-    this.#sampleInstances();
-    const pending = [...this.#pending.values()].map((r) => ({ ...r, day: '' }));
-    return mergeRows(this.#store.allTime(), pending);
+  async allTime(): Promise<UsageRow[]> {
+    return this.#exclusive(async () => {
+      const stored = await this.#store.allTime();
+      this.#sampleInstances();
+      const pending = [...this.#pending.values()].map((r) => ({ ...r, day: '' }));
+      return mergeRows(stored, pending);
+    });
   }
 
-  /** Samples instance-hours and writes the pending counts to the database. */
-  flush(): void {
-    this.#sampleInstances();
-    if (this.#pending.size === 0) return;
-    const rows = [...this.#pending.values()];
-    this.#pending = new Map();
-    try {
-      this.#store.add(rows);
-    } catch (err) {
-      // Keep the counts for the next attempt rather than lose them.
-      for (const row of rows)
-        addCounters(this.#row(row.app, row.service, row.version, row.day).counters, row.counters);
-      this.#options.onError?.(err as Error);
-    }
+  /**
+   * Samples instance-hours, writes the pending counts to the store, then reloads today's
+   * per-app totals from it (with the other nodes' counts). One flush at a time: a call while one
+   * runs queues one more, which writes what was counted meanwhile. Never rejects: a failed write
+   * keeps the counts for the next flush, and errors go to `onError`.
+   */
+  flush(): Promise<void> {
+    this.#queuedFlush ??= this.#exclusive(async () => {
+      this.#queuedFlush = undefined;
+      await this.#flushNow().catch((err: Error) => this.#options.onError?.(err));
+    });
+    return this.#queuedFlush;
   }
 
-  /** Final flush; stops the timer. */
-  close(): void {
+  /** Stops the timer and writes the last counts. */
+  async close(): Promise<void> {
     clearInterval(this.#timer);
-    this.flush();
+    await this.flush();
   }
 
-  #row(app: string, service: string, version: string, day = this.#rollDay()): UsageRow {
+  async #flushNow(): Promise<void> {
+    this.#sampleInstances();
+    if (this.#pending.size > 0) {
+      const rows = [...this.#pending.values()];
+      this.#pending = new Map();
+      try {
+        await this.#store.add(rows);
+      } catch (err) {
+        // Keep the counts for the next attempt rather than lose them (they are in #appTotals still).
+        for (const row of rows) {
+          const into = this.#pendingRow(row.day, row.app, row.service, row.version);
+          addCounters(into.counters, row.counters);
+        }
+        this.#options.onError?.(err as Error);
+        return;
+      }
+    }
+    await this.#reloadToday();
+  }
+
+  /**
+   * Today's totals afresh: the store's (written by every node, this one's included up to the
+   * write just done) plus this meter's counts since. Both are taken in the same turn once the
+   * read returns, so no count is in both or in neither.
+   */
+  async #reloadToday(): Promise<void> {
+    const day = this.#rollDay();
+    let stored: UsageRow[];
+    try {
+      stored = await this.#store.day(day);
+    } catch (err) {
+      this.#options.onError?.(err as Error);
+      return;
+    }
+    // Midnight passed during the read: the new day's totals started from this meter's own.
+    if (this.#rollDay() !== day) return;
+    const totals = new Map<string, Counters>();
+    const add = (row: UsageRow) => {
+      let sum = totals.get(row.app);
+      if (!sum) {
+        sum = zeroCounters();
+        totals.set(row.app, sum);
+      }
+      addCounters(sum, row.counters);
+    };
+    for (const row of stored) add(row);
+    for (const row of this.#pending.values()) if (row.day === day) add(row);
+    this.#appTotals = totals;
+  }
+
+  /** Runs `task` after every task before it on the store has settled. */
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(task);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+
+  #row(app: string, service: string, version: string): UsageRow {
+    return this.#pendingRow(this.#rollDay(), app, service, version);
+  }
+
+  #pendingRow(day: string, app: string, service: string, version: string): UsageRow {
     const key = `${day}\0${app}\0${service}\0${version}`;
     let row = this.#pending.get(key);
     if (!row) {
@@ -211,10 +302,6 @@ export class Meter implements TrafficMeter {
       this.#appTotals = new Map();
     }
     return day;
-  }
-
-  #loadToday(): void {
-    for (const row of this.#store.day(this.#today)) addCounters(this.#totals(row.app), row.counters);
   }
 
   #sampleInstances(): void {

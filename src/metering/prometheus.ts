@@ -1,7 +1,8 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the S10 counters, served at `/metrics` on the
  * admin port. Counters are totals over every stored day (monotonic, as Prometheus expects);
- * the day's quota usage and limits are gauges.
+ * the day's quota usage and limits are gauges. With several nodes on one database (S16) every
+ * node answers the platform's totals: the stored counts of all nodes plus its own unwritten ones.
  */
 import { COUNTER_NAMES, type CounterName } from './counters.js';
 import type { Meter } from './meter.js';
@@ -31,14 +32,14 @@ const families: Record<CounterName, { name: string; help: string; scale?: number
 };
 
 /**
- * The metrics page.
+ * The metrics page; rejects when the store cannot be read.
  *
  * @example
- * res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(prometheusText(meter));
+ * res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(await prometheusText(meter));
  */
-export function prometheusText(meter: Meter): string {
+export async function prometheusText(meter: Meter): Promise<string> {
   const lines: string[] = [];
-  const rows = meter.allTime();
+  const rows = await meter.allTime();
   for (const name of COUNTER_NAMES) {
     const family = families[name];
     lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} counter`);
@@ -47,7 +48,7 @@ export function prometheusText(meter: Meter): string {
       lines.push(`${family.name}{${labels}} ${formatNumber(row.counters[name] * (family.scale ?? 1))}`);
     }
   }
-  const report = meter.report();
+  const report = await meter.report();
   lines.push(
     '# HELP hangar_quota_usage Usage of each daily quota today (UTC), per app.',
     '# TYPE hangar_quota_usage gauge',

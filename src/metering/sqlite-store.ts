@@ -1,7 +1,8 @@
 /**
  * Metering counters in SQLite (`metering_daily` in `<data-dir>/hangar.db`): one row per day,
  * app, service and version, with one column per counter. Writes add deltas (an upsert), so
- * rows from earlier runs of the platform on the same day keep growing.
+ * rows from earlier runs of the platform on the same day keep growing. better-sqlite3 is
+ * synchronous: the methods do their work at once and return settled promises.
  */
 import { type Db, migrate } from '../shared/database.js';
 import { COUNTER_NAMES, zeroCounters } from './counters.js';
@@ -45,7 +46,7 @@ export class SqliteMeteringStore implements MeteringStore {
   }
 
   /** Adds every row's counters to the stored ones, in one transaction. */
-  add(rows: readonly UsageRow[]): void {
+  async add(rows: readonly UsageRow[]): Promise<void> {
     if (rows.length === 0) return;
     this.#db.transaction(() => {
       for (const row of rows) {
@@ -61,12 +62,12 @@ export class SqliteMeteringStore implements MeteringStore {
   }
 
   /** Stored counters of one day (`YYYY-MM-DD`). */
-  day(day: string): UsageRow[] {
+  async day(day: string): Promise<UsageRow[]> {
     return (this.#byDay.all(day) as Array<Record<string, string | number>>).map(toRow);
   }
 
   /** Stored counters summed over all days, per app version (`day` is ''). */
-  allTime(): UsageRow[] {
+  async allTime(): Promise<UsageRow[]> {
     return (this.#allTime.all() as Array<Record<string, string | number>>).map(toRow);
   }
 }

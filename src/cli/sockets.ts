@@ -35,11 +35,25 @@ function duration(ms: number): string {
  * each way, age and the idle countdown until it is reclaimed.
  */
 export function formatSockets(sockets: readonly SocketView[]): string {
+  // Several nodes on one database (S16): which node's socket service holds each socket.
+  const nodes = sockets.some((s) => s.node !== undefined);
   const rows = [
-    ['SOCKET', 'APP', 'PROTO', 'DESTINATION', 'SENT', 'RECEIVED', 'AGE', 'RECLAIM IN', 'INSTANCE'],
+    [
+      ...(nodes ? ['NODE'] : []),
+      'SOCKET',
+      'APP',
+      'PROTO',
+      'DESTINATION',
+      'SENT',
+      'RECEIVED',
+      'AGE',
+      'RECLAIM IN',
+      'INSTANCE',
+    ],
   ];
   for (const s of sockets) {
     rows.push([
+      ...(nodes ? [s.node ?? '-'] : []),
       s.id,
       s.service ? `${s.app} (${s.service}/${s.version ?? '?'})` : s.app,
       s.protocol,

@@ -57,6 +57,8 @@ export interface QuotaReport {
 /** `GET /api/sockets` (src/sockets/ipc.ts SocketView). */
 export interface SocketView {
   id: string;
+  /** The node whose socket service holds it, when several nodes share a database (S16). */
+  node?: string;
   app: string;
   service: string | null;
   version: string | null;

@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** A node's name as `serve --node` takes it: lower-case letters, digits and `-`, 1 to 63 characters. */
+export const NODE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /** What the service is started with, in its environment as `HANGAR_SOCKETS_INIT` (JSON). */
 export const ServiceInit = z.object({
   /** The Unix socket instances' shims connect to. */
@@ -24,12 +27,34 @@ export const ServiceInit = z.object({
       maxDeadlineMs: z.number().int().positive(),
     })
     .optional(),
+  /**
+   * One node of a platform on a PostgreSQL database (S16, docs/sockets.md "Several nodes"):
+   * descriptors name `node`, open sockets are kept in the database's socket registry, and the
+   * service listens on a peer port where other nodes forward `attach` of this node's sockets.
+   */
+  database: z
+    .object({
+      url: z.string(),
+      node: z.string().regex(NODE_NAME),
+      /** Address of the peer listener (default 127.0.0.1, port 0: any free port). */
+      peerHost: z.string().min(1),
+      peerPort: z.number().int().min(0).max(65_535),
+      /** How often bytes and activity of open sockets are written to the database. */
+      syncIntervalMs: z.number().int().positive(),
+    })
+    .optional(),
 });
 export type ServiceInit = z.infer<typeof ServiceInit>;
 
 /** One open socket as `hangar sockets list` and `GET /api/sockets` show it. */
 export const SocketView = z.object({
   id: z.string(),
+  /**
+   * The node whose socket service owns the socket, on a platform of several nodes (S16); absent
+   * on a single node without a database. Sockets of other nodes show their bytes and activity
+   * as of that node's last write to the registry (every 2 s).
+   */
+  node: z.string().optional(),
   app: z.string(),
   service: z.string().nullable(),
   version: z.string().nullable(),
@@ -77,6 +102,8 @@ export const FromService = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('failed'), message: z.string() }),
   z.object({ type: z.literal('list'), id: z.number(), sockets: z.array(SocketView) }),
+  /** A `list` that could not be answered (the platform database failed), with the reason. */
+  z.object({ type: z.literal('list-failed'), id: z.number(), message: z.string() }),
   z.object({ type: z.literal('bytes'), id: z.number(), bytes: z.array(SocketBytes) }),
   z.object({ type: z.literal('warning'), app: z.string(), message: z.string() }),
 ]);

@@ -15,7 +15,14 @@ import type { Logger } from '../shared/logger.js';
 import { PendingReplies } from '../shared/pending-replies.js';
 import { runSocketPath } from '../shared/socket-path.js';
 import { ChildStartError, SupervisedChild } from '../shared/supervised-child.js';
-import { FromService, type ServiceInit, type SocketBytes, type SocketView, type ToService } from './ipc.js';
+import {
+  FromService,
+  NODE_NAME,
+  type ServiceInit,
+  type SocketBytes,
+  type SocketView,
+  type ToService,
+} from './ipc.js';
 import { appToken } from './protocol.js';
 
 const serviceMain = fileURLToPath(new URL('./service/main.js', import.meta.url));
@@ -33,6 +40,24 @@ export interface StartSocketServiceOptions {
    * as outgoing bandwidth).
    */
   onBytes?(delta: SocketBytes): void;
+  /**
+   * One node of a platform on a PostgreSQL database (S16, docs/sockets.md "Several nodes"):
+   * descriptors name `node` (`hsk2.<node>.<id>.<secret>`), open sockets are kept in the
+   * database's socket registry, and `attach` of another node's socket is forwarded to it.
+   * Without it, a single node as before (`hsk1` descriptors).
+   */
+  database?: { url: string; node: string };
+  /**
+   * With `database`: the address of the peer listener other nodes forward attaches to
+   * (default 127.0.0.1, which only serves nodes on this machine; give an address of the nodes'
+   * private network otherwise, never a public one). `0.0.0.0`/`::` are advertised to the other
+   * nodes as this machine's host name.
+   */
+  peerHost?: string;
+  /** With `database`: the peer listener's port (default 0: any free port, recorded in the database). */
+  peerPort?: number;
+  /** With `database`: how often bytes and activity of open sockets are written to the database (default 2000 ms). */
+  registrySyncMs?: number;
 }
 
 /** The supervisor's timeouts, from the platform config (`sockets.start_timeout`, ...). */
@@ -53,7 +78,10 @@ export interface SocketServiceHandle {
   readonly pid: number | undefined;
   /** The `sockets` part of an instance's start configuration for `app`. */
   instanceInit(app: string): SocketsInit;
-  /** Open sockets, for `GET /api/sockets` and `hangar sockets list`. */
+  /**
+   * Open sockets, for `GET /api/sockets` and `hangar sockets list`; with `database`, every
+   * node's, each with its `node`.
+   */
   list(): Promise<SocketView[]>;
   /**
    * The metering hook: socket bytes per app version since the platform started, both
@@ -107,7 +135,13 @@ class Supervisor implements SocketServiceHandle {
 
   async start(): Promise<void> {
     mkdirSync(join(this.path, '..'), { recursive: true });
-    const { config, mode, logger } = this.#options;
+    const { config, mode, logger, database } = this.#options;
+    if (database && !NODE_NAME.test(database.node)) {
+      throw new HangarError(
+        'USAGE',
+        `the node name ${JSON.stringify(database.node)} is not valid: use 1 to 63 lower-case letters, digits and '-', starting with a letter or digit`,
+      );
+    }
     const init: ServiceInit = {
       path: this.path,
       key: this.#key,
@@ -123,6 +157,17 @@ class Supervisor implements SocketServiceHandle {
               maxRequestBytes: this.#options.urlfetch.maxRequestBytes,
               maxResponseBytes: this.#options.urlfetch.maxResponseBytes,
               maxDeadlineMs: this.#options.urlfetch.maxDeadlineMs,
+            },
+          }
+        : {}),
+      ...(database
+        ? {
+            database: {
+              url: database.url,
+              node: database.node,
+              peerHost: this.#options.peerHost ?? '127.0.0.1',
+              peerPort: this.#options.peerPort ?? 0,
+              syncIntervalMs: this.#options.registrySyncMs ?? 2_000,
             },
           }
         : {}),
@@ -225,6 +270,7 @@ class Supervisor implements SocketServiceHandle {
     const m = message.data;
     if (m.type === 'warning') this.#options.logger.warn(`[${m.app}] ${m.message}`);
     else if (m.type === 'list') this.#replies.settle(m.id, m.sockets);
+    else if (m.type === 'list-failed') this.#replies.fail(m.id, new Error(m.message));
     else if (m.type === 'bytes') this.#replies.settle(m.id, m.bytes);
   }
 

@@ -14,26 +14,46 @@ export interface Session {
   shutdown(): void;
 }
 
-/** A descriptor names its socket and carries a secret only the opener learnt. */
+/**
+ * A descriptor names its socket and carries a secret only the opener learnt; on a platform of
+ * several nodes (S16, `--database`) it also names the node whose socket service owns the socket.
+ */
 export interface DescriptorParts {
   id: string;
   secret: string;
+  /** The owner node; undefined for a single node without a database (`hsk1`). */
+  node?: string | undefined;
 }
 
-const descriptorPattern = /^hsk1\.([0-9a-f]{16})\.([0-9a-f]{32})$/;
+const descriptorV1 = /^hsk1\.([0-9a-f]{16})\.([0-9a-f]{32})$/;
+const descriptorV2 = /^hsk2\.([a-z0-9][a-z0-9-]{0,62})\.([0-9a-f]{16})\.([0-9a-f]{32})$/;
 
-/** `hsk1.<id>.<secret>`: the string `hangar/sockets` hands out for a socket. */
+/**
+ * The string `hangar/sockets` hands out for a socket: `hsk1.<id>.<secret>` on a single node,
+ * `hsk2.<node>.<id>.<secret>` when the socket service is one node of several (docs/sockets.md
+ * "Several nodes"). Apps treat it as opaque.
+ */
 export function formatDescriptor(parts: DescriptorParts): string {
-  return `hsk1.${parts.id}.${parts.secret}`;
+  return parts.node === undefined
+    ? `hsk1.${parts.id}.${parts.secret}`
+    : `hsk2.${parts.node}.${parts.id}.${parts.secret}`;
 }
 
+/** The parts of either form of descriptor, or undefined when `text` is neither. */
 export function parseDescriptor(text: string): DescriptorParts | undefined {
-  const match = descriptorPattern.exec(text);
-  return match ? { id: match[1]!, secret: match[2]! } : undefined;
+  const v2 = descriptorV2.exec(text);
+  if (v2) return { node: v2[1]!, id: v2[2]!, secret: v2[3]! };
+  const v1 = descriptorV1.exec(text);
+  return v1 ? { id: v1[1]!, secret: v1[2]! } : undefined;
 }
 
-export function newDescriptorParts(): DescriptorParts {
-  return { id: randomBytes(8).toString('hex'), secret: randomBytes(16).toString('hex') };
+/** A new socket's id and secret, naming `node` when the service is one node of several. */
+export function newDescriptorParts(node?: string): DescriptorParts {
+  return {
+    id: randomBytes(8).toString('hex'),
+    secret: randomBytes(16).toString('hex'),
+    ...(node === undefined ? {} : { node }),
+  };
 }
 
 export function sameSecret(a: string, b: string): boolean {
@@ -51,6 +71,12 @@ export interface Tombstone {
 
 const MAX_TOMBSTONES = 10_000;
 
+/** Told of every socket that opens and every one that ends (the PostgreSQL registry, cluster.ts). */
+export interface RegistryObserver {
+  opened(session: Session): void;
+  closed(session: Session): void;
+}
+
 /**
  * Every open socket of the service, the per-app counts `max_open_per_app` needs, the tombstones
  * of closed and reclaimed sockets, and the byte totals metering reads (`bytesByApp`).
@@ -61,6 +87,12 @@ export class Registry {
   /** Bytes of sessions that have ended, per app/service/version. */
   readonly #closedBytes = new Map<string, SocketBytes>();
   readonly #perApp = new Map<string, number>();
+  #observer: RegistryObserver | undefined;
+
+  /** Sets who is told of sockets opening and ending (one observer). */
+  observe(observer: RegistryObserver | undefined): void {
+    this.#observer = observer;
+  }
 
   get size(): number {
     return this.#sessions.size;
@@ -69,6 +101,12 @@ export class Registry {
   add(session: Session): void {
     this.#sessions.set(session.id, session);
     this.#perApp.set(session.app, (this.#perApp.get(session.app) ?? 0) + 1);
+    this.#observer?.opened(session);
+  }
+
+  /** The open sessions. */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
   }
 
   get(id: string): Session | undefined {
@@ -95,6 +133,7 @@ export class Registry {
       const oldest = this.#tombstones.keys().next().value;
       if (oldest !== undefined) this.#tombstones.delete(oldest);
     }
+    this.#observer?.closed(session);
   }
 
   tombstone(id: string): Tombstone | undefined {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import {
   budgetSpent,
   performUrlFetch,
@@ -8,14 +9,30 @@ import {
   type UrlFetchLimits,
 } from '../../urlfetch/service/call.js';
 import { errnoError, toWire, type WireError } from '../errno.js';
-import type { ServiceInit } from '../ipc.js';
+import type { ServiceInit, SocketView } from '../ipc.js';
 import { onLines, parseLine, readFirstLine } from '../lines.js';
 import { normaliseHost, SocketPolicy, vetDestination } from '../policy.js';
-import { Hello, type HelloOf, line, validAppToken } from '../protocol.js';
+import { Hello, type HelloOf, line, SocketReply, validAppToken } from '../protocol.js';
 import { formatAddress } from '../ranges.js';
+import { SocketCluster } from './cluster.js';
 import { dialTcp } from './dial.js';
 import { type EgressProxy, egressProxyForAdoption } from './egress-proxy.js';
-import { newDescriptorParts, parseDescriptor, Registry, sameSecret } from './registry.js';
+import {
+  checkPeerHello,
+  dialPeer,
+  PEER_TIMEOUT_MS,
+  PEER_VERSION,
+  type PeerAddress,
+  type PeerRequest,
+  splice,
+} from './peer.js';
+import {
+  type DescriptorParts,
+  newDescriptorParts,
+  parseDescriptor,
+  Registry,
+  sameSecret,
+} from './registry.js';
 import { type ServiceResolver, systemResolver } from './resolver.js';
 import { TcpSession } from './tcp-session.js';
 import { UdpSession } from './udp-session.js';
@@ -24,7 +41,15 @@ export interface SocketServiceOptions extends ServiceInit {
   resolver?: ServiceResolver;
   /** A destination passed with a dev-server warning (loopback/private); printed by the platform. */
   onWarning?(app: string, message: string): void;
+  /** A line for the platform's log that concerns no app (the platform database, a refused peer); default stderr. */
+  onNotice?(message: string): void;
 }
+
+/** What an `attach` carries, from an instance's hello or from another node (peer.ts). */
+type AttachRequest = Pick<
+  HelloOf<'attach'>,
+  'app' | 'instance' | 'request' | 'service' | 'version' | 'descriptor'
+>;
 
 /** URL Fetch bodies all calls together may hold: 8 responses at the 32 MiB limit. */
 const URLFETCH_BUDGET_BYTES = 256 * 2 ** 20;
@@ -85,11 +110,23 @@ export class SocketService {
   readonly #urlfetchBudget = new UrlFetchBudget(URLFETCH_BUDGET_BYTES, URLFETCH_CALLS_PER_APP);
   /** Egress proxies by app and instance, while they have a client. */
   readonly #egressProxies = new Map<string, EgressProxy>();
+  /** This node, on a platform of several (S16); undefined on a single node without a database. */
+  readonly #node: string | undefined;
+  /** The platform database's socket registry, peer addresses and secret; with `database` only. */
+  #cluster: SocketCluster | undefined;
+  /** The peer listener, where other nodes forward attaches of this node's sockets. */
+  #peerServer: Server | undefined;
+  /** Connections to and from other nodes, destroyed when the service closes. */
+  readonly #peerConns = new Set<Socket>();
+  /** Data tokens of attaches forwarded to another node, for the instance's data connection. */
+  readonly #forwardedData = new Map<string, { node: string; address: PeerAddress; timer: NodeJS.Timeout }>();
+  #closing: Promise<void> | undefined;
 
   constructor(options: SocketServiceOptions) {
     this.#options = options;
     this.#policy = new SocketPolicy(options);
     this.#resolver = options.resolver ?? systemResolver();
+    this.#node = options.database?.node;
     // Half-open capable for data connections; a 1 MiB buffer each way spares the splice a
     // pause/resume per 64 KiB read (Node's default would be 16 KiB).
     this.#server = createServer({ allowHalfOpen: true, highWaterMark: SPLICE_BUFFER }, (conn) =>
@@ -97,24 +134,92 @@ export class SocketService {
     );
   }
 
-  listen(): Promise<void> {
+  /**
+   * Listens on the Unix socket. With `database`, first joins the platform: connects to the
+   * database, listens on the peer port and records it; errors say which step failed.
+   */
+  async listen(): Promise<void> {
+    const database = this.#options.database;
+    if (database) {
+      try {
+        await this.#join(database);
+      } catch (err) {
+        this.#peerServer?.close();
+        await this.#cluster?.close();
+        throw err;
+      }
+    }
     rmSync(this.#options.path, { force: true });
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.path, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    await listening(this.#server, { path: this.#options.path }, `on ${this.#options.path}`);
   }
 
-  /** Closes the listener and every socket. */
+  async #join(database: NonNullable<ServiceInit['database']>): Promise<void> {
+    this.#cluster = await SocketCluster.open(
+      {
+        url: database.url,
+        node: database.node,
+        syncIntervalMs: database.syncIntervalMs,
+        onNotice: (message) => this.#notice(message),
+      },
+      this.registry,
+    );
+    const peers = createServer({ allowHalfOpen: true, highWaterMark: SPLICE_BUFFER }, (conn) =>
+      this.#acceptPeer(conn),
+    );
+    this.#peerServer = peers;
+    const where = `${database.peerHost}:${database.peerPort}`;
+    await listening(
+      peers,
+      { host: database.peerHost, port: database.peerPort },
+      `for other nodes on ${where}`,
+    );
+    const { port } = peers.address() as AddressInfo;
+    await this.#cluster.join({ host: advertisedHost(database.peerHost), port });
+  }
+
+  /** The peer address other nodes reach this one at (with `database`, after `listen`). */
+  get peerAddress(): PeerAddress | undefined {
+    const address = this.#peerServer?.address();
+    if (!address || typeof address === 'string' || !this.#options.database) return undefined;
+    return { host: advertisedHost(this.#options.database.peerHost), port: address.port };
+  }
+
+  /** The platform database's side of the service (tests: `flush()`); undefined without `database`. */
+  get cluster(): SocketCluster | undefined {
+    return this.#cluster;
+  }
+
+  /**
+   * Open sockets for `GET /api/sockets`: this service's, and with `database` every other node's
+   * from the platform database (bytes as of that node's last write), each naming its node.
+   */
+  async list(now = Date.now()): Promise<SocketView[]> {
+    const own = this.registry.list(now);
+    const cluster = this.#cluster;
+    if (!cluster) return own;
+    const others = await cluster.othersViews(now);
+    return [...own.map((view) => ({ node: cluster.node, ...view })), ...others];
+  }
+
+  /** Closes the listeners and every socket; with `database`, removes this node's rows. */
   close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.registry.shutdown();
     for (const proxy of this.#egressProxies.values()) void proxy.close();
     this.#egressProxies.clear();
     for (const { timer } of this.#pendingData.values()) clearTimeout(timer);
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    for (const { timer } of this.#forwardedData.values()) clearTimeout(timer);
+    this.#forwardedData.clear();
+    for (const conn of this.#peerConns) conn.destroy();
+    const closed = [new Promise<void>((resolve) => this.#server.close(() => resolve()))];
+    const peers = this.#peerServer;
+    if (peers) closed.push(new Promise<void>((resolve) => peers.close(() => resolve())));
+    await this.#cluster?.close();
+    await Promise.all(closed);
   }
 
   #accept(conn: Socket): void {
@@ -140,10 +245,13 @@ export class SocketService {
 
   async #dispatch(conn: Socket, hello: Hello): Promise<void> {
     if (hello.op === 'data') {
-      const pending = this.#pendingData.get(hello.data);
-      this.#pendingData.delete(hello.data);
-      if (pending) clearTimeout(pending.timer);
-      if (!pending?.session.bindData(hello.data, conn)) conn.destroy();
+      const forwarded = this.#forwardedData.get(hello.data);
+      if (forwarded) {
+        this.#forwardedData.delete(hello.data);
+        clearTimeout(forwarded.timer);
+        return this.#forwardData(conn, hello.data, forwarded.node, forwarded.address);
+      }
+      this.#bindData(conn, hello.data);
       return;
     }
     if (!validAppToken(this.#options.key, hello.app, hello.token)) {
@@ -315,7 +423,7 @@ export class SocketService {
     }
     const local = socket.address();
     const session = new TcpSession({
-      parts: newDescriptorParts(),
+      parts: newDescriptorParts(this.#node),
       app: hello.app,
       service: hello.service,
       version: hello.version,
@@ -331,24 +439,43 @@ export class SocketService {
     this.#reply(conn, session, hello.instance, vetted.warnings[0]);
   }
 
-  #attach(conn: Socket, hello: HelloOf<'attach'>): void {
-    const found = this.#attachable(hello);
+  /** The data connection of a socket this service owns: spliced to it, or closed for an unknown token. */
+  #bindData(conn: Socket, token: string): void {
+    const pending = this.#pendingData.get(token);
+    this.#pendingData.delete(token);
+    if (pending) clearTimeout(pending.timer);
+    if (!pending?.session.bindData(token, conn)) conn.destroy();
+  }
+
+  async #attach(conn: Socket, hello: HelloOf<'attach'>): Promise<void> {
+    const parts = parseDescriptor(hello.descriptor);
+    if (parts?.node !== undefined && parts.node !== this.#node && this.#cluster) {
+      return this.#forwardAttach(conn, hello, { ...parts, node: parts.node });
+    }
+    const found = this.#attachable(hello, parts);
     if (found instanceof TcpSession) this.#reply(conn, found, hello.instance);
     else this.#fail(conn, found);
   }
 
   /**
-   * The session a descriptor names, if this app may attach it: another app's descriptor (or
-   * a forged secret) is EACCES, a closed or reclaimed socket EPIPE saying so, anything else EBADF.
+   * The session a descriptor names, if this app may attach it here: another app's descriptor
+   * (or a forged secret) is EACCES, a closed or reclaimed socket EPIPE saying so, anything else
+   * (another node's descriptor included, when it comes from a node) EBADF.
    */
-  #attachable(hello: HelloOf<'attach'>): TcpSession | WireError {
+  #attachable(hello: AttachRequest, parts: DescriptorParts | undefined): TcpSession | WireError {
     const badf = (why: string): WireError => ({
       code: 'EBADF',
       syscall: 'attach',
       message: `attach EBADF: ${why}`,
     });
-    const parts = parseDescriptor(hello.descriptor);
     if (!parts) return badf(`'${hello.descriptor.slice(0, 60)}' is not a socket descriptor`);
+    if (parts.node !== undefined && parts.node !== this.#node) {
+      return badf(
+        this.#node === undefined
+          ? `descriptor ${parts.id} names node ${parts.node}, but this platform runs on one node (no --database)`
+          : `descriptor ${parts.id} names node ${parts.node}, not this node (${this.#node})`,
+      );
+    }
     const foreign: WireError = {
       code: 'EACCES',
       syscall: 'attach',
@@ -385,6 +512,187 @@ export class SocketService {
       }),
     );
     onLines(conn, (text) => session.controlLine(conn, text));
+  }
+
+  /**
+   * An attach of a socket node `parts.node` owns (S16): the owner is asked over its peer port
+   * (peer.ts) and checks it as a local attach; its reply goes to the instance as it came, and
+   * from then on this service relays the control connection, and the data connection when it
+   * arrives. The owner counts the bytes. An owner that is unknown, unreachable or silent is an
+   * error naming it, within PEER_TIMEOUT_MS.
+   */
+  async #forwardAttach(
+    conn: Socket,
+    hello: HelloOf<'attach'>,
+    parts: DescriptorParts & { node: string },
+  ): Promise<void> {
+    const cluster = this.#cluster!;
+    const owner = parts.node;
+    const unreachable = (code: string, why: string): WireError => ({
+      code,
+      syscall: 'attach',
+      message: `attach ${code}: socket ${parts.id} belongs to node ${owner}, ${why}`,
+    });
+    let address: PeerAddress | undefined;
+    try {
+      address = await cluster.peerAddress(owner);
+    } catch (err) {
+      this.#fail(
+        conn,
+        unreachable('EIO', `whose address the platform database did not give: ${(err as Error).message}`),
+      );
+      return;
+    }
+    if (!address) {
+      this.#fail(
+        conn,
+        unreachable(
+          'ECONNREFUSED',
+          'which is not running (no socket service of that name in the platform database); its sockets closed with it',
+        ),
+      );
+      return;
+    }
+    const where = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    const request: PeerRequest = {
+      op: 'attach',
+      app: hello.app,
+      instance: hello.instance,
+      descriptor: hello.descriptor,
+      ...(hello.request === undefined ? {} : { request: hello.request }),
+      ...(hello.service === undefined ? {} : { service: hello.service }),
+      ...(hello.version === undefined ? {} : { version: hello.version }),
+    };
+    let peer: Socket;
+    let replyText: string;
+    try {
+      peer = await this.#dial(address, owner, request);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const code = e.code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNREFUSED';
+      this.#fail(conn, unreachable(code, `which cannot be reached at ${where} (${e.message})`));
+      return;
+    }
+    try {
+      replyText = await withTimeout(readFirstLine(peer), PEER_TIMEOUT_MS, () => peer.destroy());
+    } catch (err) {
+      peer.destroy();
+      this.#fail(
+        conn,
+        unreachable('ECONNRESET', `which did not answer at ${where} (${(err as Error).message})`),
+      );
+      return;
+    }
+    const reply = SocketReply.safeParse(parseLine(replyText));
+    if (!reply.success) {
+      peer.destroy();
+      this.#fail(conn, unreachable('EPROTO', `whose answer at ${where} this node does not understand`));
+      return;
+    }
+    if (!reply.data.ok || conn.destroyed) {
+      peer.destroy();
+      if (!reply.data.ok) this.#fail(conn, reply.data.error);
+      return;
+    }
+    const token = reply.data.data;
+    const timer = setTimeout(() => this.#forwardedData.delete(token), DATA_TOKEN_TTL_MS);
+    timer.unref();
+    this.#forwardedData.set(token, { node: owner, address, timer });
+    conn.write(`${replyText}\n`);
+    this.#relay(conn, peer);
+  }
+
+  /** The data connection of a forwarded attach: relayed to the owner node's peer port. */
+  async #forwardData(conn: Socket, token: string, node: string, address: PeerAddress): Promise<void> {
+    let peer: Socket;
+    try {
+      peer = await this.#dial(address, node, { op: 'data', data: token });
+    } catch {
+      conn.destroy();
+      return;
+    }
+    if (conn.destroyed) {
+      peer.destroy();
+      return;
+    }
+    this.#relay(conn, peer);
+  }
+
+  async #dial(address: PeerAddress, node: string, request: PeerRequest): Promise<Socket> {
+    const peer = await dialPeer({
+      address,
+      node,
+      from: this.#node!,
+      secret: this.#cluster!.secret,
+      request,
+    });
+    this.#track(peer);
+    return peer;
+  }
+
+  #relay(conn: Socket, peer: Socket): void {
+    this.#track(conn);
+    splice(conn, peer);
+  }
+
+  #track(conn: Socket): void {
+    this.#peerConns.add(conn);
+    conn.once('close', () => this.#peerConns.delete(conn));
+  }
+
+  /**
+   * A connection on the peer port: another node of the platform, which must prove it holds the
+   * peer secret before anything else (peer.ts); an attach is then checked as a local one, and
+   * its data connection bound as a local one.
+   */
+  #acceptPeer(conn: Socket): void {
+    conn.on('error', () => {});
+    this.#track(conn);
+    const node = this.#node!;
+    const challenge = randomBytes(32).toString('hex');
+    conn.write(line({ peer: PEER_VERSION, node, challenge }));
+    const timer = setTimeout(() => conn.destroy(), HELLO_TIMEOUT_MS);
+    readFirstLine(conn).then(
+      (text) => {
+        clearTimeout(timer);
+        // Not joined yet (the secret is not known): nobody can be told apart from a stranger.
+        const secret = this.#cluster?.secret;
+        if (!secret) {
+          conn.destroy();
+          return;
+        }
+        const checked = checkPeerHello(text, secret, challenge, node);
+        if ('refused' in checked) {
+          const from = `${conn.remoteAddress ?? '?'}:${conn.remotePort ?? '?'}`;
+          this.#notice(`refused a peer connection from ${from}: ${checked.refused}`);
+          this.#fail(conn, {
+            code: 'EACCES',
+            syscall: 'attach',
+            message: `attach EACCES: node ${node} refused the connection as a peer: ${checked.refused}`,
+          });
+          return;
+        }
+        const { request } = checked;
+        conn.setNoDelay(true);
+        conn.setKeepAlive(true, 30_000);
+        if (request.op === 'data') {
+          this.#bindData(conn, request.data);
+          return;
+        }
+        const found = this.#attachable(request, parseDescriptor(request.descriptor));
+        if (found instanceof TcpSession) this.#reply(conn, found, request.instance);
+        else this.#fail(conn, found);
+      },
+      () => {
+        clearTimeout(timer);
+        conn.destroy();
+      },
+    );
+  }
+
+  #notice(message: string): void {
+    if (this.#options.onNotice) this.#options.onNotice(message);
+    else process.stderr.write(`${message}\n`);
   }
 
   async #lookup(conn: Socket, hello: HelloOf<'lookup'>): Promise<void> {
@@ -449,4 +757,49 @@ export class SocketService {
     this.#warned.add(key);
     this.#options.onWarning?.(app, message);
   }
+}
+
+/** Listens `server` on `where`; a failure says what the listener was for. */
+function listening(
+  server: Server,
+  where: { path: string } | { host: string; port: number },
+  what: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) =>
+      reject(new Error(`cannot listen ${what}: ${err.message}`, { cause: err }));
+    server.once('error', onError);
+    server.listen(where, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The host other nodes are told to reach the peer port at: the listening host, or this
+ * machine's name when the service listens on every interface.
+ */
+function advertisedHost(peerHost: string): string {
+  return peerHost === '0.0.0.0' || peerHost === '::' || peerHost === '[::]' ? hostname() : peerHost;
+}
+
+/** `work`, or a rejection after `ms` (calling `onTimeout` first). */
+function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`no answer within ${ms / 1000} s`));
+    }, ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }

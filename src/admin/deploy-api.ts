@@ -50,14 +50,14 @@ export interface DeployApi {
 }
 
 export interface VersionsApi {
-  list(query: URLSearchParams): { versions: VersionView[] };
+  list(query: URLSearchParams): Promise<{ versions: VersionView[] }>;
   /**
    * `GET /api/versions/<app>/<service>/<version>`: the version with its app.yaml and manifest;
    * HangarError VERSION_NOT_FOUND (404) when there is no such version.
    */
-  get?(app: string, service: string, version: string): { version: VersionDetail };
+  get?(app: string, service: string, version: string): Promise<{ version: VersionDetail }>;
   /** `GET /api/routing[?app=A]`. */
-  routing?(query: URLSearchParams): RoutingView;
+  routing?(query: URLSearchParams): Promise<RoutingView>;
   promote(body: unknown): Promise<unknown>;
   split(body: unknown): Promise<unknown>;
   dispatch(body: unknown): Promise<unknown>;
@@ -123,10 +123,9 @@ export function handleDeployRoutes(
   if (versions && method === 'GET' && path === '/api/versions') {
     respond(
       send,
-      Promise.resolve().then(() => ({
-        status: 200,
-        body: versions.list(new URL(req.url ?? '/', 'http://admin').searchParams),
-      })),
+      Promise.resolve()
+        .then(() => versions.list(new URL(req.url ?? '/', 'http://admin').searchParams))
+        .then((body) => ({ status: 200, body })),
     );
     return true;
   }
@@ -134,10 +133,9 @@ export function handleDeployRoutes(
   if (routing && method === 'GET' && path === '/api/routing') {
     respond(
       send,
-      Promise.resolve().then(() => ({
-        status: 200,
-        body: routing(new URL(req.url ?? '/', 'http://admin').searchParams),
-      })),
+      Promise.resolve()
+        .then(() => routing(new URL(req.url ?? '/', 'http://admin').searchParams))
+        .then((body) => ({ status: 200, body })),
     );
     return true;
   }
@@ -165,7 +163,9 @@ export function handleDeployRoutes(
     const [app, service, name] = version.slice(1).map((part) => decodeURIComponent(part ?? ''));
     respond(
       send,
-      Promise.resolve().then(() => ({ status: 200, body: get(app ?? '', service ?? '', name ?? '') })),
+      Promise.resolve()
+        .then(() => get(app ?? '', service ?? '', name ?? ''))
+        .then((body) => ({ status: 200, body })),
     );
     return true;
   }

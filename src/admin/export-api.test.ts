@@ -39,8 +39,8 @@ const configYaml = [
 ].join('\n');
 
 const versions: VersionsApi = {
-  list: () => ({ versions: [] }),
-  get(app, service, version) {
+  list: async () => ({ versions: [] }),
+  async get(app, service, version) {
     if (app === 'shop' && service === 'default' && version === 'v1') return { version: detail };
     throw new HangarError(
       'VERSION_NOT_FOUND',

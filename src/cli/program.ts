@@ -154,7 +154,14 @@ Templates:
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--domain <domain>', 'hostnames are VERSION-dot-SERVICE-dot-APP.<domain> (default localhost)')
     .option('--data-dir <dir>', 'where versions, logs and state live (default ./hangar-data)')
-    .option('--database <url>', 'the state database (default: SQLite in the data dir)')
+    .option(
+      '--database <url>',
+      'keep the state in PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB), shared by every node on it (default: SQLite in the data dir)',
+    )
+    .option(
+      '--node <name>',
+      "this node's name among the nodes on --database (default: kept in <data-dir>/node-name)",
+    )
     .option('--config <file>', 'platform config file (default <data-dir>/hangar.config.yaml if present)')
     .action(async (_opts: unknown, command: Command) => {
       const { runServe } = await import('./serve.js');

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadPlatformConfig, PLATFORM_CONFIG_FILE } from '../config/index.js';
+import { nodeName } from '../platform/cluster.js';
 import { startServePlatform } from '../platform/serve-platform.js';
 import { loadCertificate } from '../platform/tls.js';
 import { HangarError } from '../shared/errors.js';
 import { createPlatformLogger } from '../shared/logger.js';
+import { checkDatabaseUrl, redactUrl } from '../shared/postgres.js';
 import { serveServerSoftware } from '../shared/version.js';
 import { stopOnSignals } from './stop-on-signals.js';
 
@@ -19,6 +21,8 @@ export interface ServeFlags {
   domain?: string;
   dataDir?: string;
   database?: string;
+  node?: string;
+  peerHost?: string;
   config?: string;
 }
 
@@ -38,10 +42,13 @@ export const serveDefaults = {
 export async function runServe(flags: ServeFlags): Promise<void> {
   // JSON lines when not on a terminal (HANGAR_LOG_FORMAT overrides): the platform's own log only.
   const logger = createPlatformLogger(process.stdout);
-  if (flags.database !== undefined && !/^sqlite:/i.test(flags.database)) {
+  // The URL may also come from the environment, so its password stays out of `ps`.
+  const databaseUrl = flags.database ?? process.env.HANGAR_DATABASE_URL;
+  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
+  if (flags.node !== undefined && databaseUrl === undefined) {
     throw new HangarError(
       'USAGE',
-      `--database ${flags.database}: only the data dir's SQLite database is supported so far (PostgreSQL comes with several nodes, S16); leave --database out`,
+      '--node names a node among several on one --database; give --database too',
     );
   }
   if (
@@ -74,13 +81,24 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     domain: flags.domain ?? serveDefaults.domain,
     logger,
     ...(https ? { https } : {}),
+    ...(databaseUrl === undefined
+      ? {}
+      : {
+          database: {
+            url: databaseUrl,
+            node: nodeName(dataDir, flags.node),
+            ...(flags.peerHost ? { peerHost: flags.peerHost } : {}),
+          },
+        }),
     ...(configText === undefined ? {} : { platformConfigSource: { path: configPath, text: configText } }),
   });
   const versions = platform.state.runtimes.length;
   logger.info(
     `Hangar serve (${serveServerSoftware}): ${platform.url}${platform.httpsUrl ? `, ${platform.httpsUrl}` : ''}`,
   );
-  logger.info(`  ${versions} version${versions === 1 ? '' : 's'} from ${dataDir}`);
+  logger.info(
+    `  ${versions} version${versions === 1 ? '' : 's'} from ${platform.database ? `${redactUrl(platform.database.url)} (node ${platform.database.node}, files in ${dataDir})` : dataDir}`,
+  );
   logger.info(`  admin API: ${platform.adminUrl} (token in ${join(dataDir, 'admin-token')})`);
 
   stopOnSignals(() => platform.close(), logger, { saying: 'draining and stopping' });

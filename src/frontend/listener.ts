@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { admit, ClientConnections } from './connection-state.js';
 import { earlyRejections } from './early-rejections.js';
 import { createFrontend } from './frontend.js';
-import type { FrontendOptions } from './options.js';
+import { type FrontendOptions, HEALTH_PATH, type NodeHealth } from './options.js';
 import { deferContinue } from './request-body.js';
 
 export interface TlsFiles {
@@ -54,7 +54,12 @@ export interface TlsFiles {
 export function createFrontendServer(options: FrontendOptions & { tls?: TlsFiles }): Server {
   const { limits } = options;
   const listener = createFrontend(options);
+  const { health } = options;
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    if (health && req.url === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      answerHealth(health(), req, res);
+      return;
+    }
     const admitted = admit(req.socket);
     if (admitted === true) listener(req, res);
     else if (admitted !== false) {
@@ -120,3 +125,14 @@ export function createFrontendServer(options: FrontendOptions & { tls?: TlsFiles
 
 /** Node's `requestTimeout` default: the whole request (headers and body) within 5 minutes. */
 const wholeRequestTimeoutMs = 300_000;
+
+/** The node's health as JSON, never cached: a load balancer must see a change at once. */
+function answerHealth(health: NodeHealth, req: IncomingMessage, res: ServerResponse): void {
+  const body = Buffer.from(`${JSON.stringify(health.body)}\n`);
+  res.writeHead(health.status, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

@@ -12,6 +12,15 @@ import type { RouteTable } from './route.js';
 import type { ListenPorts } from './secure-redirect.js';
 import type { SignIn } from './sign-in/sign-in.js';
 
+/** Where a load balancer asks a node whether to send it requests (docs/scale-out.md). */
+export const HEALTH_PATH = '/_ah/hangar/health';
+
+/** A node's answer at HEALTH_PATH: 200 when it takes requests, 503 when it should get none. */
+export interface NodeHealth {
+  status: 200 | 503;
+  body: Record<string, unknown>;
+}
+
 export interface FrontendOptions {
   /** Host (and path, cookie, client address) → service version (S11); see route.ts. */
   routes: RouteTable;
@@ -33,6 +42,11 @@ export interface FrontendOptions {
    * reads, not the platform's heap. None: every body is buffered in memory.
    */
   bodySpool?: BodySpool;
+  /**
+   * The node's health for a load balancer (docs/scale-out.md), answered at HEALTH_PATH on any
+   * host before the pipeline: not logged, not metered, no app sees it. Undefined: no such path.
+   */
+  health?: () => NodeHealth;
   /** Show the cause of 5xx errors in the response body (the dev server does, like dev_appserver). */
   exposeErrors: boolean;
   /** This listener serves HTTPS. */

@@ -15,6 +15,7 @@ import { ensureAdminToken } from '../admin/admin-token.js';
 import { type PlatformConfigSource, platformConfigView } from '../admin/config-view.js';
 import type { PlatformConfig } from '../config/types.js';
 import type { TlsFiles } from '../frontend/listener.js';
+import type { NodeHealth } from '../frontend/options.js';
 import type { RouteTable } from '../frontend/route.js';
 import { DevSignIn } from '../frontend/sign-in/dev-sign-in.js';
 import { OidcSignIn } from '../frontend/sign-in/oidc-sign-in.js';
@@ -51,6 +52,24 @@ export interface PlatformBase {
   logger: Logger;
   /** An HTTPS listener too (`--https-port`), with its certificate. */
   https?: { port: number; tls: TlsFiles };
+  /**
+   * Shared state in PostgreSQL (`serve --database`, S16): every store is kept there, so nodes on
+   * the same database are one platform. Undefined: SQLite in the data dir.
+   */
+  database?: ClusterDatabase;
+}
+
+/** A node's place in a platform of several `serve` nodes on one PostgreSQL database (S16). */
+export interface ClusterDatabase {
+  /** postgres://USER:PASSWORD@HOST:PORT/DATABASE */
+  url: string;
+  /** This node's name (`--node`), unique among the nodes on the database. */
+  node: string;
+  /**
+   * Where this node's socket service takes attaches forwarded by other nodes (`--peer-host`,
+   * docs/sockets.md "Several nodes"); default 127.0.0.1, which serves nodes on one machine only.
+   */
+  peerHost?: string;
 }
 
 export interface CoreOptions extends PlatformBase {
@@ -66,6 +85,8 @@ export interface CoreOptions extends PlatformBase {
   routes: RouteTable;
   /** The running versions, for the admin API and metering's instance counts. */
   runtimes(): readonly ServiceRuntime[];
+  /** The node's health at HEALTH_PATH for a load balancer (serve on a shared database). */
+  health?: () => NodeHealth;
 }
 
 export interface PlatformCore {
@@ -128,8 +149,10 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   // The request log (S9) runs on a worker thread with its own connection to hangar.db
   // (request-log-thread.ts); under dev it prints the terminal's request lines with their app lines.
   // The schema is checked here first, so a database Hangar cannot use stops the start with its reason.
-  const logStore = { kind: 'sqlite', dataDir } as const;
-  openLogStore(logStore).close();
+  const logStore = options.database
+    ? ({ kind: 'postgres', url: options.database.url } as const)
+    : ({ kind: 'sqlite', dataDir } as const);
+  await (await openLogStore(logStore)).close();
   const logErrorsShown = new Set<string>();
   const once = (message: string, say: () => void) => {
     if (logErrorsShown.has(message)) return;
@@ -200,7 +223,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
   // What loading requests waited for their instance, for /metrics.
   const loadingWaits = new LoadingWaits();
   // Front end (S5) over HTTP and optionally HTTPS, metering (S10) behind it: traffic.ts.
-  const traffic = createTraffic({
+  const traffic = await createTraffic({
     dataDir,
     platformConfig: options.platformConfig,
     serverSoftware: options.serverSoftware,
@@ -218,6 +241,8 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     // Under serve an admin addresses instances with the token (S11); the app never sees it.
     ...(options.mode === 'serve' ? { adminToken: token } : {}),
     signIn: createSignIn(options, cookieSigner),
+    ...(options.database ? { database: options.database } : {}),
+    ...(options.health ? { health: options.health } : {}),
   });
   const { server, httpsServer } = traffic;
   // The hard memory cap (docs/security.md): the kernel's where cgroup v2 allows it, else the
@@ -236,6 +261,14 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     urlfetch: options.platformConfig.urlfetch,
     mode: options.mode,
     logger,
+    // One node of several (S16): descriptors name this node, the registry is in PostgreSQL, and
+    // attach of another node's socket is forwarded there (docs/sockets.md "Several nodes").
+    ...(options.database
+      ? {
+          database: { url: options.database.url, node: options.database.node },
+          ...(options.database.peerHost ? { peerHost: options.database.peerHost } : {}),
+        }
+      : {}),
     onBytes: ({ app, service, version, sent, received, urlfetchCalls, urlfetchBytes }) => {
       const where = [app, service ?? 'default', version ?? 'dev'] as const;
       if (sent + received > 0)
@@ -254,8 +287,8 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     decisions: () => decisions,
     quotas: traffic.quotas,
     timeseries: (params) => timeSeries.query(timeSeriesQuery(params)),
-    metrics: () => {
-      const page = traffic.metrics();
+    metrics: async () => {
+      const page = await traffic.metrics();
       return { contentType: page.contentType, body: page.body + instanceMetricsText(spares, loadingWaits) };
     },
     logs: requestLogs,
@@ -275,7 +308,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
     await spares?.close();
     await sockets.close();
     if (memoryCgroups) await memoryCgroups.remove();
-    traffic.close();
+    await traffic.close();
     await requestLogs.close();
     lock.release();
     throw err;
@@ -355,7 +388,7 @@ export async function startCore(options: CoreOptions): Promise<PlatformCore> {
       // Before the meter's last write: the socket service reports its final bytes as it stops.
       await sockets.close();
       if (memoryCgroups) await memoryCgroups.remove();
-      traffic.close();
+      await traffic.close();
       await requestLogs.close();
       lock.release();
     },

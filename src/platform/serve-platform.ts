@@ -5,14 +5,20 @@
  * endpoints. Production mode: `Hangar/X.Y.Z`, `s~APP`, strict socket rules, generic 5xx
  * pages, no per-request terminal lines.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { authorized } from '../admin/admin-token.js';
 import { DEFAULT_FILE_LIMITS } from '../config/index.js';
+import type { NodeHealth } from '../frontend/options.js';
 import { ServeRouteTable } from '../frontend/serve-routes.js';
 import { openDatabase } from '../shared/database.js';
+import { openPostgres, type PgPool } from '../shared/postgres.js';
 import { serveServerSoftware } from '../shared/version.js';
 import { FileBlobStore } from '../versions/blob-store.js';
+import { PgBlobStore } from '../versions/pg-blob-store.js';
+import { PgVersionStore } from '../versions/pg-store.js';
 import { SqliteVersionStore } from '../versions/sqlite-store.js';
+import { adoptSharedSecrets, ClusterMembership } from './cluster.js';
 import { type PlatformBase, startCore } from './platform-core.js';
 import { type ServeRuntime, ServeState } from './serve-state.js';
 import { ServiceRuntime } from './service-runtime.js';
@@ -23,6 +29,8 @@ export interface ServePlatformOptions extends PlatformBase {
 }
 
 export interface RunningServe {
+  /** The shared database and this node's name, when serve runs on PostgreSQL. */
+  database?: { url: string; node: string };
   url: string;
   httpsUrl?: string;
   adminUrl: string;
@@ -30,8 +38,31 @@ export interface RunningServe {
   close(): Promise<void>;
 }
 
+/** How often a node on a shared database looks for what other nodes changed (S16). */
+export const SYNC_INTERVAL_MS = 500;
+
 export async function startServePlatform(options: ServePlatformOptions): Promise<RunningServe> {
-  const { logger, domain } = options;
+  const { logger, domain, database } = options;
+  // On PostgreSQL (S16): join the platform first, so this node takes the shared admin token and
+  // session secret before the core reads them from the data dir.
+  let pool: PgPool | undefined;
+  let membership: ClusterMembership | undefined;
+  let ready = false;
+  let stopping = false;
+  if (database) {
+    mkdirSync(options.dataDir, { recursive: true });
+    pool = await openPostgres(database.url, {
+      applicationName: `hangar serve (node ${database.node})`,
+      max: 4,
+    });
+    try {
+      membership = await ClusterMembership.join(pool, database.node);
+      await adoptSharedSecrets(membership, options.dataDir);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+  }
   let token = '';
   let state: ServeState | undefined;
   const routes = new ServeRouteTable({
@@ -54,14 +85,38 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
     routes,
     runtimes: () => (state?.runtimes ?? []) as ServiceRuntime[],
     ...(options.https ? { https: options.https } : {}),
+    ...(database ? { database } : {}),
+    // For the load balancer in front of several nodes (docs/scale-out.md): 503 until this node
+    // routes the stored versions, and again once it stops, so new requests go to the others.
+    ...(database
+      ? {
+          health: (): NodeHealth => {
+            const status = stopping ? 'stopping' : ready ? 'ok' : 'starting';
+            return {
+              status: status === 'ok' ? 200 : 503,
+              body: {
+                status,
+                node: database.node,
+                versions: state?.runtimes.length ?? 0,
+                database: membership?.databaseReachable === false ? 'unreachable' : 'ok',
+              },
+            };
+          },
+        }
+      : {}),
+  }).catch(async (err: unknown) => {
+    await pool?.end();
+    throw err;
   });
   token = core.token;
   const hostPort = (name: string) => `${name}.${domain}:${core.port}`;
-  const store = new SqliteVersionStore(openDatabase(core.dataDir));
+  const store = pool ? await PgVersionStore.open(pool) : new SqliteVersionStore(openDatabase(core.dataDir));
+  const blobs = pool ? await PgBlobStore.open(pool) : new FileBlobStore(core.dataDir);
   state = new ServeState({
     dataDir: core.dataDir,
     store,
-    blobs: new FileBlobStore(core.dataDir),
+    blobs,
+    ...(pool ? { shared: { syncIntervalMs: SYNC_INTERVAL_MS } } : {}),
     routes,
     nodeRuntimes: core.nodeRuntimes,
     fileLimits: DEFAULT_FILE_LIMITS,
@@ -100,15 +155,23 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
     },
   });
   await state.start();
+  ready = true;
   core.admin.deploys = state;
   core.admin.versions = state;
   const adminUrl = await core.listenAdmin();
+  await membership?.announce(core.url);
   const running = state;
   return {
+    ...(database ? { database } : {}),
     url: core.url,
     ...(core.httpsUrl ? { httpsUrl: core.httpsUrl } : {}),
     adminUrl,
     state: running,
-    close: () => core.close(() => running.close()),
+    close: async () => {
+      stopping = true;
+      await membership?.leave();
+      await core.close(() => running.close());
+      await pool?.end();
+    },
   };
 }

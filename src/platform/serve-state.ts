@@ -12,7 +12,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { z } from 'zod';
 import type {
@@ -36,6 +36,7 @@ import { checkManifest } from '../versions/manifest.js';
 import { generatedVersionName, newMinor } from '../versions/minor.js';
 import { checkAppName, checkServiceName, checkVersionName } from '../versions/names.js';
 import type { NodeRuntime, NodeRuntimeResolver } from '../versions/node-runtimes.js';
+import { materializeTree, storeTree } from '../versions/tree.js';
 import type { BlobStore, ManifestEntry, VersionRecord, VersionStore } from '../versions/types.js';
 
 /** A version as it runs: its route, and what serve does with it beyond routing. */
@@ -60,6 +61,19 @@ export interface ServeStateOptions {
   runtimeFor(record: VersionRecord, config: AppConfig, node: NodeRuntime): ServeRuntime;
   /** The URL of a version's own host, for the deploy's result. */
   urlFor(app: string, service: string, version: string): string;
+  /**
+   * The store is shared with other `serve` nodes (PostgreSQL, S16): deploys record their built
+   * tree for the other nodes, and the store's generation is polled every `syncIntervalMs` so
+   * what another node deploys, promotes, splits or deletes is served here too.
+   */
+  shared?: { syncIntervalMs: number };
+}
+
+/** A running version and where its files are on this node. */
+interface Running {
+  runtime: ServeRuntime;
+  minor: string;
+  dir: string;
 }
 
 /** A deploy whose manifest was accepted: waiting for its blobs and its build. */
@@ -125,7 +139,16 @@ const key = (app: string, service: string, version: string) => `${app}\0${servic
 
 export class ServeState implements DeployApi, VersionsApi {
   readonly #o: ServeStateOptions;
-  readonly #runtimes = new Map<string, ServeRuntime>();
+  readonly #runtimes = new Map<string, Running>();
+  /**
+   * Writes to the store with what follows them on the route table, and syncs from the store,
+   * run one at a time: a sync that read the store before a local promote must not route by
+   * what it read after the promote was routed.
+   */
+  #turn: Promise<unknown> = Promise.resolve();
+  /** The store's generation the routes were last synced to; a sync that failed in part leaves it unset. */
+  #syncedGeneration: number | undefined;
+  #watch: NodeJS.Timeout | undefined;
   readonly #pending = new Map<string, PendingDeploy>();
   /** Builds run one at a time: npm and the load check are heavy on a small machine. */
   #buildQueue: Promise<unknown> = Promise.resolve();
@@ -147,24 +170,70 @@ export class ServeState implements DeployApi, VersionsApi {
 
   /** Every stored version running and routed again; leftovers of a crash removed. */
   async start(): Promise<void> {
-    const { store, routes, logger } = this.#o;
     await rm(this.#staging, { recursive: true, force: true });
     await this.#o.blobs.clearTemporaries();
-    const records = store.listVersions();
+    const records = await this.#exclusive(() => this.#sync());
+    await this.#removeUnreferencedDirs(new Set(records.map((r) => resolve(this.#dirOf(r)))));
+    if (this.#o.shared) {
+      const every = this.#o.shared.syncIntervalMs;
+      const poll = async () => {
+        try {
+          const generation = await this.#o.store.generation();
+          if (generation !== this.#syncedGeneration) await this.#exclusive(() => this.#sync());
+        } catch (err) {
+          this.#o.logger.warn(
+            `versions: cannot read the platform database (${(err as Error).message}); retrying`,
+          );
+        }
+        if (this.#watch) this.#watch = setTimeout(poll, every).unref();
+      };
+      this.#watch = setTimeout(poll, every).unref();
+    }
+  }
+
+  /**
+   * Brings the running versions and the route table in line with the store: a version that is
+   * new (or has a new MINOR) is started (its files made from its built tree when this node has
+   * none), one that is gone is drained, and every service's traffic and every app's dispatch
+   * rules are routed as stored. A version that cannot be started is logged and tried again at
+   * the next poll. Resolves to the stored versions.
+   */
+  async #sync(): Promise<VersionRecord[]> {
+    const { store, routes, logger } = this.#o;
+    const generation = await store.generation();
+    const records = await store.listVersions();
+    const services = await store.listServices();
+    const apps = await store.listApps();
+    let complete = true;
+    const stored = new Set<string>();
     for (const record of records) {
+      const k = key(record.app, record.service, record.version);
+      stored.add(k);
+      const running = this.#runtimes.get(k);
+      if (running?.minor === record.minor) continue;
       try {
-        const config = await loadAppConfig(join(record.dir, 'app', record.configFile));
+        const dir = await this.#filesOf(record);
+        const config = await loadAppConfig(join(dir, 'app', record.configFile));
         const node = await this.#o.nodeRuntimes.resolve(record.runtime);
-        const runtime = this.#o.runtimeFor(record, config, node);
-        this.#runtimes.set(key(record.app, record.service, record.version), runtime);
+        const runtime = this.#o.runtimeFor({ ...record, dir }, config, node);
+        this.#runtimes.set(k, { runtime, minor: record.minor, dir });
         routes.set(runtime);
+        if (running) this.#drain(running.runtime, running.dir);
       } catch (err) {
+        complete = false;
         logger.error(
-          `version ${record.app}/${record.service}/${record.version} cannot be started again: ${(err as Error).message}`,
+          `version ${record.app}/${record.service}/${record.version} cannot be started${running ? '' : ' again'}: ${(err as Error).message}`,
         );
       }
     }
-    for (const split of store.listServices()) {
+    for (const [k, running] of this.#runtimes) {
+      if (stored.has(k)) continue;
+      // Deleted through another node: routed no more, drained, its files removed.
+      this.#runtimes.delete(k);
+      routes.remove(running.runtime.app, running.runtime.service, running.runtime.version);
+      this.#drain(running.runtime, running.dir);
+    }
+    for (const split of services) {
       const versions = Object.keys(split.allocations).filter((v) => (split.allocations[v] ?? 0) > 0);
       if (
         versions.length === 0 ||
@@ -174,16 +243,48 @@ export class ServeState implements DeployApi, VersionsApi {
       if (versions.length === 1) routes.promote(split.app, split.service, versions[0]!);
       else routes.split(split.app, split.service, split.allocations, split.shardBy);
     }
-    for (const { app } of store.listApps()) {
-      const entries = store.dispatch(app);
-      if (entries.length === 0) continue;
+    for (const { app } of apps) {
+      const entries = await store.dispatch(app);
       try {
         routes.setDispatch(app, dispatchRules(entries));
       } catch (err) {
         logger.error(`the dispatch rules of app ${app} cannot be applied again: ${(err as Error).message}`);
       }
     }
-    await this.#removeUnreferencedDirs(new Set(records.map((r) => resolve(r.dir))));
+    this.#syncedGeneration = complete ? generation : undefined;
+    return records;
+  }
+
+  /**
+   * The version's directory on this node, its files made from the built tree when it has none
+   * (deployed through another node). Throws when neither is there.
+   */
+  async #filesOf(record: VersionRecord): Promise<string> {
+    const dir = this.#dirOf(record);
+    if (await isDirectory(join(dir, 'app'))) return dir;
+    if (record.tree === undefined) {
+      throw new HangarError(
+        'VERSION_NOT_FOUND',
+        `its files are not in ${dir}, and it has no built tree to make them from (it was deployed before Hangar recorded one); deploy it again`,
+      );
+    }
+    const made = await materializeTree(record.tree, this.#o.blobs, dir);
+    this.#o.logger.info(
+      `version ${record.app}/${record.service}/${record.version}: ${made.files} files made from its built tree${made.skipped.length > 0 ? `; links leading out of the version were not made: ${made.skipped.join(', ')}` : ''}`,
+    );
+    return dir;
+  }
+
+  /** Where a version's files are on this node (every node keeps its own copy). */
+  #dirOf(record: { app: string; service: string; version: string; minor: string }): string {
+    return join(this.#versionsDir, record.app, record.service, `${record.version}.${record.minor}`);
+  }
+
+  /** Runs `work` when the one before it finished (see #turn). */
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(work);
+    this.#turn = run.catch(() => undefined);
+    return run;
   }
 
   /** Version directories no record names: a crash between the build's rename and the commit. */
@@ -350,6 +451,8 @@ export class ServeState implements DeployApi, VersionsApi {
       await rename(stage, finalDir);
       // Read again where it now lives: a config holds absolute paths (static dirs, modules).
       config = await loadConfig(join(finalDir, 'app', deploy.configFile));
+      // Other nodes run what this one built (S16): its files and links go to the blob store.
+      const tree = this.#o.shared ? await storeTree(finalDir, blobs) : undefined;
       const record: VersionRecord = {
         app: deploy.app,
         service: deploy.service,
@@ -362,6 +465,7 @@ export class ServeState implements DeployApi, VersionsApi {
         configFile: deploy.configFile,
         manifest: deploy.manifest,
         dir: finalDir,
+        ...(tree ? { tree } : {}),
       };
       emit({ phase: 'starting one instance' });
       const runtime = this.#o.runtimeFor(record, config, node);
@@ -375,13 +479,15 @@ export class ServeState implements DeployApi, VersionsApi {
         await runtime.close();
         throw signal.reason;
       }
-      const { replaced } = store.commitVersion(record, { promote: deploy.promote });
-      const k = key(deploy.app, deploy.service, version);
-      const before = this.#runtimes.get(k);
-      this.#runtimes.set(k, runtime);
-      routes.set(runtime);
-      if (deploy.promote) routes.promote(deploy.app, deploy.service, version);
-      if (before) this.#drain(before, replaced?.dir);
+      await this.#exclusive(async () => {
+        await store.commitVersion(record, { promote: deploy.promote });
+        const k = key(deploy.app, deploy.service, version);
+        const before = this.#runtimes.get(k);
+        this.#runtimes.set(k, { runtime, minor, dir: finalDir! });
+        routes.set(runtime);
+        if (deploy.promote) routes.promote(deploy.app, deploy.service, version);
+        if (before) this.#drain(before.runtime, before.dir);
+      });
       emit({
         result: 'ok',
         app: deploy.app,
@@ -423,38 +529,42 @@ export class ServeState implements DeployApi, VersionsApi {
 
   // ---- Versions ------------------------------------------------------------------------
 
-  list(query: URLSearchParams): { versions: VersionView[] } {
+  async list(query: URLSearchParams): Promise<{ versions: VersionView[] }> {
     const app = query.get('app') ?? undefined;
     const service = query.get('service') ?? undefined;
     const { store } = this.#o;
-    const traffic = new Map(store.listServices(app ? { app } : {}).map((s) => [`${s.app}\0${s.service}`, s]));
-    const versions: VersionView[] = store
-      .listVersions({ ...(app ? { app } : {}), ...(service ? { service } : {}) })
-      .map((r) => ({
-        app: r.app,
-        service: r.service,
-        version: r.version,
-        minor: r.minor,
-        created: r.created,
-        runtime: r.runtime,
-        node: r.node,
-        traffic: traffic.get(`${r.app}\0${r.service}`)?.allocations[r.version] ?? 0,
-        instances: this.#runtimes.get(key(r.app, r.service, r.version))?.instanceCount ?? 0,
-        url: this.#o.urlFor(r.app, r.service, r.version),
-      }));
+    const traffic = new Map(
+      (await store.listServices(app ? { app } : {})).map((s) => [`${s.app}\0${s.service}`, s]),
+    );
+    const versions: VersionView[] = (
+      await store.listVersions({ ...(app ? { app } : {}), ...(service ? { service } : {}) })
+    ).map((r) => ({
+      app: r.app,
+      service: r.service,
+      version: r.version,
+      minor: r.minor,
+      created: r.created,
+      runtime: r.runtime,
+      node: r.node,
+      traffic: traffic.get(`${r.app}\0${r.service}`)?.allocations[r.version] ?? 0,
+      instances: this.#runtimes.get(key(r.app, r.service, r.version))?.runtime.instanceCount ?? 0,
+      url: this.#o.urlFor(r.app, r.service, r.version),
+    }));
     return { versions };
   }
 
   /** `GET /api/versions/<app>/<service>/<version>`: one version with its app.yaml and manifest. */
-  get(app: string, service: string, version: string): { version: VersionDetail } {
-    const record = this.#o.store.getVersion(app, service, version);
+  async get(app: string, service: string, version: string): Promise<{ version: VersionDetail }> {
+    const record = await this.#o.store.getVersion(app, service, version);
     if (!record) {
       throw new HangarError(
         'VERSION_NOT_FOUND',
         `no version '${version}' of service '${service}' in app '${app}'`,
       );
     }
-    const view = this.list(new URLSearchParams({ app, service })).versions.find((v) => v.version === version);
+    const view = (await this.list(new URLSearchParams({ app, service }))).versions.find(
+      (v) => v.version === version,
+    );
     return {
       version: {
         ...view!,
@@ -471,17 +581,19 @@ export class ServeState implements DeployApi, VersionsApi {
   }
 
   /** `GET /api/routing`: the stored splits and dispatch rules (what a restart routes by). */
-  routing(query: URLSearchParams): RoutingView {
+  async routing(query: URLSearchParams): Promise<RoutingView> {
     const app = query.get('app') ?? undefined;
     const { store } = this.#o;
-    const splits = store.listServices(app ? { app } : {}).map((s) => ({
+    const splits = (await store.listServices(app ? { app } : {})).map((s) => ({
       app: s.app,
       service: s.service,
       allocations: { ...s.allocations },
       shardBy: s.shardBy,
     }));
-    const apps = app ? [app] : store.listApps().map((a) => a.app);
-    return { splits, dispatch: apps.map((a) => ({ app: a, rules: store.dispatch(a) })) };
+    const apps = app ? [app] : (await store.listApps()).map((a) => a.app);
+    const dispatch = [];
+    for (const a of apps) dispatch.push({ app: a, rules: await store.dispatch(a) });
+    return { splits, dispatch };
   }
 
   async promote(raw: unknown): Promise<unknown> {
@@ -489,15 +601,18 @@ export class ServeState implements DeployApi, VersionsApi {
     if (!parsed.success)
       throw new HangarError('USAGE', 'POST /api/versions/promote: send { app, service, version }');
     const { service, version } = parsed.data;
-    const app = parsed.data.app ?? this.#onlyApp();
-    if (!this.#runtimes.has(key(app, service, version))) {
-      throw new HangarError(
-        'VERSION_NOT_FOUND',
-        `no version '${version}' of service '${service}' in app '${app}'`,
-      );
-    }
-    const before = this.#o.store.promote(app, service, version);
-    this.#o.routes.promote(app, service, version);
+    const app = parsed.data.app ?? (await this.#onlyApp());
+    const before = await this.#exclusive(async () => {
+      if (!this.#runtimes.has(key(app, service, version))) {
+        throw new HangarError(
+          'VERSION_NOT_FOUND',
+          `no version '${version}' of service '${service}' in app '${app}'`,
+        );
+      }
+      const previous = await this.#o.store.promote(app, service, version);
+      this.#o.routes.promote(app, service, version);
+      return previous;
+    });
     const previous = Object.entries(before.allocations).find(([, w]) => w > 0)?.[0];
     return { promoted: { app, service, version }, previous: previous ?? null };
   }
@@ -515,19 +630,21 @@ export class ServeState implements DeployApi, VersionsApi {
         'POST /api/versions/split: send { app?, service, allocations: { VERSION: weight, ... }, shardBy: cookie|ip|random }',
       );
     const { service, allocations, shardBy } = parsed.data;
-    const app = parsed.data.app ?? this.#onlyApp();
-    for (const version of Object.keys(allocations)) {
-      if (!this.#runtimes.has(key(app, service, version))) {
-        throw new HangarError(
-          'VERSION_NOT_FOUND',
-          `no version '${version}' of service '${service}' in app '${app}'`,
-        );
+    const app = parsed.data.app ?? (await this.#onlyApp());
+    return this.#exclusive(async () => {
+      for (const version of Object.keys(allocations)) {
+        if (!this.#runtimes.has(key(app, service, version))) {
+          throw new HangarError(
+            'VERSION_NOT_FOUND',
+            `no version '${version}' of service '${service}' in app '${app}'`,
+          );
+        }
       }
-    }
-    const before = this.#o.store.split(app, service, allocations, shardBy);
-    const after = this.#o.store.traffic(app, service)!;
-    this.#o.routes.split(app, service, after.allocations, after.shardBy);
-    return { split: after, previous: before };
+      const before = await this.#o.store.split(app, service, allocations, shardBy);
+      const after = (await this.#o.store.traffic(app, service))!;
+      this.#o.routes.split(app, service, after.allocations, after.shardBy);
+      return { split: after, previous: before };
+    });
   }
 
   /**
@@ -542,9 +659,9 @@ export class ServeState implements DeployApi, VersionsApi {
         'USAGE',
         'POST /api/dispatch: send { app?, rules: [{ url, service }, ...] } (at most 20)',
       );
-    const app = parsed.data.app ?? this.#onlyApp();
+    const app = parsed.data.app ?? (await this.#onlyApp());
     const rules = dispatchRules(parsed.data.rules);
-    const services = new Set(this.#o.store.listServices({ app }).map((s) => s.service));
+    const services = new Set((await this.#o.store.listServices({ app })).map((s) => s.service));
     const unknown = rules.filter((rule) => !services.has(rule.service));
     if (unknown.length > 0) {
       throw new HangarError(
@@ -552,24 +669,28 @@ export class ServeState implements DeployApi, VersionsApi {
         `dispatch.yaml names ${unknown.map((r) => `service '${r.service}' (url "${r.url}")`).join(', ')}, which app ${app} does not have; deploy it first`,
       );
     }
-    this.#o.store.setDispatch(app, parsed.data.rules);
-    this.#o.routes.setDispatch(app, rules);
+    await this.#exclusive(async () => {
+      await this.#o.store.setDispatch(app, parsed.data.rules);
+      this.#o.routes.setDispatch(app, rules);
+    });
     return { dispatch: { app, rules: parsed.data.rules } };
   }
 
   async remove(app: string, service: string, version: string): Promise<unknown> {
-    const record = this.#o.store.deleteVersion(app, service, version);
-    const k = key(app, service, version);
-    const runtime = this.#runtimes.get(k);
-    this.#runtimes.delete(k);
-    this.#o.routes.remove(app, service, version);
-    if (runtime) this.#drain(runtime, record.dir);
-    else await rm(record.dir, { recursive: true, force: true });
+    await this.#exclusive(async () => {
+      const record = await this.#o.store.deleteVersion(app, service, version);
+      const k = key(app, service, version);
+      const running = this.#runtimes.get(k);
+      this.#runtimes.delete(k);
+      this.#o.routes.remove(app, service, version);
+      if (running) this.#drain(running.runtime, running.dir);
+      else await rm(this.#dirOf(record), { recursive: true, force: true });
+    });
     return { deleted: { app, service, version } };
   }
 
-  #onlyApp(): string {
-    const apps = this.#o.store.listApps();
+  async #onlyApp(): Promise<string> {
+    const apps = await this.#o.store.listApps();
     if (apps.length === 1 && apps[0]) return apps[0].app;
     throw new HangarError(
       'USAGE',
@@ -585,13 +706,24 @@ export class ServeState implements DeployApi, VersionsApi {
       new HangarError('BUILD_FAILED', 'the platform is stopping; deploy again once it runs'),
     );
     await this.#buildQueue;
-    await Promise.all([...this.#runtimes.values()].map((runtime) => runtime.close()));
+    if (this.#watch) clearTimeout(this.#watch);
+    this.#watch = undefined;
+    await this.#turn;
+    await Promise.all([...this.#runtimes.values()].map((running) => running.runtime.close()));
     await Promise.all(this.#draining);
   }
 
   /** Running versions (admin views). */
   get runtimes(): ServeRuntime[] {
-    return [...this.#runtimes.values()];
+    return [...this.#runtimes.values()].map((running) => running.runtime);
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -6,8 +6,15 @@
  */
 import { type Db, migrate } from '../shared/database.js';
 import { HangarError } from '../shared/errors.js';
-import { isMinor } from './minor.js';
-import { checkAppName, checkServiceName, checkVersionName } from './names.js';
+import { checkAppName } from './names.js';
+import {
+  checkRecord,
+  DEFAULT_SHARD_BY,
+  manifestEntry,
+  replacesItself,
+  versionNotFound,
+  versionServing,
+} from './store-rules.js';
 import { checkAllocations, checkShardBy } from './traffic.js';
 import type {
   AppRecord,
@@ -57,13 +64,9 @@ const migrations = [
     app TEXT PRIMARY KEY,
     rules TEXT NOT NULL
   ) WITHOUT ROWID;`,
+  // The built tree's blob (issue 22): what another node materialises instead of building.
+  'ALTER TABLE versions ADD COLUMN tree TEXT',
 ];
-
-/**
- * shardBy of a service that never had a split: gcloud's default for `--split-by`. It does not
- * matter while one version has all the traffic.
- */
-const DEFAULT_SHARD_BY: ShardBy = 'ip';
 
 interface VersionRow {
   app: string;
@@ -77,6 +80,7 @@ interface VersionRow {
   config_file: string;
   manifest: string;
   dir: string;
+  tree: string | null;
 }
 
 interface ServiceRow {
@@ -87,7 +91,7 @@ interface ServiceRow {
 }
 
 const VERSION_COLUMNS =
-  'app, service, version, minor, created, runtime, node, app_yaml, config_file, manifest, dir';
+  'app, service, version, minor, created, runtime, node, app_yaml, config_file, manifest, dir, tree';
 
 /** The versions tables in SQLite; statements prepared once. */
 export class SqliteVersionStore implements VersionStore {
@@ -143,11 +147,11 @@ export class SqliteVersionStore implements VersionStore {
     );
     this.#upsertVersion = db.prepare(
       `INSERT INTO versions (${VERSION_COLUMNS})
-       VALUES (@app, @service, @version, @minor, @created, @runtime, @node, @app_yaml, @config_file, @manifest, @dir)
+       VALUES (@app, @service, @version, @minor, @created, @runtime, @node, @app_yaml, @config_file, @manifest, @dir, @tree)
        ON CONFLICT (app, service, version) DO UPDATE SET
        minor = excluded.minor, created = excluded.created, runtime = excluded.runtime, node = excluded.node,
        app_yaml = excluded.app_yaml, config_file = excluded.config_file, manifest = excluded.manifest,
-       dir = excluded.dir`,
+       dir = excluded.dir, tree = excluded.tree`,
     );
     this.#setAllocations = db.prepare('UPDATE services SET allocations = ? WHERE app = ? AND service = ?');
     this.#putDispatch = db.prepare(
@@ -166,34 +170,42 @@ export class SqliteVersionStore implements VersionStore {
     this.#bump = db.prepare('UPDATE versions_generation SET generation = generation + 1 WHERE id = 1');
   }
 
-  listApps(): AppRecord[] {
+  async listApps(): Promise<AppRecord[]> {
     return this.#apps.all() as AppRecord[];
   }
 
-  listServices(filter: { app?: string } = {}): TrafficSplit[] {
+  async listServices(filter: { app?: string } = {}): Promise<TrafficSplit[]> {
     return (this.#services.all({ app: filter.app ?? null }) as ServiceRow[]).map(toTraffic);
   }
 
-  listVersions(filter: { app?: string; service?: string } = {}): VersionRecord[] {
+  async listVersions(filter: { app?: string; service?: string } = {}): Promise<VersionRecord[]> {
     const rows = this.#versions.all({ app: filter.app ?? null, service: filter.service ?? null });
     return (rows as VersionRow[]).map(toRecord);
   }
 
-  getVersion(app: string, service: string, version: string): VersionRecord | undefined {
+  async getVersion(app: string, service: string, version: string): Promise<VersionRecord | undefined> {
+    return this.#getVersion(app, service, version);
+  }
+
+  #getVersion(app: string, service: string, version: string): VersionRecord | undefined {
     const row = this.#version.get(app, service, version) as VersionRow | undefined;
     return row === undefined ? undefined : toRecord(row);
   }
 
-  traffic(app: string, service: string): TrafficSplit | undefined {
+  async traffic(app: string, service: string): Promise<TrafficSplit | undefined> {
+    return this.#traffic(app, service);
+  }
+
+  #traffic(app: string, service: string): TrafficSplit | undefined {
     const row = this.#service.get(app, service) as ServiceRow | undefined;
     return row === undefined ? undefined : toTraffic(row);
   }
 
-  generation(): number {
+  async generation(): Promise<number> {
     return this.#generation.get() as number;
   }
 
-  commitVersion(record: VersionRecord, options: { promote: boolean }): CommitResult {
+  async commitVersion(record: VersionRecord, options: { promote: boolean }): Promise<CommitResult> {
     checkRecord(record);
     const { app, service, version } = record;
     // IMMEDIATE takes the write lock before the first read: a deferred transaction that read
@@ -201,15 +213,9 @@ export class SqliteVersionStore implements VersionStore {
     // wrote in between, instead of waiting its turn.
     return this.#db
       .transaction((): CommitResult => {
-        const replaced = this.getVersion(app, service, version);
-        if (replaced !== undefined && (replaced.minor === record.minor || replaced.dir === record.dir)) {
-          // The caller drains the replaced version and removes its dir: with the same dir or
-          // MINOR that would remove the version just committed.
-          throw new Error(
-            `version ${version} of ${app}/${service} is already stored with MINOR ${replaced.minor} in ${replaced.dir}; a re-deploy needs a new MINOR and directory`,
-          );
-        }
-        const previousTraffic = this.traffic(app, service);
+        const replaced = this.#getVersion(app, service, version);
+        if (replaced !== undefined) replacesItself(replaced, record);
+        const previousTraffic = this.#traffic(app, service);
         this.#insertApp.run(app, record.created);
         this.#insertService.run(app, service, record.created, DEFAULT_SHARD_BY);
         this.#upsertVersion.run({
@@ -224,6 +230,7 @@ export class SqliteVersionStore implements VersionStore {
           config_file: record.configFile,
           manifest: JSON.stringify(record.manifest.map(manifestEntry)),
           dir: record.dir,
+          tree: record.tree ?? null,
         });
         if (options.promote) this.#setAllocations.run(JSON.stringify({ [version]: 1 }), app, service);
         this.#bump.run();
@@ -232,10 +239,10 @@ export class SqliteVersionStore implements VersionStore {
       .immediate();
   }
 
-  promote(app: string, service: string, version: string): TrafficSplit {
+  async promote(app: string, service: string, version: string): Promise<TrafficSplit> {
     return this.#db
       .transaction((): TrafficSplit => {
-        const previous = this.traffic(app, service);
+        const previous = this.#traffic(app, service);
         if (previous === undefined || this.#version.get(app, service, version) === undefined) {
           throw this.#notFound(app, service, version);
         }
@@ -246,17 +253,17 @@ export class SqliteVersionStore implements VersionStore {
       .immediate();
   }
 
-  split(
+  async split(
     app: string,
     service: string,
     allocations: Readonly<Record<string, number>>,
     shardBy: ShardBy,
-  ): TrafficSplit {
+  ): Promise<TrafficSplit> {
     const checked = checkAllocations(allocations);
     const by = checkShardBy(shardBy);
     return this.#db
       .transaction((): TrafficSplit => {
-        const previous = this.traffic(app, service);
+        const previous = this.#traffic(app, service);
         for (const version of Object.keys(checked)) {
           if (previous === undefined || this.#version.get(app, service, version) === undefined) {
             throw this.#notFound(app, service, version);
@@ -271,7 +278,7 @@ export class SqliteVersionStore implements VersionStore {
       .immediate();
   }
 
-  setDispatch(app: string, rules: readonly DispatchEntry[]): void {
+  async setDispatch(app: string, rules: readonly DispatchEntry[]): Promise<void> {
     checkAppName(app);
     this.#db
       .transaction(() => {
@@ -288,24 +295,19 @@ export class SqliteVersionStore implements VersionStore {
       .immediate();
   }
 
-  dispatch(app: string): DispatchEntry[] {
+  async dispatch(app: string): Promise<DispatchEntry[]> {
     const rules = this.#getDispatch.get(app) as string | undefined;
     return rules === undefined ? [] : (JSON.parse(rules) as DispatchEntry[]);
   }
 
-  deleteVersion(app: string, service: string, version: string): VersionRecord {
+  async deleteVersion(app: string, service: string, version: string): Promise<VersionRecord> {
     return this.#db
       .transaction((): VersionRecord => {
-        const record = this.getVersion(app, service, version);
-        const traffic = this.traffic(app, service);
+        const record = this.#getVersion(app, service, version);
+        const traffic = this.#traffic(app, service);
         if (record === undefined || traffic === undefined) throw this.#notFound(app, service, version);
         const share = traffic.allocations[version] ?? 0;
-        if (share > 0) {
-          throw new HangarError(
-            'VERSION_SERVING',
-            `version ${version} of service ${service} in app ${app} receives ${percent(share)} of the service's traffic; promote another version of ${service} first, then delete ${version}`,
-          );
-        }
+        if (share > 0) throw versionServing(app, service, version, share);
         this.#deleteVersion.run(app, service, version);
         if (version in traffic.allocations) {
           // A weight of 0 left by a split: drop it, so the allocations never name a deleted version.
@@ -326,33 +328,11 @@ export class SqliteVersionStore implements VersionStore {
 
   /** HANGAR_E_VERSION_NOT_FOUND naming the first of app, service, version that is unknown. */
   #notFound(app: string, service: string, version: string): HangarError {
-    const what =
-      this.#app.get(app) === undefined
-        ? `no app ${app} on this platform`
-        : this.#service.get(app, service) === undefined
-          ? `app ${app} has no service ${service}`
-          : `service ${service} of app ${app} has no version ${version}`;
-    return new HangarError('VERSION_NOT_FOUND', `${what}; \`hangar versions list\` shows what is deployed`);
+    return versionNotFound(app, service, version, {
+      app: this.#app.get(app) !== undefined,
+      service: this.#service.get(app, service) !== undefined,
+    });
   }
-}
-
-/** Refuses a record whose names or MINOR could not be addressed or would break a path. */
-function checkRecord(record: VersionRecord): void {
-  checkAppName(record.app);
-  checkServiceName(record.service);
-  checkVersionName(record.version);
-  if (!isMinor(record.minor)) {
-    throw new HangarError('NAME_INVALID', `'${record.minor}' is not a MINOR: it must be a decimal integer`);
-  }
-}
-
-/** Only the manifest's own fields are stored, whatever else the caller's objects carry. */
-function manifestEntry(entry: ManifestEntry): ManifestEntry {
-  return { path: entry.path, sha256: entry.sha256, size: entry.size, mode: entry.mode };
-}
-
-function percent(share: number): string {
-  return `${Math.round(share * 10000) / 100}%`;
 }
 
 function toRecord(row: VersionRow): VersionRecord {
@@ -368,6 +348,7 @@ function toRecord(row: VersionRow): VersionRecord {
     configFile: row.config_file,
     manifest: JSON.parse(row.manifest) as ManifestEntry[],
     dir: row.dir,
+    ...(row.tree ? { tree: row.tree } : {}),
   };
 }
 

@@ -9,9 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../test/helpers/postgres.js';
 import { type Db, openDatabase } from '../shared/database.js';
+import { openPostgres, type PgPool } from '../shared/postgres.js';
 import { FileBlobStore } from './blob-store.js';
 import { newMinor } from './minor.js';
+import { PgBlobStore } from './pg-blob-store.js';
+import { PgVersionStore } from './pg-store.js';
 import { SqliteVersionStore } from './sqlite-store.js';
 import type { BlobStore, VersionRecord, VersionStore } from './types.js';
 
@@ -20,24 +24,24 @@ interface VersionHarness {
   /** Another store object on the same storage (another connection), as a second process. */
   another(): VersionStore;
   /** Closes the storage and opens it again. */
-  reopen(): VersionStore;
+  reopen(): VersionStore | Promise<VersionStore>;
   /**
    * Makes the storage refuse writes of a service's traffic (as a full disk or a constraint
    * would), until the returned function runs: a failure in the middle of a commit.
    */
-  failTrafficWrites(): () => void;
-  cleanup(): void;
+  failTrafficWrites(): Promise<() => Promise<void>>;
+  cleanup(): void | Promise<void>;
 }
 
 interface BlobHarness {
   store: BlobStore;
   another(): BlobStore;
-  reopen(): BlobStore;
+  reopen(): BlobStore | Promise<BlobStore>;
   /** Every file the storage holds, temporaries included. */
-  stored(): string[];
+  stored(): Promise<string[]>;
   /** A directory outside the store, for copyTo's destinations. */
   scratch: string;
-  cleanup(): void;
+  cleanup(): void | Promise<void>;
 }
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
@@ -71,42 +75,45 @@ function deploys() {
 const id = (r: { app: string; service: string; version: string }) => `${r.app}/${r.service}/${r.version}`;
 
 /** The HangarError `fn` throws (fails the test when it throws none). */
-function thrown(fn: () => unknown): { code: string; message: string } {
+async function thrown(fn: () => unknown): Promise<{ code: string; message: string }> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     return err as { code: string; message: string };
   }
   throw new Error('expected a throw');
 }
 
-export function describeVersionStore(name: string, make: () => VersionHarness): void {
+export function describeVersionStore(
+  name: string,
+  make: () => VersionHarness | Promise<VersionHarness>,
+): void {
   describe(`VersionStore conformance: ${name}`, () => {
     let h: VersionHarness;
     let deploy: ReturnType<typeof deploys>;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
       deploy = deploys();
     });
     afterEach(() => h.cleanup());
 
-    it('starts empty', () => {
-      expect(h.store.listApps()).toEqual([]);
-      expect(h.store.listServices()).toEqual([]);
-      expect(h.store.listVersions()).toEqual([]);
-      expect(h.store.getVersion('shop', 'default', 'v1')).toBeUndefined();
-      expect(h.store.traffic('shop', 'default')).toBeUndefined();
-      expect(Number.isInteger(h.store.generation())).toBe(true);
+    it('starts empty', async () => {
+      expect(await h.store.listApps()).toEqual([]);
+      expect(await h.store.listServices()).toEqual([]);
+      expect(await h.store.listVersions()).toEqual([]);
+      expect(await h.store.getVersion('shop', 'default', 'v1')).toBeUndefined();
+      expect(await h.store.traffic('shop', 'default')).toBeUndefined();
+      expect(Number.isInteger(await h.store.generation())).toBe(true);
     });
 
-    it('stores a version as given and creates its app and service; without promote it gets no traffic', () => {
+    it('stores a version as given and creates its app and service; without promote it gets no traffic', async () => {
       const v1 = deploy('shop', 'default', 'v1');
-      const result = h.store.commitVersion(v1, { promote: false });
+      const result = await h.store.commitVersion(v1, { promote: false });
       expect(result).toEqual({ replaced: undefined, previousTraffic: undefined });
-      expect(h.store.getVersion('shop', 'default', 'v1')).toEqual(v1);
-      expect(h.store.listVersions()).toEqual([v1]);
-      expect(h.store.listApps()).toEqual([{ app: 'shop', created: v1.created }]);
-      expect(h.store.traffic('shop', 'default')).toEqual({
+      expect(await h.store.getVersion('shop', 'default', 'v1')).toEqual(v1);
+      expect(await h.store.listVersions()).toEqual([v1]);
+      expect(await h.store.listApps()).toEqual([{ app: 'shop', created: v1.created }]);
+      expect(await h.store.traffic('shop', 'default')).toEqual({
         app: 'shop',
         service: 'default',
         allocations: {},
@@ -114,205 +121,211 @@ export function describeVersionStore(name: string, make: () => VersionHarness): 
       });
     });
 
-    it('promotes with the commit, and a later promote moves all traffic, returning what it was', () => {
+    it('promotes with the commit, and a later promote moves all traffic, returning what it was', async () => {
       const v1 = deploy('shop', 'default', 'v1');
-      h.store.commitVersion(v1, { promote: true });
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
+      await h.store.commitVersion(v1, { promote: true });
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
 
       const v2 = deploy('shop', 'default', 'v2');
-      const result = h.store.commitVersion(v2, { promote: true });
+      const result = await h.store.commitVersion(v2, { promote: true });
       expect(result.replaced).toBeUndefined();
       expect(result.previousTraffic?.allocations).toEqual({ v1: 1 });
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v2: 1 });
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v2: 1 });
 
-      const previous = h.store.promote('shop', 'default', 'v1');
+      const previous = await h.store.promote('shop', 'default', 'v1');
       expect(previous).toEqual({ app: 'shop', service: 'default', allocations: { v2: 1 }, shardBy: 'ip' });
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
       // Both versions stay: a promote moves traffic, it deletes nothing.
-      expect(h.store.listVersions().map(id)).toEqual(['shop/default/v1', 'shop/default/v2']);
+      expect((await h.store.listVersions()).map(id)).toEqual(['shop/default/v1', 'shop/default/v2']);
     });
 
-    it('splits traffic by weight and way, refuses weights that are no split, and a promote ends the split', () => {
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
-      h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
-      const before = h.store.promote('shop', 'default', 'v1');
+    it('splits traffic by weight and way, refuses weights that are no split, and a promote ends the split', async () => {
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      await h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
+      const before = await h.store.promote('shop', 'default', 'v1');
       expect(before.allocations).toEqual({ v1: 1 });
-      const previous = h.store.split('shop', 'default', { v1: 0.7, v2: 0.3 }, 'cookie');
+      const previous = await h.store.split('shop', 'default', { v1: 0.7, v2: 0.3 }, 'cookie');
       expect(previous.allocations).toEqual({ v1: 1 });
-      expect(h.store.traffic('shop', 'default')).toEqual({
+      expect(await h.store.traffic('shop', 'default')).toEqual({
         app: 'shop',
         service: 'default',
         allocations: { v1: 0.7, v2: 0.3 },
         shardBy: 'cookie',
       });
       // Neither version may be deleted while it has a share.
-      expect(() => h.store.deleteVersion('shop', 'default', 'v2')).toThrow(/receives 30%/);
+      await expect(h.store.deleteVersion('shop', 'default', 'v2')).rejects.toThrow(/receives 30%/);
       // Weights that are no split, or an unknown version: refused, nothing changed.
-      expect(() => h.store.split('shop', 'default', { v1: 0.7, v2: 0.2 }, 'ip')).toThrow(/add up to 0\.9/);
-      expect(() => h.store.split('shop', 'default', { v1: 0.5, v9: 0.5 }, 'ip')).toThrow(/no version v9/);
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 0.7, v2: 0.3 });
-      h.store.promote('shop', 'default', 'v2');
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v2: 1 });
+      await expect(h.store.split('shop', 'default', { v1: 0.7, v2: 0.2 }, 'ip')).rejects.toThrow(
+        /add up to 0\.9/,
+      );
+      await expect(h.store.split('shop', 'default', { v1: 0.5, v9: 0.5 }, 'ip')).rejects.toThrow(
+        /no version v9/,
+      );
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v1: 0.7, v2: 0.3 });
+      await h.store.promote('shop', 'default', 'v2');
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v2: 1 });
     });
 
-    it("keeps an app's dispatch rules in order, replaces them, and forgets them with the app", () => {
-      expect(() => h.store.setDispatch('shop', [{ url: '*/api/*', service: 'api' }])).toThrow(/no app shop/);
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
-      expect(h.store.dispatch('shop')).toEqual([]);
+    it("keeps an app's dispatch rules in order, replaces them, and forgets them with the app", async () => {
+      await expect(h.store.setDispatch('shop', [{ url: '*/api/*', service: 'api' }])).rejects.toThrow(
+        /no app shop/,
+      );
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      expect(await h.store.dispatch('shop')).toEqual([]);
       const rules = [
         { url: '*/api/*', service: 'api' },
         { url: '*/*', service: 'default' },
       ];
-      h.store.setDispatch('shop', rules);
-      expect(h.store.dispatch('shop')).toEqual(rules);
-      h.store.setDispatch('shop', [rules[1]!]);
-      expect(h.store.dispatch('shop')).toEqual([rules[1]]);
+      await h.store.setDispatch('shop', rules);
+      expect(await h.store.dispatch('shop')).toEqual(rules);
+      await h.store.setDispatch('shop', [rules[1]!]);
+      expect(await h.store.dispatch('shop')).toEqual([rules[1]]);
       // An app that goes (its last version deleted) takes its rules with it.
-      h.store.commitVersion(deploy('blog', 'default', 'v1'), { promote: false });
-      h.store.setDispatch('blog', [{ url: '*/x', service: 'default' }]);
-      h.store.deleteVersion('blog', 'default', 'v1');
-      expect(h.store.dispatch('blog')).toEqual([]);
-      expect(h.store.dispatch('shop')).toEqual([rules[1]]);
+      await h.store.commitVersion(deploy('blog', 'default', 'v1'), { promote: false });
+      await h.store.setDispatch('blog', [{ url: '*/x', service: 'default' }]);
+      await h.store.deleteVersion('blog', 'default', 'v1');
+      expect(await h.store.dispatch('blog')).toEqual([]);
+      expect(await h.store.dispatch('shop')).toEqual([rules[1]]);
     });
 
-    it('a re-deploy of a MAJOR replaces it, returns the old record, and keeps its traffic', () => {
+    it('a re-deploy of a MAJOR replaces it, returns the old record, and keeps its traffic', async () => {
       const first = deploy('shop', 'default', 'v1');
-      h.store.commitVersion(first, { promote: true });
+      await h.store.commitVersion(first, { promote: true });
       const second = deploy('shop', 'default', 'v1');
       expect(second.minor).not.toBe(first.minor);
-      const result = h.store.commitVersion(second, { promote: false });
+      const result = await h.store.commitVersion(second, { promote: false });
       expect(result.replaced).toEqual(first);
-      expect(h.store.getVersion('shop', 'default', 'v1')).toEqual(second);
-      expect(h.store.listVersions()).toEqual([second]);
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
+      expect(await h.store.getVersion('shop', 'default', 'v1')).toEqual(second);
+      expect(await h.store.listVersions()).toEqual([second]);
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
     });
 
-    it('refuses a re-deploy that reuses the stored MINOR or directory (its removal would remove the new one)', () => {
+    it('refuses a re-deploy that reuses the stored MINOR or directory (its removal would remove the new one)', async () => {
       const first = deploy('shop', 'default', 'v1');
-      h.store.commitVersion(first, { promote: true });
+      await h.store.commitVersion(first, { promote: true });
       const sameDir = { ...deploy('shop', 'default', 'v1'), dir: first.dir };
-      expect(() => h.store.commitVersion(sameDir, { promote: true })).toThrow(/new MINOR/);
-      expect(() =>
+      await expect(h.store.commitVersion(sameDir, { promote: true })).rejects.toThrow(/new MINOR/);
+      await expect(
         h.store.commitVersion({ ...first, created: new Date().toISOString() }, { promote: true }),
-      ).toThrow(/new MINOR/);
-      expect(h.store.getVersion('shop', 'default', 'v1')).toEqual(first);
+      ).rejects.toThrow(/new MINOR/);
+      expect(await h.store.getVersion('shop', 'default', 'v1')).toEqual(first);
     });
 
-    it('lands a version and its promote together or not at all', () => {
+    it('lands a version and its promote together or not at all', async () => {
       const v1 = deploy('shop', 'default', 'v1');
-      h.store.commitVersion(v1, { promote: true });
-      const generation = h.store.generation();
-      const heal = h.failTrafficWrites();
+      await h.store.commitVersion(v1, { promote: true });
+      const generation = await h.store.generation();
+      const heal = await h.failTrafficWrites();
       const v2 = deploy('shop', 'default', 'v2');
       const v1again = deploy('shop', 'default', 'v1');
       const fresh = deploy('shop', 'api', 'v1');
-      expect(() => h.store.commitVersion(v2, { promote: true })).toThrow();
-      expect(() => h.store.commitVersion(v1again, { promote: true })).toThrow();
-      expect(() => h.store.commitVersion(fresh, { promote: true })).toThrow();
+      await expect(h.store.commitVersion(v2, { promote: true })).rejects.toThrow();
+      await expect(h.store.commitVersion(v1again, { promote: true })).rejects.toThrow();
+      await expect(h.store.commitVersion(fresh, { promote: true })).rejects.toThrow();
       // Nothing of the failed commits is visible: not the new version, not the replacement of
       // v1, not the new service, and the generation did not move.
-      expect(h.store.listVersions()).toEqual([v1]);
-      expect(h.store.listServices().map((s) => s.service)).toEqual(['default']);
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
-      expect(h.store.generation()).toBe(generation);
-      heal();
-      h.store.commitVersion(v2, { promote: true });
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v2: 1 });
+      expect(await h.store.listVersions()).toEqual([v1]);
+      expect((await h.store.listServices()).map((s) => s.service)).toEqual(['default']);
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
+      expect(await h.store.generation()).toBe(generation);
+      await heal();
+      await h.store.commitVersion(v2, { promote: true });
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v2: 1 });
     });
 
-    it('refuses to promote an unknown app, service or version, naming it, and changes nothing', () => {
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
-      const generation = h.store.generation();
-      const noApp = thrown(() => h.store.promote('blog', 'default', 'v1'));
+    it('refuses to promote an unknown app, service or version, naming it, and changes nothing', async () => {
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      const generation = await h.store.generation();
+      const noApp = await thrown(() => h.store.promote('blog', 'default', 'v1'));
       expect(noApp).toMatchObject({ code: 'HANGAR_E_VERSION_NOT_FOUND' });
       expect(noApp.message).toContain('blog');
-      const noService = thrown(() => h.store.promote('shop', 'api', 'v1'));
+      const noService = await thrown(() => h.store.promote('shop', 'api', 'v1'));
       expect(noService).toMatchObject({ code: 'HANGAR_E_VERSION_NOT_FOUND' });
       expect(noService.message).toContain('api');
-      const noVersion = thrown(() => h.store.promote('shop', 'default', 'v9'));
+      const noVersion = await thrown(() => h.store.promote('shop', 'default', 'v9'));
       expect(noVersion).toMatchObject({ code: 'HANGAR_E_VERSION_NOT_FOUND' });
       expect(noVersion.message).toContain('v9');
-      expect(h.store.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
-      expect(h.store.generation()).toBe(generation);
+      expect((await h.store.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
+      expect(await h.store.generation()).toBe(generation);
     });
 
-    it('refuses to delete a version with traffic, naming it and saying to promote another first', () => {
+    it('refuses to delete a version with traffic, naming it and saying to promote another first', async () => {
       const v1 = deploy('shop', 'default', 'v1');
       const v2 = deploy('shop', 'default', 'v2');
-      h.store.commitVersion(v1, { promote: true });
-      h.store.commitVersion(v2, { promote: false });
-      const generation = h.store.generation();
-      const err = thrown(() => h.store.deleteVersion('shop', 'default', 'v1'));
+      await h.store.commitVersion(v1, { promote: true });
+      await h.store.commitVersion(v2, { promote: false });
+      const generation = await h.store.generation();
+      const err = await thrown(() => h.store.deleteVersion('shop', 'default', 'v1'));
       expect(err).toMatchObject({ code: 'HANGAR_E_VERSION_SERVING' });
       expect(err.message).toContain('v1');
       expect(err.message).toMatch(/promote another version/);
-      expect(h.store.getVersion('shop', 'default', 'v1')).toEqual(v1);
-      expect(h.store.generation()).toBe(generation);
+      expect(await h.store.getVersion('shop', 'default', 'v1')).toEqual(v1);
+      expect(await h.store.generation()).toBe(generation);
 
-      expect(h.store.deleteVersion('shop', 'default', 'v2')).toEqual(v2);
-      h.store.commitVersion(deploy('shop', 'default', 'v3'), { promote: true });
-      expect(h.store.deleteVersion('shop', 'default', 'v1')).toEqual(v1);
-      expect(h.store.getVersion('shop', 'default', 'v1')).toBeUndefined();
-      expect(h.store.listVersions().map(id)).toEqual(['shop/default/v3']);
+      expect(await h.store.deleteVersion('shop', 'default', 'v2')).toEqual(v2);
+      await h.store.commitVersion(deploy('shop', 'default', 'v3'), { promote: true });
+      expect(await h.store.deleteVersion('shop', 'default', 'v1')).toEqual(v1);
+      expect(await h.store.getVersion('shop', 'default', 'v1')).toBeUndefined();
+      expect((await h.store.listVersions()).map(id)).toEqual(['shop/default/v3']);
     });
 
-    it('refuses to delete an unknown version', () => {
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
-      expect(thrown(() => h.store.deleteVersion('shop', 'default', 'v2'))).toMatchObject({
+    it('refuses to delete an unknown version', async () => {
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      expect(await thrown(() => h.store.deleteVersion('shop', 'default', 'v2'))).toMatchObject({
         code: 'HANGAR_E_VERSION_NOT_FOUND',
       });
-      expect(thrown(() => h.store.deleteVersion('blog', 'default', 'v1'))).toMatchObject({
+      expect(await thrown(() => h.store.deleteVersion('blog', 'default', 'v1'))).toMatchObject({
         code: 'HANGAR_E_VERSION_NOT_FOUND',
       });
     });
 
-    it('drops a service, and then an app, with its last version', () => {
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
-      h.store.commitVersion(deploy('shop', 'api', 'v1'), { promote: false });
-      h.store.commitVersion(deploy('blog', 'worker', 'v1'), { promote: false });
-      h.store.deleteVersion('shop', 'api', 'v1');
-      expect(h.store.traffic('shop', 'api')).toBeUndefined();
-      expect(h.store.listServices().map((s) => `${s.app}/${s.service}`)).toEqual([
+    it('drops a service, and then an app, with its last version', async () => {
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      await h.store.commitVersion(deploy('shop', 'api', 'v1'), { promote: false });
+      await h.store.commitVersion(deploy('blog', 'worker', 'v1'), { promote: false });
+      await h.store.deleteVersion('shop', 'api', 'v1');
+      expect(await h.store.traffic('shop', 'api')).toBeUndefined();
+      expect((await h.store.listServices()).map((s) => `${s.app}/${s.service}`)).toEqual([
         'blog/worker',
         'shop/default',
       ]);
-      h.store.deleteVersion('blog', 'worker', 'v1');
-      expect(h.store.listApps().map((a) => a.app)).toEqual(['shop']);
+      await h.store.deleteVersion('blog', 'worker', 'v1');
+      expect((await h.store.listApps()).map((a) => a.app)).toEqual(['shop']);
     });
 
-    it('lists by app, service, then deploy time, and filters by app and service', () => {
-      h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: true });
-      h.store.commitVersion(deploy('blog', 'default', 'v1'), { promote: true });
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: false });
-      h.store.commitVersion(deploy('shop', 'api', 'v10'), { promote: true });
-      h.store.commitVersion(deploy('shop', 'api', 'v9'), { promote: false });
-      expect(h.store.listVersions().map(id)).toEqual([
+    it('lists by app, service, then deploy time, and filters by app and service', async () => {
+      await h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: true });
+      await h.store.commitVersion(deploy('blog', 'default', 'v1'), { promote: true });
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: false });
+      await h.store.commitVersion(deploy('shop', 'api', 'v10'), { promote: true });
+      await h.store.commitVersion(deploy('shop', 'api', 'v9'), { promote: false });
+      expect((await h.store.listVersions()).map(id)).toEqual([
         'blog/default/v1',
         'shop/api/v10',
         'shop/api/v9',
         'shop/default/v2',
         'shop/default/v1',
       ]);
-      expect(h.store.listVersions({ app: 'shop' }).map(id)).toEqual([
+      expect((await h.store.listVersions({ app: 'shop' })).map(id)).toEqual([
         'shop/api/v10',
         'shop/api/v9',
         'shop/default/v2',
         'shop/default/v1',
       ]);
-      expect(h.store.listVersions({ app: 'shop', service: 'default' }).map(id)).toEqual([
+      expect((await h.store.listVersions({ app: 'shop', service: 'default' })).map(id)).toEqual([
         'shop/default/v2',
         'shop/default/v1',
       ]);
-      expect(h.store.listVersions({ app: 'nothing' })).toEqual([]);
-      expect(h.store.listApps().map((a) => a.app)).toEqual(['blog', 'shop']);
-      expect(h.store.listServices({ app: 'shop' })).toEqual([
+      expect(await h.store.listVersions({ app: 'nothing' })).toEqual([]);
+      expect((await h.store.listApps()).map((a) => a.app)).toEqual(['blog', 'shop']);
+      expect(await h.store.listServices({ app: 'shop' })).toEqual([
         { app: 'shop', service: 'api', allocations: { v10: 1 }, shardBy: 'ip' },
         { app: 'shop', service: 'default', allocations: { v2: 1 }, shardBy: 'ip' },
       ]);
     });
 
-    it('refuses names app.yaml would refuse, and a MINOR that is no decimal, writing nothing', () => {
-      const generation = h.store.generation();
+    it('refuses names app.yaml would refuse, and a MINOR that is no decimal, writing nothing', async () => {
+      const generation = await h.store.generation();
       const bad: VersionRecord[] = [
         { ...deploy('shop', 'default', 'v1'), app: '../etc' },
         { ...deploy('shop', 'default', 'v1'), app: 'a-dot-b' },
@@ -322,67 +335,67 @@ export function describeVersionStore(name: string, make: () => VersionHarness): 
         { ...deploy('shop', 'default', 'v1'), minor: '12/../3' },
       ];
       for (const record of bad) {
-        expect(thrown(() => h.store.commitVersion(record, { promote: true }))).toMatchObject({
+        expect(await thrown(() => h.store.commitVersion(record, { promote: true }))).toMatchObject({
           code: 'HANGAR_E_NAME_INVALID',
         });
       }
-      expect(h.store.listApps()).toEqual([]);
-      expect(h.store.generation()).toBe(generation);
+      expect(await h.store.listApps()).toEqual([]);
+      expect(await h.store.generation()).toBe(generation);
     });
 
-    it('moves the generation on every write and on no read or refused write', () => {
-      const start = h.store.generation();
-      h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
-      const afterCommit = h.store.generation();
+    it('moves the generation on every write and on no read or refused write', async () => {
+      const start = await h.store.generation();
+      await h.store.commitVersion(deploy('shop', 'default', 'v1'), { promote: true });
+      const afterCommit = await h.store.generation();
       expect(afterCommit).toBeGreaterThan(start);
-      h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
-      const afterSecond = h.store.generation();
+      await h.store.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
+      const afterSecond = await h.store.generation();
       expect(afterSecond).toBeGreaterThan(afterCommit);
-      h.store.listVersions();
-      h.store.traffic('shop', 'default');
-      expect(h.store.generation()).toBe(afterSecond);
-      h.store.promote('shop', 'default', 'v2');
-      const afterPromote = h.store.generation();
+      await h.store.listVersions();
+      await h.store.traffic('shop', 'default');
+      expect(await h.store.generation()).toBe(afterSecond);
+      await h.store.promote('shop', 'default', 'v2');
+      const afterPromote = await h.store.generation();
       expect(afterPromote).toBeGreaterThan(afterSecond);
-      expect(() => h.store.deleteVersion('shop', 'default', 'v2')).toThrow();
-      expect(h.store.generation()).toBe(afterPromote);
-      h.store.deleteVersion('shop', 'default', 'v1');
-      expect(h.store.generation()).toBeGreaterThan(afterPromote);
+      await expect(h.store.deleteVersion('shop', 'default', 'v2')).rejects.toThrow();
+      expect(await h.store.generation()).toBe(afterPromote);
+      await h.store.deleteVersion('shop', 'default', 'v1');
+      expect(await h.store.generation()).toBeGreaterThan(afterPromote);
     });
 
-    it('a second store object on the same storage sees every write, and its generation moves', () => {
+    it('a second store object on the same storage sees every write, and its generation moves', async () => {
       const other = h.another();
-      const seen = other.generation();
+      const seen = await other.generation();
       const v1 = deploy('shop', 'default', 'v1');
-      h.store.commitVersion(v1, { promote: true });
-      expect(other.getVersion('shop', 'default', 'v1')).toEqual(v1);
-      expect(other.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
-      expect(other.generation()).toBeGreaterThan(seen);
+      await h.store.commitVersion(v1, { promote: true });
+      expect(await other.getVersion('shop', 'default', 'v1')).toEqual(v1);
+      expect((await other.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
+      expect(await other.generation()).toBeGreaterThan(seen);
 
       // And the other way round: a promote through the other object gates this one's delete.
-      other.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
-      other.promote('shop', 'default', 'v2');
-      expect(thrown(() => h.store.deleteVersion('shop', 'default', 'v2'))).toMatchObject({
+      await other.commitVersion(deploy('shop', 'default', 'v2'), { promote: false });
+      await other.promote('shop', 'default', 'v2');
+      expect(await thrown(() => h.store.deleteVersion('shop', 'default', 'v2'))).toMatchObject({
         code: 'HANGAR_E_VERSION_SERVING',
       });
-      expect(h.store.deleteVersion('shop', 'default', 'v1')).toEqual(v1);
-      expect(other.getVersion('shop', 'default', 'v1')).toBeUndefined();
+      expect(await h.store.deleteVersion('shop', 'default', 'v1')).toEqual(v1);
+      expect(await other.getVersion('shop', 'default', 'v1')).toBeUndefined();
     });
 
-    it('keeps apps, versions and traffic across a reopen', () => {
+    it('keeps apps, versions and traffic across a reopen', async () => {
       const v1 = deploy('shop', 'default', 'v1');
       const v2 = deploy('shop', 'default', 'v2');
       const api = deploy('shop', 'api', 'v1');
-      h.store.commitVersion(v1, { promote: true });
-      h.store.commitVersion(v2, { promote: false });
-      h.store.commitVersion(api, { promote: true });
-      const generation = h.store.generation();
-      const again = h.reopen();
-      expect(again.listVersions()).toEqual([api, v1, v2]);
-      expect(again.listApps()).toEqual([{ app: 'shop', created: v1.created }]);
-      expect(again.traffic('shop', 'default')?.allocations).toEqual({ v1: 1 });
-      expect(again.traffic('shop', 'api')?.allocations).toEqual({ v1: 1 });
-      expect(again.generation()).toBe(generation);
+      await h.store.commitVersion(v1, { promote: true });
+      await h.store.commitVersion(v2, { promote: false });
+      await h.store.commitVersion(api, { promote: true });
+      const generation = await h.store.generation();
+      const again = await h.reopen();
+      expect(await again.listVersions()).toEqual([api, v1, v2]);
+      expect(await again.listApps()).toEqual([{ app: 'shop', created: v1.created }]);
+      expect((await again.traffic('shop', 'default'))?.allocations).toEqual({ v1: 1 });
+      expect((await again.traffic('shop', 'api'))?.allocations).toEqual({ v1: 1 });
+      expect(await again.generation()).toBe(generation);
     });
   });
 }
@@ -402,11 +415,11 @@ const BAD_NAMES = [
   '',
 ];
 
-export function describeBlobStore(name: string, make: () => BlobHarness): void {
+export function describeBlobStore(name: string, make: () => BlobHarness | Promise<BlobHarness>): void {
   describe(`BlobStore conformance: ${name}`, () => {
     let h: BlobHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
     afterEach(() => h.cleanup());
 
@@ -446,9 +459,9 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
       const bytes = Buffer.from('same');
       const hash = sha256(bytes);
       await h.store.put(hash, bytes, bytes.length);
-      const before = h.stored();
+      const before = await h.stored();
       expect(await h.store.put(hash, bytes, bytes.length)).toEqual({ created: false, size: 4 });
-      expect(h.stored()).toEqual(before);
+      expect(await h.stored()).toEqual(before);
     });
 
     it('refuses bytes that do not hash to their name, naming both hashes, and keeps nothing', async () => {
@@ -464,7 +477,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
         expect(err?.message).toContain(sha256(bytes));
       }
       expect(await h.store.has(claimed)).toBe(false);
-      expect(h.stored()).toEqual([]);
+      expect(await h.stored()).toEqual([]);
     });
 
     it('refuses bytes of another size than the manifest says, and keeps nothing', async () => {
@@ -477,7 +490,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
         code: 'HANGAR_E_BLOB_HASH_MISMATCH',
       });
       expect(await h.store.has(hash)).toBe(false);
-      expect(h.stored()).toEqual([]);
+      expect(await h.stored()).toEqual([]);
     });
 
     it('stops reading a body as soon as it is longer than declared', async () => {
@@ -493,7 +506,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
         code: 'HANGAR_E_BLOB_HASH_MISMATCH',
       });
       expect(pulled).toBeLessThanOrEqual(5);
-      expect(h.stored()).toEqual([]);
+      expect(await h.stored()).toEqual([]);
     });
 
     it('keeps nothing when the body fails midway', async () => {
@@ -504,7 +517,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
       }
       await expect(h.store.put(sha256(bytes), broken(), bytes.length)).rejects.toThrow('client went away');
       expect(await h.store.has(sha256(bytes))).toBe(false);
-      expect(h.stored()).toEqual([]);
+      expect(await h.stored()).toEqual([]);
     });
 
     it('concurrent puts of the same blob, through two store objects, all succeed', async () => {
@@ -523,7 +536,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
       expect(await h.store.read(hash)).toEqual(bytes);
       expect(await other.read(hash)).toEqual(bytes);
       // One blob, no temporaries left behind.
-      expect(h.stored()).toHaveLength(1);
+      expect(await h.stored()).toHaveLength(1);
     });
 
     it('refuses names that are not 64 lowercase hex digits, in every method', async () => {
@@ -537,7 +550,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
         await expect(h.store.read(bad), JSON.stringify(bad)).rejects.toMatchObject(code);
         await expect(h.store.copyTo(bad, dest, 0o644), JSON.stringify(bad)).rejects.toMatchObject(code);
       }
-      expect(h.stored()).toEqual([]);
+      expect(await h.stored()).toEqual([]);
       expect(readdirSync(h.scratch)).toEqual([]);
     });
 
@@ -572,7 +585,7 @@ export function describeBlobStore(name: string, make: () => BlobHarness): void {
       const other = h.another();
       await h.store.put(hash, bytes, bytes.length);
       expect(await other.has(hash)).toBe(true);
-      const again = h.reopen();
+      const again = await h.reopen();
       expect(await again.read(hash)).toEqual(bytes);
       expect(await again.missing([hash])).toEqual([]);
     });
@@ -595,7 +608,7 @@ describeVersionStore('SQLite', () => {
       for (const db of open.splice(0)) db.close();
       return connect();
     },
-    failTrafficWrites() {
+    async failTrafficWrites() {
       // Triggers are part of the schema, so every connection's writes hit them.
       const db = open[0]!;
       db.exec(`
@@ -603,7 +616,9 @@ describeVersionStore('SQLite', () => {
         BEGIN SELECT RAISE(ABORT, 'traffic writes fail (test)'); END;
         CREATE TRIGGER test_fail_traffic_insert BEFORE INSERT ON services WHEN NEW.allocations <> '{}'
         BEGIN SELECT RAISE(ABORT, 'traffic writes fail (test)'); END;`);
-      return () => db.exec('DROP TRIGGER test_fail_traffic_update; DROP TRIGGER test_fail_traffic_insert;');
+      return async () => {
+        db.exec('DROP TRIGGER test_fail_traffic_update; DROP TRIGGER test_fail_traffic_insert;');
+      };
     },
     cleanup() {
       for (const db of open.splice(0)) db.close();
@@ -632,8 +647,78 @@ describeBlobStore('files', () => {
     store: new FileBlobStore(dataDir),
     another: () => new FileBlobStore(dataDir),
     reopen: () => new FileBlobStore(dataDir),
-    stored: () => filesUnder(join(dataDir, 'blobs')),
+    stored: async () => filesUnder(join(dataDir, 'blobs')),
     scratch,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+describeVersionStore('PostgreSQL', async () => {
+  const database = await createTestDatabase();
+  const pools: PgPool[] = [];
+  const connect = async () => {
+    const pool = await openPostgres(database.url, { max: 2 });
+    pools.push(pool);
+    return PgVersionStore.open(pool);
+  };
+  const closeAll = () => Promise.all(pools.splice(0).map((pool) => pool.end()));
+  const store = await connect();
+  const another = await connect();
+  return {
+    store,
+    another: () => another,
+    async reopen() {
+      await closeAll();
+      return connect();
+    },
+    async failTrafficWrites() {
+      // A trigger is part of the schema, so every connection's writes hit it.
+      const pool = pools[pools.length - 1]!;
+      await pool.query(`
+        CREATE FUNCTION test_fail_traffic() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'traffic writes fail (test)'; END $$;
+        CREATE TRIGGER test_fail_traffic_update BEFORE UPDATE OF allocations ON services
+        FOR EACH ROW EXECUTE FUNCTION test_fail_traffic();
+        CREATE TRIGGER test_fail_traffic_insert BEFORE INSERT ON services
+        FOR EACH ROW WHEN (NEW.allocations <> '{}') EXECUTE FUNCTION test_fail_traffic();`);
+      return async () => {
+        await pool.query(
+          'DROP TRIGGER test_fail_traffic_update ON services; DROP TRIGGER test_fail_traffic_insert ON services',
+        );
+      };
+    },
+    async cleanup() {
+      await closeAll();
+      await database.drop();
+    },
+  };
+});
+
+describeBlobStore('PostgreSQL', async () => {
+  const database = await createTestDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'hangar-pgblobs-'));
+  const pools: PgPool[] = [];
+  const connect = async () => {
+    const pool = await openPostgres(database.url, { max: 2 });
+    pools.push(pool);
+    return PgBlobStore.open(pool);
+  };
+  const store = await connect();
+  const another = await connect();
+  const third = await connect();
+  return {
+    store,
+    another: () => another,
+    reopen: () => third,
+    stored: async () =>
+      (await pools[0]!.query<{ sha256: string }>('SELECT sha256 FROM blobs ORDER BY sha256')).rows.map(
+        (r) => r.sha256,
+      ),
+    scratch: dir,
+    async cleanup() {
+      await Promise.all(pools.splice(0).map((pool) => pool.end()));
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 });

@@ -45,6 +45,12 @@ export interface VersionRecord {
   manifest: readonly ManifestEntry[];
   /** Where the version's files live: `<data-dir>/versions/<app>/<service>/<version>.<minor>`. */
   dir: string;
+  /**
+   * The SHA-256 of the version's built tree in the BlobStore (tree.ts): every file and link the
+   * build left in the version's directory, so another node (S16) runs the very same build
+   * without building again. Undefined for versions deployed before it was recorded.
+   */
+  tree?: string;
 }
 
 /** How requests are assigned to the versions of a split (S11 `versions split --by`). */
@@ -90,24 +96,24 @@ export interface CommitResult {
  */
 export interface VersionStore {
   /** Apps that have at least one version, by name. */
-  listApps(): AppRecord[];
+  listApps(): Promise<AppRecord[]>;
   /** The traffic of every service (of one app), by app, then service. */
-  listServices(filter?: { app?: string }): TrafficSplit[];
+  listServices(filter?: { app?: string }): Promise<TrafficSplit[]>;
   /** Versions, optionally of one app and service, by app, service, then created, then version. */
-  listVersions(filter?: { app?: string; service?: string }): VersionRecord[];
-  getVersion(app: string, service: string, version: string): VersionRecord | undefined;
+  listVersions(filter?: { app?: string; service?: string }): Promise<VersionRecord[]>;
+  getVersion(app: string, service: string, version: string): Promise<VersionRecord | undefined>;
   /**
    * Writes a version that was built and load-checked: creates its app and service when new,
    * replaces a stored version of the same MAJOR, and with `promote` gives it all of the
    * service's traffic, all in one transaction. Throws HANGAR_E_NAME_INVALID for a name
    * app.yaml would refuse (nothing is written).
    */
-  commitVersion(record: VersionRecord, options: { promote: boolean }): CommitResult;
+  commitVersion(record: VersionRecord, options: { promote: boolean }): Promise<CommitResult>;
   /**
    * Gives `version` all of its service's traffic; returns the traffic before. Throws
    * HANGAR_E_VERSION_NOT_FOUND, naming what is unknown, and changes nothing.
    */
-  promote(app: string, service: string, version: string): TrafficSplit;
+  promote(app: string, service: string, version: string): Promise<TrafficSplit>;
   /**
    * Splits the service's traffic between its versions (`allocations` checked by
    * traffic.ts: weights with two decimals summing to 1), picked by `shardBy`; returns the
@@ -119,28 +125,28 @@ export interface VersionStore {
     service: string,
     allocations: Readonly<Record<string, number>>,
     shardBy: ShardBy,
-  ): TrafficSplit;
+  ): Promise<TrafficSplit>;
   /**
    * The app's dispatch.yaml rules, replacing what it had (none: removes them). Throws
    * HANGAR_E_VERSION_NOT_FOUND for an app that is not on the platform.
    */
-  setDispatch(app: string, rules: readonly DispatchEntry[]): void;
+  setDispatch(app: string, rules: readonly DispatchEntry[]): Promise<void>;
   /** The app's dispatch rules, in their order; none when it has no dispatch.yaml. */
-  dispatch(app: string): DispatchEntry[];
+  dispatch(app: string): Promise<DispatchEntry[]>;
   /** The service's traffic; undefined when the service is unknown. */
-  traffic(app: string, service: string): TrafficSplit | undefined;
+  traffic(app: string, service: string): Promise<TrafficSplit | undefined>;
   /**
    * Removes a version and returns it (drain its instances, then remove its `dir`); a service
    * left without versions goes too, and an app left without services. Refuses with
    * HANGAR_E_VERSION_SERVING while the version has traffic, HANGAR_E_VERSION_NOT_FOUND when it
    * is unknown.
    */
-  deleteVersion(app: string, service: string, version: string): VersionRecord;
+  deleteVersion(app: string, service: string, version: string): Promise<VersionRecord>;
   /**
    * A number that grows with every write, by any store object on the same storage (another
    * process too, S16): a serving process polls it and reloads its routes when it changed.
    */
-  generation(): number;
+  generation(): Promise<number>;
 }
 
 /** What `put` did. */

@@ -36,17 +36,26 @@ export interface HttpScenario {
   /**
    * Also measure the target of `role` on the scenario's request against `path` on the same
    * process, back to back in pairs (A B, then B A, ...): the cost of what the scenario adds,
-   * free of the differences between processes and of drift between distant rounds.
+   * free of the differences between processes and of drift between distant rounds. Several:
+   * one after the other, each on its own target (the postgres scenario: SQLite, then PostgreSQL).
    */
-  paired?: { role: Role; path: string; label: string };
+  paired?: PairedSpec | PairedSpec[];
   /** Also read each target's CPU per request, per process, in every measured round (issue 21). */
   cpu?: boolean;
   /** Runs after the rounds, with every target stopped; its lines follow the scenario's table. */
   after?: () => Promise<string[]>;
 }
 
+export interface PairedSpec {
+  role: Role;
+  path: string;
+  label: string;
+}
+
 /** One process measured on two paths in back-to-back pairs; `ratio` is the median of the pairs' ratios. */
 export interface PairedResult {
+  /** The measured target's role (absent in results recorded before the postgres scenario). */
+  role?: Role;
   target: string;
   label: string;
   pairs: Array<{ scenario: Round; reference: Round }>;
@@ -81,7 +90,10 @@ export interface HttpResult {
   rows: HttpRow[];
   /** The ratio column's baseline, when it is not bare node:http. */
   baseline?: string;
+  /** The paired measure (the first, when the scenario has several). */
   paired?: PairedResult;
+  /** The scenario's further paired measures, in its order. */
+  alsoPaired?: PairedResult[];
   notes: string[];
 }
 
@@ -106,7 +118,7 @@ interface Live {
 /** The processes whose CPU counts for a target: Hangar's split (platform threads, instances, socket service), else its own. */
 function cpuProcesses(role: Role, target: Target): Promise<CpuProcess[]> {
   if (target.cpu) return target.cpu();
-  if (role === 'dev' || role === 'production' || role === 'production-no-logging')
+  if (role === 'dev' || role === 'production' || role === 'production-no-logging' || role === 'postgres')
     return hangarProcesses(target.pid);
   return processTree(target.pid);
 }
@@ -119,7 +131,7 @@ export async function runHttpScenario(
 ): Promise<HttpResult> {
   const rows = new Map<TargetSpec, HttpRow>();
   const live: Live[] = [];
-  let paired: PairedResult | undefined;
+  const paired: PairedResult[] = [];
   const row = (spec: TargetSpec, name: string, problem?: string): HttpRow => ({
     role: spec.role,
     name: spec.label ? `${name}, ${spec.label}` : name,
@@ -174,9 +186,9 @@ export async function runHttpScenario(
         );
       }
     }
-    const pairedOn = scenario.paired && live.find((entry) => entry.spec.role === scenario.paired!.role);
-    if (scenario.paired && pairedOn) {
-      paired = await measurePairs(scenario, scenario.paired, pairedOn, load, settings, log);
+    for (const spec of scenario.paired === undefined ? [] : [scenario.paired].flat()) {
+      const on = live.find((entry) => entry.spec.role === spec.role);
+      if (on) paired.push(await measurePairs(scenario, spec, on, load, settings, log));
     }
   } finally {
     await Promise.all(live.map(({ target }) => target.stop()));
@@ -205,14 +217,15 @@ export async function runHttpScenario(
     description: scenario.description,
     rows: all,
     ...(scenario.baseline ? { baseline: scenario.baseline.name } : {}),
-    ...(paired ? { paired } : {}),
+    ...(paired[0] ? { paired: paired[0] } : {}),
+    ...(paired.length > 1 ? { alsoPaired: paired.slice(1) } : {}),
     notes: scenario.after ? await scenario.after() : [],
   };
 }
 
 async function measurePairs(
   scenario: HttpScenario,
-  spec: NonNullable<HttpScenario['paired']>,
+  spec: PairedSpec,
   on: Live,
   load: LoadGenerator,
   settings: RoundSettings,
@@ -237,6 +250,7 @@ async function measurePairs(
     );
   }
   return {
+    role: spec.role,
     target: on.target.name,
     label: spec.label,
     pairs,

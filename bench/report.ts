@@ -46,6 +46,7 @@ function http(result: HttpResult): string {
     table(head, rows),
     ...(result.rows.some((r) => r.cpuUsPerRequest) ? [cpuTable(result)] : []),
     ...(result.paired ? [paired(result.paired)] : []),
+    ...(result.alsoPaired ?? []).map(paired),
     ...result.notes,
   ].join('\n\n');
 }
@@ -57,6 +58,7 @@ const cpuOrder = [
   'other platform threads',
   'instance process(es)',
   'socket service',
+  'PostgreSQL backends',
 ];
 const byCpuOrder = ([a]: [string, number], [b]: [string, number]) => {
   const rank = (label: string) => (cpuOrder.includes(label) ? cpuOrder.indexOf(label) : cpuOrder.length);
@@ -344,5 +346,5 @@ export function markdown(record: RunRecord): string {
     ['target', 'result', 'figures'],
     record.targets.map((v) => [v.target, v.status === 'met' ? '**met**' : v.status, v.figures]),
   );
-  return `\n${[...header, ...record.scenarios.map((result) => scenario(result, options)), '### Targets (issues 7, 15, 20, 21)', verdicts].join('\n\n')}\n`;
+  return `\n${[...header, ...record.scenarios.map((result) => scenario(result, options)), '### Targets (issues 7, 15, 20, 21, 22)', verdicts].join('\n\n')}\n`;
 }

@@ -19,6 +19,8 @@ import { runLogstore } from './logstore.js';
 import { runMemory } from './memory.js';
 import { type BenchOptions, benchOptions } from './options.js';
 import { peerVersions } from './peers.js';
+import { dropAllBenchDatabases } from './pg.js';
+import { runPostgres } from './postgres.js';
 import { markdown } from './report.js';
 import type { RunRecord, ScenarioResult } from './results.js';
 import { runtimesScenario } from './runtimes.js';
@@ -31,7 +33,8 @@ interface Step {
   name: string;
   /** In a run without BENCH_SCENARIOS. */
   byDefault: boolean;
-  run(options: BenchOptions, load: () => LoadGenerator): Promise<ScenarioResult>;
+  /** One result, or several (the postgres step: hello and logging). */
+  run(options: BenchOptions, load: () => LoadGenerator): Promise<ScenarioResult | ScenarioResult[]>;
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -66,6 +69,9 @@ const steps: Step[] = [
   },
   // About 3.5 minutes, most of it deploying 100 versions (issue 21 wants it in the full run).
   { name: 'growth', byDefault: true, run: (options, load) => runGrowth(load(), options, log) },
+  // Issue 22: hello and logging on SQLite and on PostgreSQL (`serve --database`). About 3.5
+  // minutes (two paired measures among them) and it needs a PostgreSQL server: opt-in.
+  { name: 'postgres', byDefault: false, run: (options, load) => runPostgres(load(), options, log) },
 ];
 
 function commit(): string {
@@ -96,7 +102,7 @@ async function main(options: BenchOptions, chosen: Step[]): Promise<void> {
   try {
     for (const step of chosen) {
       log(`— ${step.name}`);
-      scenarios.push(await step.run(options, load));
+      scenarios.push(...[await step.run(options, load)].flat());
     }
   } finally {
     generator?.close();
@@ -140,14 +146,17 @@ async function main(options: BenchOptions, chosen: Step[]): Promise<void> {
   if (scenarios.some(fails)) process.exitCode = 1;
 }
 
-// Ctrl-C or a kill: stop what the suite started (each by its pid) and remove its temp dirs.
+// Ctrl-C or a kill: stop what the suite started (each by its pid), remove its temp dirs and drop
+// the PostgreSQL databases it made.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log(`${signal}: stopping the suite's processes`);
-    void stopAllChildren().finally(() => {
-      removeAllTempDirs();
-      process.exit(130);
-    });
+    void stopAllChildren()
+      .then(dropAllBenchDatabases)
+      .finally(() => {
+        removeAllTempDirs();
+        process.exit(130);
+      });
   });
 }
 
@@ -165,6 +174,7 @@ try {
 } catch (err) {
   log((err as Error).stack ?? String(err));
   await stopAllChildren();
+  await dropAllBenchDatabases();
   removeAllTempDirs();
   process.exitCode = 1;
 }

@@ -7,7 +7,7 @@ import type { ColdStartResult } from './cold-start.js';
 import { type ConsoleResult, tailedShare, withoutSpread } from './console.js';
 import { int, mib, ms, ratio } from './format.js';
 import type { GrowthResult } from './growth.js';
-import type { HttpResult, HttpRow } from './http-runner.js';
+import type { HttpResult, HttpRow, PairedResult } from './http-runner.js';
 import type { LogstoreResult } from './logstore.js';
 import type { MemoryResult } from './memory.js';
 import type { ScenarioResult, Verdict } from './results.js';
@@ -284,6 +284,34 @@ function growth(results: ScenarioResult[]): Verdict {
   );
 }
 
+/**
+ * Issue 22: issue 5's logging criterion with the request log in PostgreSQL (`serve --database`),
+ * judged on its paired measure; the figures add SQLite's paired cost in the same run and the
+ * PostgreSQL ÷ SQLite req/s of hello and logging (the postgres scenario).
+ */
+function postgres(results: ScenarioResult[]): Verdict {
+  const target =
+    'logging 10 lines/request costs ≤ 10% of throughput with the log store in PostgreSQL (`serve --database`)';
+  const find = (name: string) => results.find((r): r is HttpResult => r.kind === 'http' && r.name === name);
+  const logging = find('postgres-logging');
+  const pairs = logging ? [logging.paired, ...(logging.alsoPaired ?? [])] : [];
+  const onPostgres = pairs.find((p) => p?.role === 'postgres');
+  if (!onPostgres) return notMeasured(target, logging ? 'no paired measure on PostgreSQL' : undefined);
+  const onSqlite = pairs.find((p) => p?.role === 'production');
+  const cost = (p: PairedResult) => `${((1 - p.ratio) * 100).toFixed(1)}%`;
+  const ratios = [find('postgres-hello'), logging].flatMap((result) => {
+    const row = measured(result, 'postgres');
+    return row ? [`${result!.name.replace('postgres-', '')} ${ratio(row.ratio!)}`] : [];
+  });
+  return judged(
+    target,
+    1 - onPostgres.ratio <= 0.1,
+    `paired on one ${onPostgres.target}: costs ${cost(onPostgres)} (median of ${onPostgres.pairs.length} pairs)` +
+      (onSqlite ? `; on ${onSqlite.target} in the same run ${cost(onSqlite)}` : '') +
+      (ratios.length ? `; req/s PostgreSQL ÷ SQLite: ${ratios.join(', ')}` : ''),
+  );
+}
+
 /** Every target of issue 7, in the issue's order, with issue 5's logging and issue 20's console criteria. */
 export function verdicts(results: ScenarioResult[], connections: number): Verdict[] {
   return [
@@ -298,5 +326,6 @@ export function verdicts(results: ScenarioResult[], connections: number): Verdic
     ...instanceStart(results),
     growth(results),
     ...logstore(results),
+    postgres(results),
   ];
 }

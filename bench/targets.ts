@@ -21,6 +21,8 @@ export type Role =
   | 'dev'
   | 'production'
   | 'production-no-logging'
+  /** `hangar serve` with its state in PostgreSQL (`serve --database`, the postgres scenario). */
+  | 'postgres'
   | 'workerd'
   | 'functions-framework'
   | 'nginx'
@@ -156,6 +158,12 @@ export interface ServeOptions {
   config?: string;
   /** The version it is deployed as; default: benchApp.version. */
   version?: string;
+  /**
+   * A PostgreSQL URL: every store there instead of SQLite in the data dir (`serve --database`),
+   * as node `bench`. Handed over as HANGAR_DATABASE_URL, which `serve` reads as it reads
+   * `--database`, so the password stays out of `ps`.
+   */
+  database?: string;
 }
 
 export interface ServeProcess extends HangarProcess {
@@ -170,7 +178,8 @@ const serveListening = /Hangar serve \([^)]*\): (http:\/\/[^\s",]+)[\s\S]*admin 
 /**
  * Starts `hangar serve` on a fresh data dir and free ports (both read from its log lines),
  * deploys `options.app` (bench/app) to it with the real `hangar deploy` CLI, and resolves once
- * GET / has answered right.
+ * GET / has answered right. Its state is in the data dir's SQLite unless `options.database`
+ * (a HANGAR_DATABASE_URL in the suite's own environment is never passed on).
  */
 export async function startServe(options: ServeOptions = {}): Promise<ServeProcess> {
   const dataDir = makeTempDir('serve');
@@ -179,8 +188,20 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
   try {
     const { child, match, spawnedAt } = await startChild(
       process.execPath,
-      [cli, 'serve', '--port', '0', '--admin-port', '0', '--data-dir', dataDir],
+      [
+        cli,
+        'serve',
+        '--port',
+        '0',
+        '--admin-port',
+        '0',
+        '--data-dir',
+        dataDir,
+        ...(options.database ? ['--node', 'bench'] : []),
+      ],
       serveListening,
+      // undefined removes the variable from the child's environment.
+      { env: { HANGAR_DATABASE_URL: options.database } },
     );
     started = { child, spawnedAt, url: `${match[1]}/`, adminUrl: match[2]!, dataDir };
   } catch (err) {

@@ -149,6 +149,8 @@ export class ServeState implements DeployApi, VersionsApi {
   /** The store's generation the routes were last synced to; a sync that failed in part leaves it unset. */
   #syncedGeneration: number | undefined;
   #watch: NodeJS.Timeout | undefined;
+  /** Start failures already logged (#sync retries them quietly). */
+  readonly #failuresSaid = new Set<string>();
   readonly #pending = new Map<string, PendingDeploy>();
   /** Builds run one at a time: npm and the load check are heavy on a small machine. */
   #buildQueue: Promise<unknown> = Promise.resolve();
@@ -221,9 +223,14 @@ export class ServeState implements DeployApi, VersionsApi {
         if (running) this.#drain(running.runtime, running.dir);
       } catch (err) {
         complete = false;
-        logger.error(
-          `version ${record.app}/${record.service}/${record.version} cannot be started${running ? '' : ' again'}: ${(err as Error).message}`,
-        );
+        // Tried again at every poll; said once per version and reason, not twice a second.
+        const said = `${k}\0${record.minor}\0${(err as Error).message}`;
+        if (!this.#failuresSaid.has(said)) {
+          this.#failuresSaid.add(said);
+          logger.error(
+            `version ${record.app}/${record.service}/${record.version} cannot be started${running ? '' : ' again'}: ${(err as Error).message}`,
+          );
+        }
       }
     }
     for (const [k, running] of this.#runtimes) {

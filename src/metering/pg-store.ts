@@ -7,7 +7,7 @@
  */
 
 import { migratePostgres, type PgMigration, type PgPool } from '../shared/postgres.js';
-import { COUNTER_NAMES, type CounterName, zeroCounters } from './counters.js';
+import { COUNTER_NAMES, type CounterName, usageRow } from './counters.js';
 import type { MeteringStore, UsageRow } from './types.js';
 
 /** Counters that count whole things; `instance_hours` has fractions. */
@@ -104,25 +104,12 @@ export class PgMeteringStore implements MeteringStore {
   /** Stored counters of one day (`YYYY-MM-DD`). */
   async day(day: string): Promise<UsageRow[]> {
     const result = await this.#pool.query<Record<string, string | number>>(BY_DAY, [day]);
-    return result.rows.map(toRow);
+    return result.rows.map(usageRow);
   }
 
   /** Stored counters summed over all days, per app version (`day` is ''). */
   async allTime(): Promise<UsageRow[]> {
     const result = await this.#pool.query<Record<string, string | number>>(ALL_TIME);
-    return result.rows.map(toRow);
+    return result.rows.map(usageRow);
   }
-}
-
-/** BIGINT and SUM() come back as strings (they may pass 2^53); counts stay far below that. */
-function toRow(raw: Record<string, string | number>): UsageRow {
-  const counters = zeroCounters();
-  for (const name of COUNTER_NAMES) counters[name] = Number(raw[name] ?? 0);
-  return {
-    day: String(raw.day),
-    app: String(raw.app),
-    service: String(raw.service),
-    version: String(raw.version),
-    counters,
-  };
 }

@@ -5,7 +5,7 @@
  * synchronous: the methods do their work at once and return settled promises.
  */
 import { type Db, migrate } from '../shared/database.js';
-import { COUNTER_NAMES, zeroCounters } from './counters.js';
+import { COUNTER_NAMES, usageRow } from './counters.js';
 import type { MeteringStore, UsageRow } from './types.js';
 
 const migrations = [
@@ -63,23 +63,11 @@ export class SqliteMeteringStore implements MeteringStore {
 
   /** Stored counters of one day (`YYYY-MM-DD`). */
   async day(day: string): Promise<UsageRow[]> {
-    return (this.#byDay.all(day) as Array<Record<string, string | number>>).map(toRow);
+    return (this.#byDay.all(day) as Array<Record<string, string | number>>).map(usageRow);
   }
 
   /** Stored counters summed over all days, per app version (`day` is ''). */
   async allTime(): Promise<UsageRow[]> {
-    return (this.#allTime.all() as Array<Record<string, string | number>>).map(toRow);
+    return (this.#allTime.all() as Array<Record<string, string | number>>).map(usageRow);
   }
-}
-
-function toRow(raw: Record<string, string | number>): UsageRow {
-  const counters = zeroCounters();
-  for (const name of COUNTER_NAMES) counters[name] = Number(raw[name] ?? 0);
-  return {
-    day: String(raw.day),
-    app: String(raw.app),
-    service: String(raw.service),
-    version: String(raw.version),
-    counters,
-  };
 }

@@ -13,6 +13,11 @@ import {
   DEFAULT_SHARD_BY,
   manifestEntry,
   replacesItself,
+  type ServiceRow,
+  toRecord,
+  toTraffic,
+  VERSION_COLUMNS,
+  type VersionRow,
   versionNotFound,
   versionServing,
 } from './store-rules.js';
@@ -21,7 +26,6 @@ import type {
   AppRecord,
   CommitResult,
   DispatchEntry,
-  ManifestEntry,
   ShardBy,
   TrafficSplit,
   VersionRecord,
@@ -69,31 +73,6 @@ const migrations = [
 
 /** The advisory lock every versions write holds for its transaction. */
 const WRITE_LOCK = 0x48565253; // 'HVRS'
-
-const VERSION_COLUMNS =
-  'app, service, version, minor, created, runtime, node, app_yaml, config_file, manifest, dir, tree';
-
-interface VersionRow {
-  app: string;
-  service: string;
-  version: string;
-  minor: string;
-  created: string;
-  runtime: string;
-  node: string;
-  app_yaml: string;
-  config_file: string;
-  manifest: ManifestEntry[];
-  dir: string;
-  tree: string | null;
-}
-
-interface ServiceRow {
-  app: string;
-  service: string;
-  allocations: Record<string, number>;
-  shard_by: string;
-}
 
 type Queryable = PgPool | PgClient;
 
@@ -339,30 +318,4 @@ async function notFound(db: Queryable, app: string, service: string, version: st
     app: (apps.rowCount ?? 0) > 0,
     service: (services.rowCount ?? 0) > 0,
   });
-}
-
-function toRecord(row: VersionRow): VersionRecord {
-  return {
-    app: row.app,
-    service: row.service,
-    version: row.version,
-    minor: row.minor,
-    created: row.created,
-    runtime: row.runtime,
-    node: row.node,
-    appYaml: row.app_yaml,
-    configFile: row.config_file,
-    manifest: row.manifest,
-    dir: row.dir,
-    ...(row.tree ? { tree: row.tree } : {}),
-  };
-}
-
-function toTraffic(row: ServiceRow): TrafficSplit {
-  return {
-    app: row.app,
-    service: row.service,
-    allocations: row.allocations,
-    shardBy: row.shard_by as ShardBy,
-  };
 }

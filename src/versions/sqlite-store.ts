@@ -12,6 +12,11 @@ import {
   DEFAULT_SHARD_BY,
   manifestEntry,
   replacesItself,
+  type ServiceRow,
+  toRecord,
+  toTraffic,
+  VERSION_COLUMNS,
+  type VersionRow,
   versionNotFound,
   versionServing,
 } from './store-rules.js';
@@ -20,7 +25,6 @@ import type {
   AppRecord,
   CommitResult,
   DispatchEntry,
-  ManifestEntry,
   ShardBy,
   TrafficSplit,
   VersionRecord,
@@ -67,31 +71,6 @@ const migrations = [
   // The built tree's blob (issue 22): what another node materialises instead of building.
   'ALTER TABLE versions ADD COLUMN tree TEXT',
 ];
-
-interface VersionRow {
-  app: string;
-  service: string;
-  version: string;
-  minor: string;
-  created: string;
-  runtime: string;
-  node: string;
-  app_yaml: string;
-  config_file: string;
-  manifest: string;
-  dir: string;
-  tree: string | null;
-}
-
-interface ServiceRow {
-  app: string;
-  service: string;
-  allocations: string;
-  shard_by: string;
-}
-
-const VERSION_COLUMNS =
-  'app, service, version, minor, created, runtime, node, app_yaml, config_file, manifest, dir, tree';
 
 /** The versions tables in SQLite; statements prepared once. */
 export class SqliteVersionStore implements VersionStore {
@@ -333,30 +312,4 @@ export class SqliteVersionStore implements VersionStore {
       service: this.#service.get(app, service) !== undefined,
     });
   }
-}
-
-function toRecord(row: VersionRow): VersionRecord {
-  return {
-    app: row.app,
-    service: row.service,
-    version: row.version,
-    minor: row.minor,
-    created: row.created,
-    runtime: row.runtime,
-    node: row.node,
-    appYaml: row.app_yaml,
-    configFile: row.config_file,
-    manifest: JSON.parse(row.manifest) as ManifestEntry[],
-    dir: row.dir,
-    ...(row.tree ? { tree: row.tree } : {}),
-  };
-}
-
-function toTraffic(row: ServiceRow): TrafficSplit {
-  return {
-    app: row.app,
-    service: row.service,
-    allocations: JSON.parse(row.allocations) as Record<string, number>,
-    shardBy: row.shard_by as ShardBy,
-  };
 }

@@ -1,11 +1,12 @@
 /**
- * What every VersionStore refuses and how it says so, whatever database it keeps versions in
- * (sqlite-store.ts, pg-store.ts): the conformance suite (store.test.ts) holds both to it.
+ * What every VersionStore refuses and how it says so, and how its rows become records, whatever
+ * database it keeps versions in (sqlite-store.ts, pg-store.ts): the conformance suite
+ * (store.test.ts) holds both to it.
  */
 import { HangarError } from '../shared/errors.js';
 import { isMinor } from './minor.js';
 import { checkAppName, checkServiceName, checkVersionName } from './names.js';
-import type { ManifestEntry, ShardBy, VersionRecord } from './types.js';
+import type { ManifestEntry, ShardBy, TrafficSplit, VersionRecord } from './types.js';
 
 /**
  * shardBy of a service that never had a split: gcloud's default for `--split-by`. It does not
@@ -68,4 +69,60 @@ export function versionServing(app: string, service: string, version: string, sh
 
 function percent(share: number): string {
   return `${Math.round(share * 10000) / 100}%`;
+}
+
+/** The `versions` table's columns, in the order both stores select and insert them. */
+export const VERSION_COLUMNS =
+  'app, service, version, minor, created, runtime, node, app_yaml, config_file, manifest, dir, tree';
+
+/** A `versions` row: JSON columns as text (SQLite) or already parsed (PostgreSQL's JSONB). */
+export interface VersionRow {
+  app: string;
+  service: string;
+  version: string;
+  minor: string;
+  created: string;
+  runtime: string;
+  node: string;
+  app_yaml: string;
+  config_file: string;
+  manifest: string | ManifestEntry[];
+  dir: string;
+  tree: string | null;
+}
+
+/** A `services` row, its allocations as text or parsed, as above. */
+export interface ServiceRow {
+  app: string;
+  service: string;
+  allocations: string | Record<string, number>;
+  shard_by: string;
+}
+
+const parsed = <T>(value: string | T): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
+
+export function toRecord(row: VersionRow): VersionRecord {
+  return {
+    app: row.app,
+    service: row.service,
+    version: row.version,
+    minor: row.minor,
+    created: row.created,
+    runtime: row.runtime,
+    node: row.node,
+    appYaml: row.app_yaml,
+    configFile: row.config_file,
+    manifest: parsed<ManifestEntry[]>(row.manifest),
+    dir: row.dir,
+    ...(row.tree ? { tree: row.tree } : {}),
+  };
+}
+
+export function toTraffic(row: ServiceRow): TrafficSplit {
+  return {
+    app: row.app,
+    service: row.service,
+    allocations: parsed<Record<string, number>>(row.allocations),
+    shardBy: row.shard_by as ShardBy,
+  };
 }

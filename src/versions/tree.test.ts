@@ -10,13 +10,14 @@ import {
   readlinkSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBlobStore } from './blob-store.js';
-import { materializeTree, storeTree } from './tree.js';
+import { MAX_TREE_FILE_BYTES, materializeTree, storeTree } from './tree.js';
 
 describe('a version’s built tree', () => {
   let dir: string;
@@ -75,6 +76,35 @@ describe('a version’s built tree', () => {
       expect(existsSync(target)).toBe(false);
     }
     expect(existsSync(join(dir, 'outside'))).toBe(false);
+  });
+
+  it('refuses a build that left a file too large to hold on its way to the store, naming it', async () => {
+    const v = built();
+    const big = join(v, 'app', 'huge.bin');
+    writeFileSync(big, '');
+    truncateSync(big, MAX_TREE_FILE_BYTES + 1);
+    await expect(storeTree(v, blobs)).rejects.toMatchObject({
+      code: 'HANGAR_E_BUILD_FAILED',
+      message: expect.stringContaining('app/huge.bin'),
+    });
+  });
+
+  it('writes nothing through a link, even one that stays inside', async () => {
+    const file = Buffer.from('x');
+    const fileSha = createHash('sha256').update(file).digest('hex');
+    await blobs.put(fileSha, file, file.length);
+    const listing = Buffer.from(
+      JSON.stringify([
+        { path: 'app/q', link: '../app' },
+        { path: 'app/q/written', sha256: fileSha, size: 1, mode: 0o644 },
+      ]),
+    );
+    const sha = createHash('sha256').update(listing).digest('hex');
+    await blobs.put(sha, listing, listing.length);
+    const target = join(dir, 'linked', 'v1.1');
+    await expect(materializeTree(sha, blobs, target)).rejects.toThrow(/inside the link app\/q/);
+    expect(existsSync(target)).toBe(false);
+    expect(existsSync(join(dir, 'linked', `v1.1.partial-${process.pid}`))).toBe(false);
   });
 
   it('says which blob is missing and leaves no half version', async () => {

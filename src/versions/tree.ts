@@ -21,6 +21,15 @@ export type TreeEntry =
   | { path: string; link: string }
   | { path: string; dir: true };
 
+/**
+ * The largest file a built tree takes, and the most bytes in all: a blob is held in memory on
+ * its way into PostgreSQL, so a build that leaves a huge file (an app's `gcp-build` can write
+ * anything) must fail the deploy, not the platform. Larger than any package file we know of in
+ * `node_modules` (native binaries run to tens of MiB).
+ */
+export const MAX_TREE_FILE_BYTES = 64 * 1024 * 1024;
+export const MAX_TREE_BYTES = 2 * 1024 * 1024 * 1024;
+
 /** What the tree leaves out, relative to the version directory. */
 const LEFT_OUT = new Set(['cache', 'node_modules/hangar']);
 
@@ -35,6 +44,13 @@ export async function storeTree(versionDir: string, blobs: BlobStore): Promise<s
   const entries: TreeEntry[] = [];
   await walk(versionDir, '', entries);
   const files = entries.filter((e): e is Extract<TreeEntry, { sha256: string }> => 'sha256' in e);
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  if (total > MAX_TREE_BYTES) {
+    throw new HangarError(
+      'BUILD_FAILED',
+      `the build left ${total} bytes in ${files.length} files; to run on several nodes a version may have at most ${MAX_TREE_BYTES} (keep caches and downloads out of the app's directory)`,
+    );
+  }
   const missing = new Set(await blobs.missing(files.map((f) => f.sha256)));
   for (const file of files) {
     if (!missing.delete(file.sha256)) continue;
@@ -56,8 +72,15 @@ async function walk(root: string, relative: string, entries: TreeEntry[]): Promi
     const stat = await lstat(full);
     if (stat.isSymbolicLink()) entries.push({ path, link: await readlink(full) });
     else if (stat.isDirectory()) await walk(root, path, entries);
-    else if (stat.isFile())
+    else if (stat.isFile()) {
+      if (stat.size > MAX_TREE_FILE_BYTES) {
+        throw new HangarError(
+          'BUILD_FAILED',
+          `the build left ${path} of ${stat.size} bytes; to run on several nodes each file of a version may be at most ${MAX_TREE_FILE_BYTES} bytes`,
+        );
+      }
       entries.push({ path, sha256: await hashFile(full), size: stat.size, mode: stat.mode & 0o777 });
+    }
     // Sockets, FIFOs and devices a build left behind are no part of a version.
   }
 }
@@ -89,11 +112,23 @@ export async function materializeTree(
   const temp = `${versionDir}.partial-${process.pid}`;
   await rm(temp, { recursive: true, force: true });
   const skipped: string[] = [];
+  const links = new Set<string>();
   let files = 0;
   try {
     await mkdir(temp, { recursive: true });
     for (const entry of entries) {
-      const target = join(temp, ...entry.path.split('/'));
+      // Nothing is written through a link: a listing whose path runs through one did not come
+      // from storeTree() (which lists links without following them) and could write anywhere.
+      const segments = entry.path.split('/');
+      for (let i = 1; i < segments.length; i++) {
+        if (links.has(segments.slice(0, i).join('/'))) {
+          throw new HangarError(
+            'CONFIG_INVALID',
+            `the built tree ${sha256} names ${JSON.stringify(entry.path)} inside the link ${segments.slice(0, i).join('/')}; deploy the version again`,
+          );
+        }
+      }
+      const target = join(temp, ...segments);
       if ('sha256' in entry) {
         await blobs.copyTo(entry.sha256, target, entry.mode);
         files++;
@@ -104,6 +139,7 @@ export async function materializeTree(
         }
         await mkdir(dirname(target), { recursive: true });
         await symlink(entry.link, target);
+        links.add(entry.path);
       } else {
         await mkdir(target, { recursive: true });
       }

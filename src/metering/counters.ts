@@ -4,7 +4,6 @@
  */
 
 import { DAILY_QUOTA_NAMES } from '../config/index.js';
-import type { UsageRow } from './types.js';
 
 export type CounterName = (typeof DAILY_QUOTA_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -31,21 +30,4 @@ export function addCounters(into: Counters, delta: Counters): void {
  */
 export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
-}
-
-/**
- * A stored row as the metering stores read it: its keys, and one column per counter (SQLite's
- * numbers, or PostgreSQL's BIGINT and SUM() as strings, since they may pass 2^53; counts stay
- * far below that).
- */
-export function usageRow(raw: Record<string, string | number>): UsageRow {
-  const counters = zeroCounters();
-  for (const name of COUNTER_NAMES) counters[name] = Number(raw[name] ?? 0);
-  return {
-    day: String(raw.day),
-    app: String(raw.app),
-    service: String(raw.service),
-    version: String(raw.version),
-    counters,
-  };
 }

@@ -7,8 +7,9 @@
  */
 
 import { migratePostgres, type PgMigration, type PgPool } from '../shared/postgres.js';
-import { COUNTER_NAMES, type CounterName, usageRow } from './counters.js';
+import { COUNTER_NAMES, type CounterName } from './counters.js';
 import type { MeteringStore, UsageRow } from './types.js';
+import { usageRow } from './usage-row.js';
 
 /** Counters that count whole things; `instance_hours` has fractions. */
 const sqlType = (name: CounterName) => (name === 'instance_hours' ? 'DOUBLE PRECISION' : 'BIGINT');

@@ -5,8 +5,9 @@
  * synchronous: the methods do their work at once and return settled promises.
  */
 import { type Db, migrate } from '../shared/database.js';
-import { COUNTER_NAMES, usageRow } from './counters.js';
+import { COUNTER_NAMES } from './counters.js';
 import type { MeteringStore, UsageRow } from './types.js';
+import { usageRow } from './usage-row.js';
 
 const migrations = [
   `CREATE TABLE metering_daily (

@@ -13,147 +13,49 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/postgres.js';
-import { attach, descriptor } from '../api.js';
-import { ServiceLink, setLink } from '../client/link.js';
-import { proxiedConnect, shimState } from '../client/tcp.js';
+import {
+  attachThrough,
+  type Far,
+  farEnd,
+  openThrough,
+  readBytes,
+  readToEnd,
+  type SocketNode,
+  startSocketNode,
+  until,
+} from '../../../test/helpers/socket-nodes.js';
+import { descriptor } from '../api.js';
+import { shimState } from '../client/tcp.js';
 import { readFirstLine } from '../lines.js';
-import { appToken, line } from '../protocol.js';
+import { line } from '../protocol.js';
 import { PEER_VERSION, PeerChallenge, peerProof } from './peer.js';
-import { SocketService } from './server.js';
-
-const instanceId = () => randomBytes(16).toString('hex');
-
-interface Node {
-  name: string;
-  service: SocketService;
-  path: string;
-  key: string;
-  notices: string[];
-}
-
-/** The far end: keeps every connection it accepts, in order, for the test to talk to. */
-interface Far {
-  server: Server;
-  port: number;
-  /** Resolves with the next connection the server accepts. */
-  next(): Promise<Socket>;
-}
-
-async function farEnd(): Promise<Far> {
-  const accepted: Socket[] = [];
-  const waiting: Array<(socket: Socket) => void> = [];
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
-    const waiter = waiting.shift();
-    if (waiter) waiter(socket);
-    else accepted.push(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    next: () => {
-      const ready = accepted.shift();
-      return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
-    },
-  };
-}
-
-/** Reads `socket` until it has `bytes` bytes. */
-function readBytes(socket: Socket, bytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      got = Buffer.concat([got, chunk]);
-      if (got.length >= bytes) {
-        socket.off('data', onData);
-        resolve(got.toString());
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.resume();
-  });
-}
-
-/** Everything `socket` sends until it ends. */
-function readToEnd(socket: Socket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.once('end', () => resolve(text));
-    socket.once('error', reject);
-    socket.resume();
-  });
-}
-
-/** Checks `condition` every 10 ms until it holds; fails after `ms`. */
-async function until(what: string, condition: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import type { SocketService } from './server.js';
 
 describe('sockets on a platform of two nodes (S16)', () => {
   let db: TestDatabase;
   let sql: pg.Client;
   let dir: string;
   let far: Far;
-  let a: Node;
-  let b: Node;
+  let a: SocketNode;
+  let b: SocketNode;
   const extra: SocketService[] = [];
   const servers: Server[] = [];
 
-  async function startNode(name: string, farPort: number): Promise<Node> {
-    const key = randomBytes(32).toString('hex');
-    const notices: string[] = [];
-    const path = join(dir, `${name}-${randomBytes(3).toString('hex')}.sock`);
-    const service = new SocketService({
-      path,
-      key,
-      mode: 'serve',
-      idleTimeoutMs: 600_000,
-      maxOpenPerApp: 100,
+  function startNode(name: string, farPort: number): Promise<SocketNode> {
+    return startSocketNode({
+      dir,
+      name,
       allow: [`127.0.0.1:${farPort}`],
-      blocked: [],
-      strict: true,
-      database: { url: db.url, node: name, peerHost: '127.0.0.1', peerPort: 0, syncIntervalMs: 60_000 },
-      onNotice: (message) => notices.push(message),
-    });
-    await service.listen();
-    return { name, service, path, key, notices };
-  }
-
-  function linkFor(node: Node, app: string): ServiceLink {
-    return new ServiceLink({
-      path: node.path,
-      app,
-      token: appToken(node.key, app),
-      instance: instanceId(),
-      service: 'default',
-      version: 'v1',
+      database: { url: db.url, node: name },
     });
   }
 
   /** A socket of `app` through `node` to the far end; resolves once connected, with the far side. */
-  async function open(node: Node, app: string): Promise<{ socket: Socket; remote: Socket }> {
-    const socket = new Socket();
-    const remote = far.next();
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('error', reject);
-      proxiedConnect(socket, { op: 'connect', host: '127.0.0.1', port: far.port }, linkFor(node, app));
-    });
-    return { socket, remote: await remote };
+  function open(node: SocketNode, app: string): Promise<{ socket: Socket; remote: Socket }> {
+    return openThrough(node, app, far);
   }
 
-  function attachVia(node: Node, app: string, d: string): Promise<Socket> {
-    setLink(linkFor(node, app));
-    return attach(d);
-  }
+  const attachVia = attachThrough;
 
   async function rows(where = 'true'): Promise<Array<Record<string, unknown>>> {
     return (await sql.query(`SELECT * FROM hangar_sockets WHERE ${where} ORDER BY node, id`)).rows;
@@ -174,7 +76,7 @@ describe('sockets on a platform of two nodes (S16)', () => {
     await b?.service.close();
     for (const service of extra) await service.close();
     for (const server of servers) server.close();
-    far?.server.close();
+    far?.close();
     await sql?.end();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -435,8 +435,10 @@ export class SocketService {
       idleTimeoutMs: this.#options.idleTimeoutMs,
       onEnded: (ended, tombstone) => this.registry.remove(ended, tombstone),
     });
-    this.registry.add(session);
+    // Held by its opener before it is registered: the registry's first row for it (in the
+    // platform database, with several nodes) shows it open and held, not detached.
     this.#reply(conn, session, hello.instance, vetted.warnings[0]);
+    this.registry.add(session);
   }
 
   /** The data connection of a socket this service owns: spliced to it, or closed for an unknown token. */

@@ -32,6 +32,7 @@ import {
 import { imageName, routeName, versionServiceName } from './kubernetes/names.js';
 import {
   configMap,
+  databaseSecretTemplate,
   frontEnd,
   namespace as namespaceManifest,
   networkPolicies,
@@ -48,6 +49,12 @@ export interface ExportKubernetesOptions extends AdminClientOptions {
   namespace?: string;
   registry?: string;
   domain?: string;
+  /**
+   * The Kubernetes Secret (key `url`) holding the platform database's postgres:// URL: the
+   * pods write their request logs and counts there, and the front end runs as `serve` nodes on
+   * it. The URL itself is never read or written by the export.
+   */
+  databaseSecret?: string;
   json?: boolean;
 }
 
@@ -57,12 +64,16 @@ const stdout: Write = (text) => process.stdout.write(text);
 /** Marks a folder as an export's, so that exporting again may replace what it wrote. */
 const MARKER = '.hangar-export';
 const SECRETS_FILE = 'manifests/02-secrets.yaml';
+/** The `--database-secret` template: beside manifests/, so `kubectl apply -f manifests/` skips it. */
+const DATABASE_SECRET_FILE = 'database-secret.example.yaml';
 
 /** What `--json` prints. */
 export interface ExportResult {
   out: string;
   namespace: string;
   hangarImage: string;
+  /** `--database-secret`, when given. */
+  databaseSecret?: string;
   versions: Array<Omit<ReadmeVersion, 'folder'> & { folder: string; revision: string }>;
   routes: ReadmeRoute[];
   skippedRoutes: string[];
@@ -79,6 +90,8 @@ export async function runExportKubernetes(
   checkLabel(ns, '--namespace');
   const registry = (opts.registry ?? 'dev.local').replace(/\/+$/, '');
   const domain = opts.domain ?? 'localhost';
+  const { databaseSecret } = opts;
+  if (databaseSecret !== undefined) checkSubdomain(databaseSecret, '--database-secret');
 
   // What the platform has: versions (filtered as asked), their traffic, its config.
   const params = new URLSearchParams();
@@ -156,15 +169,28 @@ export async function runExportKubernetes(
   }
 
   // The manifests.
-  const settings = { namespace: ns, platform: platform.config };
+  const settings = {
+    namespace: ns,
+    platform: platform.config,
+    ...(databaseSecret === undefined ? {} : { databaseSecret }),
+  };
   const apps = [...new Set(inputs.map((i) => i.input.app))];
   const tokens = new Map(apps.map((app) => [app, appToken(key, app)]));
   await save('manifests/00-namespace.yaml', yamlDocs([namespaceManifest(ns)]));
   await save('manifests/01-config.yaml', yamlDocs([configMap(ns, platform.yaml)]));
   await save(SECRETS_FILE, yamlDocs(socketSecrets(ns, key, tokens)), 0o600);
   await save('manifests/10-sockets.yaml', yamlDocs(socketService(ns, hangarImage)));
-  await save('manifests/11-network-policies.yaml', yamlDocs(networkPolicies(ns)));
-  await save('manifests/frontend/frontend.yaml', yamlDocs(frontEnd(ns, hangarImage, domain)));
+  await save(
+    'manifests/11-network-policies.yaml',
+    yamlDocs(networkPolicies(ns, databaseSecret !== undefined)),
+  );
+  await save('manifests/frontend/frontend.yaml', yamlDocs(frontEnd(ns, hangarImage, domain, databaseSecret)));
+  if (databaseSecret !== undefined) {
+    await save(
+      DATABASE_SECRET_FILE,
+      `# The platform database's URL for the front end and every version pod (hangar export kubernetes\n# --database-secret ${databaseSecret}). Put the real URL in place of the placeholder, apply it once\n# (kubectl apply -f ${DATABASE_SECRET_FILE}) and keep that copy out of version control.\n${yamlDocs([databaseSecretTemplate(ns, databaseSecret)])}`,
+    );
+  }
 
   const versions: ExportResult['versions'] = [];
   const revisions = new Map<string, Map<string, string>>();
@@ -242,6 +268,7 @@ export async function runExportKubernetes(
       hangarImage,
       hangarVersion,
       server: platformName(opts),
+      ...(databaseSecret === undefined ? {} : { databaseSecret }),
       versions,
       routes,
       skippedRoutes,
@@ -249,7 +276,16 @@ export async function runExportKubernetes(
   );
   await save(MARKER, `${JSON.stringify({ hangar: hangarVersion, exported: new Date().toISOString() })}\n`);
 
-  const result: ExportResult = { out, namespace: ns, hangarImage, versions, routes, skippedRoutes, files };
+  const result: ExportResult = {
+    out,
+    namespace: ns,
+    hangarImage,
+    ...(databaseSecret === undefined ? {} : { databaseSecret }),
+    versions,
+    routes,
+    skippedRoutes,
+    files,
+  };
   if (opts.json) {
     write(`${JSON.stringify(result, null, 2)}\n`);
     return;
@@ -259,6 +295,11 @@ export async function runExportKubernetes(
   for (const v of versions) write(`  ${v.app}/${v.service}/${v.version} -> ${v.manifest}\n`);
   for (const r of routes) write(`  ${r.app}/${r.service}: ${r.traffic} -> ${r.manifest}\n`);
   for (const s of skippedRoutes) write(`  ${s}: no Route written (its split names a version not exported)\n`);
+  if (databaseSecret !== undefined) {
+    write(
+      `  platform database: from the Secret ${databaseSecret} (key url); create it first, e.g. from ${rel}/${DATABASE_SECRET_FILE}\n`,
+    );
+  }
   write(`next: read ${rel}/README.md (build the images, then kubectl apply -f ${rel}/manifests/)\n`);
 }
 
@@ -281,7 +322,7 @@ async function prepareOut(out: string): Promise<string> {
       );
     }
     key = await readKey(join(out, SECRETS_FILE));
-    for (const name of ['apps', 'hangar', 'manifests', 'README.md', MARKER])
+    for (const name of ['apps', 'hangar', 'manifests', 'README.md', DATABASE_SECRET_FILE, MARKER])
       await rm(join(out, name), { recursive: true, force: true });
   }
   await mkdir(out, { recursive: true });
@@ -374,6 +415,17 @@ function yamlDocs(docs: readonly Manifest[]): string {
 function checkLabel(value: string, flag: string): void {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > 63) {
     throw new HangarError('USAGE', `${flag} must be a DNS label (a-z, 0-9, '-', at most 63), not '${value}'`);
+  }
+}
+
+/** A DNS subdomain (RFC 1123), as Kubernetes names a Secret. */
+function checkSubdomain(value: string, flag: string): void {
+  const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  if (value.length > 253 || !value.split('.').every((part) => label.test(part))) {
+    throw new HangarError(
+      'USAGE',
+      `${flag} must name a Kubernetes Secret (a-z, 0-9, '-' and '.', at most 253), not '${value}'`,
+    );
   }
 }
 

@@ -162,6 +162,10 @@ Templates:
       '--node <name>',
       "this node's name among the nodes on --database (default: kept in <data-dir>/node-name)",
     )
+    .option(
+      '--peer-host <addr>',
+      "where the other nodes on --database reach this node's socket service for attach (default 127.0.0.1)",
+    )
     .option('--config <file>', 'platform config file (default <data-dir>/hangar.config.yaml if present)')
     .action(async (_opts: unknown, command: Command) => {
       const { runServe } = await import('./serve.js');
@@ -361,6 +365,10 @@ Templates:
       'image names start with this (default dev.local, which Knative does not resolve)',
     )
     .option('--domain <domain>', "the front end's --domain (default localhost)")
+    .option(
+      '--database-secret <name>',
+      'a Secret (key url: the postgres:// URL) in the namespace: pods write request logs and metering to that database, the front end runs as serve nodes on it',
+    )
     .action(async (opts) => {
       const { runExportKubernetes } = await import('./export-kubernetes.js');
       await runExportKubernetes(opts);

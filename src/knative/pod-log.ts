@@ -1,8 +1,10 @@
 /**
- * A Knative pod's request log (S9, docs/kubernetes.md "Logs"): with no log store to write to,
- * each request is one JSON line on the pod's stdout, the object `hangar logs --json` prints plus
- * `severity` and `message`, the two fields log collectors (Cloud Logging, Fluent Bit, Loki)
- * read a level and a summary from. Nothing here waits: the line is written and forgotten.
+ * A Knative pod's request log (S9, docs/kubernetes.md "The pod"): without the platform database
+ * (HANGAR_DATABASE_URL), each request is one JSON line on the pod's stdout, the object `hangar
+ * logs --json` prints plus `severity` and `message`, the two fields log collectors (Cloud
+ * Logging, Fluent Bit, Loki) read a level and a summary from. With it, entries go to the
+ * platform's request log (pod-database.ts), and only those it could not take come here. Nothing
+ * here waits: the line is written and forgotten.
  */
 import type { LogEntry } from '../logs/types.js';
 import { LOG_LEVELS } from '../shared/log-levels.js';

@@ -3,7 +3,8 @@
  * `hangar export kubernetes` writes a Dockerfile for runs `node dist/knative/pod-main.js`. It
  * loads the version's app.yaml and handlers the way an instance does (the instance runtime's
  * own modules: per-request env and context, log capture, the sockets shim, the loader hooks,
- * the module loader), then answers HTTP on $PORT as Knative requires (pod-server.ts).
+ * the module loader), then answers HTTP on $PORT as Knative requires (pod-server.ts). With
+ * HANGAR_DATABASE_URL, its request log and metering go to the platform database (pod-database.ts).
  *
  * The platform's instances are started differently (src/instance/main.ts, with
  * HANGAR_INSTANCE_INIT and an IPC channel); nothing here changes them.
@@ -41,11 +42,30 @@ try {
 /** Set once the app's own server (script: auto) runs, so a stop ends it too. */
 let stopOwnServer: (() => Promise<void>) | undefined;
 
+/** Longest a stopping pod spends writing its last log entries and counts to the database. */
+const DATABASE_CLOSE_MS = 5_000;
+
 try {
   const { loadAppConfig, loadPlatformConfig } = await import('../config/index.js');
   const config = await loadAppConfig(join(options.appDir, options.appConfig));
   const platformConfig = await loadPlatformConfig(options.config, { givenBy: 'HANGAR_CONFIG' });
   const instanceId = newInstanceId();
+  // With the platform database (S16), the request log and the meter run on a thread of their
+  // own, started before the app loads (and before the sockets shim, which is the app's).
+  const database = options.databaseUrl
+    ? (await import('./pod-database.js')).startPodDatabase({
+        url: options.databaseUrl,
+        instance: {
+          id: instanceId,
+          app: options.application,
+          service: config.service,
+          version: options.version,
+          startedAt: new Date(),
+        },
+        quotas: platformConfig.quotas.daily,
+        out,
+      })
+    : undefined;
   // S8: what the platform gives its instances. env_variables of app.yaml fill in what the
   // container's own environment (the Knative Service's env) does not set.
   const s8: Record<string, string> = {
@@ -174,7 +194,10 @@ try {
     version: options.version,
     instanceId,
     instanceEnv: { ...instanceEnv, ...bridge?.env },
-    onRequest: (entry) => out(podLogLine(entry)),
+    onRequest: database
+      ? (entry, metered) => database.record(entry, metered)
+      : (entry) => out(podLogLine(entry)),
+    ...(database ? { overQuota: () => database.overQuota() } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -189,12 +212,19 @@ try {
   );
 
   // Knative stops a pod with SIGTERM after taking it out of routing: the requests in flight
-  // finish (within limits.drain_timeout), then the pod exits.
+  // finish (within limits.drain_timeout), the last log entries and counts go to the database
+  // (within DATABASE_CLOSE_MS), then the pod exits.
+  let exiting = false;
+  const exit = () => {
+    if (exiting) return;
+    exiting = true;
+    void (database?.close(DATABASE_CLOSE_MS) ?? Promise.resolve()).then(() => process.exit(0));
+  };
   process.once('SIGTERM', () => {
-    const timer = setTimeout(() => process.exit(0), platformConfig.limits.drainTimeoutMs);
+    const timer = setTimeout(exit, platformConfig.limits.drainTimeoutMs);
     timer.unref();
     server.close(() => {
-      void (stopOwnServer?.() ?? Promise.resolve()).then(() => process.exit(0));
+      void (stopOwnServer?.() ?? Promise.resolve()).then(exit);
     });
     server.closeIdleConnections();
   });

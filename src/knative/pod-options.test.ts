@@ -42,6 +42,30 @@ describe('podOptions (a Knative pod reads only its environment)', () => {
     });
   });
 
+  it('takes the platform database from HANGAR_DATABASE_URL; without it, none', () => {
+    expect(podOptions(base).databaseUrl).toBeUndefined();
+    const url = 'postgres://hangar:s3cret@db.internal:5432/hangar';
+    expect(podOptions({ ...base, HANGAR_DATABASE_URL: url }).databaseUrl).toBe(url);
+    expect(podOptions({ ...base, HANGAR_DATABASE_URL: 'postgresql://db/hangar' }).databaseUrl).toBe(
+      'postgresql://db/hangar',
+    );
+  });
+
+  it.each([
+    'mysql://hangar:s3cret@db/hangar',
+    'postgres://hangar:s3cret@db.internal:5432',
+    'hangar:s3cret@db.internal',
+  ])('refuses HANGAR_DATABASE_URL=%s without repeating its password', (url) => {
+    let message = '';
+    try {
+      podOptions({ ...base, HANGAR_DATABASE_URL: url });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/HANGAR_DATABASE_URL must be a PostgreSQL URL/);
+    expect(message).not.toContain('s3cret');
+  });
+
   it.each([
     [{ ...base, HANGAR_APPLICATION: '' }, /HANGAR_APPLICATION is not set/],
     [{ ...base, HANGAR_MINOR: undefined }, /HANGAR_MINOR is not set/],

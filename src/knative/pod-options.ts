@@ -30,6 +30,11 @@ export const podEnv = {
   sockets: 'HANGAR_SOCKETS',
   /** The app's token for the socket service (from a Secret). */
   socketsToken: 'HANGAR_SOCKETS_TOKEN',
+  /**
+   * The platform's PostgreSQL database (`postgres://...`, from the Secret `--database-secret`
+   * names): request logs and metering go there. Unset: log lines on stdout, no metering.
+   */
+  database: 'HANGAR_DATABASE_URL',
 } as const;
 
 export interface PodOptions {
@@ -44,6 +49,8 @@ export interface PodOptions {
   minor: string;
   /** Undefined: `HANGAR_SOCKETS=none`, the app's sockets are not routed (S12 does not apply). */
   sockets: { host: string; port: number; token: string } | undefined;
+  /** The platform database's URL; undefined: the request log is the pod's stdout, nothing is metered. */
+  databaseUrl: string | undefined;
 }
 
 /**
@@ -84,7 +91,32 @@ export function podOptions(env: Readonly<Record<string, string | undefined>>): P
     version: required(podEnv.version, "the version's name (MAJOR)"),
     minor: required(podEnv.minor, "the version's MINOR"),
     sockets: sockets === 'none' ? undefined : socketService(sockets, text(podEnv.socketsToken)),
+    databaseUrl: databaseUrl(text(podEnv.database)),
   };
+}
+
+/** HANGAR_DATABASE_URL checked as `serve --database` checks it; its password never in a message. */
+function databaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  const postgres = url && ['postgres:', 'postgresql:'].includes(url.protocol) ? url : undefined;
+  if (!postgres || postgres.pathname.length <= 1) {
+    // Only a postgres:// URL's password is known to be where URL finds it: of another, only
+    // its scheme is repeated.
+    const shown = postgres
+      ? `${redacted(postgres)}, which names no database`
+      : `a URL starting ${JSON.stringify(url?.protocol ?? value.slice(0, value.indexOf(':') + 1))}`;
+    throw new HangarError(
+      'USAGE',
+      `${podEnv.database} must be a PostgreSQL URL like postgres://USER:PASSWORD@HOST:5432/DATABASE, not ${shown}; it comes from the Secret named by hangar export kubernetes --database-secret (key url)`,
+    );
+  }
+  return value;
 }
 
 function socketService(value: string, token: string | undefined): PodOptions['sockets'] {
@@ -104,4 +136,13 @@ function socketService(value: string, token: string | undefined): PodOptions['so
     );
   }
   return { host, port, token };
+}
+
+/**
+ * `url` without its password (as shared/postgres.ts redactUrl does; not imported from there,
+ * which would load the PostgreSQL client into every pod at start).
+ */
+function redacted(url: URL): string {
+  if (url.password) url.password = '***';
+  return url.toString();
 }

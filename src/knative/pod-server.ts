@@ -4,12 +4,13 @@
  * an instance in one process, each step the same code as on one machine:
  *
  *   2 framing and size checks, dot segments ....... framing-checks.ts, dot-segments.ts
+ *   3 the app's daily quotas ...................... the meter's platform-wide totals (pod-database.ts)
  *   3 handler, secure:, login: .................... handler-match.ts, secure-redirect.ts, login-gate.ts
  *   4 static files ................................ static.ts
  *   5 script handlers: headers, body, deadline .... request-headers.ts; the instance's loaded handlers
  *   6 response rewrite ............................ response-rewrite.ts
  *   7 gzip ........................................ compress.ts
- *   8 the request's log entry ..................... pod-log.ts (stdout: no log store in a pod)
+ *   8 the request's log entry ..................... pod-log.ts (stdout), or the platform database
  *
  * Routing (host → version) and the traffic split are Knative's (its Route), as are the pending
  * queue and scaling (containerConcurrency and the autoscaler): a request that reaches a pod is
@@ -59,8 +60,13 @@ export interface PodServerOptions {
   instanceId: string;
   /** The S8 variables CGI scripts get (the instance's env, not the pod's whole environment). */
   instanceEnv: Readonly<Record<string, string>>;
-  /** Each finished request's log entry. */
-  onRequest(entry: PodLogEntry): void;
+  /**
+   * Each finished request's log entry; `metered`: it got past step 2 (the front end counts a
+   * request once it is routed, S10), so the meter counts it.
+   */
+  onRequest(entry: PodLogEntry, metered: boolean): void;
+  /** Step 3's quota check (S10): the daily quota the app has used up, or undefined. None: no quotas. */
+  overQuota?(): string | undefined;
 }
 
 /** Why nobody signs in on a pod: sign-in lives in the Hangar front end, which pods do not have. */
@@ -84,6 +90,7 @@ export function createPodServer(o: PodServerOptions): Server {
   const server = createServer((req, res) => {
     const loading = served++ === 0;
     const entry = newEntry(o, req, loading);
+    const progress = { routed: false };
     const t0 = performance.now();
     // The entry is written once the response is gone and the handler's work is over (a Node
     // handler's lines are taken when its response closes), whichever comes last.
@@ -92,7 +99,7 @@ export function createPodServer(o: PodServerOptions): Server {
     const log = () => {
       if (!closed || !handled) return;
       if (entry.status === 0) entry.status = res.statusCode;
-      o.onRequest(entry);
+      o.onRequest(entry, progress.routed);
     };
     res.once('close', () => {
       entry.latencyMs = Math.round((performance.now() - t0) * 10) / 10;
@@ -104,7 +111,7 @@ export function createPodServer(o: PodServerOptions): Server {
     // An app writing to a response the pod already answered (its deadline passed) must not
     // take the process down with an unhandled 'error'.
     res.on('error', () => {});
-    handle(o, req, res, entry)
+    handle(o, req, res, entry, progress)
       .catch((err: unknown) => {
         if (!res.headersSent) answerError(o, res, entry, err);
         else res.destroy();
@@ -153,6 +160,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   entry: PodLogEntry,
+  progress: { routed: boolean },
 ): Promise<void> {
   const arrived = Date.now();
   // Step 2: what Node's parser accepted but S5 refuses, and paths with dot segments.
@@ -162,6 +170,19 @@ async function handle(
   if (normalised !== undefined) {
     const error = new HangarError('PATH_NOT_NORMALISED', `${req.url} has . or .. segments; redirected`);
     return answerError(o, res, entry, error, { location: normalised });
+  }
+  // Step 3 begins: the request is the app's from here (the front end has routed it), and counts.
+  progress.routed = true;
+  const exhausted = o.overQuota?.();
+  if (exhausted !== undefined) {
+    const error = new HangarError(
+      'OVER_QUOTA',
+      `app ${o.appId} has used up its daily ${exhausted} quota (quotas.daily.${exhausted}); it resets at 00:00 UTC`,
+    );
+    // The body is not read: the connection cannot carry another request after it.
+    const body =
+      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    return answerError(o, res, entry, error, body ? { connection: 'close' } : undefined);
   }
   const acceptEncoding = firstValue(req.headers['accept-encoding']);
   let body: Buffer | undefined;

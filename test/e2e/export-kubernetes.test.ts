@@ -255,6 +255,71 @@ describe('hangar export kubernetes', () => {
     expect(await pod.stop()).toBe(0);
   });
 
+  it('--database-secret: pods and front end on the platform database, every manifest valid, no URL written', async () => {
+    const dbOut = mkdtempSync(join(tmpdir(), 'hangar-k8s-db-'));
+    tmp.push(dbOut);
+    const run = await serve.hangar([
+      'export',
+      'kubernetes',
+      '--out',
+      dbOut,
+      '--namespace',
+      'shop-ns',
+      '--database-secret',
+      'hangar-db',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ databaseSecret: 'hangar-db' });
+    const found = [...manifestsUnder(join(dbOut, 'manifests'))];
+    const template = parseAllDocuments(readFileSync(join(dbOut, 'database-secret.example.yaml'), 'utf8')).map(
+      (d) => d.toJS() as Doc,
+    );
+    const validator = manifestValidator();
+    for (const { file, doc } of [...found, ...template.map((doc) => ({ file: 'template', doc }))]) {
+      expect(validator.problems(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`).toEqual([]);
+      expect(doc.metadata.namespace ?? 'shop-ns', file).toBe('shop-ns');
+    }
+    expect(found.map(({ doc }) => `${doc.apiVersion} ${doc.kind}`).sort()).toEqual([
+      'apps/v1 Deployment',
+      'apps/v1 Deployment',
+      'networking.k8s.io/v1 NetworkPolicy',
+      'networking.k8s.io/v1 NetworkPolicy',
+      'networking.k8s.io/v1 NetworkPolicy',
+      'serving.knative.dev/v1 Route',
+      'serving.knative.dev/v1 Service',
+      'serving.knative.dev/v1 Service',
+      'v1 ConfigMap',
+      'v1 Namespace',
+      'v1 Secret',
+      'v1 Secret',
+      'v1 Service',
+      'v1 Service',
+      'v1 Service',
+    ]);
+    const fromSecret = { valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'url' } } };
+    for (const version of ['v1', 'v2']) {
+      const env = byKindName(found, 'Service', `k8sapp-default-${version}`).spec.template.spec.containers[0]
+        .env;
+      expect(env).toContainEqual({ name: 'HANGAR_DATABASE_URL', ...fromSecret });
+    }
+    const frontend = byKindName(found, 'Deployment', 'hangar-frontend').spec;
+    expect(frontend.replicas).toBe(2);
+    expect(frontend.template.spec.volumes).toContainEqual({ name: 'data', emptyDir: {} });
+    const [container] = frontend.template.spec.containers;
+    expect(container.env).toContainEqual({ name: 'HANGAR_DATABASE_URL', ...fromSecret });
+    expect(container.args.join(' ')).toContain('--node $(POD_NAME) --peer-host $(POD_IP)');
+    expect(container.readinessProbe.httpGet.path).toBe('/_ah/hangar/health');
+    expect(byKindName(found, 'PersistentVolumeClaim', 'hangar-data')).toBeUndefined();
+    // The template has a placeholder; nothing written holds a URL with a password.
+    expect(template[0].stringData.url).toBe('postgres://USER:PASSWORD@HOST:5432/DATABASE');
+    const readme = readFileSync(join(dbOut, 'README.md'), 'utf8');
+    expect(readme).toContain('kubectl create secret generic hangar-db -n shop-ns');
+    expect(readme).toContain('svc/hangar-admin');
+    for (const { file, doc } of found)
+      expect(JSON.stringify(doc), file).not.toMatch(/postgres(ql)?:\/\/[^U]/);
+  });
+
   it('exporting again into the same folder keeps the socket key; another non-empty folder is refused', async () => {
     const key = byKindName(docs, 'Secret', 'hangar-sockets-key').stringData.key;
     const again = await serve.hangar([

@@ -16,7 +16,16 @@ import {
   type VersionInput,
 } from './knative.js';
 import { dnsName, revisionName, versionServiceName } from './names.js';
-import { configMap, frontEnd, namespace, networkPolicies, socketSecrets, socketService } from './platform.js';
+import {
+  configMap,
+  DATABASE_URL_PLACEHOLDER,
+  databaseSecretTemplate,
+  frontEnd,
+  namespace,
+  networkPolicies,
+  socketSecrets,
+  socketService,
+} from './platform.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -279,6 +288,86 @@ describe('the manifests against the vendored schemas (test/fixtures/k8s-schemas)
     const data = (docs[1] as { data: Record<string, string> }).data['hangar.config.yaml'];
     expect(data).toContain('request_deadline: 30s');
     expect(data).not.toContain('runtimes');
+  });
+});
+
+describe('on the platform database (--database-secret)', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are read as plain data
+  type Doc = any;
+  const byKind = (docs: Doc[], kind: string, name: string): Doc =>
+    docs.find((d) => d.kind === kind && d.metadata.name === name);
+
+  it("the version Service's pods get HANGAR_DATABASE_URL from the Secret, and still validate", async () => {
+    const { manifest } = knativeService(input(await app()), {
+      namespace: 'hangar',
+      platform: platform(),
+      databaseSecret: 'hangar-db',
+    });
+    expect(problems(manifest)).toEqual([]);
+    const env = (manifest as Doc).spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({
+      name: 'HANGAR_DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'url' } },
+    });
+    // No URL, no password, anywhere in it.
+    expect(JSON.stringify(manifest)).not.toMatch(/postgres(ql)?:\/\//);
+    const without = knativeService(input(await app()), { namespace: 'hangar', platform: platform() });
+    expect(JSON.stringify(without.manifest)).not.toContain('HANGAR_DATABASE_URL');
+  });
+
+  it('the front end: serve nodes on the database, several replicas, emptyDir, readiness on the health path', () => {
+    const docs = frontEnd('hangar', 'dev.local/hangar:0.1.0', 'example.com', 'hangar-db') as Doc[];
+    for (const doc of docs) expect(problems(doc), `${doc.kind} ${doc.metadata.name}`).toEqual([]);
+    expect(docs.map((d) => `${d.kind} ${d.metadata.name}`)).toEqual([
+      'Deployment hangar-frontend',
+      'Service hangar-frontend',
+      'Service hangar-admin',
+    ]);
+    const deployment = byKind(docs, 'Deployment', 'hangar-frontend');
+    expect(deployment.spec.replicas).toBeGreaterThan(1);
+    expect(deployment.spec.strategy.type).toBe('RollingUpdate');
+    const pod = deployment.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'data', emptyDir: {} });
+    const [container] = pod.containers;
+    expect(container.args).toEqual(
+      expect.arrayContaining(['serve', '--node', '$(POD_NAME)', '--peer-host', '$(POD_IP)']),
+    );
+    // The URL comes from the environment: not in the arguments (ps), not in the manifest.
+    expect(container.args).not.toContain('--database');
+    expect(container.env).toEqual([
+      { name: 'HANGAR_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'url' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    ]);
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/_ah/hangar/health', port: 'http' });
+    expect(byKind(docs, 'Service', 'hangar-admin').spec.sessionAffinity).toBe('ClientIP');
+    expect(byKind(docs, 'Service', 'hangar-frontend').spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' },
+    ]);
+    // Without the database: one replica on a PersistentVolumeClaim, as before.
+    const alone = frontEnd('hangar', 'dev.local/hangar:0.1.0', 'example.com') as Doc[];
+    expect(alone.map((d) => d.kind)).toEqual(['PersistentVolumeClaim', 'Deployment', 'Service']);
+    expect(byKind(alone, 'Deployment', 'hangar-frontend').spec.replicas).toBe(1);
+  });
+
+  it("version pods may reach the database's pods on 5432; the Secret template holds a placeholder", () => {
+    const policies = networkPolicies('hangar', true) as Doc[];
+    for (const doc of policies) expect(problems(doc)).toEqual([]);
+    expect(policies.map((p) => p.metadata.name)).toEqual([
+      'hangar-instances-egress',
+      'hangar-sockets-ingress',
+      'hangar-instances-database',
+    ]);
+    expect(policies[2].spec.egress).toEqual([
+      {
+        to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'hangar.dev/role': 'database' } } }],
+        ports: [{ protocol: 'TCP', port: 5432 }],
+      },
+    ]);
+    expect(networkPolicies('hangar')).toHaveLength(2);
+    const secret = databaseSecretTemplate('hangar', 'hangar-db') as Doc;
+    expect(problems(secret)).toEqual([]);
+    expect(secret.stringData).toEqual({ url: DATABASE_URL_PLACEHOLDER });
   });
 });
 

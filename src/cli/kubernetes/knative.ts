@@ -17,6 +17,8 @@ export const CONFIG_FILE_NAME = 'hangar.config.yaml';
 export const CONFIG_MAP_NAME = 'hangar-config';
 export const SOCKETS_NAME = 'hangar-sockets';
 export const SOCKETS_PORT = 7000;
+/** The key of the `--database-secret` Secret that holds the platform database's URL. */
+export const DATABASE_URL_KEY = 'url';
 /** The label every version pod carries; the NetworkPolicies select on it. */
 export const INSTANCE_ROLE = { 'hangar.dev/role': 'instance' } as const;
 
@@ -46,6 +48,11 @@ export interface ExportSettings {
   namespace: string;
   /** The platform config in force on the platform exported from. */
   platform: PlatformConfig;
+  /**
+   * The Secret holding the platform database's URL (key `url`): the pods write their request
+   * log and counts there (HANGAR_DATABASE_URL). Unset: request logs on stdout, no metering.
+   */
+  databaseSecret?: string;
 }
 
 /** A manifest document (plain data, written as YAML). */
@@ -217,6 +224,7 @@ export function knativeService(v: VersionInput, s: ExportSettings): MappedVersio
       valueFrom: { secretKeyRef: { name: socketTokenSecretName(v.app), key: 'token' } },
     },
   );
+  if (s.databaseSecret !== undefined) env.push(databaseUrlEnv(s.databaseSecret));
   const labels = versionLabels(v);
   const spec: Record<string, unknown> = {
     containerConcurrency: containerConcurrency(v.config),
@@ -251,6 +259,11 @@ export function knativeService(v: VersionInput, s: ExportSettings): MappedVersio
     },
   };
   return { manifest, name, revision, notes };
+}
+
+/** A container's HANGAR_DATABASE_URL, from the Secret `name` (serve and the pods read it there). */
+export function databaseUrlEnv(name: string): Record<string, unknown> {
+  return { name: 'HANGAR_DATABASE_URL', valueFrom: { secretKeyRef: { name, key: DATABASE_URL_KEY } } };
 }
 
 /**

@@ -1,14 +1,18 @@
 /**
  * The platform's own objects in Kubernetes (SPEC S16, docs/kubernetes.md): its namespace, the
  * platform config as a ConfigMap, the socket service as a Deployment with its Service and
- * Secrets, the NetworkPolicies that keep version pods' traffic to the socket service, and the
- * Hangar front end (`hangar serve`) as a Deployment. Pure: names and text in, objects out.
+ * Secrets, the NetworkPolicies that keep version pods' traffic to the socket service (and, on
+ * the platform database, to it), and the Hangar front end (`hangar serve`) as a Deployment.
+ * Pure: names and text in, objects out.
  */
 import { parseDocument } from 'yaml';
+import { HEALTH_PATH } from '../../frontend/options.js';
 import {
   CONFIG_FILE_NAME,
   CONFIG_MAP_NAME,
   CONFIG_MOUNT,
+  DATABASE_URL_KEY,
+  databaseUrlEnv,
   INSTANCE_ROLE,
   type Manifest,
   SOCKETS_NAME,
@@ -19,6 +23,13 @@ import { socketTokenSecretName } from './names.js';
 const partOf = { 'app.kubernetes.io/part-of': 'hangar', 'app.kubernetes.io/managed-by': 'hangar-export' };
 const SOCKETS_KEY_SECRET = 'hangar-sockets-key';
 export const FRONTEND_NAME = 'hangar-frontend';
+/** The front end's admin API on the platform database: a Service of its own (frontEnd). */
+export const ADMIN_NAME = 'hangar-admin';
+/** The label of the database's pods that version pods may reach (NetworkPolicy), and its port. */
+export const DATABASE_ROLE = { 'hangar.dev/role': 'database' } as const;
+export const DATABASE_PORT = 5432;
+/** What the Secret template holds instead of a URL: never a real password in an export. */
+export const DATABASE_URL_PLACEHOLDER = 'postgres://USER:PASSWORD@HOST:5432/DATABASE';
 
 /** The securityContext every Hangar container runs with (the images' user is 1000, `node`). */
 const restricted = {
@@ -81,6 +92,21 @@ export function socketSecrets(ns: string, key: string, tokens: ReadonlyMap<strin
     });
   }
   return secrets;
+}
+
+/**
+ * A template of the Secret `--database-secret` names, with a placeholder URL. The export writes
+ * it beside `manifests/`, not in it, so that `kubectl apply -f manifests/` never replaces the
+ * real Secret with the placeholder.
+ */
+export function databaseSecretTemplate(ns: string, name: string): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: ns, labels: { ...partOf } },
+    type: 'Opaque',
+    stringData: { [DATABASE_URL_KEY]: DATABASE_URL_PLACEHOLDER },
+  };
 }
 
 const configVolume = { name: 'hangar-config', configMap: { name: CONFIG_MAP_NAME } };
@@ -148,9 +174,31 @@ export function socketService(ns: string, image: string): Manifest[] {
  * Version pods reach out only through the socket service, as instances on one machine do
  * (S12; docs/security.md): egress to it and to the cluster's DNS, nothing else; and only
  * version pods reach the socket service. Needs a network plugin that enforces NetworkPolicy.
+ * On the platform database (`database`), version pods also reach PostgreSQL: pods labelled
+ * `hangar.dev/role: database`, in any namespace, on port 5432 (a database outside the cluster
+ * needs an `ipBlock` there instead; the README says so).
  */
-export function networkPolicies(ns: string): Manifest[] {
+export function networkPolicies(ns: string, database = false): Manifest[] {
   const sockets = { 'app.kubernetes.io/name': SOCKETS_NAME };
+  const toDatabase: Manifest[] = database
+    ? [
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'hangar-instances-database', namespace: ns, labels: { ...partOf } },
+          spec: {
+            podSelector: { matchLabels: { ...INSTANCE_ROLE } },
+            policyTypes: ['Egress'],
+            egress: [
+              {
+                to: [{ namespaceSelector: {}, podSelector: { matchLabels: { ...DATABASE_ROLE } } }],
+                ports: [{ protocol: 'TCP', port: DATABASE_PORT }],
+              },
+            ],
+          },
+        },
+      ]
+    : [];
   return [
     {
       apiVersion: 'networking.k8s.io/v1',
@@ -194,16 +242,21 @@ export function networkPolicies(ns: string): Manifest[] {
         ],
       },
     },
+    ...toDatabase,
   ];
 }
 
 /**
  * The Hangar front end: `hangar serve` with its data dir on a volume, its admin API and console
- * on port 8000. One replica: its state is SQLite in the data dir (PostgreSQL, S16's first part,
- * is what several replicas need). It does not route to the Knative Services yet
- * (docs/kubernetes.md "What is not there yet").
+ * on port 8000. Without a database: one replica, its state SQLite in the data dir on a
+ * PersistentVolumeClaim. It does not route to the Knative Services yet (docs/kubernetes.md
+ * "What is not there yet").
+ *
+ * With `databaseSecret` (the Secret holding the platform database's URL): several replicas,
+ * each a `serve` node on that database (docs/scale-out.md), see frontEndNodes().
  */
-export function frontEnd(ns: string, image: string, domain: string): Manifest[] {
+export function frontEnd(ns: string, image: string, domain: string, databaseSecret?: string): Manifest[] {
+  if (databaseSecret !== undefined) return frontEndNodes(ns, image, domain, databaseSecret);
   const selector = { 'app.kubernetes.io/name': FRONTEND_NAME };
   return [
     {
@@ -270,6 +323,111 @@ export function frontEnd(ns: string, image: string, domain: string): Manifest[] 
           { name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' },
           { name: 'admin', port: 8000, targetPort: 8000, protocol: 'TCP' },
         ],
+      },
+    },
+  ];
+}
+
+/** Front-end replicas written on the platform database; `kubectl scale` changes it. */
+export const FRONTEND_REPLICAS = 2;
+
+/**
+ * The front end as `serve` nodes on the platform database (S16, docs/scale-out.md): each
+ * replica a node named after its pod (`--node $(POD_NAME)`), its socket service's peer port on
+ * its pod IP (`--peer-host $(POD_IP)`) so the other nodes forward attaches there, the database
+ * URL from the Secret in HANGAR_DATABASE_URL (read by serve; not in `--database`, so the URL
+ * and its password are not in the process's arguments), the data dir (files made from the
+ * stored built trees, run/, spools) on an emptyDir: all state is in the database. Readiness is
+ * the node's health (HEALTH_PATH: 503 while it loads the stored versions and while it drains).
+ *
+ * Two Services: `hangar-frontend` for app traffic, spread over the replicas, and
+ * `hangar-admin` for the admin API and console, with ClientIP affinity: a deploy is several
+ * requests (begin, blobs, build) whose staging is one node's.
+ */
+function frontEndNodes(ns: string, image: string, domain: string, databaseSecret: string): Manifest[] {
+  const selector = { 'app.kubernetes.io/name': FRONTEND_NAME };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        replicas: FRONTEND_REPLICAS,
+        // A new node is ready (its health says ok) before an old one drains.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: { ...partOf, ...selector } },
+          spec: {
+            securityContext: { fsGroup: 1000 },
+            containers: [
+              {
+                name: 'hangar',
+                image,
+                args: [
+                  'serve',
+                  '--host',
+                  '0.0.0.0',
+                  '--port',
+                  '8080',
+                  '--admin-port',
+                  '8000',
+                  '--domain',
+                  domain,
+                  '--data-dir',
+                  '/var/lib/hangar',
+                  '--config',
+                  `${CONFIG_MOUNT}/${CONFIG_FILE_NAME}`,
+                  '--node',
+                  '$(POD_NAME)',
+                  '--peer-host',
+                  '$(POD_IP)',
+                ],
+                env: [
+                  databaseUrlEnv(databaseSecret),
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                ],
+                ports: [
+                  { name: 'http', containerPort: 8080, protocol: 'TCP' },
+                  { name: 'admin', containerPort: 8000, protocol: 'TCP' },
+                ],
+                readinessProbe: {
+                  httpGet: { path: HEALTH_PATH, port: 'http' },
+                  periodSeconds: 5,
+                  timeoutSeconds: 2,
+                  failureThreshold: 2,
+                },
+                securityContext: restricted,
+                volumeMounts: [configMount, { name: 'data', mountPath: '/var/lib/hangar' }],
+              },
+            ],
+            // Drain (S11: limits.drain_timeout) before Kubernetes kills the pod.
+            terminationGracePeriodSeconds: 45,
+            volumes: [configVolume, { name: 'data', emptyDir: {} }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: ADMIN_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        sessionAffinity: 'ClientIP',
+        ports: [{ name: 'admin', port: 8000, targetPort: 8000, protocol: 'TCP' }],
       },
     },
   ];

@@ -30,6 +30,8 @@ export interface ReadmeFacts {
   hangarImage: string;
   hangarVersion: string;
   server: string;
+  /** `--database-secret`: the pods and the front end are on the platform database. */
+  databaseSecret?: string;
   versions: readonly ReadmeVersion[];
   routes: readonly ReadmeRoute[];
   /** Services whose split could not be written (a version of it was not exported). */
@@ -54,6 +56,7 @@ export function exportReadme(f: ReadmeFacts): string {
     .filter((v) => v.notes.length > 0)
     .map((v) => `- **${v.app}/${v.service}/${v.version}**\n${v.notes.map((n) => `  - ${n}`).join('\n')}`)
     .join('\n');
+  const db = f.databaseSecret;
   return `# Hangar on Kubernetes
 
 Written by \`hangar export kubernetes\` (Hangar ${f.hangarVersion}) from ${f.server}. Every
@@ -81,7 +84,7 @@ ${pushes}
 \`\`\`
 
 ## 2. Apply the manifests
-
+${db === undefined ? '' : databaseSteps(f.namespace, db)}
 \`\`\`sh
 kubectl apply -f manifests/
 kubectl get ksvc,route -n ${f.namespace}
@@ -114,12 +117,25 @@ service's split (as \`SERVICE-dot-APP\`).
   dispatch.yaml rules are not exported.
 - **Scaling** is Knative's Pod Autoscaler, set from \`automatic_scaling\` (see the notes below):
   no pending-latency bounds, no idle-instance counts, no \`/_ah/warmup\` or \`/_ah/start\`.
-- **Request logs** are one JSON line per request on each pod's stdout (the object
+${
+  db === undefined
+    ? `- **Request logs** are one JSON line per request on each pod's stdout (the object
   \`hangar logs --json\` prints, plus \`severity\`): collect them with the cluster's log
   collector. \`hangar logs\`, the console and metering do not see them (no shared database yet:
   PostgreSQL comes with S16's other half).
 - **Quotas and metering** (S10) are not counted for pods.
-- **Sign-in** (\`login: required|admin\`) answers 503 in pods: sign-in lives in the front end.
+`
+    : `- **Request logs** go from every pod to the platform database (Secret \`${db}\`), with their
+  app lines: \`hangar logs\` and the console of the front end show them. A pod writes them
+  in batches off the request path; while the database is away they wait in the pod's memory
+  (at most 10,000 entries or 16 MiB), and what does not fit, or is still waiting when the pod
+  stops, goes to the pod's stdout as JSON lines. A request that logs more than 1,000 lines has
+  the rest on stdout.
+- **Quotas and metering** (S10): pods count requests, bytes and their instance-hours into the
+  database, and enforce \`quotas.daily\` on the platform-wide totals (every pod's and node's,
+  within about two seconds). Socket and URL Fetch bytes are not counted for pods.
+`
+}- **Sign-in** (\`login: required|admin\`) answers 503 in pods: sign-in lives in the front end.
 - **Sockets** go through the one socket service Deployment, as on one machine (same rules, same
   descriptors across pods); its open sockets are not listed by \`hangar sockets list\`.
 - **Memory**: the instance class is the pod's memory request and 1.25x it the limit; over the
@@ -127,12 +143,25 @@ service's split (as \`SERVICE-dot-APP\`).
 
 ## The front end
 
-\`manifests/frontend/\` runs \`hangar serve\` in the cluster (one replica, its data dir on a
+${
+  db === undefined
+    ? `\`manifests/frontend/\` runs \`hangar serve\` in the cluster (one replica, its data dir on a
 PersistentVolumeClaim). It is a one-machine Hangar of its own: it serves what is deployed to it
 (\`kubectl port-forward -n ${f.namespace} svc/hangar-frontend 8000\` and \`hangar deploy --server
 http://127.0.0.1:8000\`) and does **not** forward to the Knative Services above. Apply it when
 you want Hangar's admin API and console in the cluster:
-\`kubectl apply -f manifests/frontend/\`.
+\`kubectl apply -f manifests/frontend/\`.`
+    : `\`manifests/frontend/\` runs \`hangar serve\` in the cluster as nodes on the platform database
+(docs/scale-out.md): 2 replicas (\`kubectl scale -n ${f.namespace} deploy/hangar-frontend --replicas N\`),
+each named after its pod, its data dir on an emptyDir (the state is in the database), ready once
+\`/_ah/hangar/health\` says so. App traffic: Service \`hangar-frontend\` (port 80). Admin API and
+console: Service \`hangar-admin\` (port 8000, one client stays on one node, as a deploy needs):
+\`kubectl port-forward -n ${f.namespace} svc/hangar-admin 8000\`, then \`hangar logs --server
+http://127.0.0.1:8000 --token TOKEN\` shows the pods' requests, \`hangar quotas\` their counts. Its admin token is the
+platform's, in the database (\`kubectl exec -n ${f.namespace} deploy/hangar-frontend -- cat
+/var/lib/hangar/admin-token\`). It serves what is deployed to it and does **not** forward to the
+Knative Services above. Apply it with \`kubectl apply -f manifests/frontend/\`.`
+}
 
 ## Secrets
 
@@ -143,5 +172,28 @@ folder keeps the key.
 ## Notes per version
 
 ${notes || '(none)'}
+`;
+}
+
+/** How to give the pods and the front end the platform database (`--database-secret`). */
+function databaseSteps(ns: string, secret: string): string {
+  return `
+The pods and the front end read the platform database's URL (PostgreSQL, as \`hangar serve
+--database\`) from the Secret \`${secret}\`, key \`url\`. Create it once, after the namespace and
+before the rest; the export never holds the URL. Either fill in \`database-secret.example.yaml\`
+(it is not under \`manifests/\`, so applying those never replaces the real Secret) and apply it,
+or:
+
+\`\`\`bash
+kubectl apply -f manifests/00-namespace.yaml
+read -rs HANGAR_DATABASE_URL   # postgres://USER:PASSWORD@HOST:5432/DATABASE, not echoed
+kubectl create secret generic ${secret} -n ${ns} --from-literal=url="$HANGAR_DATABASE_URL"
+\`\`\`
+
+Version pods may reach only the socket service and DNS (NetworkPolicy); \`hangar-instances-database\`
+adds PostgreSQL on port 5432 at pods labelled \`hangar.dev/role: database\` in any namespace. Label
+your database's pods so, or, for a database outside the cluster, replace that rule's \`to\` with an
+\`ipBlock\` of its address (and its port, if not 5432). Each version pod keeps up to 2 connections:
+the database's \`max_connections\` must cover the pods at their \`max-scale\` plus the front end.
 `;
 }

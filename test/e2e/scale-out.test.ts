@@ -29,6 +29,8 @@ const app = 'scaleout';
 const host = `${app}.localhost`;
 /** Every instance id node a listed while it lived: its requests are these in the shared log. */
 const seenOnA = new Set<string>();
+/** Requests answered 200 through nginx before node a was killed (both nodes' counts were written then). */
+let answeredBeforeKill = 0;
 
 interface Answer {
   instance: string;
@@ -252,6 +254,7 @@ describe('two serve nodes on one PostgreSQL behind nginx', () => {
 
     const run = load(nginx.url, 20, 1_000);
     const { ok, failed } = await run.done;
+    answeredBeforeKill += ok.length;
     expect(failed).toEqual([]);
     expect(ok).toHaveLength(1_000);
     const [onA, onB] = [await instanceIds(a), await instanceIds(b)];
@@ -291,6 +294,7 @@ describe('two serve nodes on one PostgreSQL behind nginx', () => {
       return v2From.has('a') && v2From.has('b') ? true : undefined;
     });
     const { ok, failed } = await run.stop();
+    answeredBeforeKill += ok.length;
     expect(failed).toEqual([]);
     expect(ok.length).toBeGreaterThan(100);
     expect((await a.get(host)).body).toContain('"version":"v2.');
@@ -385,5 +389,14 @@ describe('two serve nodes on one PostgreSQL behind nginx', () => {
     expect(seenOnA.size).toBeGreaterThan(0);
     expect(fromA.length).toBeGreaterThan(0);
     expect(fromB.length).toBeGreaterThan(0);
+    // And the day's counts are the platform's: node b's quotas count what node a served too
+    // (each node counted about half of these).
+    const quotas = await b.hangar(['quotas', '--json']);
+    expect(quotas.code, quotas.stderr).toBe(0);
+    const report = JSON.parse(quotas.stdout) as { apps: Array<{ app: string; usage: { requests: number } }> };
+    expect(answeredBeforeKill).toBeGreaterThan(1_100);
+    expect(report.apps.find((a) => a.app === app)?.usage.requests ?? 0).toBeGreaterThanOrEqual(
+      answeredBeforeKill,
+    );
   }, 60_000);
 });

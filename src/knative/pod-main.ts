@@ -79,6 +79,11 @@ try {
     DATACENTER: 'knative',
     TZ: 'UTC',
   };
+  // The app runs in this process: the database URL (with its password) is not left in its
+  // environment. Code in the pod can still find it (/proc/self/environ holds the environment
+  // the pod started with), so the pods' database user has only the grants docs/kubernetes.md
+  // lists.
+  delete process.env.HANGAR_DATABASE_URL;
   const instanceEnv: Record<string, string> = {};
   for (const [name, value] of Object.entries(config.envVariables))
     instanceEnv[name] = process.env[name] ?? value;

@@ -118,7 +118,7 @@ export function instancePlan(
     {
       args: ['--enable-source-maps', ...quiet, ...execArgv, instanceMain],
       env: {
-        ...process.env,
+        ...withoutPlatformSecrets(process.env),
         // `node` in the instance's own child processes is the runtime's Node too, as on App Engine.
         ...(node && node.execPath !== process.execPath
           ? { PATH: `${dirname(node.execPath)}${delimiter}${process.env.PATH ?? ''}` }
@@ -481,4 +481,15 @@ function processStat(pid: number): { parent: number; group: number; started: str
   // The command name is in parentheses and may hold spaces: the fields after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { parent: Number(fields[1]), group: Number(fields[2]), started: fields[19] ?? '' };
+}
+
+/**
+ * The platform's environment without what only the platform may know: the platform database's
+ * URL (`serve` reads HANGAR_DATABASE_URL, docs/scale-out.md) holds its password, and with it an
+ * app could read every app's logs and the admin token. Instances, their CGI scripts and their
+ * own servers get the rest, as before.
+ */
+export function withoutPlatformSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { HANGAR_DATABASE_URL: _database, ...rest } = env;
+  return rest;
 }

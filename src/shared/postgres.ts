@@ -138,9 +138,16 @@ export async function migratePostgres(
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS hangar_schema_versions (module TEXT PRIMARY KEY, version INTEGER NOT NULL)',
+      // Created only when missing: a user with no CREATE right (the Kubernetes pods' writer,
+      // docs/kubernetes.md) opens a database the platform has migrated.
+      const known = await client.query<{ exists: boolean }>(
+        "SELECT to_regclass('hangar_schema_versions') IS NOT NULL AS exists",
       );
+      if (!known.rows[0]?.exists) {
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS hangar_schema_versions (module TEXT PRIMARY KEY, version INTEGER NOT NULL)',
+        );
+      }
       const found = await client.query<{ version: number }>(
         'SELECT version FROM hangar_schema_versions WHERE module = $1',
         [module],

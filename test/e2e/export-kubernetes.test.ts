@@ -298,10 +298,12 @@ describe('hangar export kubernetes', () => {
       'v1 Service',
     ]);
     const fromSecret = { valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'url' } } };
+    // The pods get the URL of their own, least-privileged user (pod-grants.ts).
+    const podsFromSecret = { valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'pods-url' } } };
     for (const version of ['v1', 'v2']) {
       const env = byKindName(found, 'Service', `k8sapp-default-${version}`).spec.template.spec.containers[0]
         .env;
-      expect(env).toContainEqual({ name: 'HANGAR_DATABASE_URL', ...fromSecret });
+      expect(env).toContainEqual({ name: 'HANGAR_DATABASE_URL', ...podsFromSecret });
     }
     const frontend = byKindName(found, 'Deployment', 'hangar-frontend').spec;
     expect(frontend.replicas).toBe(2);
@@ -313,6 +315,7 @@ describe('hangar export kubernetes', () => {
     expect(byKindName(found, 'PersistentVolumeClaim', 'hangar-data')).toBeUndefined();
     // The template has a placeholder; nothing written holds a URL with a password.
     expect(template[0].stringData.url).toBe('postgres://USER:PASSWORD@HOST:5432/DATABASE');
+    expect(template[0].stringData['pods-url']).toBe('postgres://hangar_pods:PASSWORD@HOST:5432/DATABASE');
     const readme = readFileSync(join(dbOut, 'README.md'), 'utf8');
     expect(readme).toContain('kubectl create secret generic hangar-db -n shop-ns');
     expect(readme).toContain('svc/hangar-admin');

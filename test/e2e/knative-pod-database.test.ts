@@ -114,6 +114,8 @@ describe('a Knative pod on the platform database', () => {
     const hello = await httpGet(`${pod.url}/hello?x=1`, undefined);
     expect(hello.status).toBe(200);
     const helloId = (JSON.parse(hello.body) as { requestLogId: string }).requestLogId;
+    // The pod read the URL; the app does not find it in its environment.
+    expect(JSON.parse(hello.body)).toMatchObject({ databaseUrlSet: false });
     const node = await httpGet(`${pod.url}/node`, undefined);
     expect(node.status).toBe(200);
     const nodeId = /request ([0-9a-f]{32})/.exec(node.body)![1]!;

@@ -35,6 +35,7 @@ let answeredBeforeKill = 0;
 interface Answer {
   instance: string;
   version: string;
+  databaseUrlSet: boolean;
 }
 
 /** A free loopback port for nginx (it cannot report one it chose itself). */
@@ -213,7 +214,11 @@ describe('two serve nodes on one PostgreSQL behind nginx', () => {
     );
     a = await startServe({ args: nodeArgs('a') });
     nodeA = a;
-    b = await startServe({ args: nodeArgs('b') });
+    // Node b takes the URL from HANGAR_DATABASE_URL, as docs/scale-out.md suggests.
+    b = await startServe({
+      args: nodeArgs('b').filter((arg) => arg !== '--database' && arg !== database.url),
+      env: { HANGAR_DATABASE_URL: database.url },
+    });
     nginx = await startNginx([a.port, b.port]);
   }, 60_000);
 
@@ -262,6 +267,8 @@ describe('two serve nodes on one PostgreSQL behind nginx', () => {
     expect([...served].filter((id) => onA.has(id)).length).toBeGreaterThan(0);
     expect([...served].filter((id) => onB.has(id)).length).toBeGreaterThan(0);
     expect([...served].every((id) => onA.has(id) || onB.has(id))).toBe(true);
+    // Neither node's instances see the platform database's URL (b was given it in its environment).
+    expect(ok.every((answer) => answer.databaseUrlSet === false)).toBe(true);
   }, 90_000);
 
   it('promotes v2 through node b under load with no failed request, and both nodes then serve v2', async () => {

@@ -23,6 +23,7 @@ import {
   frontEnd,
   namespace,
   networkPolicies,
+  POD_DATABASE_URL_PLACEHOLDER,
   socketSecrets,
   socketService,
 } from './platform.js';
@@ -307,7 +308,8 @@ describe('on the platform database (--database-secret)', () => {
     const env = (manifest as Doc).spec.template.spec.containers[0].env;
     expect(env).toContainEqual({
       name: 'HANGAR_DATABASE_URL',
-      valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'url' } },
+      // The pods' own user (pod-grants.ts), not the front end's.
+      valueFrom: { secretKeyRef: { name: 'hangar-db', key: 'pods-url' } },
     });
     // No URL, no password, anywhere in it.
     expect(JSON.stringify(manifest)).not.toMatch(/postgres(ql)?:\/\//);
@@ -367,7 +369,10 @@ describe('on the platform database (--database-secret)', () => {
     expect(networkPolicies('hangar')).toHaveLength(2);
     const secret = databaseSecretTemplate('hangar', 'hangar-db') as Doc;
     expect(problems(secret)).toEqual([]);
-    expect(secret.stringData).toEqual({ url: DATABASE_URL_PLACEHOLDER });
+    expect(secret.stringData).toEqual({
+      url: DATABASE_URL_PLACEHOLDER,
+      'pods-url': POD_DATABASE_URL_PLACEHOLDER,
+    });
   });
 });
 

@@ -17,8 +17,13 @@ export const CONFIG_FILE_NAME = 'hangar.config.yaml';
 export const CONFIG_MAP_NAME = 'hangar-config';
 export const SOCKETS_NAME = 'hangar-sockets';
 export const SOCKETS_PORT = 7000;
-/** The key of the `--database-secret` Secret that holds the platform database's URL. */
+/** The key of the `--database-secret` Secret that holds the platform database's URL (the front end's). */
 export const DATABASE_URL_KEY = 'url';
+/**
+ * The key of the same Secret with the version pods' URL: a database user of their own with only
+ * the grants of `podDatabaseGrants()` (pod-grants.ts), since code in a pod can read its URL.
+ */
+export const POD_DATABASE_URL_KEY = 'pods-url';
 /** The label every version pod carries; the NetworkPolicies select on it. */
 export const INSTANCE_ROLE = { 'hangar.dev/role': 'instance' } as const;
 
@@ -224,7 +229,7 @@ export function knativeService(v: VersionInput, s: ExportSettings): MappedVersio
       valueFrom: { secretKeyRef: { name: socketTokenSecretName(v.app), key: 'token' } },
     },
   );
-  if (s.databaseSecret !== undefined) env.push(databaseUrlEnv(s.databaseSecret));
+  if (s.databaseSecret !== undefined) env.push(databaseUrlEnv(s.databaseSecret, POD_DATABASE_URL_KEY));
   const labels = versionLabels(v);
   const spec: Record<string, unknown> = {
     containerConcurrency: containerConcurrency(v.config),
@@ -262,8 +267,8 @@ export function knativeService(v: VersionInput, s: ExportSettings): MappedVersio
 }
 
 /** A container's HANGAR_DATABASE_URL, from the Secret `name` (serve and the pods read it there). */
-export function databaseUrlEnv(name: string): Record<string, unknown> {
-  return { name: 'HANGAR_DATABASE_URL', valueFrom: { secretKeyRef: { name, key: DATABASE_URL_KEY } } };
+export function databaseUrlEnv(name: string, key: string = DATABASE_URL_KEY): Record<string, unknown> {
+  return { name: 'HANGAR_DATABASE_URL', valueFrom: { secretKeyRef: { name, key } } };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   databaseUrlEnv,
   INSTANCE_ROLE,
   type Manifest,
+  POD_DATABASE_URL_KEY,
   SOCKETS_NAME,
   SOCKETS_PORT,
 } from './knative.js';
@@ -30,6 +31,8 @@ export const DATABASE_ROLE = { 'hangar.dev/role': 'database' } as const;
 export const DATABASE_PORT = 5432;
 /** What the Secret template holds instead of a URL: never a real password in an export. */
 export const DATABASE_URL_PLACEHOLDER = 'postgres://USER:PASSWORD@HOST:5432/DATABASE';
+/** The pods' URL in the template: the same database, the pods' own user (pod-grants.ts). */
+export const POD_DATABASE_URL_PLACEHOLDER = 'postgres://hangar_pods:PASSWORD@HOST:5432/DATABASE';
 
 /** The securityContext every Hangar container runs with (the images' user is 1000, `node`). */
 const restricted = {
@@ -105,7 +108,10 @@ export function databaseSecretTemplate(ns: string, name: string): Manifest {
     kind: 'Secret',
     metadata: { name, namespace: ns, labels: { ...partOf } },
     type: 'Opaque',
-    stringData: { [DATABASE_URL_KEY]: DATABASE_URL_PLACEHOLDER },
+    stringData: {
+      [DATABASE_URL_KEY]: DATABASE_URL_PLACEHOLDER,
+      [POD_DATABASE_URL_KEY]: POD_DATABASE_URL_PLACEHOLDER,
+    },
   };
 }
 

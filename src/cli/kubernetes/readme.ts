@@ -3,6 +3,7 @@
  * and apply the manifests, what was exported, and, plainly, what differs from one machine
  * (docs/kubernetes.md says the same at length).
  */
+import { podDatabaseGrants } from './pod-grants.js';
 
 export interface ReadmeVersion {
   app: string;
@@ -178,16 +179,26 @@ ${notes || '(none)'}
 /** How to give the pods and the front end the platform database (`--database-secret`). */
 function databaseSteps(ns: string, secret: string): string {
   return `
-The pods and the front end read the platform database's URL (PostgreSQL, as \`hangar serve
---database\`) from the Secret \`${secret}\`, key \`url\`. Create it once, after the namespace and
-before the rest; the export never holds the URL. Either fill in \`database-secret.example.yaml\`
-(it is not under \`manifests/\`, so applying those never replaces the real Secret) and apply it,
-or:
+The front end and the pods read the platform database's URLs (PostgreSQL, as \`hangar serve
+--database\`) from the Secret \`${secret}\`: key \`url\` for the front end (the user that owns
+Hangar's tables), key \`pods-url\` for the version pods, a user of their own. App code runs in a
+pod's process and can find the pod's URL, so that user may only write the request log and the
+counters. Once the front end has created the tables (start it first), give it exactly this, as
+the owner:
+
+\`\`\`sql
+CREATE ROLE hangar_pods LOGIN PASSWORD '...';
+${podDatabaseGrants('hangar_pods')}
+\`\`\`
+
+Create the Secret once, after the namespace and before the rest; the export never holds a URL.
+Either fill in \`database-secret.example.yaml\` (it is not under \`manifests/\`, so applying those
+never replaces the real Secret) and apply it, or:
 
 \`\`\`bash
 kubectl apply -f manifests/00-namespace.yaml
-read -rs HANGAR_DATABASE_URL   # postgres://USER:PASSWORD@HOST:5432/DATABASE, not echoed
-kubectl create secret generic ${secret} -n ${ns} --from-literal=url="$HANGAR_DATABASE_URL"
+read -rs URL; read -rs PODS_URL   # postgres://USER:PASSWORD@HOST:5432/DATABASE, not echoed
+kubectl create secret generic ${secret} -n ${ns} --from-literal=url="$URL" --from-literal=pods-url="$PODS_URL"
 \`\`\`
 
 Version pods may reach only the socket service and DNS (NetworkPolicy); \`hangar-instances-database\`

@@ -51,6 +51,11 @@ export interface AdminSource {
   stopInstance?(id: string): boolean;
   /** `GET /api/config`: the platform config in force, without its secret (config-view.ts). */
   platformConfig?(): PlatformConfigView;
+  /**
+   * `GET /api/nodes`: the nodes of a platform on a shared database (docs/scale-out.md), each
+   * with its front end's URL and whether its heartbeat is fresh. Absent on one machine.
+   */
+  nodes?(): Promise<unknown[]>;
   /** `hangar serve`: the deploy protocol and the versions API (docs/serve.md). */
   deploys?: DeployApi;
   versions?: VersionsApi;
@@ -122,6 +127,15 @@ export function createAdminServer(token: string, source: AdminSource, webConsole
       const id = decodeURIComponent(stop[1] ?? '');
       if (source.stopInstance(id)) send(202, { stopping: id });
       else send(404, { error: `no instance ${id}; hangar instances list shows the running ones` });
+      return;
+    }
+    const nodes = source.nodes?.bind(source);
+    if (req.method === 'GET' && path === '/api/nodes' && nodes) {
+      nodes().then(
+        (list) => send(200, { nodes: list }),
+        (err: Error) =>
+          send(503, { error: `the nodes cannot be read from the platform database: ${err.message}` }),
+      );
       return;
     }
     if (req.method === 'GET' && path === '/api/config' && source.platformConfig) {

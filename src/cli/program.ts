@@ -289,6 +289,15 @@ Templates:
 
   withAdminOptions(
     program
+      .command('nodes')
+      .description('the nodes of a platform on one PostgreSQL database (serve --database), alive or gone'),
+  ).action(async (opts) => {
+    const { runNodes } = await import('./nodes.js');
+    await runNodes(opts);
+  });
+
+  withAdminOptions(
+    program
       .command('quotas')
       .description(
         "today's requests, bandwidth and instance-hours per app and version, against the daily quotas",

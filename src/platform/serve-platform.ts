@@ -86,24 +86,20 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
     runtimes: () => (state?.runtimes ?? []) as ServiceRuntime[],
     ...(options.https ? { https: options.https } : {}),
     ...(database ? { database } : {}),
-    // For the load balancer in front of several nodes (docs/scale-out.md): 503 until this node
-    // routes the stored versions, and again once it stops, so new requests go to the others.
-    ...(database
-      ? {
-          health: (): NodeHealth => {
-            const status = stopping ? 'stopping' : ready ? 'ok' : 'starting';
-            return {
-              status: status === 'ok' ? 200 : 503,
-              body: {
-                status,
-                node: database.node,
-                versions: state?.runtimes.length ?? 0,
-                database: membership?.databaseReachable === false ? 'unreachable' : 'ok',
-              },
-            };
-          },
-        }
-      : {}),
+    // For a load balancer or a readiness probe (docs/scale-out.md): 503 until this node routes
+    // the stored versions, and again once it stops, so new requests go to the other nodes.
+    health: (): NodeHealth => {
+      const status = stopping ? 'stopping' : ready ? 'ok' : 'starting';
+      return {
+        status: status === 'ok' ? 200 : 503,
+        body: {
+          status,
+          ...(database ? { node: database.node } : {}),
+          versions: state?.runtimes.length ?? 0,
+          database: !database ? 'sqlite' : membership?.databaseReachable === false ? 'unreachable' : 'ok',
+        },
+      };
+    },
   }).catch(async (err: unknown) => {
     await pool?.end();
     throw err;
@@ -158,6 +154,10 @@ export async function startServePlatform(options: ServePlatformOptions): Promise
   ready = true;
   core.admin.deploys = state;
   core.admin.versions = state;
+  if (membership) {
+    const nodes = membership;
+    core.admin.nodes = () => nodes.nodes();
+  }
   const adminUrl = await core.listenAdmin();
   await membership?.announce(core.url);
   const running = state;

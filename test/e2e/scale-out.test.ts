@@ -231,8 +231,18 @@ describe('two serve nodes on one PostgreSQL behind nginx', () => {
     await database?.drop();
   }, 60_000);
 
-  it('shares one admin token and says each node is healthy', async () => {
+  it('shares one admin token, lists both nodes alive, and says each node is healthy', async () => {
     expect(b.token).toBe(a.token);
+    const nodes = await b.hangar(['nodes', '--json']);
+    expect(nodes.code, nodes.stderr).toBe(0);
+    expect(
+      (JSON.parse(nodes.stdout) as { nodes: Array<{ node: string; alive: boolean; url: string }> }).nodes.map(
+        (n) => [n.node, n.alive, n.url],
+      ),
+    ).toEqual([
+      ['a', true, a.url],
+      ['b', true, b.url],
+    ]);
     for (const [server, node] of [
       [a, 'a'],
       [b, 'b'],

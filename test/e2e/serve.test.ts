@@ -76,6 +76,17 @@ afterAll(async () => {
 });
 
 describe('hangar serve + deploy (issue 15)', () => {
+  it('hangar nodes says a serve without --database is one node; its health endpoint answers for it', async () => {
+    const nodes = await serve.hangar(['nodes']);
+    expect(nodes.code).not.toBe(0);
+    expect(nodes.stderr).toContain('this platform is one node');
+    // A balancer or readiness probe in front of one node uses it too, for any host.
+    const health = await serve.get('no-such-app.example', '/_ah/hangar/health');
+    expect(health.status).toBe(200);
+    expect(health.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', database: 'sqlite' });
+  });
+
   it('reports its ports when started on port 0', () => {
     expect(serve.port).toBeGreaterThan(0);
     expect(serve.adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -271,53 +271,12 @@ export function frontEnd(ns: string, image: string, domain: string, databaseSecr
       metadata: { name: 'hangar-data', namespace: ns, labels: { ...partOf } },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
     },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
-      spec: {
-        replicas: 1,
-        strategy: { type: 'Recreate' },
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels: { ...partOf, ...selector } },
-          spec: {
-            securityContext: { fsGroup: 1000 },
-            containers: [
-              {
-                name: 'hangar',
-                image,
-                args: [
-                  'serve',
-                  '--host',
-                  '0.0.0.0',
-                  '--port',
-                  '8080',
-                  '--admin-port',
-                  '8000',
-                  '--domain',
-                  domain,
-                  '--data-dir',
-                  '/var/lib/hangar',
-                  '--config',
-                  `${CONFIG_MOUNT}/${CONFIG_FILE_NAME}`,
-                ],
-                ports: [
-                  { name: 'http', containerPort: 8080, protocol: 'TCP' },
-                  { name: 'admin', containerPort: 8000, protocol: 'TCP' },
-                ],
-                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 5 },
-                securityContext: restricted,
-                volumeMounts: [configMount, { name: 'data', mountPath: '/var/lib/hangar' }],
-              },
-            ],
-            // Drain (S11: limits.drain_timeout) before Kubernetes kills the pod.
-            terminationGracePeriodSeconds: 45,
-            volumes: [configVolume, { name: 'data', persistentVolumeClaim: { claimName: 'hangar-data' } }],
-          },
-        },
-      },
-    },
+    frontEndDeployment(ns, image, domain, {
+      replicas: 1,
+      strategy: { type: 'Recreate' },
+      readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 5 },
+      data: { persistentVolumeClaim: { claimName: 'hangar-data' } },
+    }),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -332,6 +291,72 @@ export function frontEnd(ns: string, image: string, domain: string, databaseSecr
       },
     },
   ];
+}
+
+/** What differs between the one-replica front end and the serve nodes on a database. */
+interface FrontEndShape {
+  replicas: number;
+  strategy: Record<string, unknown>;
+  readinessProbe: Record<string, unknown>;
+  /** The data dir's volume source: a PersistentVolumeClaim, or an emptyDir on a database. */
+  data: Record<string, unknown>;
+  /** Arguments after the ones every front end takes. */
+  args?: string[];
+  env?: Record<string, unknown>[];
+}
+
+/** The front end's Deployment: `hangar serve` with its config mounted and its data dir on `data`. */
+function frontEndDeployment(ns: string, image: string, domain: string, shape: FrontEndShape): Manifest {
+  const selector = { 'app.kubernetes.io/name': FRONTEND_NAME };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
+    spec: {
+      replicas: shape.replicas,
+      strategy: shape.strategy,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: { ...partOf, ...selector } },
+        spec: {
+          securityContext: { fsGroup: 1000 },
+          containers: [
+            {
+              name: 'hangar',
+              image,
+              args: [
+                'serve',
+                '--host',
+                '0.0.0.0',
+                '--port',
+                '8080',
+                '--admin-port',
+                '8000',
+                '--domain',
+                domain,
+                '--data-dir',
+                '/var/lib/hangar',
+                '--config',
+                `${CONFIG_MOUNT}/${CONFIG_FILE_NAME}`,
+                ...(shape.args ?? []),
+              ],
+              ...(shape.env ? { env: shape.env } : {}),
+              ports: [
+                { name: 'http', containerPort: 8080, protocol: 'TCP' },
+                { name: 'admin', containerPort: 8000, protocol: 'TCP' },
+              ],
+              readinessProbe: shape.readinessProbe,
+              securityContext: restricted,
+              volumeMounts: [configMount, { name: 'data', mountPath: '/var/lib/hangar' }],
+            },
+          ],
+          // Drain (S11: limits.drain_timeout) before Kubernetes kills the pod.
+          terminationGracePeriodSeconds: 45,
+          volumes: [configVolume, { name: 'data', ...shape.data }],
+        },
+      },
+    },
+  };
 }
 
 /** Front-end replicas written on the platform database; `kubectl scale` changes it. */
@@ -353,68 +378,24 @@ export const FRONTEND_REPLICAS = 2;
 function frontEndNodes(ns: string, image: string, domain: string, databaseSecret: string): Manifest[] {
   const selector = { 'app.kubernetes.io/name': FRONTEND_NAME };
   return [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: FRONTEND_NAME, namespace: ns, labels: { ...partOf, ...selector } },
-      spec: {
-        replicas: FRONTEND_REPLICAS,
-        // A new node is ready (its health says ok) before an old one drains.
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels: { ...partOf, ...selector } },
-          spec: {
-            securityContext: { fsGroup: 1000 },
-            containers: [
-              {
-                name: 'hangar',
-                image,
-                args: [
-                  'serve',
-                  '--host',
-                  '0.0.0.0',
-                  '--port',
-                  '8080',
-                  '--admin-port',
-                  '8000',
-                  '--domain',
-                  domain,
-                  '--data-dir',
-                  '/var/lib/hangar',
-                  '--config',
-                  `${CONFIG_MOUNT}/${CONFIG_FILE_NAME}`,
-                  '--node',
-                  '$(POD_NAME)',
-                  '--peer-host',
-                  '$(POD_IP)',
-                ],
-                env: [
-                  databaseUrlEnv(databaseSecret),
-                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                  { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-                ],
-                ports: [
-                  { name: 'http', containerPort: 8080, protocol: 'TCP' },
-                  { name: 'admin', containerPort: 8000, protocol: 'TCP' },
-                ],
-                readinessProbe: {
-                  httpGet: { path: HEALTH_PATH, port: 'http' },
-                  periodSeconds: 5,
-                  timeoutSeconds: 2,
-                  failureThreshold: 2,
-                },
-                securityContext: restricted,
-                volumeMounts: [configMount, { name: 'data', mountPath: '/var/lib/hangar' }],
-              },
-            ],
-            // Drain (S11: limits.drain_timeout) before Kubernetes kills the pod.
-            terminationGracePeriodSeconds: 45,
-            volumes: [configVolume, { name: 'data', emptyDir: {} }],
-          },
-        },
+    frontEndDeployment(ns, image, domain, {
+      replicas: FRONTEND_REPLICAS,
+      // A new node is ready (its health says ok) before an old one drains.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      readinessProbe: {
+        httpGet: { path: HEALTH_PATH, port: 'http' },
+        periodSeconds: 5,
+        timeoutSeconds: 2,
+        failureThreshold: 2,
       },
-    },
+      data: { emptyDir: {} },
+      args: ['--node', '$(POD_NAME)', '--peer-host', '$(POD_IP)'],
+      env: [
+        databaseUrlEnv(databaseSecret),
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ],
+    }),
     {
       apiVersion: 'v1',
       kind: 'Service',

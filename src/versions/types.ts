@@ -1,8 +1,9 @@
 /**
  * The state seams of `hangar serve` (docs/serve.md "State", SPEC S11): the versions with their
  * traffic, and the deployed files by content hash. SQLite and files under the data dir
- * implement them today (sqlite-store.ts, blob-store.ts); S16's PostgreSQL stores will implement
- * the same interfaces, checked by the same conformance suites (store.test.ts).
+ * (sqlite-store.ts, blob-store.ts) and, under `serve --database` (S16), PostgreSQL
+ * (pg-store.ts, pg-blob-store.ts) implement them, checked by the same conformance suites
+ * (store.test.ts).
  */
 
 /** One file of a version, as `deploy` sends it in the manifest. */

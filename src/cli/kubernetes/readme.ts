@@ -122,8 +122,8 @@ ${
   db === undefined
     ? `- **Request logs** are one JSON line per request on each pod's stdout (the object
   \`hangar logs --json\` prints, plus \`severity\`): collect them with the cluster's log
-  collector. \`hangar logs\`, the console and metering do not see them (no shared database yet:
-  PostgreSQL comes with S16's other half).
+  collector. \`hangar logs\`, the console and metering do not see them (export with
+  \`--database-secret\` to keep them in the platform's PostgreSQL database).
 - **Quotas and metering** (S10) are not counted for pods.
 `
     : `- **Request logs** go from every pod to the platform database (Secret \`${db}\`), with their
